@@ -1,0 +1,119 @@
+#include "autograd/detail/op.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace tg::detail {
+
+AxisSplit split_at(const Shape& s, int axis) {
+    AxisSplit a;
+    for (int i = 0; i < s.rank(); ++i) {
+        if (i < axis) a.outer *= s[i];
+        else if (i == axis) a.n = s[i];
+        else a.inner *= s[i];
+    }
+    return a;
+}
+
+Op::Op(const char* name, std::span<const Var> inputs, const Shape& out_shape) : name_(name) {
+    Tape& tape = active_tape();
+    bool any_requires_grad = false;
+    for (const Var& v : inputs) {
+        Node& n = v.node();  // throws on a stale or empty Var
+        if (n.tape != nullptr && n.tape != &tape)
+            throw TapeError(fmt::format("{}: an input was recorded on a different tape than the active one", name));
+        any_requires_grad = any_requires_grad || n.requires_grad;
+    }
+    out_ = &tape.new_value(out_shape);
+    if (!grad_enabled() || !any_requires_grad) return;  // nothing to differentiate: record nothing
+    out_->requires_grad = true;
+    out_->record = static_cast<int>(tape.num_records());
+    rec_ = &tape.new_record();
+    rec_->op = name;
+    rec_->output = out_;
+    for (const Var& v : inputs) rec_->inputs.push_back(&v.node());
+}
+
+std::vector<float>& Op::saved() {
+    thread_local std::vector<float> scratch_floats;
+    if (rec_) return rec_->saved;
+    scratch_floats.clear();
+    return scratch_floats;
+}
+
+std::vector<std::int32_t>& Op::saved_ids() {
+    thread_local std::vector<std::int32_t> scratch_ids;
+    if (rec_) return rec_->saved_ids;
+    scratch_ids.clear();
+    return scratch_ids;
+}
+
+Var Op::finish(BackwardFn backward) {
+    if (rec_) rec_->backward = backward;
+    if (anomaly_mode()) {
+        for (float v : out_->value.flat())
+            if (!std::isfinite(v))
+                throw AnomalyError(fmt::format("anomaly: forward of '{}' produced NaN or Inf (output shape {}{})",
+                                               name_, out_->value.shape().str(),
+                                               rec_ ? fmt::format(", record #{}", out_->record) : ""));
+    }
+    return Var(out_);
+}
+
+Tensor& grad_of(Node& n) {
+    if (!n.has_grad) {
+        n.grad.resize(n.value.shape());
+        n.grad.fill(0.0f);
+        n.has_grad = true;
+    }
+    return n.grad;
+}
+
+Tensor& grad(Record& r, int i) { return grad_of(*r.inputs[static_cast<std::size_t>(i)]); }
+
+Tensor& scratch(const Shape& s) {
+    thread_local Tensor t;
+    t.resize(s);
+    return t;
+}
+
+void sum_to(const Tensor& g, Tensor& into) {
+    // Walk g in order; each element lands in `into` at the index with broadcast axes pinned to 0.
+    const Shape& gs = g.shape();
+    const Shape& ts = into.shape();
+    const int rank = gs.rank(), offset = rank - ts.rank();
+    std::array<std::size_t, Shape::kMaxRank> tstride{};  // stride in `into`, 0 on broadcast axes
+    std::size_t st = 1;
+    for (int a = rank - 1; a >= offset; --a) {
+        std::size_t d = ts[a - offset];
+        tstride[static_cast<std::size_t>(a)] = d == 1 && gs[a] != 1 ? 0 : st;
+        st *= d;
+    }
+    if (rank == 0) {
+        into.data()[0] += g.data()[0];
+        return;
+    }
+    const std::size_t inner = gs[rank - 1], inner_stride = tstride[static_cast<std::size_t>(rank - 1)];
+    std::array<std::size_t, Shape::kMaxRank> idx{};
+    const float* src = g.data();
+    float* dst = into.data();
+    for (std::size_t done = 0; done < g.numel(); done += inner) {
+        std::size_t t = 0;
+        for (int a = 0; a < rank - 1; ++a) t += idx[static_cast<std::size_t>(a)] * tstride[static_cast<std::size_t>(a)];
+        if (inner_stride == 0) {
+            float acc = 0.0f;
+            for (std::size_t k = 0; k < inner; ++k) acc += src[k];
+            dst[t] += acc;
+        } else {
+            for (std::size_t k = 0; k < inner; ++k) dst[t + k] += src[k];
+        }
+        src += inner;
+        for (int a = rank - 2; a >= 0; --a) {  // odometer over the outer axes
+            if (++idx[static_cast<std::size_t>(a)] < gs[a]) break;
+            idx[static_cast<std::size_t>(a)] = 0;
+        }
+    }
+}
+
+}  // namespace tg::detail

@@ -1,0 +1,106 @@
+// Every differentiable op of tapegrad. Each computes its value now and, when gradients are enabled
+// and an input wants one, appends one record to the active tape. Implementations sit in
+// autograd/ops/*.cpp, each op's forward next to its backward.
+//
+// Conventions: binary elementwise ops broadcast like NumPy; an `axis` may be negative (-1 = last);
+// a shape mismatch throws ShapeError naming the op and every shape; a bad index throws IndexError.
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <vector>
+
+#include "autograd/variable.hpp"
+
+namespace tg {
+
+// --- elementwise, broadcasting (ops/elementwise.cpp) ---
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var div(const Var& a, const Var& b);
+Var neg(const Var& a);
+Var add_scalar(const Var& a, float s);   // a + s
+Var mul_scalar(const Var& a, float s);   // a * s
+Var rsub_scalar(const Var& a, float s);  // s - a   (as in 1 - z of the GRU)
+
+inline Var operator+(const Var& a, const Var& b) { return add(a, b); }
+inline Var operator-(const Var& a, const Var& b) { return sub(a, b); }
+inline Var operator*(const Var& a, const Var& b) { return mul(a, b); }
+inline Var operator/(const Var& a, const Var& b) { return div(a, b); }
+inline Var operator-(const Var& a) { return neg(a); }
+inline Var operator+(const Var& a, float s) { return add_scalar(a, s); }
+inline Var operator+(float s, const Var& a) { return add_scalar(a, s); }
+inline Var operator-(const Var& a, float s) { return add_scalar(a, -s); }
+inline Var operator-(float s, const Var& a) { return rsub_scalar(a, s); }
+inline Var operator*(const Var& a, float s) { return mul_scalar(a, s); }
+inline Var operator*(float s, const Var& a) { return mul_scalar(a, s); }
+inline Var operator/(const Var& a, float s) { return mul_scalar(a, 1.0f / s); }
+
+// --- elementwise functions (ops/unary.cpp) ---
+Var exp(const Var& x);
+Var log(const Var& x);
+Var tanh(const Var& x);
+Var sigmoid(const Var& x);
+Var relu(const Var& x);
+
+// --- matrix product through BLAS (ops/matmul.cpp) ---
+// [M,K] @ [K,N] -> [M,N];  [B,M,K] @ [B,K,N] -> [B,M,N] (batched);  [B,M,K] @ [K,N] -> [B,M,N].
+Var matmul(const Var& a, const Var& b);
+
+// --- moving data around (ops/shape.cpp) ---
+Var reshape(const Var& x, const Shape& shape);                 // same number of elements
+Var permute(const Var& x, std::span<const int> axes);          // output axis i = input axis axes[i]
+inline Var permute(const Var& x, std::initializer_list<int> axes) {
+    return permute(x, std::span<const int>(axes.begin(), axes.size()));
+}
+Var transpose(const Var& x, int axis0 = -2, int axis1 = -1);  // swaps two axes
+Var slice(const Var& x, int axis, std::size_t start, std::size_t end);  // [start, end) along axis
+Var select(const Var& x, int axis, std::size_t index);        // one position; the axis disappears
+Var concat(std::span<const Var> xs, int axis);
+Var stack(std::span<const Var> xs, int axis);                 // a new axis
+inline Var concat(std::initializer_list<Var> xs, int axis) {
+    return concat(std::span<const Var>(xs.begin(), xs.size()), axis);
+}
+inline Var stack(std::initializer_list<Var> xs, int axis) {
+    return stack(std::span<const Var>(xs.begin(), xs.size()), axis);
+}
+// Cuts x along axis into pieces of the given sizes (which must add up to its length): one slice each.
+std::vector<Var> split(const Var& x, int axis, std::span<const std::size_t> sizes);
+inline std::vector<Var> split(const Var& x, int axis, std::initializer_list<std::size_t> sizes) {
+    return split(x, axis, std::span<const std::size_t>(sizes.begin(), sizes.size()));
+}
+
+// --- reductions (ops/reduce.cpp) ---
+Var sum(const Var& x);                                       // all elements -> scalar
+Var sum(const Var& x, int axis, bool keepdims = false);
+Var mean(const Var& x);
+Var mean(const Var& x, int axis, bool keepdims = false);
+Var max(const Var& x, int axis, bool keepdims = false);     // gradient goes to the first maximum
+
+// --- normalisation and loss (ops/softmax.cpp) ---
+// softmax and log_softmax are computed stably (shifted by the maximum). With `valid`, broadcastable
+// to x, positions where valid == 0 take no part: their weight is exactly 0 (log-weight -inf); a
+// slice with no valid position gets all-zero weights rather than NaN.
+Var softmax(const Var& x, int axis);
+Var softmax(const Var& x, int axis, const Var& valid);
+Var log_softmax(const Var& x, int axis);
+Var log_softmax(const Var& x, int axis, const Var& valid);
+// logits [N, C], targets N class ids: mean over the targets != ignore_index of -log softmax[target]
+// (0 when every target is ignored).
+Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets,
+                  std::int32_t ignore_index = -100);
+
+// --- indexing and selection (ops/index.cpp) ---
+// Rows of weight [V, E] picked by ids: output shape ids_shape + [E]. Backward scatter-adds, so an id
+// that appears twice gets both gradients.
+Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape& ids_shape);
+inline Var embedding(const Var& weight, std::span<const std::int32_t> ids) {
+    return embedding(weight, ids, Shape{ids.size()});
+}
+// Elementwise choice, broadcasting all three: cond != 0 ? a : b. No gradient flows into cond.
+Var where(const Var& cond, const Var& a, const Var& b);
+// x where mask == 0, `value` where mask != 0 (PyTorch's masked_fill).
+Var masked_fill(const Var& x, const Var& mask, float value);
+
+}  // namespace tg

@@ -1,0 +1,64 @@
+// Picking elements: embedding rows by id, and elementwise choice by a condition.
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "autograd/detail/op.hpp"
+
+namespace tg {
+using namespace detail;
+
+// out[p, :] = weight[ids[p], :];  backward scatter-adds: dweight[ids[p], :] += dout[p, :].
+Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape& ids_shape) {
+    const Shape& w = weight.shape();
+    if (w.rank() != 2) throw ShapeError(fmt::format("embedding: weight must be [V, E], got {}", w.str()));
+    if (ids_shape.numel() != ids.size())
+        throw ShapeError(fmt::format("embedding: {} ids for an index shape {}", ids.size(), ids_shape.str()));
+    for (std::size_t p = 0; p < ids.size(); ++p)
+        if (ids[p] < 0 || static_cast<std::size_t>(ids[p]) >= w[0])
+            throw IndexError(fmt::format("embedding: id {} at position {} is outside [0, {}) (weight {})", ids[p], p,
+                                         w[0], w.str()));
+    Shape out_shape = ids_shape;
+    out_shape.push_back(w[1]);
+    Op op("embedding", {weight}, out_shape);
+    const std::size_t width = w[1];
+    for (std::size_t p = 0; p < ids.size(); ++p)
+        std::memcpy(op.out().data() + p * width, weight.value().data() + static_cast<std::size_t>(ids[p]) * width,
+                    width * sizeof(float));
+    if (op.recording()) op.record().saved_ids.assign(ids.begin(), ids.end());
+    return op.finish([](Record& r) {
+        const std::size_t width = in(r, 0).shape()[1];
+        float* g = grad(r, 0).data();
+        const float* go = gout(r).data();
+        for (std::size_t p = 0; p < r.saved_ids.size(); ++p) {
+            float* row = g + static_cast<std::size_t>(r.saved_ids[p]) * width;
+            for (std::size_t e = 0; e < width; ++e) row[e] += go[p * width + e];
+        }
+    });
+}
+
+// out = cond != 0 ? a : b; the gradient goes to whichever side was chosen.
+Var where(const Var& cond, const Var& a, const Var& b) {
+    Shape s = broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
+    Op op("where", {cond, a, b}, s);
+    xt::noalias(view(op.out())) = xt::where(xt::not_equal(view(cond.value()), 0.0f), view(a.value()), view(b.value()));
+    return op.finish([](Record& r) {
+        auto chosen = xt::not_equal(view(in(r, 0)), 0.0f);
+        if (wants(r, 1)) accumulate(r, 1, xt::where(chosen, view(gout(r)), 0.0f));
+        if (wants(r, 2)) accumulate(r, 2, xt::where(chosen, 0.0f, view(gout(r))));
+    });
+}
+
+// out = mask != 0 ? value : x. The mask broadcasts to x; x keeps its shape.
+Var masked_fill(const Var& x, const Var& mask, float value) {
+    if (!(broadcast_shapes(x.shape(), mask.shape(), "masked_fill") == x.shape()))
+        throw ShapeError(fmt::format("masked_fill: mask of shape {} does not broadcast to the input's shape {}",
+                                     mask.shape().str(), x.shape().str()));
+    Op op("masked_fill", {x, mask}, x.shape());
+    xt::noalias(view(op.out())) = xt::where(xt::not_equal(view(mask.value()), 0.0f), value, view(x.value()));
+    return op.finish([](Record& r) {
+        accumulate(r, 0, xt::where(xt::not_equal(view(in(r, 1)), 0.0f), 0.0f, view(gout(r))));
+    });
+}
+
+}  // namespace tg

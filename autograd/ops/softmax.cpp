@@ -1,0 +1,158 @@
+// softmax, log_softmax and cross-entropy. All three shift by the maximum before exponentiating, so
+// large logits never overflow. A `valid` mask removes positions from the normalisation: attention
+// over padded sentences gives padding exactly zero weight (the paper's alpha_ij, Eq. 6).
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/detail/op.hpp"
+
+namespace tg {
+using namespace detail;
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Calls f(first, stride) for every line of the tensor along the split axis.
+template <class F>
+void for_each_line(const AxisSplit& sp, F&& f) {
+    for (std::size_t o = 0; o < sp.outer; ++o)
+        for (std::size_t i = 0; i < sp.inner; ++i) f(o * sp.n * sp.inner + i, sp.inner);
+}
+
+// `valid` broadcast to `shape`, as 0/1 floats in `buf`.
+void expand_mask(const char* name, const Var& valid, const Shape& shape, std::vector<float>& buf) {
+    if (!(broadcast_shapes(valid.shape(), shape, name) == shape))
+        throw ShapeError(fmt::format("{}: mask of shape {} does not broadcast to the input's shape {}", name,
+                                     valid.shape().str(), shape.str()));
+    buf.resize(shape.numel());
+    auto b = xt::adapt(buf.data(), buf.size(), xt::no_ownership(), xshape(shape));
+    xt::noalias(b) = xt::cast<float>(xt::not_equal(xt::broadcast(view(valid.value()), xshape(shape)), 0.0f));
+}
+
+// The shared forward: y = softmax or log_softmax of x along the axis, skipping masked positions.
+void softmax_lines(const float* x, const float* mask, float* y, const AxisSplit& sp, bool log_space) {
+    for_each_line(sp, [&](std::size_t first, std::size_t stride) {
+        auto ok = [&](std::size_t k) { return mask == nullptr || mask[first + k * stride] != 0.0f; };
+        float m = kNegInf;
+        for (std::size_t k = 0; k < sp.n; ++k)
+            if (ok(k)) m = std::max(m, x[first + k * stride]);
+        if (m == kNegInf) {  // nothing valid on this line: zero weights (log-weights -inf), never NaN
+            for (std::size_t k = 0; k < sp.n; ++k) y[first + k * stride] = log_space ? kNegInf : 0.0f;
+            return;
+        }
+        float total = 0.0f;
+        for (std::size_t k = 0; k < sp.n; ++k)
+            if (ok(k)) total += std::exp(x[first + k * stride] - m);
+        const float log_total = std::log(total);
+        for (std::size_t k = 0; k < sp.n; ++k) {
+            float& out = y[first + k * stride];
+            const float shifted = x[first + k * stride] - m;
+            if (!ok(k)) out = log_space ? kNegInf : 0.0f;
+            else out = log_space ? shifted - log_total : std::exp(shifted) / total;
+        }
+    });
+}
+
+Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bool log_space) {
+    const int axis = x.shape().axis(axis_in, name);
+    Op op = valid ? Op(name, {x, *valid}, x.shape()) : Op(name, {x}, x.shape());
+    std::vector<float>& mask = op.saved();  // kept for log_softmax's backward
+    if (valid) expand_mask(name, *valid, x.shape(), mask);
+    const AxisSplit sp = split_at(x.shape(), axis);
+    softmax_lines(x.value().data(), valid ? mask.data() : nullptr, op.out().data(), sp, log_space);
+    if (op.recording()) op.record().ints[0] = axis;
+    if (!log_space)  // dx_k = y_k (g_k - sum_j g_j y_j); masked y_k = 0 gives dx_k = 0
+        return op.finish([](Record& r) {
+            const AxisSplit sp = split_at(out(r).shape(), static_cast<int>(r.ints[0]));
+            const float *y = out(r).data(), *g = gout(r).data();
+            float* dx = grad(r, 0).data();
+            for_each_line(sp, [&](std::size_t first, std::size_t stride) {
+                float dot = 0.0f;
+                for (std::size_t k = 0; k < sp.n; ++k) dot += g[first + k * stride] * y[first + k * stride];
+                for (std::size_t k = 0; k < sp.n; ++k) {
+                    const std::size_t j = first + k * stride;
+                    dx[j] += y[j] * (g[j] - dot);
+                }
+            });
+        });
+    // log_softmax: dx_k = g_k - p_k sum_j g_j over valid positions, with p = exp(y); masked: 0
+    return op.finish([](Record& r) {
+        const AxisSplit sp = split_at(out(r).shape(), static_cast<int>(r.ints[0]));
+        const float *y = out(r).data(), *g = gout(r).data();
+        const float* mask = r.saved.empty() ? nullptr : r.saved.data();
+        float* dx = grad(r, 0).data();
+        for_each_line(sp, [&](std::size_t first, std::size_t stride) {
+            auto ok = [&](std::size_t j) { return mask == nullptr || mask[j] != 0.0f; };
+            float total = 0.0f;
+            for (std::size_t k = 0; k < sp.n; ++k)
+                if (ok(first + k * stride)) total += g[first + k * stride];
+            for (std::size_t k = 0; k < sp.n; ++k) {
+                const std::size_t j = first + k * stride;
+                if (ok(j) && y[j] != kNegInf) dx[j] += g[j] - std::exp(y[j]) * total;
+            }
+        });
+    });
+}
+
+}  // namespace
+
+Var softmax(const Var& x, int axis) { return softmax_op("softmax", x, axis, nullptr, false); }
+Var softmax(const Var& x, int axis, const Var& valid) { return softmax_op("softmax", x, axis, &valid, false); }
+Var log_softmax(const Var& x, int axis) { return softmax_op("log_softmax", x, axis, nullptr, true); }
+Var log_softmax(const Var& x, int axis, const Var& valid) {
+    return softmax_op("log_softmax", x, axis, &valid, true);
+}
+
+// loss = (1 / count) sum_n [ log sum_c exp(x[n,c]) - x[n, t_n] ] over the counted rows;
+// d loss / d x[n,c] = (p[n,c] - [c == t_n]) / count.
+Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std::int32_t ignore_index) {
+    const Shape& s = logits.shape();
+    if (s.rank() != 2 || s[0] != targets.size())
+        throw ShapeError(fmt::format("cross_entropy: expected logits [N, C] and N targets, got logits {} and {} "
+                                     "targets",
+                                     s.str(), targets.size()));
+    const std::size_t rows = s[0], classes = s[1];
+    for (std::size_t n = 0; n < rows; ++n)
+        if (targets[n] != ignore_index && (targets[n] < 0 || static_cast<std::size_t>(targets[n]) >= classes))
+            throw IndexError(fmt::format("cross_entropy: target {} at position {} is outside [0, {}) (logits {})",
+                                         targets[n], n, classes, s.str()));
+    Op op("cross_entropy", {logits}, Shape{});
+    std::vector<float>& p = op.saved();  // softmax probabilities, for backward
+    p.resize(rows * classes);
+    softmax_lines(logits.value().data(), nullptr, p.data(), split_at(s, 1), false);
+    double total = 0.0;
+    std::size_t count = 0;
+    for (std::size_t n = 0; n < rows; ++n) {
+        if (targets[n] == ignore_index) continue;
+        const float* x = logits.value().data() + n * classes;
+        float m = kNegInf;
+        for (std::size_t c = 0; c < classes; ++c) m = std::max(m, x[c]);
+        float z = 0.0f;
+        for (std::size_t c = 0; c < classes; ++c) z += std::exp(x[c] - m);
+        total += static_cast<double>(m + std::log(z) - x[targets[n]]);
+        ++count;
+    }
+    const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
+    op.out().data()[0] = static_cast<float>(total) * scale;
+    if (op.recording()) {
+        op.record().saved_ids.assign(targets.begin(), targets.end());
+        op.record().ints[0] = ignore_index;
+        op.record().scalar = scale;
+    }
+    return op.finish([](Record& r) {
+        const std::size_t rows = in(r, 0).shape()[0], classes = in(r, 0).shape()[1];
+        const float g = gout(r).item() * r.scalar;
+        float* dx = grad(r, 0).data();
+        for (std::size_t n = 0; n < rows; ++n) {
+            const std::int32_t t = r.saved_ids[n];
+            if (t == r.ints[0]) continue;
+            for (std::size_t c = 0; c < classes; ++c) dx[n * classes + c] += g * r.saved[n * classes + c];
+            dx[n * classes + static_cast<std::size_t>(t)] -= g;
+        }
+    });
+}
+
+}  // namespace tg

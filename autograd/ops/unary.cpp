@@ -1,0 +1,43 @@
+// Elementwise functions y = f(x), each with its derivative dy/dx written from x or from y.
+#include "autograd/detail/op.hpp"
+
+namespace tg {
+using namespace detail;
+
+Var exp(const Var& x) {  // dy/dx = y
+    Op op("exp", {x}, x.shape());
+    xt::noalias(view(op.out())) = xt::exp(view(x.value()));
+    return op.finish([](Record& r) { accumulate(r, 0, view(gout(r)) * view(out(r))); });
+}
+
+Var log(const Var& x) {  // dy/dx = 1/x
+    Op op("log", {x}, x.shape());
+    xt::noalias(view(op.out())) = xt::log(view(x.value()));
+    return op.finish([](Record& r) { accumulate(r, 0, view(gout(r)) / view(in(r, 0))); });
+}
+
+Var tanh(const Var& x) {  // dy/dx = 1 - y^2
+    Op op("tanh", {x}, x.shape());
+    xt::noalias(view(op.out())) = xt::tanh(view(x.value()));
+    return op.finish([](Record& r) {
+        auto y = view(out(r));
+        accumulate(r, 0, view(gout(r)) * (1.0f - y * y));
+    });
+}
+
+Var sigmoid(const Var& x) {  // dy/dx = y (1 - y)
+    Op op("sigmoid", {x}, x.shape());
+    xt::noalias(view(op.out())) = 1.0f / (1.0f + xt::exp(-view(x.value())));
+    return op.finish([](Record& r) {
+        auto y = view(out(r));
+        accumulate(r, 0, view(gout(r)) * y * (1.0f - y));
+    });
+}
+
+Var relu(const Var& x) {  // dy/dx = 1 where x > 0, else 0
+    Op op("relu", {x}, x.shape());
+    xt::noalias(view(op.out())) = xt::maximum(view(x.value()), 0.0f);
+    return op.finish([](Record& r) { accumulate(r, 0, xt::where(view(in(r, 0)) > 0.0f, view(gout(r)), 0.0f)); });
+}
+
+}  // namespace tg

@@ -1,0 +1,245 @@
+#include "autograd/tape.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <ostream>
+#include <unordered_set>
+#include <utility>
+
+namespace tg {
+
+// ---------------------------------------------------------------- Var, Parameter, constants
+
+Node& Var::checked() const {
+    if (node_ == nullptr) throw TapeError("Var: use of an empty (default-constructed) Var");
+    if (node_->generation != generation_)
+        throw TapeError(fmt::format(
+            "Var: this value was recorded on a tape that has been cleared since (recorded in tape "
+            "generation {}, tape now at {}); values live only until Tape::clear()",
+            generation_, node_->tape ? node_->tape->generation() : 0));
+    return *node_;
+}
+
+const Tensor& Var::grad() const {
+    Node& n = checked();
+    if (!n.has_grad)
+        throw TapeError(fmt::format("Var::grad: no gradient reached this value of shape {} (it does not "
+                                    "require grad, or backward has not run through it)",
+                                    n.value.shape().str()));
+    return n.grad;
+}
+
+void Var::backward() const {
+    Node& n = checked();
+    (n.tape ? *n.tape : active_tape()).backward(*this);
+}
+
+void Var::backward(const Tensor& seed) const {
+    Node& n = checked();
+    (n.tape ? *n.tape : active_tape()).backward(*this, seed);
+}
+
+Var& Var::label(std::string_view text) {
+    Node& n = checked();
+    if (n.record >= 0 && n.tape)
+        n.tape->record(static_cast<std::size_t>(n.record)).label.assign(text);
+    else
+        n.name.assign(text);
+    return *this;
+}
+
+Parameter::Parameter(Tensor value, std::string name) : node_(std::make_unique<Node>()) {
+    node_->grad = Tensor(value.shape(), 0.0f);
+    node_->value = std::move(value);
+    node_->requires_grad = true;
+    node_->has_grad = true;  // a Parameter's gradient always exists; zero_grad() zeroes it
+    node_->name = std::move(name);
+}
+
+Var constant(const Tensor& value) {
+    Node& n = active_tape().new_value(value.shape());
+    std::copy(value.data(), value.data() + value.numel(), n.value.data());
+    return Var(&n);
+}
+
+Var constant(float value) { return constant(Tensor::scalar(value)); }
+
+// ---------------------------------------------------------------- Tape
+
+Tape::Tape() = default;
+Tape::~Tape() = default;
+
+void Tape::clear() {
+    ++generation_;
+    n_nodes_ = 0;
+    n_records_ = 0;
+}
+
+Node& Tape::new_value(const Shape& shape) {
+    if (n_nodes_ == nodes_.size()) nodes_.push_back(std::make_unique<Node>());
+    Node& n = *nodes_[n_nodes_];
+    n.value.resize(shape);
+    n.requires_grad = false;
+    n.has_grad = false;
+    n.tape = this;
+    n.generation = generation_;
+    n.index = static_cast<int>(n_nodes_++);
+    n.record = -1;
+    n.name.clear();
+    return n;
+}
+
+Record& Tape::new_record() {
+    if (n_records_ == records_.size()) records_.emplace_back();
+    Record& r = records_[n_records_++];
+    r.label.clear();
+    r.inputs.clear();
+    r.saved.clear();
+    r.saved_ids.clear();
+    r.ints = {};
+    r.scalar = 0.0f;
+    r.backward = nullptr;
+    return r;
+}
+
+const Record& Tape::record(std::size_t i) const {
+    if (i >= n_records_) throw IndexError(fmt::format("Tape::record: index {} but the tape has {} records", i, n_records_));
+    return records_[i];
+}
+
+Record& Tape::record(std::size_t i) { return const_cast<Record&>(std::as_const(*this).record(i)); }
+
+static bool all_finite(const Tensor& t) {
+    for (float v : t.flat())
+        if (!std::isfinite(v)) return false;
+    return true;
+}
+
+void Tape::backward(const Var& root) {
+    Node& n = root.node();
+    if (n.value.numel() != 1)
+        throw TapeError(fmt::format("backward: the root has shape {}, not a scalar; pass a seed gradient of "
+                                    "that shape (Var::backward(seed)) for a vector-Jacobian product",
+                                    n.value.shape().str()));
+    Tensor seed(n.value.shape(), 1.0f);
+    backward(root, seed);
+}
+
+void Tape::backward(const Var& root, const Tensor& seed) {
+    Node& n = root.node();
+    if (!(seed.shape() == n.value.shape()))
+        throw ShapeError(fmt::format("backward: seed gradient of shape {} for a root of shape {}",
+                                     seed.shape().str(), n.value.shape().str()));
+    if (!n.requires_grad)
+        throw TapeError("backward: the root does not require grad (no Parameter contributed to it, or it "
+                        "was computed inside a NoGradGuard)");
+    if (n.tape != nullptr && n.tape != this) throw TapeError("backward: the root was recorded on another tape");
+    if (n.tape == nullptr) {  // the root is itself a Parameter: d p / d p = seed
+        for (std::size_t i = 0; i < seed.numel(); ++i) n.grad.data()[i] += seed.data()[i];
+        return;
+    }
+    for (std::size_t i = 0; i < n_nodes_; ++i) nodes_[i]->has_grad = false;
+    n.grad.resize(n.value.shape());
+    std::copy(seed.data(), seed.data() + seed.numel(), n.grad.data());
+    n.has_grad = true;
+    run_backward(n);
+}
+
+void Tape::run_backward(Node& root) {
+    const bool check = anomaly_mode();
+    // Creation order is a topological order, so one reverse sweep visits every record after all
+    // records that consume its output: its gradient is complete when we reach it.
+    for (int i = root.record; i >= 0; --i) {
+        Record& r = records_[static_cast<std::size_t>(i)];
+        if (!r.output->has_grad) continue;  // not on a path to the root
+        r.backward(r);
+        if (!check) continue;
+        for (std::size_t k = 0; k < r.inputs.size(); ++k) {
+            const Node* in = r.inputs[k];
+            if (in->requires_grad && in->has_grad && !all_finite(in->grad))
+                throw AnomalyError(fmt::format("anomaly: backward of '{}'{} (record #{}) produced NaN or Inf in the "
+                                               "gradient of input {} (shape {})",
+                                               r.op, r.label.empty() ? "" : " [" + r.label + "]", i, k,
+                                               in->value.shape().str()));
+        }
+    }
+}
+
+// A leaf's name in printouts: parameter name, or const.
+static std::string leaf_name(const Node& n) {
+    if (n.tape == nullptr) return n.name.empty() ? "param" : n.name;
+    return n.name.empty() ? "const" : n.name;
+}
+
+static std::string input_name(const Node& n) {
+    return n.record >= 0 ? fmt::format("#{}", n.record) : leaf_name(n);
+}
+
+std::string Tape::str() const {
+    std::string s = fmt::format("Tape: {} records, {} values\n", n_records_, n_nodes_);
+    for (std::size_t i = 0; i < n_records_; ++i) {
+        const Record& r = records_[i];
+        s += fmt::format("#{:<3} {:<12}", i, r.op);
+        if (!r.label.empty()) s += fmt::format(" '{}'", r.label);
+        s += fmt::format(" {} <-", r.output->value.shape().str());
+        for (std::size_t k = 0; k < r.inputs.size(); ++k)
+            s += fmt::format("{} {} {}", k ? "," : "", input_name(*r.inputs[k]), r.inputs[k]->value.shape().str());
+        s += '\n';
+    }
+    return s;
+}
+
+std::ostream& operator<<(std::ostream& os, const Tape& tape) { return os << tape.str(); }
+
+std::string Tape::to_dot() const {
+    std::string s = "digraph tape {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
+    std::unordered_set<const Node*> leaves;
+    for (std::size_t i = 0; i < n_records_; ++i) {
+        const Record& r = records_[i];
+        std::string text = r.op;
+        if (!r.label.empty()) text += "\\n" + r.label;
+        s += fmt::format("  r{} [shape=box, style=filled, fillcolor=\"#dde8f5\", label=\"#{} {}\\n{}\"];\n", i, i,
+                         text, r.output->value.shape().str());
+        for (const Node* in : r.inputs) {
+            if (in->record >= 0) {
+                s += fmt::format("  r{} -> r{};\n", in->record, i);
+                continue;
+            }
+            if (leaves.insert(in).second) {
+                bool param = in->tape == nullptr;
+                s += fmt::format("  l{} [shape=ellipse, style=filled, fillcolor=\"{}\", label=\"{}\\n{}\"];\n",
+                                 fmt::ptr(in), param ? "#f5e3c8" : "#eeeeee",
+                                 param ? leaf_name(*in) : (in->name.empty() ? "const" : in->name),
+                                 in->value.shape().str());
+            }
+            s += fmt::format("  l{} -> r{};\n", fmt::ptr(in), i);
+        }
+    }
+    return s + "}\n";
+}
+
+// ---------------------------------------------------------------- thread-local switches
+
+namespace {
+thread_local Tape default_tape;
+thread_local Tape* current_tape = nullptr;
+thread_local bool grad_on = true;
+bool anomaly_on = false;
+}  // namespace
+
+Tape& active_tape() { return current_tape ? *current_tape : default_tape; }
+
+TapeScope::TapeScope(Tape& tape) : previous_(current_tape) { current_tape = &tape; }
+TapeScope::~TapeScope() { current_tape = previous_; }
+
+bool grad_enabled() { return grad_on; }
+NoGradGuard::NoGradGuard() : previous_(grad_on) { grad_on = false; }
+NoGradGuard::~NoGradGuard() { grad_on = previous_; }
+
+void set_anomaly_mode(bool on) { anomaly_on = on; }
+bool anomaly_mode() { return anomaly_on; }
+AnomalyModeGuard::AnomalyModeGuard(bool on) : previous_(anomaly_on) { anomaly_on = on; }
+AnomalyModeGuard::~AnomalyModeGuard() { anomaly_on = previous_; }
+
+}  // namespace tg

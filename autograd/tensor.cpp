@@ -1,0 +1,106 @@
+#include "autograd/tensor.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <ostream>
+
+#include "autograd/random.hpp"
+
+namespace tg {
+
+Tensor::Tensor(const Shape& shape, float fill) : shape_(shape), data_(shape.numel(), fill) {}
+
+Tensor::Tensor(const Shape& shape, std::span<const float> values) : shape_(shape) {
+    if (values.size() != shape.numel())
+        throw ShapeError(fmt::format("Tensor: {} values given for shape {} ({} elements)", values.size(),
+                                     shape.str(), shape.numel()));
+    data_.assign(values.begin(), values.end());
+}
+
+Tensor Tensor::randn(const Shape& s, Generator& gen, float stddev) {
+    Tensor t(s);
+    for (float& v : t.data_) v = gen.normal(0.0f, stddev);
+    return t;
+}
+
+Tensor Tensor::uniform(const Shape& s, float low, float high, Generator& gen) {
+    Tensor t(s);
+    for (float& v : t.data_) v = gen.uniform(low, high);
+    return t;
+}
+
+float Tensor::item() const {
+    if (data_.size() != 1)
+        throw ShapeError(fmt::format("item: tensor of shape {} has {} elements, not 1", shape_.str(), data_.size()));
+    return data_[0];
+}
+
+std::size_t Tensor::offset(std::initializer_list<std::size_t> index) const {
+    if (static_cast<int>(index.size()) != shape_.rank())
+        throw IndexError(fmt::format("at: {} indices for a tensor of rank {}", index.size(), shape_.rank()));
+    std::size_t off = 0;
+    int axis = 0;
+    for (std::size_t i : index) {
+        if (i >= shape_[axis])
+            throw IndexError(fmt::format("at: index {} out of range for axis {} of shape {}", i, axis, shape_.str()));
+        off = off * shape_[axis] + i;
+        ++axis;
+    }
+    return off;
+}
+
+float& Tensor::at(std::initializer_list<std::size_t> index) { return data_[offset(index)]; }
+float Tensor::at(std::initializer_list<std::size_t> index) const { return data_[offset(index)]; }
+
+void Tensor::resize(const Shape& s) {
+    shape_ = s;
+    data_.resize(s.numel());
+}
+
+void Tensor::fill(float v) { std::fill(data_.begin(), data_.end(), v); }
+
+std::string Tensor::str() const {
+    if (shape_.rank() == 0) return fmt::format("{:.6g}", data_[0]);
+    // Nested brackets, one level per axis, like NumPy; long axes are elided in the middle.
+    std::string s;
+    auto rec = [&](auto&& self, int axis, std::size_t off) -> void {
+        s += '[';
+        std::size_t n = shape_[axis], stride = 1;
+        for (int a = axis + 1; a < shape_.rank(); ++a) stride *= shape_[a];
+        for (std::size_t i = 0; i < n; ++i) {
+            if (n > 8 && i == 3) {
+                s += "..., ";
+                i = n - 3;
+            }
+            if (axis + 1 == shape_.rank())
+                s += fmt::format("{:.6g}", data_[off + i]);
+            else
+                self(self, axis + 1, off + i * stride);
+            if (i + 1 < n) s += axis + 1 == shape_.rank() ? ", " : ",\n" + std::string(static_cast<std::size_t>(axis) + 1, ' ');
+        }
+        s += ']';
+    };
+    rec(rec, 0, 0);
+    return s;
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
+
+float max_abs_diff(const Tensor& a, const Tensor& b) {
+    if (!(a.shape() == b.shape()))
+        throw ShapeError(fmt::format("max_abs_diff: shapes {} and {} differ", a.shape().str(), b.shape().str()));
+    float m = 0.0f;
+    for (std::size_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(a.data()[i] - b.data()[i]));
+    return m;
+}
+
+float Generator::uniform(float low, float high) {
+    return std::uniform_real_distribution<float>(low, high)(engine_);
+}
+
+float Generator::normal(float mean, float stddev) {
+    return std::normal_distribution<float>(mean, stddev)(engine_);
+}
+
+}  // namespace tg

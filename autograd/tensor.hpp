@@ -1,0 +1,62 @@
+// Tensor: a dense, row-major float32 array with a Shape. It is only storage; the maths lives in the
+// ops (autograd/ops/*.cpp), which view tensors through xtensor adaptors. Keeping xtensor out of this
+// header keeps every file that includes it quick to compile.
+#pragma once
+#include <cstddef>
+#include <initializer_list>
+#include <iosfwd>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autograd/shape.hpp"
+
+namespace tg {
+
+class Generator;
+
+class Tensor {
+public:
+    Tensor() : data_(1, 0.0f) {}                      // the scalar 0
+    explicit Tensor(const Shape& shape, float fill = 0.0f);
+    Tensor(const Shape& shape, std::span<const float> values);   // copies; sizes must agree
+    Tensor(const Shape& shape, std::initializer_list<float> values)
+        : Tensor(shape, std::span<const float>(values.begin(), values.size())) {}
+
+    static Tensor zeros(const Shape& s) { return Tensor(s, 0.0f); }
+    static Tensor ones(const Shape& s) { return Tensor(s, 1.0f); }
+    static Tensor scalar(float v) { return Tensor(Shape{}, v); }
+    static Tensor randn(const Shape& s, Generator& gen, float stddev = 1.0f);
+    static Tensor uniform(const Shape& s, float low, float high, Generator& gen);
+
+    const Shape& shape() const { return shape_; }
+    int rank() const { return shape_.rank(); }
+    std::size_t numel() const { return data_.size(); }
+    float* data() { return data_.data(); }
+    const float* data() const { return data_.data(); }
+    std::span<float> flat() { return data_; }
+    std::span<const float> flat() const { return data_; }
+
+    float item() const;                                   // the value of a one-element tensor
+    float& at(std::initializer_list<std::size_t> index);  // bounds-checked element access
+    float at(std::initializer_list<std::size_t> index) const;
+
+    // Changes the shape and size, keeping the allocation when it is large enough (how the tape reuses
+    // memory). Contents are unspecified afterwards.
+    void resize(const Shape& s);
+    void fill(float v);
+
+    std::string str() const;  // NumPy-like text, e.g. "[[1, 2], [3, 4]]"
+
+private:
+    std::size_t offset(std::initializer_list<std::size_t> index) const;
+    Shape shape_;
+    std::vector<float> data_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+// Largest |a - b| over all elements; throws ShapeError if the shapes differ.
+float max_abs_diff(const Tensor& a, const Tensor& b);
+
+}  // namespace tg
