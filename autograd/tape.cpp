@@ -122,8 +122,7 @@ void Tape::backward(const Var& root) {
         throw TapeError(fmt::format("backward: the root has shape {}, not a scalar; pass a seed gradient of "
                                     "that shape (Var::backward(seed)) for a vector-Jacobian product",
                                     n.value.shape().str()));
-    Tensor seed(n.value.shape(), 1.0f);
-    backward(root, seed);
+    run_backward(n, nullptr);
 }
 
 void Tape::backward(const Var& root, const Tensor& seed) {
@@ -131,22 +130,24 @@ void Tape::backward(const Var& root, const Tensor& seed) {
     if (!(seed.shape() == n.value.shape()))
         throw ShapeError(fmt::format("backward: seed gradient of shape {} for a root of shape {}",
                                      seed.shape().str(), n.value.shape().str()));
-    if (!n.requires_grad)
+    run_backward(n, &seed);
+}
+
+void Tape::run_backward(Node& root, const Tensor* seed) {
+    if (!root.requires_grad)
         throw TapeError("backward: the root does not require grad (no Parameter contributed to it, or it "
                         "was computed inside a NoGradGuard)");
-    if (n.tape != nullptr && n.tape != this) throw TapeError("backward: the root was recorded on another tape");
-    if (n.tape == nullptr) {  // the root is itself a Parameter: d p / d p = seed
-        for (std::size_t i = 0; i < seed.numel(); ++i) n.grad.data()[i] += seed.data()[i];
+    if (root.tape != nullptr && root.tape != this) throw TapeError("backward: the root was recorded on another tape");
+    if (root.tape == nullptr) {  // the root is itself a Parameter: d p / d p = seed (or 1)
+        for (std::size_t i = 0; i < root.grad.numel(); ++i) root.grad.data()[i] += seed ? seed->data()[i] : 1.0f;
         return;
     }
     for (std::size_t i = 0; i < n_nodes_; ++i) nodes_[i]->has_grad = false;
-    n.grad.resize(n.value.shape());
-    std::copy(seed.data(), seed.data() + seed.numel(), n.grad.data());
-    n.has_grad = true;
-    run_backward(n);
-}
+    root.grad.resize(root.value.shape());
+    if (seed) std::copy(seed->data(), seed->data() + seed->numel(), root.grad.data());
+    else root.grad.fill(1.0f);
+    root.has_grad = true;
 
-void Tape::run_backward(Node& root) {
     const bool check = anomaly_mode();
     // Creation order is a topological order, so one reverse sweep visits every record after all
     // records that consume its output: its gradient is complete when we reach it.

@@ -65,7 +65,7 @@ public:
     Record& new_record();
 
 private:
-    void run_backward(Node& root);
+    void run_backward(Node& root, const Tensor* seed);  // seed nullptr: d root / d root = 1
     std::vector<std::unique_ptr<Node>> nodes_;  // slots reused across clear()
     std::size_t n_nodes_ = 0;
     std::vector<Record> records_;               // reused across clear(), buffers and all
