@@ -1,0 +1,52 @@
+# tapegrad: the two commands a user needs are `make demo` and `make test`; each installs what is
+# missing (Debian 12 packages) and builds first.
+BUILD      ?= build
+SAN_BUILD  ?= build-sanitize
+MESON_ARGS ?=
+PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxtensor-blas-dev libxsimd-dev \
+              libopenblas-dev doctest-dev libfmt-dev
+
+.PHONY: deps build test demo bench test-sanitize clean
+
+# Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "make deps: installing$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
+	else echo "make deps: missing packages; as root run: apt-get install -y$$missing" >&2; exit 1; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$SUDO apt-get install -y -q $$missing >/dev/null || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $$missing >/dev/null; } || \
+	  { echo "make deps: apt-get failed; run: sudo apt-get install -y$$missing" >&2; exit 1; }
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_ARGS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+test: build
+	$(BUILD)/tests/tests
+
+demo: build
+	$(BUILD)/examples/basics $(BUILD)/basics.dot
+
+bench: build
+	$(BUILD)/bench/ops
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer), with
+# xtensor's own bounds checks on. -O1: xsimd's AVX-512 code does not compile at -O0 with g++ 12.
+$(SAN_BUILD)/build.ninja:
+	meson setup $(SAN_BUILD) -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined -Dxtensor_asserts=true $(MESON_ARGS)
+
+test-sanitize: deps $(SAN_BUILD)/build.ninja
+	ninja -C $(SAN_BUILD) tests/tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(SAN_BUILD)/tests/tests
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)
