@@ -8,15 +8,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "bench/alloc_counter.hpp"
 
 namespace {
-
-std::size_t allocation_count = 0;
 
 double now_ns() {
     return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -40,17 +37,6 @@ double time_ns(F&& f, int reps) {
 }
 
 }  // namespace
-
-void* operator new(std::size_t n) {
-    ++allocation_count;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 int main() {
     using namespace tg;
@@ -127,9 +113,9 @@ int main() {
     };
     step();
     step();
-    const std::size_t before = allocation_count;
+    const std::size_t before = tg::bench::allocations();
     for (int i = 0; i < 10; ++i) step();
-    const double allocs_per_step = static_cast<double>(allocation_count - before) / 10.0;
+    const double allocs_per_step = static_cast<double>(tg::bench::allocations() - before) / 10.0;
 
     fmt::print("{{\"record_overhead_ns\": {:.1f}, \"record_overhead_target_ns\": 300, ", overhead);
     for (const Case& c : cases)

@@ -1,5 +1,5 @@
 // The tape: reverse sweep, accumulation, no-grad, staleness, memory reuse, inspection, anomalies.
-#include "alloc_counter.hpp"
+#include "bench/alloc_counter.hpp"
 #include "helpers.hpp"
 
 using namespace tg;
@@ -201,9 +201,9 @@ TEST_CASE("a warmed-up training step makes no heap allocation") {
     const Tensor x = rand({5, 4}, 10);
     const std::vector<std::int32_t> y = {0, 2, 1, 1, 0};
     const float first = train_step(tape, w1, b1, w2, x, y);  // warm-up: the tape grows its buffers
-    const std::size_t before = tg::test::allocations();
+    const std::size_t before = tg::bench::allocations();
     const float second = train_step(tape, w1, b1, w2, x, y);
-    CHECK(tg::test::allocations() - before == 0);
+    CHECK(tg::bench::allocations() - before == 0);
     CHECK(first == second);  // same parameters, same numbers
     CHECK(tape.num_records() > 5);
 }

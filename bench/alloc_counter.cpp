@@ -1,5 +1,5 @@
-// Replaces the global operator new to count allocations, so tests can prove that a warmed-up
-// training step allocates nothing.
+// Replaces the global operator new to count allocations, so tests and benchmarks can show that a
+// warmed-up training step allocates nothing.
 #include "alloc_counter.hpp"
 
 #include <cstdlib>
@@ -9,7 +9,7 @@ namespace {
 thread_local std::size_t count = 0;
 }
 
-std::size_t tg::test::allocations() { return count; }
+std::size_t tg::bench::allocations() { return count; }
 
 void* operator new(std::size_t n) {
     ++count;
