@@ -10,12 +10,24 @@
 namespace tg {
 
 GradcheckResult gradcheck(const GradcheckFn& f, std::span<const Tensor> inputs, const GradcheckOptions& opt) {
+    return gradcheck(f, inputs, {}, opt);
+}
+
+GradcheckResult gradcheck(const GradcheckFn& f, std::span<const Tensor> inputs, std::span<Parameter* const> module_params,
+                          const GradcheckOptions& opt) {
     Tape tape;  // private, so the caller's tape is left as it was
     TapeScope scope(tape);
-    std::vector<Parameter> params;
+    std::vector<Parameter> input_params;
     std::vector<Var> vars;
-    for (std::size_t k = 0; k < inputs.size(); ++k) params.emplace_back(inputs[k], fmt::format("input{}", k));
-    for (const Parameter& p : params) vars.push_back(p.var());
+    for (std::size_t k = 0; k < inputs.size(); ++k) input_params.emplace_back(inputs[k], fmt::format("input {}", k));
+    for (const Parameter& p : input_params) vars.push_back(p.var());
+    // Everything checked: the inputs, then the module's parameters.
+    std::vector<Parameter*> params;
+    for (Parameter& p : input_params) params.push_back(&p);
+    for (Parameter* p : module_params) {
+        p->zero_grad();
+        params.push_back(p);
+    }
 
     // Analytic: one backward pass seeded with the weights w gives d sum(y*w) / d input.
     Var y = f(vars);
@@ -46,8 +58,9 @@ GradcheckResult gradcheck(const GradcheckFn& f, std::span<const Tensor> inputs, 
 
     GradcheckResult result{true, ""};
     for (std::size_t k = 0; k < params.size(); ++k) {
-        Tensor& value = params[k].value();
-        const Tensor& analytic = params[k].grad();
+        Tensor& value = params[k]->value();
+        const Tensor& analytic = params[k]->grad();
+        const std::string& what = params[k]->name().empty() ? fmt::format("parameter {}", k) : params[k]->name();
         bool all_zero = true;
         float worst = 0.0f;
         std::size_t worst_at = 0;
@@ -62,19 +75,20 @@ GradcheckResult gradcheck(const GradcheckFn& f, std::span<const Tensor> inputs, 
             if (err > opt.atol + opt.rtol * std::fabs(numeric)) {
                 result.ok = false;
                 if (++failures <= 10)
-                    result.report += fmt::format("  input {} {} element {}: backward {:.7g}, finite differences {:.7g}\n",
-                                                 k, value.shape().str(), i, a, numeric);
+                    result.report += fmt::format("  {} {} element {}: backward {:.7g}, finite differences {:.7g}\n",
+                                                 what, value.shape().str(), i, a, numeric);
             }
         }
-        if (failures > 10) result.report += fmt::format("  input {}: ... {} failing elements in all\n", k, failures);
+        if (failures > 10) result.report += fmt::format("  {}: ... {} failing elements in all\n", what, failures);
         if (all_zero && value.numel() > 0 && !opt.allow_zero_grad) {
             result.ok = false;
-            result.report += fmt::format("  input {} {}: the gradient is all zeros, so the check proves nothing\n", k,
+            result.report += fmt::format("  {} {}: the gradient is all zeros, so the check proves nothing\n", what,
                                          value.shape().str());
         }
-        result.report += fmt::format("  input {} {}: largest difference {:.3g} at element {}\n", k,
+        result.report += fmt::format("  {} {}: largest difference {:.3g} at element {}\n", what,
                                      value.shape().str(), worst, worst_at);
     }
+    for (Parameter* p : module_params) p->zero_grad();
     result.report = (result.ok ? "gradcheck passed\n" : "gradcheck FAILED\n") + result.report;
     return result;
 }

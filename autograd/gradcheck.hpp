@@ -35,4 +35,9 @@ inline GradcheckResult gradcheck(const GradcheckFn& f, std::initializer_list<Ten
     return gradcheck(f, std::span<const Tensor>(inputs.begin(), inputs.size()), opt);
 }
 
+// The same, and also for `params`: Parameters that f uses directly (a module's weights). Their
+// gradients are compared too and are left zeroed afterwards; their values are left unchanged.
+GradcheckResult gradcheck(const GradcheckFn& f, std::span<const Tensor> inputs, std::span<Parameter* const> params,
+                          const GradcheckOptions& opt = {});
+
 }  // namespace tg

@@ -93,8 +93,9 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets,
 
 // --- indexing and selection (ops/index.cpp) ---
 // Rows of weight [V, E] picked by ids: output shape ids_shape + [E]. Backward scatter-adds, so an id
-// that appears twice gets both gradients.
-Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape& ids_shape);
+// that appears twice gets both gradients; the row `padding_idx` (if >= 0) never gets a gradient.
+Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape& ids_shape,
+              std::int32_t padding_idx = -1);
 inline Var embedding(const Var& weight, std::span<const std::int32_t> ids) {
     return embedding(weight, ids, Shape{ids.size()});
 }

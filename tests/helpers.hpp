@@ -46,3 +46,39 @@ inline Tensor rand_away_from_zero(const Shape& s, std::uint64_t seed) {
     } while (0)
 
 }  // namespace tg::test
+
+#include <cmath>
+#include <filesystem>
+
+#include "io/npy.hpp"
+
+namespace tg::test {
+
+// A PyTorch reference value from tests/fixtures/<test_case>/<name>.npy (see make_fixtures.py).
+inline Tensor fixture(const std::string& test_case, const std::string& name) {
+    return load_npy(std::filesystem::path(TG_FIXTURES) / test_case / (name + ".npy"));
+}
+
+// "" when |actual - expected| <= atol + rtol * |expected| everywhere, else the worst element.
+inline std::string mismatch(const Tensor& actual, const Tensor& expected, float rtol = 1e-5f, float atol = 1e-6f) {
+    if (!(actual.shape() == expected.shape()))
+        return "shape " + actual.shape().str() + " vs expected " + expected.shape().str();
+    float worst = 0.0f;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < actual.numel(); ++i) {
+        const float a = actual.data()[i], e = expected.data()[i];
+        const float excess = std::fabs(a - e) - (atol + rtol * std::fabs(e));
+        if (!(excess <= worst)) worst = excess, at = i;  // catches NaN too
+    }
+    if (worst <= 0.0f) return "";
+    return "element " + std::to_string(at) + ": " + std::to_string(actual.data()[at]) + " vs expected " +
+           std::to_string(expected.data()[at]);
+}
+
+#define CHECK_CLOSE(actual, expected, ...)                                               \
+    do {                                                                                 \
+        const std::string why_ = ::tg::test::mismatch(actual, expected, ##__VA_ARGS__);  \
+        CHECK_MESSAGE(why_.empty(), #actual << ": " << why_);                            \
+    } while (0)
+
+}  // namespace tg::test

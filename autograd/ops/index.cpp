@@ -8,8 +8,10 @@
 namespace tg {
 using namespace detail;
 
-// out[p, :] = weight[ids[p], :];  backward scatter-adds: dweight[ids[p], :] += dout[p, :].
-Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape& ids_shape) {
+// out[p, :] = weight[ids[p], :];  backward scatter-adds: dweight[ids[p], :] += dout[p, :]
+// (except into the padding row, as PyTorch's padding_idx).
+Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape& ids_shape,
+              std::int32_t padding_idx) {
     const Shape& w = weight.shape();
     if (w.rank() != 2) throw ShapeError(fmt::format("embedding: weight must be [V, E], got {}", w.str()));
     if (ids_shape.numel() != ids.size())
@@ -25,12 +27,16 @@ Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape&
     for (std::size_t p = 0; p < ids.size(); ++p)
         std::memcpy(op.out().data() + p * width, weight.value().data() + static_cast<std::size_t>(ids[p]) * width,
                     width * sizeof(float));
-    if (op.recording()) op.record().saved_ids.assign(ids.begin(), ids.end());
+    if (op.recording()) {
+        op.record().saved_ids.assign(ids.begin(), ids.end());
+        op.record().ints[0] = padding_idx;
+    }
     return op.finish([](Record& r) {
         const std::size_t width = in(r, 0).shape()[1];
         float* g = grad(r, 0).data();
         const float* go = gout(r).data();
         for (std::size_t p = 0; p < r.saved_ids.size(); ++p) {
+            if (r.saved_ids[p] == r.ints[0]) continue;
             float* row = g + static_cast<std::size_t>(r.saved_ids[p]) * width;
             for (std::size_t e = 0; e < width; ++e) row[e] += go[p * width + e];
         }

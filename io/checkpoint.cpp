@@ -1,0 +1,201 @@
+#include "io/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace tg {
+
+namespace {
+
+void fsync_path(const fs::path& p) {  // makes a rename or a new file durable
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+void write_file(const fs::path& path, const std::string& content) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw FileError(fmt::format("{}: cannot create: {}", path.string(), std::strerror(errno)));
+    std::size_t done = 0;
+    while (done < content.size()) {
+        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ::close(fd);
+            throw FileError(fmt::format("{}: write failed: {}", path.string(), std::strerror(errno)));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    const bool synced = ::fsync(fd) == 0;
+    if (!(::close(fd) == 0 && synced))
+        throw FileError(fmt::format("{}: cannot flush to disk: {}", path.string(), std::strerror(errno)));
+}
+
+fs::path npy_path(const fs::path& dir, const std::string& name) { return dir / (name + ".npy"); }
+
+// Where to read a checkpoint from: `dir`, or the previous one a crash in the middle of a save's
+// fallback path (below) may have left at dir.old.
+fs::path readable_dir(const fs::path& dir) {
+    if (fs::is_directory(dir)) return dir;
+    const fs::path old = dir.string() + ".old";
+    if (fs::is_directory(old)) return old;
+    throw FileError(fmt::format("{}: checkpoint directory not found", dir.string()));
+}
+
+}  // namespace
+
+CheckpointWriter::CheckpointWriter(fs::path dir) : dir_(std::move(dir)) {
+    if (dir_.filename().empty()) dir_ = dir_.parent_path();  // "ckpt/" -> "ckpt"
+    staging_ = dir_.string() + fmt::format(".saving-{}", ::getpid());
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+    fs::create_directories(staging_, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot create: {}", staging_.string(), ec.message()));
+}
+
+CheckpointWriter::~CheckpointWriter() {
+    if (!committed_) {
+        std::error_code ec;
+        fs::remove_all(staging_, ec);
+    }
+}
+
+void CheckpointWriter::add_tensor(const std::string& name, const Tensor& t) {
+    const fs::path path = npy_path(staging_, name);
+    fs::create_directories(path.parent_path());
+    save_npy(path, t);
+}
+
+void CheckpointWriter::add_text(const std::string& filename, const std::string& content) {
+    const fs::path path = staging_ / filename;
+    fs::create_directories(path.parent_path());
+    write_file(path, content);
+}
+
+void CheckpointWriter::commit() {
+    for (const auto& entry : fs::recursive_directory_iterator(staging_))
+        if (entry.is_directory()) fsync_path(entry.path());
+    fsync_path(staging_);
+    const fs::path parent = dir_.parent_path().empty() ? fs::path(".") : dir_.parent_path();
+    if (!fs::exists(dir_)) {
+        fs::rename(staging_, dir_);
+    } else if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, dir_.c_str(), RENAME_EXCHANGE) == 0) {
+        fs::remove_all(staging_);  // the staging name now holds the previous checkpoint
+    } else {
+        // No atomic exchange on this file system: move the old one aside, then the new one in.
+        // A crash between the two renames leaves the old checkpoint at dir.old, which loading finds.
+        const fs::path old = dir_.string() + ".old";
+        fs::remove_all(old);
+        fs::rename(dir_, old);
+        fs::rename(staging_, dir_);
+        fs::remove_all(old);
+    }
+    fsync_path(parent);
+    committed_ = true;
+}
+
+void save_module(CheckpointWriter& w, const Module& m) {
+    for (const auto& [name, p] : m.named_parameters()) w.add_tensor(name, p->value());
+}
+
+void save_optimizer(CheckpointWriter& w, Optimizer& opt) {
+    w.add_text("optimizer/optimizer.txt",
+               fmt::format("optimizer {}\nsteps {}\nlr {:.17g}\n", opt.name(), opt.steps(), opt.lr));
+    for (const auto& [name, t] : opt.state()) w.add_tensor("optimizer/" + name, *t);
+}
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw FileError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Loads every named tensor from dir (file "<name>.npy") with the expected shape, all or nothing.
+static void load_tensors(const fs::path& dir, const std::vector<std::pair<std::string, Tensor*>>& wanted,
+                         const char* what) {
+    std::vector<Tensor> loaded;
+    loaded.reserve(wanted.size());
+    for (const auto& [name, target] : wanted) {
+        const fs::path path = npy_path(dir, name);
+        if (!fs::exists(path))
+            throw FileError(fmt::format("{}: missing; the {} expects '{}' of shape {} there", path.string(), what,
+                                        name, target->shape().str()));
+        Tensor t = load_npy(path);
+        if (!(t.shape() == target->shape()))
+            throw FileError(fmt::format("{}: shape {}, but the {} expects '{}' of shape {}", path.string(),
+                                        t.shape().str(), what, name, target->shape().str()));
+        loaded.push_back(std::move(t));
+    }
+    for (std::size_t i = 0; i < wanted.size(); ++i) *wanted[i].second = std::move(loaded[i]);
+}
+
+void load_module(const fs::path& dir_in, Module& m) {
+    const fs::path dir = readable_dir(dir_in);
+    std::vector<std::pair<std::string, Tensor*>> wanted;
+    std::map<std::string, bool> expected;
+    for (const auto& [name, p] : m.named_parameters()) {
+        wanted.emplace_back(name, &p->value());
+        expected[name + ".npy"] = true;
+    }
+    for (const auto& entry : fs::directory_iterator(dir)) {
+        const std::string file = entry.path().filename().string();
+        if (entry.is_regular_file() && entry.path().extension() == ".npy" && !expected.count(file))
+            throw FileError(fmt::format("{}: unexpected file: the model has no parameter '{}'", entry.path().string(),
+                                        entry.path().stem().string()));
+    }
+    load_tensors(dir, wanted, "model");
+}
+
+void load_optimizer(const fs::path& dir_in, Optimizer& opt) {
+    const fs::path dir = readable_dir(dir_in) / "optimizer";
+    const fs::path info = dir / "optimizer.txt";
+    std::istringstream in(read_text(info));
+    std::string key, name;
+    long long steps = -1;
+    double lr = -1;
+    int line = 0;
+    for (std::string text; std::getline(in, text);) {
+        ++line;
+        std::istringstream fields(text);
+        fields >> key;
+        if (key == "optimizer") fields >> name;
+        else if (key == "steps") fields >> steps;
+        else if (key == "lr") fields >> lr;
+        if (fields.fail())
+            throw FileError(fmt::format("{}:{}: cannot read '{}'", info.string(), line, text));
+    }
+    if (name != opt.name())
+        throw FileError(fmt::format("{}: state of optimizer '{}', but resuming with '{}'", info.string(), name, opt.name()));
+    if (steps < 0 || lr < 0) throw FileError(fmt::format("{}: 'steps' or 'lr' is missing or negative", info.string()));
+    load_tensors(dir, opt.state(), "optimizer");
+    opt.set_steps(steps);
+    opt.lr = lr;
+}
+
+void save_checkpoint(const fs::path& dir, const Module& m, Optimizer* opt) {
+    CheckpointWriter w(dir);
+    save_module(w, m);
+    if (opt) save_optimizer(w, *opt);
+    w.commit();
+}
+
+void load_checkpoint(const fs::path& dir, Module& m, Optimizer* opt) {
+    load_module(dir, m);
+    if (opt) load_optimizer(dir, *opt);
+}
+
+}  // namespace tg

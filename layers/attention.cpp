@@ -1,0 +1,40 @@
+#include "layers/attention.hpp"
+
+#include <fmt/format.h>
+
+#include "autograd/ops.hpp"
+
+namespace tg {
+
+AdditiveAttention::AdditiveAttention(std::size_t query_size, std::size_t key_size, std::size_t attention_size,
+                                     Generator& gen)
+    : query(query_size, attention_size, gen, /*bias=*/false),
+      key(key_size, attention_size, gen),
+      v(uniform_init({attention_size}, attention_size, gen)) {
+    register_module("query", query);
+    register_module("key", key);
+    register_parameter("v", v);
+}
+
+AdditiveAttention::Keys AdditiveAttention::precompute(const Var& annotations, const Var& valid) const {
+    const Shape& a = annotations.shape();
+    if (a.rank() != 3 || !(valid.shape() == Shape{a[0], a[1]}))
+        throw ShapeError(fmt::format("AdditiveAttention: annotations {} must be [B, S, K] and the mask {} [B, S]",
+                                     a.str(), valid.shape().str()));
+    return {annotations, key.forward(annotations), valid};  // K_j = U_a h_j + b_a
+}
+
+AdditiveAttention::Result AdditiveAttention::forward(const Keys& keys, const Var& query_state) const {
+    const Shape& k = keys.keys.shape();  // [B, S, A]
+    const std::size_t B = k[0], S = k[1], A = k[2];
+    if (query_state.shape().rank() != 2 || query_state.shape()[0] != B)
+        throw ShapeError(fmt::format("AdditiveAttention: query {} for keys {}", query_state.shape().str(), k.str()));
+    Var q = reshape(query.forward(query_state), {B, 1, A});                       // W_a s_{i-1}
+    Var energy = tanh(q + keys.keys);                                              // [B, S, A]
+    Var scores = reshape(matmul(energy, reshape(v, {A, 1})), {B, S});              // e_ij = v_a . energy
+    Var alpha = softmax(scores, 1, keys.valid);                                    // Eq. 6, padding -> 0
+    Var context = matmul(reshape(alpha, {B, 1, S}), keys.annotations);           // Eq. 5: [B, 1, K]
+    return {reshape(context, {B, keys.annotations.shape()[2]}), alpha};
+}
+
+}  // namespace tg

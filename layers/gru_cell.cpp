@@ -1,0 +1,58 @@
+#include "layers/gru_cell.hpp"
+
+#include <fmt/format.h>
+
+#include "autograd/ops.hpp"
+
+namespace tg {
+
+GRUCell::GRUCell(std::size_t input_size, std::size_t hidden_size, Generator& gen, bool reset_after)
+    : weight_ih(uniform_init({3 * hidden_size, input_size}, hidden_size, gen)),
+      weight_hh(uniform_init({3 * hidden_size, hidden_size}, hidden_size, gen)),
+      bias_ih(uniform_init({3 * hidden_size}, hidden_size, gen)),
+      bias_hh(uniform_init({3 * hidden_size}, hidden_size, gen)),
+      input_size(input_size),
+      hidden_size(hidden_size),
+      reset_after(reset_after) {
+    register_parameter("weight_ih", weight_ih);
+    register_parameter("weight_hh", weight_hh);
+    register_parameter("bias_ih", bias_ih);
+    register_parameter("bias_hh", bias_hh);
+}
+
+Var GRUCell::input_projection(const Var& x) const {
+    const Shape& s = x.shape();
+    if (s.rank() < 1 || s[s.rank() - 1] != input_size)
+        throw ShapeError(fmt::format("GRUCell: input {} does not end in input_size {}", s.str(), input_size));
+    Var flat = s.rank() == 2 ? x : reshape(x, {s.numel() / input_size, input_size});
+    Var gi = matmul(flat, transpose(weight_ih)) + bias_ih;
+    return s.rank() == 2 ? gi : reshape(gi, s.with(s.rank() - 1, 3 * hidden_size));
+}
+
+Var GRUCell::step(const Var& gi, const Var& h) const {
+    const std::size_t H = hidden_size;
+    if (h.shape().rank() != 2 || h.shape()[1] != H || !(gi.shape() == Shape{h.shape()[0], 3 * H}))
+        throw ShapeError(fmt::format("GRUCell: state {} and input projection {} do not fit hidden_size {}",
+                                     h.shape().str(), gi.shape().str(), H));
+    auto i = split(gi, 1, {H, H, H});  // W_i{r,z,n} x + b_i{r,z,n}
+    if (reset_after) {
+        Var gh = matmul(h, transpose(weight_hh)) + bias_hh;
+        auto g = split(gh, 1, {H, H, H});  // W_h{r,z,n} h + b_h{r,z,n}
+        Var r = sigmoid(i[0] + g[0]);
+        Var z = sigmoid(i[1] + g[1]);
+        Var n = tanh(i[2] + r * g[2]);
+        return (1.0f - z) * n + z * h;
+    }
+    // reset before: r multiplies h before the recurrent product of the candidate
+    Var w_rz = slice(weight_hh, 0, 0, 2 * H), w_n = slice(weight_hh, 0, 2 * H, 3 * H);
+    Var b_rz = slice(bias_hh, 0, 0, 2 * H), b_n = slice(bias_hh, 0, 2 * H, 3 * H);
+    auto g = split(matmul(h, transpose(w_rz)) + b_rz, 1, {H, H});
+    Var r = sigmoid(i[0] + g[0]);
+    Var z = sigmoid(i[1] + g[1]);
+    Var n = tanh(i[2] + matmul(r * h, transpose(w_n)) + b_n);
+    return (1.0f - z) * n + z * h;
+}
+
+Var GRUCell::forward(const Var& x, const Var& h) const { return step(input_projection(x), h); }
+
+}  // namespace tg

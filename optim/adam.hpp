@@ -1,0 +1,40 @@
+// Adam and AdamW with PyTorch's exact semantics (torch.optim.Adam / AdamW, amsgrad off):
+//
+//     g  = grad (+ weight_decay * p for Adam)           p *= 1 - lr * weight_decay  (AdamW, first)
+//     m  = beta1 m + (1 - beta1) g                      v = beta2 v + (1 - beta2) g^2
+//     p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+#pragma once
+#include "optim/optimizer.hpp"
+
+namespace tg {
+
+struct AdamOptions {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.0;
+};
+
+class Adam : public Optimizer {
+public:
+    explicit Adam(NamedParameters params, AdamOptions options = {});
+    void step() override;
+    const char* name() const override { return decoupled_ ? "adamw" : "adam"; }
+    std::vector<std::pair<std::string, Tensor*>> state() override;
+    AdamOptions options;
+
+protected:
+    bool decoupled_ = false;  // AdamW: weight decay applied to the parameter, not added to the gradient
+
+private:
+    std::vector<Tensor> exp_avg_, exp_avg_sq_;
+};
+
+class AdamW : public Adam {
+public:
+    // PyTorch's AdamW default weight decay is 1e-2.
+    explicit AdamW(NamedParameters params, AdamOptions options = {.lr = 1e-3, .weight_decay = 1e-2});
+};
+
+}  // namespace tg

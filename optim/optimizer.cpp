@@ -1,0 +1,44 @@
+#include "optim/optimizer.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "autograd/error.hpp"
+
+namespace tg {
+
+Optimizer::Optimizer(NamedParameters params, double lr) : lr(lr), params_(std::move(params)) {
+    if (!(lr >= 0.0f)) throw Error(fmt::format("optimizer: learning rate {} must be >= 0", lr));
+}
+
+void Optimizer::zero_grad() {
+    for (auto& [name, p] : params_) p->zero_grad();
+}
+
+std::vector<Tensor> Optimizer::zeros_like_params() const {
+    std::vector<Tensor> out;
+    out.reserve(params_.size());
+    for (const auto& [name, p] : params_) out.emplace_back(p->shape(), 0.0f);
+    return out;
+}
+
+float clip_grad_norm(const std::vector<Parameter*>& params, float max_norm) {
+    double sq = 0.0;
+    for (const Parameter* p : params)
+        for (float g : p->grad().flat()) sq += static_cast<double>(g) * g;
+    const auto norm = static_cast<float>(std::sqrt(sq));
+    const float scale = max_norm / (norm + 1e-6f);
+    if (scale < 1.0f)
+        for (Parameter* p : params)
+            for (float& g : p->grad().flat()) g *= scale;
+    return norm;
+}
+
+float clip_grad_norm(const NamedParameters& params, float max_norm) {
+    std::vector<Parameter*> ps;
+    for (const auto& [name, p] : params) ps.push_back(p);
+    return clip_grad_norm(ps, max_norm);
+}
+
+}  // namespace tg
