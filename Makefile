@@ -34,6 +34,7 @@ test: build
 
 demo: build
 	$(BUILD)/examples/basics $(BUILD)/basics.dot
+	$(BUILD)/examples/mlp
 
 bench: build
 	$(BUILD)/bench/ops

@@ -1,13 +1,10 @@
 #include "io/checkpoint.hpp"
 
-#include <fcntl.h>
+#include <fcntl.h>  // AT_FDCWD, for renameat2
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -16,32 +13,6 @@ namespace fs = std::filesystem;
 namespace tg {
 
 namespace {
-
-void fsync_path(const fs::path& p) {  // makes a rename or a new file durable
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
-    }
-}
-
-void write_file(const fs::path& path, const std::string& content) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw FileError(fmt::format("{}: cannot create: {}", path.string(), std::strerror(errno)));
-    std::size_t done = 0;
-    while (done < content.size()) {
-        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ::close(fd);
-            throw FileError(fmt::format("{}: write failed: {}", path.string(), std::strerror(errno)));
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    const bool synced = ::fsync(fd) == 0;
-    if (!(::close(fd) == 0 && synced))
-        throw FileError(fmt::format("{}: cannot flush to disk: {}", path.string(), std::strerror(errno)));
-}
 
 fs::path npy_path(const fs::path& dir, const std::string& name) { return dir / (name + ".npy"); }
 
@@ -81,7 +52,7 @@ void CheckpointWriter::add_tensor(const std::string& name, const Tensor& t) {
 void CheckpointWriter::add_text(const std::string& filename, const std::string& content) {
     const fs::path path = staging_ / filename;
     fs::create_directories(path.parent_path());
-    write_file(path, content);
+    write_file_atomically(path, content);
 }
 
 void CheckpointWriter::commit() {
@@ -114,14 +85,6 @@ void save_optimizer(CheckpointWriter& w, Optimizer& opt) {
     w.add_text("optimizer/optimizer.txt",
                fmt::format("optimizer {}\nsteps {}\nlr {:.17g}\n", opt.name(), opt.steps(), opt.lr));
     for (const auto& [name, t] : opt.state()) w.add_tensor("optimizer/" + name, *t);
-}
-
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw FileError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 // Loads every named tensor from dir (file "<name>.npy") with the expected shape, all or nothing.

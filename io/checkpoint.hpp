@@ -44,7 +44,4 @@ void load_optimizer(const std::filesystem::path& dir, Optimizer& opt);
 void save_checkpoint(const std::filesystem::path& dir, const Module& m, Optimizer* opt = nullptr);
 void load_checkpoint(const std::filesystem::path& dir, Module& m, Optimizer* opt = nullptr);
 
-// Reads a small text file of a checkpoint whole (vocabularies, config); FileError if missing.
-std::string read_text(const std::filesystem::path& path);
-
 }  // namespace tg

@@ -1,13 +1,9 @@
 #include "io/npy.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <limits>
 
 namespace tg {
@@ -102,17 +98,7 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
     return t;
 }
 
-Tensor load_npy(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw FileError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(path, ec);
-    if (ec) throw FileError(fmt::format("{}: cannot read its size: {}", path.string(), ec.message()));
-    std::string bytes(size, '\0');
-    if (!in.read(bytes.data(), static_cast<std::streamsize>(size)))
-        throw FileError(fmt::format("{}: read error", path.string()));
-    return parse_npy(bytes, path.string());
-}
+Tensor load_npy(const std::filesystem::path& path) { return parse_npy(read_text(path), path.string()); }
 
 void save_npy(const std::filesystem::path& path, const Tensor& t) {
     // Python tuple syntax: () for a scalar, (3,) for rank 1, (3, 4) otherwise.
@@ -129,31 +115,9 @@ void save_npy(const std::filesystem::path& path, const Tensor& t) {
     bytes += static_cast<char>(header.size() & 0xff);
     bytes += static_cast<char>(header.size() >> 8);
     bytes += header;
-    bytes.append(reinterpret_cast<const char*>(t.data()), t.numel() * sizeof(float));
+    if (t.numel()) bytes.append(reinterpret_cast<const char*>(t.data()), t.numel() * sizeof(float));
 
-    const std::filesystem::path tmp = path.string() + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw FileError(fmt::format("{}: cannot create: {}", tmp.string(), std::strerror(errno)));
-    std::size_t written = 0;
-    while (written < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const int err = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw FileError(fmt::format("{}: write failed: {}", tmp.string(), std::strerror(err)));
-        }
-        written += static_cast<std::size_t>(n);
-    }
-    const bool synced = ::fsync(fd) == 0;
-    if (!(::close(fd) == 0 && synced)) {
-        ::unlink(tmp.c_str());
-        throw FileError(fmt::format("{}: cannot flush to disk: {}", tmp.string(), std::strerror(errno)));
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw FileError(fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+    write_file_atomically(path, bytes);
 }
 
 }  // namespace tg

@@ -8,15 +8,10 @@
 #include <filesystem>
 #include <string>
 
-#include "autograd/error.hpp"
 #include "autograd/tensor.hpp"
+#include "io/files.hpp"
 
 namespace tg {
-
-// A file that is not a valid float32 .npy, or cannot be read or written; what() names the file.
-struct FileError : Error {
-    using Error::Error;
-};
 
 // Writes `t` as a C-order little-endian float32 .npy (readable with numpy.load). The file is
 // written to a temporary name, flushed to disk and renamed over `path`, so an interrupted save

@@ -1,0 +1,58 @@
+#include "io/files.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace tg {
+
+std::string read_text(const std::filesystem::path& path) {
+    if (std::filesystem::is_directory(path)) throw FileError(fmt::format("{}: is a directory, not a file", path.string()));
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw FileError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+    std::ostringstream s;
+    s << in.rdbuf();
+    if (in.bad()) throw FileError(fmt::format("{}: read error", path.string()));
+    return s.str();
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
+    const std::filesystem::path tmp = path.string() + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw FileError(fmt::format("{}: cannot create: {}", tmp.string(), std::strerror(errno)));
+    std::size_t done = 0;
+    while (done < content.size()) {
+        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = errno;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            throw FileError(fmt::format("{}: write failed: {}", tmp.string(), std::strerror(err)));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    const bool synced = ::fsync(fd) == 0;
+    if (!(::close(fd) == 0 && synced)) {
+        ::unlink(tmp.c_str());
+        throw FileError(fmt::format("{}: cannot flush to disk: {}", tmp.string(), std::strerror(errno)));
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+}
+
+void fsync_path(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+}  // namespace tg

@@ -1,0 +1,22 @@
+// Reading and writing whole files safely: a write goes to a temporary name, is flushed to disk
+// and renamed over the target, so an interrupted write leaves the old file or the new one, never
+// a mixture. Errors are FileErrors that name the file.
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "autograd/error.hpp"
+
+namespace tg {
+
+// A file that cannot be read or written, or whose contents are invalid; what() names the file
+// (and the line and column where that makes sense: "data.tsv:12:7: no tab").
+struct FileError : Error {
+    using Error::Error;
+};
+
+std::string read_text(const std::filesystem::path& path);
+void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+void fsync_path(const std::filesystem::path& path);  // makes a directory's new entries durable
+
+}  // namespace tg

@@ -1,0 +1,41 @@
+// Parallel text and word alignments, in the formats of ../shared/spec/rnnsearch.md:
+//   F.tsv    one pair a line, "source<TAB>target", tokens separated by spaces, UTF-8
+//   F.align  one line per pair, Pharaoh format "i-j i-j ...", i source index, j target index (0-based)
+// A malformed line is an error naming the file, the line and the column: never skipped silently.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "text/vocab.hpp"
+
+namespace tg::text {
+
+struct SentencePair {
+    Sentence source, target;
+};
+
+using Alignment = std::vector<std::pair<int, int>>;  // (source index, target index) links
+
+// Splits on spaces (runs of spaces count as one).
+Sentence split_words(const std::string& line);
+std::string join_words(const Sentence& words);
+
+// Throws tg::FileError "F.tsv:12:7: ..." for a line without a tab, with an empty side, with invalid
+// UTF-8, or longer than 100000 bytes; and for an empty file.
+std::vector<SentencePair> read_parallel(const std::filesystem::path& path);
+// Parses the text of a .tsv (for tests and fuzzing); `name` is used in errors.
+std::vector<SentencePair> parse_parallel(const std::string& text, const std::string& name);
+
+// Throws tg::FileError for a malformed link (file, line, column), or an index outside the
+// sentence when `pairs` is given (then the file must have one line per pair).
+std::vector<Alignment> read_alignments(const std::filesystem::path& path, const std::vector<SentencePair>* pairs = nullptr);
+std::vector<Alignment> parse_alignments(const std::string& text, const std::string& name,
+                                        const std::vector<SentencePair>* pairs = nullptr);
+
+void write_parallel(const std::filesystem::path& path, const std::vector<SentencePair>& pairs);
+void write_alignments(const std::filesystem::path& path, const std::vector<Alignment>& alignments);
+std::string format_alignment(const Alignment& a);  // "0-0 1-2 ..."
+
+}  // namespace tg::text
