@@ -50,7 +50,7 @@ Var& Var::label(std::string_view text) {
 }
 
 Parameter::Parameter(Tensor value, std::string name) : node_(std::make_unique<Node>()) {
-    node_->grad = Tensor(value.shape(), 0.0f);
+    node_->grad = Tensor(value.shape());
     node_->value = std::move(value);
     node_->requires_grad = true;
     node_->has_grad = true;  // a Parameter's gradient always exists; zero_grad() zeroes it

@@ -9,7 +9,13 @@
 
 namespace tg {
 
-Tensor::Tensor(const Shape& shape, float fill) : shape_(shape), data_(shape.numel(), fill) {}
+Tensor::Tensor(const Shape& shape) : shape_(shape), data_(shape.numel(), 0.0f) {}
+
+Tensor Tensor::full(const Shape& s, float v) {
+    Tensor t(s);
+    t.fill(v);
+    return t;
+}
 
 Tensor::Tensor(const Shape& shape, std::span<const float> values) : shape_(shape) {
     if (values.size() != shape.numel())

@@ -38,14 +38,16 @@ struct AlignedAllocator {
 class Tensor {
 public:
     Tensor() : data_(1, 0.0f) {}                      // the scalar 0
-    explicit Tensor(const Shape& shape, float fill = 0.0f);
+    explicit Tensor(const Shape& shape);                         // zeros
+    // (No Tensor(shape, fill): Tensor({2, 3}) would then be ambiguous with Tensor(Shape{2}, 3.0f).)
     Tensor(const Shape& shape, std::span<const float> values);   // copies; sizes must agree
     Tensor(const Shape& shape, std::initializer_list<float> values)
         : Tensor(shape, std::span<const float>(values.begin(), values.size())) {}
 
-    static Tensor zeros(const Shape& s) { return Tensor(s, 0.0f); }
-    static Tensor ones(const Shape& s) { return Tensor(s, 1.0f); }
-    static Tensor scalar(float v) { return Tensor(Shape{}, v); }
+    static Tensor zeros(const Shape& s) { return Tensor(s); }
+    static Tensor full(const Shape& s, float v);
+    static Tensor ones(const Shape& s) { return full(s, 1.0f); }
+    static Tensor scalar(float v) { return full(Shape{}, v); }
     static Tensor randn(const Shape& s, Generator& gen, float stddev = 1.0f);
     static Tensor uniform(const Shape& s, float low, float high, Generator& gen);
 

@@ -19,7 +19,7 @@ void Optimizer::zero_grad() {
 std::vector<Tensor> Optimizer::zeros_like_params() const {
     std::vector<Tensor> out;
     out.reserve(params_.size());
-    for (const auto& [name, p] : params_) out.emplace_back(p->shape(), 0.0f);
+    for (const auto& [name, p] : params_) out.emplace_back(p->shape());
     return out;
 }
 

@@ -1,0 +1,46 @@
+// A small command-line parser for the translator's subcommands: "--name value" options and
+// "--flag" switches, each with its help text. A wrong or missing argument throws UsageError with
+// a one-line message naming it; the program prints it and exits with status 2.
+#pragma once
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace translator {
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct OptionSpec {
+    std::string name;       // "--batch"
+    std::string value;      // "N" for an option with a value, "" for a switch
+    std::string help;
+    std::string fallback;   // default value ("" with required = true: must be given)
+    bool required = false;
+};
+
+class Args {
+public:
+    // argv holds the subcommand's arguments only.
+    Args(std::string command, std::string synopsis, std::vector<OptionSpec> specs, const std::vector<std::string>& argv);
+
+    bool help_requested() const { return help_; }
+    std::string usage() const;
+
+    bool given(const std::string& name) const { return values_.count(name) != 0; }
+    bool flag(const std::string& name) const { return given(name); }
+    std::string text(const std::string& name) const;  // the value, or the default
+    long long integer(const std::string& name, long long min, long long max) const;
+    double number(const std::string& name, double min, double max) const;
+
+private:
+    const OptionSpec& spec(const std::string& name) const;
+    std::string command_, synopsis_;
+    std::vector<OptionSpec> specs_;
+    std::map<std::string, std::string> values_;
+    bool help_ = false;
+};
+
+}  // namespace translator

@@ -1,0 +1,59 @@
+#include "checkpoint.hpp"
+
+#include <fmt/format.h>
+
+#include "io/npy.hpp"
+
+namespace translator {
+
+namespace fs = std::filesystem;
+using namespace tg;
+
+LoadedModel load_model(const fs::path& dir) {
+    if (!fs::is_directory(dir)) throw FileError(fmt::format("{}: checkpoint directory not found", dir.string()));
+    LoadedModel m;
+    m.src_vocab = text::Vocab::load(dir / "src.vocab");
+    m.tgt_vocab = text::Vocab::load(dir / "tgt.vocab");
+    auto shape_of = [&](const std::string& name) {
+        const fs::path p = dir / (name + ".npy");
+        if (!fs::exists(p)) throw FileError(fmt::format("{}: missing: every checkpoint has '{}'", p.string(), name));
+        return load_npy(p).shape();
+    };
+    auto expect_rank2 = [&](const std::string& name, const Shape& s) {
+        if (s.rank() != 2) throw FileError(fmt::format("{}/{}.npy: shape {}, expected a matrix", dir.string(), name, s.str()));
+    };
+    const Shape src = shape_of("src_embed.weight"), tgt = shape_of("tgt_embed.weight"), hh = shape_of("encoder.fwd.weight_hh");
+    expect_rank2("src_embed.weight", src);
+    expect_rank2("tgt_embed.weight", tgt);
+    expect_rank2("encoder.fwd.weight_hh", hh);
+    if (src[0] != m.src_vocab.size())
+        throw FileError(fmt::format("{}/src_embed.weight.npy: {} rows, but src.vocab has {} words", dir.string(), src[0],
+                                    m.src_vocab.size()));
+    if (tgt[0] != m.tgt_vocab.size())
+        throw FileError(fmt::format("{}/tgt_embed.weight.npy: {} rows, but tgt.vocab has {} words", dir.string(), tgt[0],
+                                    m.tgt_vocab.size()));
+    ModelConfig c;
+    c.src_vocab = src[0];
+    c.tgt_vocab = tgt[0];
+    c.emb = src[1];
+    c.hidden = hh[1];
+    c.attention = fs::exists(dir / "attention.key.weight.npy");
+    if (c.attention) {
+        const Shape key = shape_of("attention.key.weight");
+        expect_rank2("attention.key.weight", key);
+        c.attn = key[0];
+    }
+    Generator gen(0);
+    m.model = std::make_unique<RNNSearch>(c, gen);
+    load_module(dir, *m.model);  // every file present, every shape right, nothing unexpected
+    return m;
+}
+
+void add_model(CheckpointWriter& w, const RNNSearch& model, const text::Vocab& src, const text::Vocab& tgt) {
+    save_module(w, model);
+    w.add_text("src.vocab", src.text());
+    w.add_text("tgt.vocab", tgt.text());
+    w.add_text("config.txt", model.config.str());
+}
+
+}  // namespace translator

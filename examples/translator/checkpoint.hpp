@@ -1,0 +1,30 @@
+// The translator's checkpoint directory (../shared/spec/rnnsearch.md, "Files"):
+//   <parameter name>.npy ...      the model, one float32 file per parameter
+//   src.vocab, tgt.vocab          the vocabularies
+//   config.txt                    sizes and flags, human-readable
+//   optimizer/, train_state.txt   what resuming needs (when this is also the latest state)
+//   last/                         a newer training state than the best model above, if any
+// A directory with only the .npy files and the two vocabularies loads too: the sizes are read
+// from the parameters' shapes, and the model has attention when attention.* files are there.
+#pragma once
+#include <filesystem>
+#include <memory>
+
+#include "io/checkpoint.hpp"
+#include "model.hpp"
+#include "text/vocab.hpp"
+
+namespace translator {
+
+struct LoadedModel {
+    std::unique_ptr<RNNSearch> model;
+    tg::text::Vocab src_vocab, tgt_vocab;
+};
+
+// Throws tg::FileError naming the file that is missing, malformed or inconsistent.
+LoadedModel load_model(const std::filesystem::path& dir);
+
+// Adds the model, vocabularies and config.txt to a checkpoint being written.
+void add_model(tg::CheckpointWriter& w, const RNNSearch& model, const tg::text::Vocab& src, const tg::text::Vocab& tgt);
+
+}  // namespace translator

@@ -1,0 +1,144 @@
+// translator eval: exact match, BLEU, AER and the same by source length; translator grads.
+#include <fmt/core.h>
+
+#include <map>
+
+#include "args.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
+#include "autograd/threads.hpp"
+#include "checkpoint.hpp"
+#include "commands.hpp"
+#include "decode.hpp"
+#include "text/metrics.hpp"
+
+namespace translator {
+
+namespace fs = std::filesystem;
+using namespace tg;
+
+namespace {
+
+// Translates every pair's source: greedy in batches of similar lengths, or beam search one by one.
+std::vector<text::Sentence> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data, std::size_t beam) {
+    std::vector<text::Sentence> out(data.size());
+    if (beam > 1) {
+        for (std::size_t i = 0; i < data.size(); ++i)
+            out[i] = m.tgt_vocab.decode(beam_search(*m.model, data[i].source, beam).words);
+        return out;
+    }
+    for (const auto& which : text::plan_batches(data, 64, nullptr)) {
+        std::vector<std::vector<std::int32_t>> sources;
+        for (std::size_t i : which) sources.push_back(data[i].source);
+        const std::vector<Translation> t = greedy(*m.model, sources);
+        for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = m.tgt_vocab.decode(t[k].words);
+    }
+    return out;
+}
+
+struct Scores {
+    std::size_t sentences = 0, exact = 0;
+    std::vector<text::Sentence> hyps, refs;
+    text::AlignmentScore alignment;
+    std::string json(bool with_aer) const {
+        std::string s = fmt::format("\"sentences\": {}, \"exact_match\": {:.6f}, \"bleu\": {:.4f}", sentences,
+                                    sentences ? static_cast<double>(exact) / static_cast<double>(sentences) : 0.0,
+                                    text::corpus_bleu(hyps, refs));
+        if (with_aer) s += fmt::format(", \"aer\": {:.6f}", alignment.aer());
+        return s;
+    }
+};
+
+}  // namespace
+
+int cmd_eval(const Argv& argv) {
+    Args args("eval", "--checkpoint DIR --data F.tsv [--align F.align] [--beam K] [--json]",
+              {{"--checkpoint", "DIR", "the model to evaluate", "", true},
+               {"--data", "F.tsv", "sentence pairs to translate and score", "", true},
+               {"--align", "F.align", "gold alignments of --data: also report the alignment error rate", ""},
+               {"--beam", "K", "beam width (1: greedy)", "1"},
+               {"--json", "", "print one JSON object instead of text", ""},
+               {"--threads", "N", "threads for OpenBLAS", "1"}},
+              argv);
+    if (args.help_requested()) {
+        fmt::print("{}", args.usage());
+        return 0;
+    }
+    const auto beam = static_cast<std::size_t>(args.integer("--beam", 1, 1000));
+    set_num_threads(static_cast<int>(args.integer("--threads", 1, 256)));
+    const LoadedModel m = load_model(args.text("--checkpoint"));
+    const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
+    const bool with_aer = args.given("--align");
+    std::vector<text::Alignment> gold;
+    if (with_aer) {
+        if (!m.model->attention)
+            throw UsageError("--align: this checkpoint is the no-attention baseline; it has no alignments to score");
+        gold = text::read_alignments(args.text("--align"), &pairs);
+    }
+    const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
+    const std::vector<text::Sentence> hyps = translate_all(m, data, beam);
+    const std::vector<viz::Matrix> attention = with_aer ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
+
+    Scores all;
+    std::map<std::size_t, Scores> buckets;  // by (source length - 1) / 5
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        for (Scores* s : {&all, &buckets[(pairs[i].source.size() - 1) / 5]}) {
+            ++s->sentences;
+            s->exact += hyps[i] == pairs[i].target;
+            s->hyps.push_back(hyps[i]);
+            s->refs.push_back(pairs[i].target);
+            if (with_aer)
+                s->alignment.add(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()), gold[i]);
+        }
+    }
+    if (args.flag("--json")) {
+        std::string by_length;
+        for (const auto& [b, s] : buckets)
+            by_length += fmt::format("{}{{\"bucket\": \"{}-{}\", \"min_len\": {}, \"max_len\": {}, {}}}", by_length.empty() ? "" : ", ",
+                                     5 * b + 1, 5 * b + 5, 5 * b + 1, 5 * b + 5, s.json(with_aer));
+        fmt::print("{{{}, \"beam\": {}, \"by_length\": [{}]}}\n", all.json(with_aer), beam, by_length);
+        return 0;
+    }
+    auto line = [&](const std::string& label, const Scores& s) {
+        fmt::print("{:<10} {:>9} {:>11.2f}% {:>8.2f}", label, s.sentences,
+                   100.0 * static_cast<double>(s.exact) / static_cast<double>(std::max<std::size_t>(s.sentences, 1)),
+                   text::corpus_bleu(s.hyps, s.refs));
+        if (with_aer) fmt::print(" {:>8.4f}", s.alignment.aer());
+        fmt::print("\n");
+    };
+    fmt::print("{:<10} {:>9} {:>12} {:>8}{}\n", "length", "sentences", "exact match", "BLEU", with_aer ? "      AER" : "");
+    for (const auto& [b, s] : buckets) line(fmt::format("{}-{}", 5 * b + 1, 5 * b + 5), s);
+    line("all", all);
+    return 0;
+}
+
+int cmd_grads(const Argv& argv) {
+    Args args("grads", "--checkpoint DIR --data F.tsv --out DIR",
+              {{"--checkpoint", "DIR", "the model", "", true},
+               {"--data", "F.tsv", "sentence pairs: all lines form one batch", "", true},
+               {"--out", "DIR", "writes DIR/<parameter name>.npy, each parameter's gradient", "", true}},
+              argv);
+    if (args.help_requested()) {
+        fmt::print("{}", args.usage());
+        return 0;
+    }
+    const LoadedModel m = load_model(args.text("--checkpoint"));
+    const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
+    const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
+    std::vector<std::size_t> all(data.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const text::Batch batch = text::make_batch(data, all);  // in file order
+    Tape tape;
+    TapeScope scope(tape);
+    m.model->zero_grad();
+    Var loss = m.model->loss(batch);
+    loss.backward();
+    CheckpointWriter w(args.text("--out"));
+    for (const auto& [name, p] : m.model->named_parameters()) w.add_tensor(name, p->grad());
+    w.commit();
+    fmt::print("loss {:.7f} over {} target tokens of {} sentences; gradients of {} parameters written to {}/\n", loss.item(),
+               batch.target_tokens, batch.size, m.model->named_parameters().size(), args.text("--out"));
+    return 0;
+}
+
+}  // namespace translator

@@ -1,0 +1,286 @@
+// translator train: teacher forcing, Adam, global-norm clipping, a validation pass after each
+// epoch, the best checkpoint kept, a time limit, and exact resumption (--resume).
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "args.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
+#include "autograd/threads.hpp"
+#include "checkpoint.hpp"
+#include "commands.hpp"
+#include "optim/adam.hpp"
+
+namespace translator {
+
+namespace fs = std::filesystem;
+using namespace tg;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void on_sigint(int) { interrupted = 1; }
+
+// Where training stands, and the settings that must not change when it resumes.
+struct TrainState {
+    std::int64_t epoch = 0;  // epochs completed
+    std::int64_t batch = 0;  // batches of the current epoch already done
+    std::int64_t step = 0;   // optimizer steps
+    double best_valid_loss = std::numeric_limits<double>::infinity();
+    std::uint64_t seed = 1;
+    std::int64_t batch_size = 32, max_len = 100, min_count = 1;
+    double lr = 1e-3, clip = 1.0;
+
+    std::string str() const {
+        return fmt::format("epoch {}\nbatch {}\nstep {}\nbest_valid_loss {:.17g}\nseed {}\nbatch_size {}\nmax_len {}\n"
+                           "min_count {}\nlr {:.17g}\nclip {:.17g}\n",
+                           epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip);
+    }
+    static TrainState load(const fs::path& path) {
+        std::map<std::string, std::string> kv;
+        std::istringstream in(read_text(path));
+        std::string line;
+        for (int n = 1; std::getline(in, line); ++n) {
+            const auto space = line.find(' ');
+            if (space == std::string::npos) throw FileError(fmt::format("{}:{}: expected 'key value'", path.string(), n));
+            kv[line.substr(0, space)] = line.substr(space + 1);
+        }
+        auto get = [&](const char* key) {
+            auto it = kv.find(key);
+            if (it == kv.end()) throw FileError(fmt::format("{}: missing '{}'", path.string(), key));
+            return it->second;
+        };
+        try {
+            TrainState s;
+            s.epoch = std::stoll(get("epoch"));
+            s.batch = std::stoll(get("batch"));
+            s.step = std::stoll(get("step"));
+            s.best_valid_loss = std::stod(get("best_valid_loss"));
+            s.seed = std::stoull(get("seed"));
+            s.batch_size = std::stoll(get("batch_size"));
+            s.max_len = std::stoll(get("max_len"));
+            s.min_count = std::stoll(get("min_count"));
+            s.lr = std::stod(get("lr"));
+            s.clip = std::stod(get("clip"));
+            return s;
+        } catch (const std::logic_error&) {
+            throw FileError(fmt::format("{}: a value is not a number", path.string()));
+        }
+    }
+};
+
+struct Validation {
+    double loss = 0, accuracy = 0;
+};
+
+// Teacher-forced loss and next-word accuracy over a data set, without recording.
+Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>& data) {
+    NoGradGuard no_grad;
+    Tape tape;
+    TapeScope scope(tape);
+    double loss_sum = 0, right = 0, tokens = 0;
+    for (const auto& which : text::plan_batches(data, 64, nullptr)) {
+        tape.clear();
+        const text::Batch batch = text::make_batch(data, which);
+        Var logits;
+        const float loss = model.loss(batch, &logits).item();
+        loss_sum += static_cast<double>(loss) * static_cast<double>(batch.target_tokens);
+        tokens += static_cast<double>(batch.target_tokens);
+        const Tensor& l = logits.value();
+        const std::size_t V = l.shape()[2];
+        for (std::size_t k = 0; k < batch.size * batch.tgt_len; ++k) {
+            if (batch.decoder_target[k] == text::Vocab::kPad) continue;
+            const float* row = l.data() + k * V;
+            right += std::max_element(row, row + V) - row == batch.decoder_target[k] ? 1.0 : 0.0;
+        }
+    }
+    return {loss_sum / std::max(tokens, 1.0), right / std::max(tokens, 1.0)};
+}
+
+std::string clock_text(double seconds) {
+    const auto s = static_cast<long long>(std::max(0.0, seconds));
+    return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+}  // namespace
+
+int cmd_train(const Argv& argv) {
+    Args args("train", "--train F.tsv --valid F.tsv --out DIR [options]",
+              {{"--train", "F.tsv", "training pairs", "", true},
+               {"--valid", "F.tsv", "validation pairs, scored after each epoch", "", true},
+               {"--out", "DIR", "checkpoint directory: the best model is kept here", "", true},
+               {"--epochs", "N", "stop after N epochs", "10"},
+               {"--time-limit", "SECONDS", "stop after this long (0: no limit)", "0"},
+               {"--batch", "N", "sentence pairs per batch", "32"},
+               {"--emb", "N", "word embedding size E", "64"},
+               {"--hidden", "N", "GRU size H per direction", "128"},
+               {"--attn", "N", "attention size A", "128"},
+               {"--lr", "X", "Adam learning rate", "1e-3"},
+               {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", "1.0"},
+               {"--seed", "N", "random seed (initialisation and batch order)", "1"},
+               {"--no-attention", "", "train the RNNencdec baseline: a fixed context, no attention", ""},
+               {"--max-len", "N", "drop training pairs with a side longer than N words", "100"},
+               {"--min-count", "N", "words seen fewer times become <unk>", "1"},
+               {"--resume", "DIR", "continue the training saved in DIR exactly where it stopped", ""},
+               {"--threads", "N", "threads for OpenBLAS", "1"}},
+              argv);
+    if (args.help_requested()) {
+        fmt::print("{}", args.usage());
+        return 0;
+    }
+    const auto epochs = args.integer("--epochs", 1, 1'000'000);
+    const double time_limit = args.number("--time-limit", 0, 1e9);
+    set_num_threads(static_cast<int>(args.integer("--threads", 1, 256)));
+    const fs::path out = args.text("--out");
+
+    TrainState state;
+    std::unique_ptr<RNNSearch> model;
+    text::Vocab src_vocab, tgt_vocab;
+    fs::path resume_from;
+    if (args.given("--resume")) {
+        const fs::path dir = args.text("--resume");
+        resume_from = fs::exists(dir / "last" / "train_state.txt") ? dir / "last" : dir;
+        if (!fs::exists(resume_from / "train_state.txt"))
+            throw FileError(fmt::format("{}: no train_state.txt: not a training checkpoint to resume", (resume_from / "train_state.txt").string()));
+        state = TrainState::load(resume_from / "train_state.txt");
+        LoadedModel loaded = load_model(resume_from);
+        model = std::move(loaded.model);
+        src_vocab = std::move(loaded.src_vocab);
+        tgt_vocab = std::move(loaded.tgt_vocab);
+    } else {
+        state.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, 1LL << 62));
+        state.batch_size = args.integer("--batch", 1, 100000);
+        state.max_len = args.integer("--max-len", 1, 100000);
+        state.min_count = args.integer("--min-count", 1, 1'000'000);
+        state.lr = args.number("--lr", 0, 10);
+        state.clip = args.number("--clip", 0, 1e9);
+    }
+
+    // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
+    std::vector<text::SentencePair> train_pairs;
+    for (text::SentencePair& p : text::read_parallel(args.text("--train")))
+        if (p.source.size() <= static_cast<std::size_t>(state.max_len) && p.target.size() <= static_cast<std::size_t>(state.max_len))
+            train_pairs.push_back(std::move(p));
+    if (train_pairs.empty())
+        throw UsageError(fmt::format("--max-len: no training pair of {} is {} words or shorter", args.text("--train"), state.max_len));
+    const std::vector<text::SentencePair> valid_pairs = text::read_parallel(args.text("--valid"));
+    if (!model) {
+        std::vector<text::Sentence> sources, targets;
+        for (const auto& p : train_pairs) {
+            sources.push_back(p.source);
+            targets.push_back(p.target);
+        }
+        src_vocab = text::Vocab::build(sources, static_cast<std::size_t>(state.min_count));
+        tgt_vocab = text::Vocab::build(targets, static_cast<std::size_t>(state.min_count));
+        ModelConfig c;
+        c.src_vocab = src_vocab.size();
+        c.tgt_vocab = tgt_vocab.size();
+        c.emb = static_cast<std::size_t>(args.integer("--emb", 1, 100000));
+        c.hidden = static_cast<std::size_t>(args.integer("--hidden", 1, 100000));
+        c.attn = static_cast<std::size_t>(args.integer("--attn", 1, 100000));
+        c.attention = !args.flag("--no-attention");
+        Generator init(state.seed);
+        model = std::make_unique<RNNSearch>(c, init);
+    }
+    const auto train = text::encode_pairs(train_pairs, src_vocab, tgt_vocab);
+    const auto valid = text::encode_pairs(valid_pairs, src_vocab, tgt_vocab);
+    Adam opt(model->named_parameters(), {.lr = state.lr});
+    if (!resume_from.empty()) {
+        load_optimizer(resume_from, opt);
+        fmt::print("resuming {}: after epoch {}, batch {} (step {})\n", resume_from.string(), state.epoch, state.batch, state.step);
+    }
+    fmt::print("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}\n",
+               model->attention ? "RNNsearch" : "RNNencdec (no attention)", model->parameter_count(), train.size(),
+               valid.size(), src_vocab.size(), tgt_vocab.size());
+
+    // Saving: the best model goes to DIR itself (with the state, since it is also the latest);
+    // a later state that is not better goes to DIR/last, so the best is never overwritten by it.
+    auto save = [&](bool best) {
+        const bool top = best || !fs::exists(out / "src.vocab");
+        CheckpointWriter w(top ? out : out / "last");
+        add_model(w, *model, src_vocab, tgt_vocab);
+        save_optimizer(w, opt);
+        w.add_text("train_state.txt", state.str());
+        w.commit();
+    };
+    auto validate_and_save = [&](double seconds) {
+        const Validation v = validate(*model, valid);
+        const bool best = v.loss < state.best_valid_loss;
+        if (best) state.best_valid_loss = v.loss;
+        fmt::print("epoch {:>3}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}  ({} elapsed)\n", state.epoch,
+                   state.step, v.loss, 100 * v.accuracy, best ? "  best, saved" : "", clock_text(seconds));
+        std::fflush(stdout);
+        save(best);
+    };
+
+    std::signal(SIGINT, on_sigint);
+    const bool tty = ::isatty(STDOUT_FILENO);
+    const auto start = Clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+    double last_report = 0, window_tokens = 0, window_start = 0, loss_avg = 0;
+    std::size_t steps_this_run = 0;
+    Tape tape;
+    TapeScope scope(tape);
+    const char* stop_reason = nullptr;
+    while (state.epoch < epochs && !stop_reason) {
+        Generator order(state.seed * 1000003ull + static_cast<std::uint64_t>(state.epoch));  // the epoch's batch order
+        const auto plan = text::plan_batches(train, static_cast<std::size_t>(state.batch_size), &order);
+        for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
+            const text::Batch batch = text::make_batch(train, plan[b]);
+            tape.clear();
+            opt.zero_grad();
+            Var loss = model->loss(batch);
+            loss.backward();
+            if (state.clip > 0) clip_grad_norm(opt.params(), static_cast<float>(state.clip));
+            opt.step();
+            ++state.step;
+            state.batch = static_cast<std::int64_t>(b) + 1;
+            ++steps_this_run;
+            loss_avg = steps_this_run == 1 ? loss.item() : 0.95 * loss_avg + 0.05 * loss.item();
+            window_tokens += static_cast<double>(batch.target_tokens);
+
+            const double now = elapsed();
+            if (now - last_report >= (tty ? 0.25 : 5.0)) {  // a live bar on a terminal, else a line every 5 s
+                const double tok_s = window_tokens / std::max(now - window_start, 1e-9);
+                const double per_batch = now / static_cast<double>(steps_this_run);
+                double left = per_batch * static_cast<double>((epochs - state.epoch) * static_cast<std::int64_t>(plan.size()) - state.batch);
+                if (time_limit > 0) left = std::min(left, time_limit - now);
+                const double frac = static_cast<double>(state.batch) / static_cast<double>(plan.size());
+                const int filled = static_cast<int>(frac * 24);
+                const std::string line = fmt::format("epoch {:>3} [{}{}] {:3.0f}%  loss {:.4f}  {:>6.0f} tok/s  {} left",
+                                                     state.epoch + 1, std::string(static_cast<std::size_t>(filled), '#'),
+                                                     std::string(static_cast<std::size_t>(24 - filled), '.'), 100 * frac,
+                                                     loss_avg, tok_s, clock_text(left));
+                if (tty) fmt::print("\r{}\x1b[K", line);
+                else fmt::print("{}\n", line);
+                std::fflush(stdout);
+                last_report = window_start = now;
+                window_tokens = 0;
+            }
+            if (time_limit > 0 && now >= time_limit) stop_reason = "time limit reached";
+            if (interrupted) stop_reason = "interrupted";
+            if (stop_reason) break;
+        }
+        if (tty) fmt::print("\r\x1b[K");
+        if (static_cast<std::size_t>(state.batch) >= plan.size()) {  // the epoch is complete
+            ++state.epoch;
+            state.batch = 0;
+        }
+        validate_and_save(elapsed());
+    }
+    fmt::print("{} after {} steps ({} epochs) in {}; best valid loss {:.4f}; checkpoint in {}/\n",
+               stop_reason ? stop_reason : "done", state.step, state.epoch, clock_text(elapsed()), state.best_valid_loss,
+               out.string());
+    return 0;
+}
+
+}  // namespace translator

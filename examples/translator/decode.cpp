@@ -1,0 +1,193 @@
+#include "decode.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
+#include "text/vocab.hpp"
+
+namespace translator {
+
+using namespace tg;
+using text::Vocab;
+
+namespace {
+
+// Decoding records nothing but still needs somewhere to keep values: a tape of its own, reused.
+Tape& decode_tape() {
+    thread_local Tape tape;
+    tape.clear();
+    return tape;
+}
+
+// Pads sources into one [B, S] batch.
+text::Batch source_batch(const std::vector<std::vector<std::int32_t>>& sources) {
+    std::vector<text::EncodedPair> pairs;
+    for (const auto& s : sources) pairs.push_back({s, {}});
+    std::vector<std::size_t> all(pairs.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    return text::make_batch(pairs, all);
+}
+
+void append_row(viz::Matrix& m, const float* row, std::size_t cols) {
+    m.cols = cols;
+    m.values.insert(m.values.end(), row, row + cols);
+    ++m.rows;
+}
+
+}  // namespace
+
+std::size_t default_max_len(std::size_t source_len) { return 2 * source_len + 10; }
+
+std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+                                std::size_t max_len) {
+    NoGradGuard no_grad;
+    TapeScope scope(decode_tape());
+    const text::Batch batch = source_batch(sources);
+    const std::size_t B = batch.size, S = batch.src_len;
+    if (max_len == 0) max_len = default_max_len(S);
+    const RNNSearch::Encoded enc = model.encode(batch.source, B, S, batch.source_lengths);
+    std::vector<Translation> out(B);
+    std::vector<std::int32_t> prev(B, Vocab::kBos);
+    Var state = enc.initial;
+    for (std::size_t i = 0; i < max_len; ++i) {
+        RNNSearch::Step st = model.step(enc, state, prev);
+        state = st.state;
+        const Tensor& logits = st.logits.value();
+        const std::size_t V = logits.shape()[1];
+        bool all_done = true;
+        for (std::size_t b = 0; b < B; ++b) {
+            if (out[b].finished) continue;
+            const float* row = logits.data() + b * V;
+            const auto best = static_cast<std::int32_t>(std::max_element(row, row + V) - row);
+            float m = row[0], z = 0;  // log-probability of the choice
+            for (std::size_t v = 0; v < V; ++v) m = std::max(m, row[v]);
+            for (std::size_t v = 0; v < V; ++v) z += std::exp(row[v] - m);
+            out[b].score += row[best] - m - std::log(z);
+            if (st.weights.defined()) append_row(out[b].attention, st.weights.value().data() + b * S, S);
+            prev[b] = best;
+            if (best == Vocab::kEos) out[b].finished = true;
+            else out[b].words.push_back(best);
+            all_done = all_done && out[b].finished;
+        }
+        if (all_done) break;
+    }
+    for (std::size_t b = 0; b < B; ++b)  // drop the padding columns of shorter sources
+        if (out[b].attention.rows && static_cast<std::size_t>(batch.source_lengths[b]) < S) {
+            viz::Matrix trimmed;
+            for (std::size_t r = 0; r < out[b].attention.rows; ++r)
+                append_row(trimmed, out[b].attention.values.data() + r * S, static_cast<std::size_t>(batch.source_lengths[b]));
+            out[b].attention = std::move(trimmed);
+        }
+    return out;
+}
+
+Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
+                        std::size_t max_len) {
+    NoGradGuard no_grad;
+    TapeScope scope(decode_tape());
+    const std::size_t K = std::max<std::size_t>(beam, 1), S = source.size();
+    if (max_len == 0) max_len = default_max_len(S);
+    // K copies of the sentence, one row per live hypothesis.
+    const text::Batch batch = source_batch(std::vector<std::vector<std::int32_t>>(K, source));
+    const RNNSearch::Encoded enc = model.encode(batch.source, K, S, batch.source_lengths);
+    struct Hyp {
+        Translation t;
+        std::size_t row = 0;  // its state's row in the batch
+    };
+    std::vector<Hyp> live(1), finished;
+    Var state = enc.initial;
+    std::vector<std::int32_t> prev(K, Vocab::kBos);
+    for (std::size_t i = 0; i < max_len && !live.empty(); ++i) {
+        RNNSearch::Step st = model.step(enc, state, prev);
+        const Tensor& logits = st.logits.value();
+        const std::size_t V = logits.shape()[1];
+        struct Candidate {
+            double score;
+            std::size_t hyp;
+            std::int32_t word;
+        };
+        std::vector<Candidate> cands;
+        for (std::size_t h = 0; h < live.size(); ++h) {
+            const float* row = logits.data() + live[h].row * V;
+            float m = row[0], z = 0;
+            for (std::size_t v = 0; v < V; ++v) m = std::max(m, row[v]);
+            for (std::size_t v = 0; v < V; ++v) z += std::exp(row[v] - m);
+            const float log_z = m + std::log(z);
+            for (std::size_t v = 0; v < V; ++v)
+                cands.push_back({live[h].t.score + (row[v] - log_z), h, static_cast<std::int32_t>(v)});
+        }
+        // The K best continuations; ties go to the earlier hypothesis and the smaller word id.
+        const std::size_t keep = std::min(K, cands.size());
+        std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(),
+                          [](const Candidate& a, const Candidate& b) {
+                              if (a.score != b.score) return a.score > b.score;
+                              return a.hyp != b.hyp ? a.hyp < b.hyp : a.word < b.word;
+                          });
+        std::vector<Hyp> next;
+        std::vector<std::int32_t> rows;  // for each new hypothesis, its parent's state row
+        for (std::size_t c = 0; c < keep; ++c) {
+            Hyp h = live[cands[c].hyp];
+            h.t.score = cands[c].score;
+            if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + h.row * S, S);
+            if (cands[c].word == Vocab::kEos) {
+                h.t.finished = true;
+                finished.push_back(std::move(h));
+                continue;
+            }
+            h.t.words.push_back(cands[c].word);
+            rows.push_back(static_cast<std::int32_t>(h.row));
+            h.row = next.size();
+            next.push_back(std::move(h));
+        }
+        live = std::move(next);
+        if (finished.size() >= K || live.empty()) break;
+        // Gather the parents' states into rows 0..n-1 (the rest repeat row 0 and are ignored).
+        rows.resize(K, rows.empty() ? 0 : rows[0]);
+        state = embedding(st.state, rows);
+        for (std::size_t h = 0; h < K; ++h) prev[h] = h < live.size() ? live[h].t.words.back() : Vocab::kBos;
+    }
+    for (Hyp& h : live) finished.push_back(std::move(h));  // cut by the length limit
+    auto normalised = [](const Hyp& h) { return h.t.score / static_cast<double>(h.t.words.size() + (h.t.finished ? 1 : 0)); };
+    const auto best = std::max_element(finished.begin(), finished.end(),
+                                       [&](const Hyp& a, const Hyp& b) { return normalised(a) < normalised(b); });
+    return best->t;
+}
+
+std::vector<viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<text::EncodedPair>& pairs) {
+    NoGradGuard no_grad;
+    TapeScope scope(decode_tape());
+    std::vector<viz::Matrix> out(pairs.size());
+    if (!model.attention) return out;
+    constexpr std::size_t kChunk = 64;
+    for (std::size_t start = 0; start < pairs.size(); start += kChunk) {
+        std::vector<std::size_t> which;
+        for (std::size_t i = start; i < std::min(pairs.size(), start + kChunk); ++i) which.push_back(i);
+        const text::Batch batch = text::make_batch(pairs, which);
+        Var weights;
+        model.loss(batch, nullptr, &weights);  // [B, T, S]
+        const Tensor& w = weights.value();
+        for (std::size_t k = 0; k < batch.size; ++k) {
+            const std::size_t rows = pairs[which[k]].target.size() + 1, cols = pairs[which[k]].source.size();
+            for (std::size_t t = 0; t < rows; ++t)
+                append_row(out[which[k]], w.data() + (k * batch.tgt_len + t) * batch.src_len, cols);
+        }
+        active_tape().clear();
+    }
+    return out;
+}
+
+text::Alignment alignment_from_attention(const viz::Matrix& attention, std::size_t source_words, std::size_t target_words) {
+    text::Alignment links;
+    for (std::size_t t = 0; t < target_words && t < attention.rows; ++t) {
+        std::size_t best = 0;
+        for (std::size_t j = 1; j < source_words && j < attention.cols; ++j)
+            if (attention.at(t, j) > attention.at(t, best)) best = j;
+        if (source_words > 0) links.emplace_back(static_cast<int>(best), static_cast<int>(t));
+    }
+    return links;
+}
+
+}  // namespace translator

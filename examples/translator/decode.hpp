@@ -1,0 +1,41 @@
+// Translating with a trained model: greedy decoding of a batch, beam search with length
+// normalisation, and forced decoding of a reference (for alignments and AER). All run under
+// NoGradGuard: nothing is recorded.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "model.hpp"
+#include "text/corpus.hpp"
+#include "viz/heatmap.hpp"
+
+namespace translator {
+
+struct Translation {
+    std::vector<std::int32_t> words;  // target ids, without </s>
+    tg::viz::Matrix attention;        // one row per produced word (and the final </s>), one column per source id
+    double score = 0.0;               // total log-probability
+    bool finished = false;            // ended with </s> (not cut by the length limit)
+};
+
+// The default length limit: twice the source, plus 10.
+std::size_t default_max_len(std::size_t source_len);
+
+// Greedy decoding of several sentences at once; each source is a list of ids ending in </s>.
+std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+                                std::size_t max_len = 0);
+
+// Beam search of width `beam` for one sentence; hypotheses are compared by log-probability
+// divided by their length (counting </s>). Width 1 gives exactly the greedy translation.
+Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
+                        std::size_t max_len = 0);
+
+// Teacher-forced attention over each pair's reference: [target words + </s>] x [source ids].
+std::vector<tg::viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<tg::text::EncodedPair>& pairs);
+
+// The alignment read off an attention matrix as the CLI spec defines it: for each target word
+// (not the closing </s>), the source word (not the source's </s>) with the highest weight.
+tg::text::Alignment alignment_from_attention(const tg::viz::Matrix& attention, std::size_t source_words,
+                                             std::size_t target_words);
+
+}  // namespace translator

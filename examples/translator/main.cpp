@@ -1,0 +1,58 @@
+// translator: the toy neural machine translator of Bahdanau, Cho & Bengio (2015) on tapegrad.
+// Subcommands: generate, train, eval, translate, attention, grads (see --help of each).
+// Exit status: 0 success, 1 a bad input file or a failure while running, 2 a bad command line.
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "args.hpp"
+#include "autograd/error.hpp"
+#include "commands.hpp"
+#include "io/files.hpp"
+
+namespace {
+
+const char kUsage[] =
+    "usage: translator COMMAND [options]   (translator COMMAND --help for its options)\n"
+    "  generate   write a synthetic language pair with gold alignments (generate --list names them)\n"
+    "  train      train a model, keeping the best checkpoint\n"
+    "  eval       exact match, BLEU, AER and length buckets of a checkpoint on a data set\n"
+    "  translate  translate lines from stdin (optionally drawing the attention)\n"
+    "  attention  draw one sentence's alignment matrix as SVG (and CSV)\n"
+    "  grads      write every parameter's gradient on a data set, for checking against another framework\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace translator;
+    if (argc < 2) {
+        std::fputs(kUsage, stderr);
+        return 2;
+    }
+    const std::string command = argv[1];
+    const Argv args(argv + 2, argv + argc);
+    try {
+        if (command == "--help" || command == "-h" || command == "help") {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if (command == "generate") return cmd_generate(args);
+        if (command == "train") return cmd_train(args);
+        if (command == "eval") return cmd_eval(args);
+        if (command == "translate") return cmd_translate(args);
+        if (command == "attention") return cmd_attention(args);
+        if (command == "grads") return cmd_grads(args);
+        fmt::print(stderr, "translator: '{}': unknown command\n{}", command, kUsage);
+        return 2;
+    } catch (const UsageError& e) {
+        fmt::print(stderr, "translator {}: {} (see translator {} --help)\n", command, e.what(), command);
+        return 2;
+    } catch (const tg::FileError& e) {
+        fmt::print(stderr, "translator {}: {}\n", command, e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "translator {}: error: {}\n", command, e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,100 @@
+#include "model.hpp"
+
+#include <fmt/format.h>
+
+#include "autograd/ops.hpp"
+#include "text/vocab.hpp"
+
+namespace translator {
+
+using namespace tg;
+
+std::string ModelConfig::str() const {
+    return fmt::format("src_vocab {}\ntgt_vocab {}\nemb {}\nhidden {}\nattn {}\nattention {}\n", src_vocab, tgt_vocab, emb,
+                       hidden, attn, attention ? 1 : 0);
+}
+
+RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
+    : config(c),
+      src_embed(c.src_vocab, c.emb, gen, text::Vocab::kPad),
+      tgt_embed(c.tgt_vocab, c.emb, gen, text::Vocab::kPad),
+      encoder(c.emb, c.hidden, gen, Direction::bidirectional),
+      bridge(c.hidden, c.hidden, gen),
+      attention(c.attention ? std::make_unique<AdditiveAttention>(c.hidden, 2 * c.hidden, c.attn, gen) : nullptr),
+      decoder(c.emb + 2 * c.hidden, c.hidden, gen),
+      output(3 * c.hidden + c.emb, c.tgt_vocab, gen) {
+    register_module("src_embed", src_embed);
+    register_module("tgt_embed", tgt_embed);
+    register_module("encoder", encoder);
+    register_module("bridge", bridge);
+    if (attention) register_module("attention", *attention);
+    register_module("decoder", decoder);
+    register_module("output", output);
+}
+
+RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::size_t batch, std::size_t src_len,
+                                     std::span<const int> lengths) const {
+    Encoded e;
+    e.batch = batch;
+    e.src_len = src_len;
+    Var x = src_embed.forward(source, {batch, src_len});               // x_j = Es[src_j]
+    GRUOutput out = encoder.forward(x, lengths);                       // f_j forward, b_j backward in time
+    e.annotations = out.outputs;                                       // h_j = [f_j ; b_j]
+    Var f_last = select(out.final, 0, 0), b_first = select(out.final, 0, 1);
+    e.initial = tanh(bridge.forward(b_first));                         // s_0 = tanh(W_init b_1 + b_init)
+    if (attention) {
+        Tensor valid({batch, src_len});
+        for (std::size_t b = 0; b < batch; ++b)
+            for (std::size_t j = 0; j < src_len; ++j) valid.at({b, j}) = j < static_cast<std::size_t>(lengths[b]) ? 1.0f : 0.0f;
+        e.keys = attention->precompute(e.annotations, constant(valid)); // K_j = U_a h_j + b_a
+    } else {
+        e.fixed = concat({f_last, b_first}, 1);                         // RNNencdec: c = [f_len ; b_1]
+    }
+    return e;
+}
+
+Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& prev_embedding) const {
+    return output.forward(concat({state, context, prev_embedding}, -1));  // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o
+}
+
+RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::span<const std::int32_t> prev_words) const {
+    Step s;
+    Var y_prev = tgt_embed.forward(prev_words, {prev_words.size()});  // Et[y_{i-1}]
+    if (attention) {
+        auto [context, weights] = attention->forward(enc.keys, prev_state);  // e_ij, alpha_ij, c_i (Eq. 5-6)
+        s.context = context;
+        s.weights = weights;
+    } else {
+        s.context = enc.fixed;
+    }
+    s.state = decoder.forward(concat({y_prev, s.context}, 1), prev_state);  // s_i = GRU([Et[y_{i-1}] ; c_i], s_{i-1})
+    s.logits = output_logits(s.state, s.context, y_prev);
+    return s;
+}
+
+Var RNNSearch::loss(const text::Batch& batch, Var* logits_out, Var* weights_out) const {
+    const std::size_t B = batch.size, T = batch.tgt_len;
+    const Encoded enc = encode(batch.source, B, batch.src_len, batch.source_lengths);
+    const Var y_in = tgt_embed.forward(batch.decoder_input, {B, T});  // every Et[y_{i-1}] at once: [B, T, E]
+    std::vector<Var> states(T), contexts(T), weights(attention ? T : 0);
+    Var s = enc.initial;
+    for (std::size_t i = 0; i < T; ++i) {
+        Var y_prev = select(y_in, 1, i);
+        Var context = enc.fixed;
+        if (attention) {
+            auto r = attention->forward(enc.keys, s);
+            context = r.context;
+            weights[i] = r.weights;
+        }
+        s = decoder.forward(concat({y_prev, context}, 1), s);
+        states[i] = s;
+        contexts[i] = context;
+    }
+    // The output layer for all steps in one product: [B, T, 3H + E] -> [B, T, Vt].
+    Var logits = output_logits(stack(states, 1), stack(contexts, 1), y_in);
+    if (logits_out) *logits_out = logits;
+    if (weights_out && attention) *weights_out = stack(weights, 1);
+    return cross_entropy(reshape(logits, {B * T, config.tgt_vocab}), batch.decoder_target, text::Vocab::kPad);
+}
+
+}  // namespace translator

@@ -1,0 +1,63 @@
+// The toy RNNsearch of ../shared/spec/rnnsearch.md (Bahdanau et al. 2015, Section 3 and
+// Appendix A), built only from tapegrad's public layers and ops, and the RNNencdec baseline
+// (no attention: a fixed context). Parameter names are the spec's, so checkpoints are plain
+// numpy files that a PyTorch script can load.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "layers/layers.hpp"
+#include "text/batching.hpp"
+
+namespace translator {
+
+struct ModelConfig {
+    std::size_t src_vocab = 0, tgt_vocab = 0;
+    std::size_t emb = 64, hidden = 128, attn = 128;
+    bool attention = true;  // false: the RNNencdec baseline
+    std::string str() const;  // "emb 64\nhidden 128\n..." (the checkpoint's config file)
+};
+
+class RNNSearch : public tg::Module {
+public:
+    RNNSearch(const ModelConfig& config, tg::Generator& gen);
+
+    // The encoder's results for a batch of source sentences [B, S] with their lengths.
+    struct Encoded {
+        std::size_t batch = 0, src_len = 0;
+        tg::Var annotations;  // h_j = [f_j ; b_j]            [B, S, 2H]   (Section 3.2)
+        tg::Var initial;      // s_0 = tanh(W_init b_1 + b)   [B, H]
+        tg::Var fixed;        // [f_len ; b_1], the baseline's context   [B, 2H]
+        tg::AdditiveAttention::Keys keys;  // U_a h_j + b_a, once per batch
+    };
+    Encoded encode(std::span<const std::int32_t> source, std::size_t batch, std::size_t src_len,
+                   std::span<const int> lengths) const;
+
+    // One decoder step i: from s_{i-1} and the previous words y_{i-1} [B] to s_i and the logits.
+    struct Step {
+        tg::Var state;    // s_i       [B, H]
+        tg::Var context;  // c_i       [B, 2H]
+        tg::Var weights;  // alpha_i   [B, S]  (undefined for the baseline)
+        tg::Var logits;   // [B, Vt]
+    };
+    Step step(const Encoded& enc, const tg::Var& prev_state, std::span<const std::int32_t> prev_words) const;
+
+    // Teacher forcing over a batch: the mean over its non-pad target tokens of -log p(y_i | ...).
+    // With `logits_out`, also returns the logits [B, T, Vt]; with `weights_out`, alpha [B, T, S].
+    tg::Var loss(const tg::text::Batch& batch, tg::Var* logits_out = nullptr, tg::Var* weights_out = nullptr) const;
+
+    ModelConfig config;
+    tg::Embedding src_embed, tgt_embed;
+    tg::GRU encoder;                                  // bidirectional: encoder.fwd, encoder.bwd
+    tg::Linear bridge;                                // W_init, b_init
+    std::unique_ptr<tg::AdditiveAttention> attention; // null for the baseline
+    tg::GRUCell decoder;                              // input [Et[y_{i-1}] ; c_i]
+    tg::Linear output;                                // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o
+
+private:
+    tg::Var output_logits(const tg::Var& state, const tg::Var& context, const tg::Var& prev_embedding) const;
+};
+
+}  // namespace translator
