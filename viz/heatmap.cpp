@@ -29,7 +29,8 @@ std::string svg_heatmap(const Matrix& m, std::span<const std::string> col_labels
     for (const auto& l : row_labels) longest_row = std::max(longest_row, l.size());
     const int left = static_cast<int>(longest_row) * char_w + 16;
     const int top = static_cast<int>(longest_col) * char_w + 40;  // rotated source words
-    const int width = left + static_cast<int>(m.cols) * cell + 20, height = top + static_cast<int>(m.rows) * cell + 20;
+    const int width = std::max(left + static_cast<int>(m.cols) * cell + 20, 16 + static_cast<int>(title.size()) * char_w);
+    const int height = top + static_cast<int>(m.rows) * cell + 20;
     std::string s = fmt::format(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
         "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"

@@ -1,0 +1,169 @@
+// The translator: its synthetic tasks, the model's gradients and padding, decoding, and a tiny
+// task learnt end to end.
+#include <set>
+
+#include "decode.hpp"
+#include "helpers.hpp"
+#include "model.hpp"
+#include "optim/adam.hpp"
+#include "tasks.hpp"
+#include "text/batching.hpp"
+
+using namespace tg;
+using namespace translator;
+using Vars = std::span<const Var>;
+
+TEST_CASE("tasks: deterministic, disjoint splits, lengths 1 to 30, reordering and fertility") {
+    for (const std::string task : {"local", "long"}) {
+        CAPTURE(task);
+        const auto a = generate(task, 300, 7, 1, 30), b = generate(task, 300, 7, 1, 30), c = generate(task, 300, 8, 1, 30);
+        CHECK(a[17].pair.target == b[17].pair.target);
+        CHECK(a[17].pair.target != c[17].pair.target);
+
+        const auto train = generate(task, 2000, 1, 1, 30, Split::train), test = generate(task, 500, 2, 1, 30, Split::test);
+        std::set<text::Sentence> seen;
+        for (const Example& e : train) seen.insert(e.pair.source);
+        for (const Example& e : test) CHECK(seen.count(e.pair.source) == 0);
+
+        CHECK(generate(task, 20, 3, 1, 1)[0].pair.source.size() == 1);   // one word
+        CHECK(generate(task, 20, 3, 30, 30)[0].pair.source.size() == 30);  // thirty
+        bool crossing = false, two = false, none = false;
+        std::size_t farthest = 0;
+        for (const Example& e : a) {
+            std::vector<int> fertility(e.pair.source.size(), 0);
+            for (const auto& [i, j] : e.alignment) {
+                REQUIRE(static_cast<std::size_t>(i) < e.pair.source.size());
+                REQUIRE(static_cast<std::size_t>(j) < e.pair.target.size());
+                ++fertility[static_cast<std::size_t>(i)];
+                for (const auto& [i2, j2] : e.alignment) crossing = crossing || (i < i2 && j > j2);
+            }
+            for (int f : fertility) two = two || f == 2, none = none || f == 0;
+            // how far a word travels: the largest shift in relative position
+            for (const auto& [i, j] : e.alignment)
+                farthest = std::max(farthest, static_cast<std::size_t>(std::abs(
+                    static_cast<double>(i) / static_cast<double>(e.pair.source.size()) * static_cast<double>(e.pair.target.size()) - j)));
+        }
+        CHECK(crossing);
+        CHECK(two);
+        CHECK(none);
+        if (task == "long") CHECK(farthest >= 8);  // long-distance reordering
+    }
+    CHECK_THROWS_AS(generate("nope", 1, 1, 1, 5), std::invalid_argument);
+}
+
+namespace {
+
+ModelConfig tiny_config(bool attention) {
+    ModelConfig c;
+    c.src_vocab = 8;
+    c.tgt_vocab = 9;
+    c.emb = 3;
+    c.hidden = 4;
+    c.attn = 5;
+    c.attention = attention;
+    return c;
+}
+
+// Two pairs of different lengths, so the batch has padding on both sides.
+const std::vector<text::EncodedPair> kPairs = {{{4, 5, 6, 3}, {4, 5, 6, 7}}, {{7, 3}, {8}}};
+
+text::Batch batch_of(std::vector<std::size_t> which) { return text::make_batch(kPairs, which); }
+
+}  // namespace
+
+TEST_CASE("the full model's loss passes a gradient check on a padded batch, with and without attention") {
+    for (const bool attention : {true, false}) {
+        CAPTURE(attention);
+        Generator gen(3);
+        RNNSearch model(tiny_config(attention), gen);
+        const text::Batch batch = batch_of({0, 1});
+        CHECK(batch.source[6] == text::Vocab::kPad);  // padding in the source
+        CHECK(batch.decoder_target[7] == text::Vocab::kPad);  // and in the target
+        GradcheckOptions opt;
+        opt.allow_zero_grad = true;  // the rows of words not in the batch get no gradient, rightly
+        CHECK_GRADS([&](Vars) { return model.loss(batch); }, std::vector<Tensor>{}, model.parameters(), opt);
+    }
+}
+
+TEST_CASE("padding does not change the loss: a batch is the token-weighted mix of its sentences") {
+    Generator gen(4);
+    RNNSearch model(tiny_config(true), gen);
+    const text::Batch both = batch_of({0, 1}), first = batch_of({0}), second = batch_of({1});
+    const double mixed = model.loss(both).item() * static_cast<double>(both.target_tokens);
+    const double separate = model.loss(first).item() * static_cast<double>(first.target_tokens) +
+                            model.loss(second).item() * static_cast<double>(second.target_tokens);
+    CHECK(mixed == doctest::Approx(separate).epsilon(1e-6));
+    active_tape().clear();
+}
+
+TEST_CASE("beam search of width 1 is greedy decoding; wider beams score at least as well") {
+    Generator gen(5);
+    ModelConfig c = tiny_config(true);
+    c.emb = 8;
+    c.hidden = 16;
+    RNNSearch model(c, gen);
+    for (const auto& source : {std::vector<std::int32_t>{4, 5, 6, 3}, std::vector<std::int32_t>{7, 3},
+                               std::vector<std::int32_t>{5, 5, 7, 6, 4, 3}}) {
+        const Translation g = greedy(model, {source}, 12)[0];
+        const Translation b1 = beam_search(model, source, 1, 12);
+        CHECK(g.words == b1.words);
+        CHECK(g.score == doctest::Approx(b1.score).epsilon(1e-6));
+        CHECK(g.attention.values == b1.attention.values);
+        const Translation b4 = beam_search(model, source, 4, 12);
+        auto normalised = [](const Translation& t) { return t.score / static_cast<double>(t.words.size() + (t.finished ? 1 : 0)); };
+        CHECK(normalised(b4) >= normalised(b1) - 1e-9);
+    }
+}
+
+TEST_CASE("alignment from attention: argmax source word per target word, without the closing tokens") {
+    viz::Matrix m{3, 3, {0.1f, 0.7f, 0.2f,   // target 0 -> source 1
+                         0.5f, 0.1f, 0.4f,   // target 1 -> source 0
+                         0.0f, 0.1f, 0.9f}};  // the closing </s> row: skipped
+    // 2 source words (column 2 is the source's </s> and is never chosen), 2 target words
+    CHECK(alignment_from_attention(m, 2, 2) == text::Alignment{{1, 0}, {0, 1}});
+}
+
+TEST_CASE("end to end: a tiny task is learnt to a high exact match in seconds") {
+    // The local task on short sentences; a small model; 500 Adam steps.
+    const auto train_ex = generate("local", 4000, 1, 1, 8, Split::train);
+    const auto test_ex = generate("local", 200, 2, 1, 8, Split::test);
+    std::vector<text::SentencePair> train_pairs, test_pairs;
+    for (const auto& e : train_ex) train_pairs.push_back(e.pair);
+    for (const auto& e : test_ex) test_pairs.push_back(e.pair);
+    std::vector<text::Sentence> srcs, tgts;
+    for (const auto& p : train_pairs) srcs.push_back(p.source), tgts.push_back(p.target);
+    const text::Vocab sv = text::Vocab::build(srcs), tv = text::Vocab::build(tgts);
+    const auto train = text::encode_pairs(train_pairs, sv, tv), test = text::encode_pairs(test_pairs, sv, tv);
+
+    Generator gen(1);
+    ModelConfig c;
+    c.src_vocab = sv.size();
+    c.tgt_vocab = tv.size();
+    c.emb = 32;
+    c.hidden = 64;
+    c.attn = 32;
+    RNNSearch model(c, gen);
+    Adam opt(model.named_parameters(), {.lr = 3e-3});
+    Tape tape;
+    TapeScope scope(tape);
+    std::size_t steps = 0;
+    for (std::uint64_t epoch = 0; steps < 500; ++epoch) {
+        Generator order(epoch);
+        for (const auto& which : text::plan_batches(train, 32, &order)) {
+            tape.clear();
+            opt.zero_grad();
+            model.loss(text::make_batch(train, which)).backward();
+            clip_grad_norm(opt.params(), 1.0f);
+            opt.step();
+            if (++steps == 500) break;
+        }
+    }
+    std::vector<std::vector<std::int32_t>> sources;
+    for (const auto& p : test) sources.push_back(p.source);
+    const std::vector<Translation> out = greedy(model, sources);
+    std::size_t exact = 0;
+    for (std::size_t i = 0; i < test.size(); ++i) exact += out[i].words == test[i].target;
+    const double exact_match = static_cast<double>(exact) / static_cast<double>(test.size());
+    MESSAGE("exact match after 500 steps: " << exact_match);
+    CHECK(exact_match >= 0.9);
+}

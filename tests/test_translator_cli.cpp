@@ -1,0 +1,150 @@
+// The translator's command line, run as a user would: --help everywhere, exit status 2 with the
+// argument's name for a bad command line, 1 with the file and line for a bad file, and a short
+// generate -> train -> eval -> translate -> attention -> grads -> resume session.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "helpers.hpp"
+#include "io/files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+    int status = -1;
+    std::string output;  // stdout and stderr together
+};
+
+Result run(const std::string& args, const std::string& stdin_text = "") {
+    std::string cmd = std::string(TG_TRANSLATOR) + " " + args + " 2>&1";
+    if (!stdin_text.empty()) cmd = "printf '%s' '" + stdin_text + "' | " + cmd;
+    Result r;
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+    const int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+struct Workdir {
+    fs::path path = fs::temp_directory_path() / ("tapegrad-cli-" + std::to_string(::getpid()));
+    Workdir() {
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~Workdir() { fs::remove_all(path); }
+    std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+#define CHECK_RUN(result, expected_status, ...)                                                         \
+    do {                                                                                                \
+        const Result& r_ = (result);                                                                    \
+        CHECK_MESSAGE(r_.status == (expected_status), r_.output);                                       \
+        for (const char* part_ : std::initializer_list<const char*>{__VA_ARGS__})                        \
+            CHECK_MESSAGE(r_.output.find(part_) != std::string::npos, "'" << part_ << "' not in: " << r_.output); \
+    } while (0)
+
+std::string bytes_of_all_npy(const fs::path& dir) {
+    std::string all;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".npy") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) all += f.filename().string() + tg::read_text(f);
+    return all;
+}
+
+}  // namespace
+
+TEST_CASE("CLI: --help everywhere") {
+    CHECK_RUN(run("--help"), 0, "usage: translator COMMAND");
+    for (const char* cmd : {"generate", "train", "eval", "translate", "attention", "grads"}) {
+        CAPTURE(cmd);
+        CHECK_RUN(run(std::string(cmd) + " --help"), 0, "usage: translator", cmd, "--help");
+    }
+}
+
+TEST_CASE("CLI: a bad command line exits 2 and names the argument") {
+    CHECK_RUN(run("frobnicate"), 2, "frobnicate", "unknown command");
+    CHECK_RUN(run("generate --task local --n 0 --seed 1 --out x"), 2, "--n", "from 1");
+    CHECK_RUN(run("generate --task nope --n 5 --seed 1 --out x"), 2, "--task", "nope");
+    CHECK_RUN(run("generate --task local --seed 1 --out x"), 2, "--n", "required");
+    CHECK_RUN(run("generate --task local --n 5 --seed 1 --out x --min-len 9 --max-len 3"), 2, "--min-len");
+    CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --batch 0"), 2, "--batch", "'0'");
+    CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --lr fast"), 2, "--lr", "'fast'");
+    CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --bogus"), 2, "--bogus", "unknown option");
+    CHECK_RUN(run("train --train a.tsv --out c"), 2, "--valid", "required");
+    CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --epochs"), 2, "--epochs", "missing its value");
+    CHECK_RUN(run("eval --checkpoint x"), 2, "--data", "required");
+    CHECK_RUN(run("eval --checkpoint x --data y --beam 0"), 2, "--beam");
+    CHECK_RUN(run("translate --checkpoint x --threads -1"), 2, "--threads");
+}
+
+TEST_CASE("CLI: a bad file exits 1 and names the file and line") {
+    Workdir w;
+    tg::write_file_atomically(w / "bad.tsv", "a b\tc d\ne f\tg\nno tab on this line\n");
+    CHECK_RUN(run("train --train " + w / "bad.tsv" + " --valid " + w / "bad.tsv" + " --out " + w / "m"), 1,
+              "bad.tsv:3:", "no tab");
+    CHECK_RUN(run("eval --checkpoint " + w / "missing" + " --data " + w / "bad.tsv"), 1, "missing", "not found");
+    CHECK_RUN(run("train --train " + w / "none.tsv" + " --valid " + w / "none.tsv" + " --out " + w / "m"), 1,
+              "none.tsv", "cannot open");
+}
+
+TEST_CASE("CLI: generate, train, eval, translate, attention, grads, a bare checkpoint, and exact resumption") {
+    Workdir w;
+    const std::string gen = "generate --task local --max-len 6 ";
+    CHECK_RUN(run(gen + "--n 400 --seed 1 --split train --out " + w / "train"), 0, "wrote 400 pairs");
+    CHECK_RUN(run(gen + "--n 40 --seed 2 --split valid --out " + w / "valid"), 0);
+    CHECK_RUN(run(gen + "--n 40 --seed 3 --split test --out " + w / "test"), 0);
+    CHECK(tg::read_text(w / "train.tsv") == [&] {  // deterministic per seed
+        run(gen + "--n 400 --seed 1 --split train --out " + w / "again");
+        return tg::read_text(w / "again.tsv");
+    }());
+
+    const std::string train = "train --train " + w / "train.tsv" + " --valid " + w / "valid.tsv" +
+                              " --emb 8 --hidden 16 --attn 8 --batch 16 --seed 3 ";
+    CHECK_RUN(run(train + "--epochs 2 --out " + w / "full"), 0, "valid loss", "best, saved");
+    for (const char* f : {"src.vocab", "tgt.vocab", "config.txt", "train_state.txt", "decoder.weight_ih.npy",
+                          "attention.v.npy", "optimizer/exp_avg.output.weight.npy"})
+        CHECK_MESSAGE(fs::exists(w.path / "full" / f), f);
+
+    // Resumption: one epoch, then --resume for the second, ends in the same parameters bit for bit.
+    CHECK_RUN(run(train + "--epochs 1 --out " + w / "split"), 0);
+    CHECK_RUN(run(train + "--epochs 2 --resume " + w / "split" + " --out " + w / "split"), 0, "resuming");
+    const fs::path resumed = fs::exists(w.path / "split" / "last") ? w.path / "split" / "last" : w.path / "split";
+    const fs::path straight = fs::exists(w.path / "full" / "last") ? w.path / "full" / "last" : w.path / "full";
+    CHECK(bytes_of_all_npy(resumed) == bytes_of_all_npy(straight));
+
+    const Result text = run("eval --checkpoint " + w / "full" + " --data " + w / "test.tsv" + " --align " + w / "test.align");
+    CHECK_RUN(text, 0, "exact match", "BLEU", "AER", "all");
+    const Result json = run("eval --checkpoint " + w / "full" + " --data " + w / "test.tsv" + " --align " + w / "test.align" + " --json --beam 3");
+    CHECK_RUN(json, 0, "{\"sentences\": 40, \"exact_match\": ", "\"bleu\": ", "\"aer\": ", "\"by_length\": [{\"bucket\": \"1-5\"");
+
+    CHECK_RUN(run("translate --checkpoint " + w / "full" + " --show-attention", "the cat\nsome unknown words\n"), 0,
+              "source: 0=the  1=cat", "(<unk>)");
+    CHECK_RUN(run("attention --checkpoint " + w / "full" + " --source \"the big dog\" --svg " + w / "a.svg" + " --csv " + w / "a.csv"), 0,
+              "wrote");
+    CHECK(tg::read_text(w / "a.svg").rfind("<svg", 0) == 0);
+    CHECK(tg::read_text(w / "a.csv").rfind("target,\"the\",\"big\",\"dog\",\"</s>\"\n", 0) == 0);
+    CHECK_RUN(run("grads --checkpoint " + w / "full" + " --data " + w / "valid.tsv" + " --out " + w / "grads"), 0, "loss");
+    CHECK(fs::exists(w.path / "grads" / "attention.key.weight.npy"));
+
+    // A checkpoint of only the .npy files and the vocabularies loads and gives the same results.
+    fs::create_directories(w.path / "bare");
+    for (const auto& e : fs::directory_iterator(w.path / "full"))
+        if (e.path().extension() == ".npy" || e.path().extension() == ".vocab")
+            fs::copy_file(e.path(), w.path / "bare" / e.path().filename());
+    const Result bare = run("eval --checkpoint " + w / "bare" + " --data " + w / "test.tsv" + " --align " + w / "test.align");
+    CHECK(bare.status == 0);
+    CHECK(bare.output == text.output);
+
+    // A parameter file that does not fit is named.
+    tg::write_file_atomically(w / "bare/tgt.vocab", "<pad>\n<unk>\n<s>\n</s>\nonly\n");
+    CHECK_RUN(run("eval --checkpoint " + w / "bare" + " --data " + w / "test.tsv"), 1, "tgt_embed.weight.npy", "tgt.vocab");
+}
