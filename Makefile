@@ -32,9 +32,9 @@ build: deps $(BUILD)/build.ninja
 test: build
 	$(BUILD)/tests/tests
 
+# The translator demo: about two minutes of training, then evaluation, translations and heatmaps.
 demo: build
-	$(BUILD)/examples/basics $(BUILD)/basics.dot
-	$(BUILD)/examples/mlp
+	examples/translator/demo.sh $(BUILD)
 
 bench: build
 	$(BUILD)/bench/ops
@@ -45,7 +45,7 @@ $(SAN_BUILD)/build.ninja:
 	meson setup $(SAN_BUILD) -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined -Dxtensor_asserts=true $(MESON_ARGS)
 
 test-sanitize: deps $(SAN_BUILD)/build.ninja
-	ninja -C $(SAN_BUILD) tests/tests
+	ninja -C $(SAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(SAN_BUILD)/tests/tests
 

@@ -47,6 +47,10 @@ Var relu(const Var& x);
 // --- matrix product through BLAS (ops/matmul.cpp) ---
 // [M,K] @ [K,N] -> [M,N];  [B,M,K] @ [B,K,N] -> [B,M,N] (batched);  [B,M,K] @ [K,N] -> [B,M,N].
 Var matmul(const Var& a, const Var& b);
+// x W^T + b, PyTorch's functional linear: x [..., in], weight [out, in], bias [out] (or an undefined
+// Var for none) -> [..., out]. The same as matmul(x, transpose(weight)) + bias, fused: BLAS reads
+// the weight transposed in place instead of a copy being made at every call.
+Var linear(const Var& x, const Var& weight, const Var& bias = Var());
 
 // --- moving data around (ops/shape.cpp) ---
 Var reshape(const Var& x, const Shape& shape);                 // same number of elements

@@ -24,9 +24,7 @@ Var GRUCell::input_projection(const Var& x) const {
     const Shape& s = x.shape();
     if (s.rank() < 1 || s[s.rank() - 1] != input_size)
         throw ShapeError(fmt::format("GRUCell: input {} does not end in input_size {}", s.str(), input_size));
-    Var flat = s.rank() == 2 ? x : reshape(x, {s.numel() / input_size, input_size});
-    Var gi = matmul(flat, transpose(weight_ih)) + bias_ih;
-    return s.rank() == 2 ? gi : reshape(gi, s.with(s.rank() - 1, 3 * hidden_size));
+    return linear(x, weight_ih, bias_ih);  // W_i{r,z,n} x + b_i{r,z,n}, all three gates in one product
 }
 
 Var GRUCell::step(const Var& gi, const Var& h) const {
@@ -36,7 +34,7 @@ Var GRUCell::step(const Var& gi, const Var& h) const {
                                      h.shape().str(), gi.shape().str(), H));
     auto i = split(gi, 1, {H, H, H});  // W_i{r,z,n} x + b_i{r,z,n}
     if (reset_after) {
-        Var gh = matmul(h, transpose(weight_hh)) + bias_hh;
+        Var gh = linear(h, weight_hh, bias_hh);
         auto g = split(gh, 1, {H, H, H});  // W_h{r,z,n} h + b_h{r,z,n}
         Var r = sigmoid(i[0] + g[0]);
         Var z = sigmoid(i[1] + g[1]);
@@ -46,10 +44,10 @@ Var GRUCell::step(const Var& gi, const Var& h) const {
     // reset before: r multiplies h before the recurrent product of the candidate
     Var w_rz = slice(weight_hh, 0, 0, 2 * H), w_n = slice(weight_hh, 0, 2 * H, 3 * H);
     Var b_rz = slice(bias_hh, 0, 0, 2 * H), b_n = slice(bias_hh, 0, 2 * H, 3 * H);
-    auto g = split(matmul(h, transpose(w_rz)) + b_rz, 1, {H, H});
+    auto g = split(linear(h, w_rz, b_rz), 1, {H, H});
     Var r = sigmoid(i[0] + g[0]);
     Var z = sigmoid(i[1] + g[1]);
-    Var n = tanh(i[2] + matmul(r * h, transpose(w_n)) + b_n);
+    Var n = tanh(i[2] + linear(r * h, w_n, b_n));
     return (1.0f - z) * n + z * h;
 }
 

@@ -17,15 +17,10 @@ Linear::Linear(std::size_t in_features, std::size_t out_features, Generator& gen
 
 Var Linear::forward(const Var& x) const {
     const Shape& s = x.shape();
-    const std::size_t in = weight.shape()[1];
-    if (s.rank() < 1 || s[s.rank() - 1] != in)
-        throw ShapeError(fmt::format("Linear: input {} does not end in {} features (weight {})", s.str(), in,
-                                     weight.shape().str()));
-    Var flat = s.rank() == 2 ? x : reshape(x, {s.numel() / in, in});
-    Var y = matmul(flat, transpose(weight));
-    if (has_bias_) y = y + bias;
-    if (s.rank() == 2) return y;
-    return reshape(y, s.with(s.rank() - 1, weight.shape()[0]));
+    if (s.rank() < 1 || s[s.rank() - 1] != weight.shape()[1])
+        throw ShapeError(fmt::format("Linear: input {} does not end in {} features (weight {})", s.str(),
+                                     weight.shape()[1], weight.shape().str()));
+    return linear(x, weight, has_bias_ ? bias.var() : Var());  // x W^T + b
 }
 
 }  // namespace tg

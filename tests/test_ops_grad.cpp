@@ -70,6 +70,17 @@ TEST_CASE("matmul: 2-D, batched 3-D, and 3-D by a shared matrix") {
     CHECK_GRADS([](Vars v) { return matmul(v[0], v[1]); }, {rand({2, 3, 4}, 3), rand({2, 4, 5}, 4)});
     CHECK_GRADS([](Vars v) { return matmul(v[0], v[1]); }, {rand({2, 3, 4}, 5), rand({4, 5}, 6)});
 
+    // linear, the fused x W^T + b, in 2-D and 3-D, with and without bias ...
+    CHECK_GRADS([](Vars v) { return linear(v[0], v[1], v[2]); }, {rand({3, 4}, 9), rand({5, 4}, 10), rand({5}, 11)});
+    CHECK_GRADS([](Vars v) { return linear(v[0], v[1]); }, {rand({2, 3, 4}, 12), rand({5, 4}, 13)});
+    // ... agrees with the composed reference
+    {
+        const Tensor x = rand({2, 3, 4}, 14), w = rand({5, 4}, 15), bias = rand({5}, 16);
+        Var fused = linear(constant(x), constant(w), constant(bias));
+        Var composed = reshape(matmul(reshape(constant(x), {6, 4}), transpose(constant(w))) + constant(bias), {2, 3, 5});
+        CHECK(max_abs_diff(fused.value(), composed.value()) < 1e-6f);
+    }
+
     // Values against a plain triple loop.
     Tensor a = rand({2, 3, 4}, 7), b = rand({2, 4, 5}, 8);
     Tensor c = matmul(constant(a), constant(b)).value();

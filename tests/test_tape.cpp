@@ -109,6 +109,7 @@ TEST_CASE("errors name the op and every shape involved") {
     CHECK_THROWS_WITH_ALL(matmul(a, constant(Tensor::zeros({4, 5}))), ShapeError, "matmul", "[2, 3]", "[4, 5]");
     CHECK_THROWS_WITH_ALL(matmul(constant(Tensor::zeros({2, 3, 4})), constant(Tensor::zeros({3, 4, 5}))), ShapeError,
                           "matmul", "batch", "[2, 3, 4]", "[3, 4, 5]");
+    CHECK_THROWS_WITH_ALL(linear(a, constant(Tensor::zeros({4, 5}))), ShapeError, "linear", "[2, 3]", "[4, 5]");
     CHECK_THROWS_WITH_ALL(concat({a, constant(Tensor::zeros({3, 3}))}, 1), ShapeError, "concat", "[2, 3]", "[3, 3]");
     CHECK_THROWS_WITH_ALL(stack({a, constant(Tensor::zeros({2, 4}))}, 0), ShapeError, "stack", "[2, 3]", "[2, 4]");
     CHECK_THROWS_WITH_ALL(reshape(a, {4, 2}), ShapeError, "reshape", "[2, 3]", "[4, 2]");

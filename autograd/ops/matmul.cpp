@@ -80,4 +80,34 @@ Var matmul(const Var& a, const Var& b) {
     });
 }
 
+// y = x W^T (+ b), with the leading axes of x flattened into rows:
+//     dx += dy W        dW += dy^T x        db += sum of dy's rows
+Var linear(const Var& x, const Var& weight, const Var& bias) {
+    const Shape& xs = x.shape();
+    const Shape& ws = weight.shape();
+    const bool has_bias = bias.defined();
+    if (ws.rank() != 2 || xs.rank() < 1 || xs[xs.rank() - 1] != ws[1] ||
+        (has_bias && !(bias.shape() == Shape{ws[0]})))
+        throw ShapeError(fmt::format("linear: input {} and weight {}{} do not fit (expected [..., in], [out, in], [out])",
+                                     xs.str(), ws.str(), has_bias ? " and bias " + bias.shape().str() : ""));
+    const std::size_t n_in = ws[1], n_out = ws[0], rows = xs.numel() / std::max<std::size_t>(n_in, 1);
+    Op op = has_bias ? Op("linear", {x, weight, bias}, xs.with(xs.rank() - 1, n_out)) : Op("linear", {x, weight}, xs.with(xs.rank() - 1, n_out));
+    float* y = op.out().data();
+    if (has_bias)  // start from the bias in every row, then accumulate the product (beta = 1)
+        for (std::size_t r = 0; r < rows; ++r) std::copy_n(bias.value().data(), n_out, y + r * n_out);
+    gemm(x.value().data(), false, weight.value().data(), true, y, rows, n_in, n_out, has_bias ? 1.0f : 0.0f);
+    return op.finish([](Record& r) {
+        const std::size_t n_in = in(r, 1).shape()[1], n_out = in(r, 1).shape()[0];
+        const std::size_t rows = in(r, 0).numel() / std::max<std::size_t>(n_in, 1);
+        const float* G = gout(r).data();
+        if (wants(r, 0)) gemm(G, false, in(r, 1).data(), false, grad(r, 0).data(), rows, n_out, n_in, 1.0f);  // dx += dy W
+        if (wants(r, 1)) gemm(G, true, in(r, 0).data(), false, grad(r, 1).data(), n_out, rows, n_in, 1.0f);  // dW += dy^T x
+        if (r.inputs.size() == 3 && wants(r, 2)) {                                                        // db += sum dy
+            float* db = grad(r, 2).data();
+            for (std::size_t k = 0; k < rows; ++k)
+                for (std::size_t j = 0; j < n_out; ++j) db[j] += G[k * n_out + j];
+        }
+    });
+}
+
 }  // namespace tg

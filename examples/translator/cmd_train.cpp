@@ -212,11 +212,11 @@ int cmd_train(const Argv& argv) {
         w.add_text("train_state.txt", state.str());
         w.commit();
     };
-    auto validate_and_save = [&](double seconds) {
+    auto validate_and_save = [&](double epochs_done, double seconds) {
         const Validation v = validate(*model, valid);
         const bool best = v.loss < state.best_valid_loss;
         if (best) state.best_valid_loss = v.loss;
-        fmt::print("epoch {:>3}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}  ({} elapsed)\n", state.epoch,
+        fmt::print("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}  ({} elapsed)\n", epochs_done,
                    state.step, v.loss, 100 * v.accuracy, best ? "  best, saved" : "", clock_text(seconds));
         std::fflush(stdout);
         save(best);
@@ -271,15 +271,15 @@ int cmd_train(const Argv& argv) {
             if (stop_reason) break;
         }
         if (tty) fmt::print("\r\x1b[K");
+        const double epochs_done = static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(plan.size());
         if (static_cast<std::size_t>(state.batch) >= plan.size()) {  // the epoch is complete
             ++state.epoch;
             state.batch = 0;
         }
-        validate_and_save(elapsed());
+        validate_and_save(epochs_done, elapsed());
     }
-    fmt::print("{} after {} steps ({} epochs) in {}; best valid loss {:.4f}; checkpoint in {}/\n",
-               stop_reason ? stop_reason : "done", state.step, state.epoch, clock_text(elapsed()), state.best_valid_loss,
-               out.string());
+    fmt::print("{} after {} steps in {}; best valid loss {:.4f}; checkpoint in {}/\n", stop_reason ? stop_reason : "done",
+               state.step, clock_text(elapsed()), state.best_valid_loss, out.string());
     return 0;
 }
 
