@@ -2,14 +2,56 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <new>
+#include <utility>
 #include <ostream>
 
 #include "autograd/random.hpp"
 
 namespace tg {
 
-Tensor::Tensor(const Shape& shape) : shape_(shape), data_(shape.numel(), 0.0f) {}
+namespace {
+constexpr std::align_val_t kAlignment{64};
+}
+
+FloatBuffer::FloatBuffer(const FloatBuffer& other) {
+    resize_discard(other.size_);
+    if (size_) std::memcpy(data_, other.data_, size_ * sizeof(float));
+}
+
+FloatBuffer::FloatBuffer(FloatBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)) {}
+
+FloatBuffer& FloatBuffer::operator=(FloatBuffer other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
+    return *this;
+}
+
+FloatBuffer::~FloatBuffer() {
+    if (data_) ::operator delete(data_, kAlignment);
+}
+
+void FloatBuffer::resize_discard(std::size_t n) {
+    if (n > capacity_) {
+        if (data_) ::operator delete(data_, kAlignment);
+        data_ = nullptr;  // stays consistent if the allocation below throws
+        size_ = capacity_ = 0;
+        data_ = static_cast<float*>(::operator new(std::max<std::size_t>(n, 1) * sizeof(float), kAlignment));
+        capacity_ = n;
+    }
+    size_ = n;
+}
+
+Tensor::Tensor(const Shape& shape) : shape_(shape) {
+    data_.resize_discard(shape.numel());
+    fill(0.0f);
+}
 
 Tensor Tensor::full(const Shape& s, float v) {
     Tensor t(s);
@@ -21,25 +63,26 @@ Tensor::Tensor(const Shape& shape, std::span<const float> values) : shape_(shape
     if (values.size() != shape.numel())
         throw ShapeError(fmt::format("Tensor: {} values given for shape {} ({} elements)", values.size(),
                                      shape.str(), shape.numel()));
-    data_.assign(values.begin(), values.end());
+    data_.resize_discard(values.size());
+    std::copy(values.begin(), values.end(), data_.data());
 }
 
 Tensor Tensor::randn(const Shape& s, Generator& gen, float stddev) {
     Tensor t(s);
-    for (float& v : t.data_) v = gen.normal(0.0f, stddev);
+    for (float& v : t.flat()) v = gen.normal(0.0f, stddev);
     return t;
 }
 
 Tensor Tensor::uniform(const Shape& s, float low, float high, Generator& gen) {
     Tensor t(s);
-    for (float& v : t.data_) v = gen.uniform(low, high);
+    for (float& v : t.flat()) v = gen.uniform(low, high);
     return t;
 }
 
 float Tensor::item() const {
     if (data_.size() != 1)
         throw ShapeError(fmt::format("item: tensor of shape {} has {} elements, not 1", shape_.str(), data_.size()));
-    return data_[0];
+    return data_.data()[0];
 }
 
 std::size_t Tensor::offset(std::initializer_list<std::size_t> index) const {
@@ -56,18 +99,18 @@ std::size_t Tensor::offset(std::initializer_list<std::size_t> index) const {
     return off;
 }
 
-float& Tensor::at(std::initializer_list<std::size_t> index) { return data_[offset(index)]; }
-float Tensor::at(std::initializer_list<std::size_t> index) const { return data_[offset(index)]; }
+float& Tensor::at(std::initializer_list<std::size_t> index) { return data_.data()[offset(index)]; }
+float Tensor::at(std::initializer_list<std::size_t> index) const { return data_.data()[offset(index)]; }
 
 void Tensor::resize(const Shape& s) {
     shape_ = s;
-    data_.resize(s.numel());
+    data_.resize_discard(s.numel());
 }
 
-void Tensor::fill(float v) { std::fill(data_.begin(), data_.end(), v); }
+void Tensor::fill(float v) { std::fill_n(data_.data(), data_.size(), v); }
 
 std::string Tensor::str() const {
-    if (shape_.rank() == 0) return fmt::format("{:.6g}", data_[0]);
+    if (shape_.rank() == 0) return fmt::format("{:.6g}", data_.data()[0]);
     // Nested brackets, one level per axis, like NumPy; long axes are elided in the middle.
     std::string s;
     auto rec = [&](auto&& self, int axis, std::size_t off) -> void {
@@ -80,7 +123,7 @@ std::string Tensor::str() const {
                 i = n - 3;
             }
             if (axis + 1 == shape_.rank())
-                s += fmt::format("{:.6g}", data_[off + i]);
+                s += fmt::format("{:.6g}", data_.data()[off + i]);
             else
                 self(self, axis + 1, off + i * stride);
             if (i + 1 < n) s += axis + 1 == shape_.rank() ? ", " : ",\n" + std::string(static_cast<std::size_t>(axis) + 1, ' ');

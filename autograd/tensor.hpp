@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <initializer_list>
 #include <iosfwd>
-#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,28 +15,32 @@ namespace tg {
 
 class Generator;
 
-// Tensor memory is aligned to 64 bytes (an AVX-512 register, a cache line). Besides speed this
-// makes results reproducible: xtensor's SIMD loops handle the unaligned head of an array with
-// scalar code, so without a fixed alignment the same numbers could round differently depending
-// on where the allocator happened to put them.
-template <class T>
-struct AlignedAllocator {
-    using value_type = T;
-    static constexpr std::size_t kAlignment = 64;
-    AlignedAllocator() = default;
-    template <class U>
-    AlignedAllocator(const AlignedAllocator<U>&) noexcept {}  // NOLINT: rebinding
-    T* allocate(std::size_t n) {
-        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kAlignment)));
-    }
-    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(kAlignment)); }
-    template <class U>
-    bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
+// Tensor memory: 64-byte aligned (an AVX-512 register, a cache line) and grown without copying.
+// The alignment also makes results reproducible: xtensor's SIMD loops handle the unaligned head of
+// an array with scalar code, so without a fixed alignment the same numbers could round differently
+// depending on where the allocator put them. Growing discards the contents, because a tape slot's
+// old value is dead when the slot is reused: no copy, no zero fill.
+class FloatBuffer {
+public:
+    FloatBuffer() = default;
+    FloatBuffer(const FloatBuffer& other);
+    FloatBuffer(FloatBuffer&& other) noexcept;
+    FloatBuffer& operator=(FloatBuffer other) noexcept;  // copy-and-swap
+    ~FloatBuffer();
+
+    void resize_discard(std::size_t n);  // afterwards size() == n; contents unspecified
+    std::size_t size() const { return size_; }
+    float* data() { return data_; }
+    const float* data() const { return data_; }
+
+private:
+    float* data_ = nullptr;
+    std::size_t size_ = 0, capacity_ = 0;
 };
 
 class Tensor {
 public:
-    Tensor() : data_(1, 0.0f) {}                      // the scalar 0
+    Tensor() : Tensor(Shape{}) {}                     // the scalar 0
     explicit Tensor(const Shape& shape);                         // zeros
     // (No Tensor(shape, fill): Tensor({2, 3}) would then be ambiguous with Tensor(Shape{2}, 3.0f).)
     Tensor(const Shape& shape, std::span<const float> values);   // copies; sizes must agree
@@ -56,8 +59,8 @@ public:
     std::size_t numel() const { return data_.size(); }
     float* data() { return data_.data(); }
     const float* data() const { return data_.data(); }
-    std::span<float> flat() { return data_; }
-    std::span<const float> flat() const { return data_; }
+    std::span<float> flat() { return {data_.data(), data_.size()}; }
+    std::span<const float> flat() const { return {data_.data(), data_.size()}; }
 
     float item() const;                                   // the value of a one-element tensor
     float& at(std::initializer_list<std::size_t> index);  // bounds-checked element access
@@ -73,7 +76,7 @@ public:
 private:
     std::size_t offset(std::initializer_list<std::size_t> index) const;
     Shape shape_;
-    std::vector<float, AlignedAllocator<float>> data_;
+    FloatBuffer data_;
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
