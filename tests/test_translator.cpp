@@ -2,6 +2,7 @@
 // task learnt end to end.
 #include <set>
 
+#include "checkpoint.hpp"
 #include "decode.hpp"
 #include "helpers.hpp"
 #include "model.hpp"
@@ -166,4 +167,25 @@ TEST_CASE("end to end: a tiny task is learnt to a high exact match in seconds") 
     const double exact_match = static_cast<double>(exact) / static_cast<double>(test.size());
     MESSAGE("exact match after 500 steps: " << exact_match);
     CHECK(exact_match >= 0.9);
+}
+
+TEST_CASE("the model agrees with an independent PyTorch implementation of the spec: loss and every gradient") {
+    // tests/fixtures/rnnsearch: a checkpoint of only .npy files and vocabularies, written by
+    // make_rnnsearch_fixture.py, with PyTorch's loss and gradients on data.tsv under reference/.
+    const std::filesystem::path dir = std::filesystem::path(TG_FIXTURES) / "rnnsearch";
+    LoadedModel m = load_model(dir);
+    CHECK(m.model->config.attention);
+    CHECK(m.model->config.hidden == 6);
+    const auto pairs = text::read_parallel(dir / "data.tsv");
+    const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
+    const text::Batch batch = text::make_batch(data, std::vector<std::size_t>{0, 1, 2});
+    Tape tape;
+    TapeScope scope(tape);
+    Var loss = m.model->loss(batch);
+    CHECK_CLOSE(loss.value(), load_npy(dir / "reference" / "loss.npy"));
+    loss.backward();
+    for (const auto& [name, p] : m.model->named_parameters()) {
+        CAPTURE(name);
+        CHECK_CLOSE(p->grad(), load_npy(dir / "reference" / ("grad." + name + ".npy")), 1e-5f, 1e-6f);
+    }
 }

@@ -23,19 +23,30 @@ std::string xml_escape(const std::string& s) {
 
 std::string svg_heatmap(const Matrix& m, std::span<const std::string> col_labels, std::span<const std::string> row_labels,
                         const std::string& title, std::span<const std::pair<int, int>> marks) {
-    constexpr int cell = 22, char_w = 7;
-    std::size_t longest_col = 1, longest_row = 1;
+    constexpr int cell = 22, char_w = 7, line_h = 16;
+    std::vector<std::string> title_lines;  // the title may hold several lines
+    for (std::size_t start = 0; start <= title.size();) {
+        const std::size_t end = std::min(title.find('\n', start), title.size());
+        title_lines.push_back(title.substr(start, end - start));
+        start = end + 1;
+    }
+    std::size_t longest_col = 1, longest_row = 1, longest_title = 0;
     for (const auto& l : col_labels) longest_col = std::max(longest_col, l.size());
     for (const auto& l : row_labels) longest_row = std::max(longest_row, l.size());
+    for (const auto& l : title_lines) longest_title = std::max(longest_title, l.size());
+    const int title_h = static_cast<int>(title_lines.size()) * line_h + 8;
     const int left = static_cast<int>(longest_row) * char_w + 16;
-    const int top = static_cast<int>(longest_col) * char_w + 40;  // rotated source words
-    const int width = std::max(left + static_cast<int>(m.cols) * cell + 20, 16 + static_cast<int>(title.size()) * char_w);
+    const int top = title_h + static_cast<int>(longest_col) * char_w + 16;  // rotated source words
+    const int width = std::max(left + static_cast<int>(m.cols) * cell + 20, 16 + static_cast<int>(longest_title) * char_w);
     const int height = top + static_cast<int>(m.rows) * cell + 20;
     std::string s = fmt::format(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
         "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
-        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"16\" font-size=\"13\">{}</text>\n",
-        width, height, width, height, 8, xml_escape(title));
+        "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        width, height, width, height);
+    for (std::size_t i = 0; i < title_lines.size(); ++i)
+        s += fmt::format("<text x=\"8\" y=\"{}\" font-size=\"13\">{}</text>\n", 16 + static_cast<int>(i) * line_h,
+                         xml_escape(title_lines[i]));
     for (std::size_t c = 0; c < m.cols; ++c) {
         const int x = left + static_cast<int>(c) * cell + cell / 2 + 4, y = top - 6;
         s += fmt::format("<text x=\"{}\" y=\"{}\" transform=\"rotate(-90 {} {})\">{}</text>\n", x, y, x, y,

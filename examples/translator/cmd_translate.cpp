@@ -91,7 +91,7 @@ int cmd_attention(const Argv& argv) {
     auto [rows, cols] = labels(m, words, t);
     const std::string translation = text::join_words(m.tgt_vocab.decode(t.words));
     write_file_atomically(args.text("--svg"),
-                          viz::svg_heatmap(t.attention, cols, rows, text::join_words(words) + "  →  " + translation));
+                          viz::svg_heatmap(t.attention, cols, rows, text::join_words(words) + "\n→ " + translation));
     if (args.given("--csv")) {
         auto quote = [](const std::string& s) { return '"' + s + '"'; };  // tokens hold no quotes or newlines
         std::string csv = "target";
