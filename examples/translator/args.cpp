@@ -6,16 +6,15 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "autograd/threads.hpp"
+
 namespace translator {
 
 Args::Args(std::string command, std::string synopsis, std::vector<OptionSpec> specs, const std::vector<std::string>& argv)
     : command_(std::move(command)), synopsis_(std::move(synopsis)), specs_(std::move(specs)) {
     for (std::size_t i = 0; i < argv.size(); ++i) {
         const std::string& a = argv[i];
-        if (a == "--help" || a == "-h") {
-            help_ = true;
-            return;
-        }
+        if (a == "--help" || a == "-h") throw HelpRequested{usage()};
         const OptionSpec* s = nullptr;
         for (const OptionSpec& o : specs_)
             if (o.name == a) s = &o;
@@ -79,5 +78,9 @@ double Args::number(const std::string& name, double min, double max) const {
         throw UsageError(fmt::format("{}: expected a number from {} to {}, got '{}'", name, min, max, v));
     return x;
 }
+
+int beam_width(const Args& args) { return static_cast<int>(args.integer("--beam", 1, 1000)); }
+
+void apply_threads(const Args& args) { tg::set_num_threads(static_cast<int>(args.integer("--threads", 1, 256))); }
 
 }  // namespace translator

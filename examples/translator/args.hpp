@@ -13,6 +13,11 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// Thrown by Args when the arguments hold --help: main prints the usage and exits with status 0.
+struct HelpRequested {
+    std::string usage;
+};
+
 struct OptionSpec {
     std::string name;       // "--batch"
     std::string value;      // "N" for an option with a value, "" for a switch
@@ -23,10 +28,10 @@ struct OptionSpec {
 
 class Args {
 public:
-    // argv holds the subcommand's arguments only.
+    // argv holds the subcommand's arguments only. Throws HelpRequested for --help, UsageError for
+    // an unknown option, a missing value or a missing required option.
     Args(std::string command, std::string synopsis, std::vector<OptionSpec> specs, const std::vector<std::string>& argv);
 
-    bool help_requested() const { return help_; }
     std::string usage() const;
 
     bool given(const std::string& name) const { return values_.count(name) != 0; }
@@ -40,7 +45,12 @@ private:
     std::string command_, synopsis_;
     std::vector<OptionSpec> specs_;
     std::map<std::string, std::string> values_;
-    bool help_ = false;
 };
+
+// Options several subcommands share.
+const OptionSpec kThreadsOption{"--threads", "N", "threads for OpenBLAS", "1"};
+const OptionSpec kBeamOption{"--beam", "K", "beam width (1: greedy)", "1"};
+int beam_width(const Args& args);     // --beam, validated
+void apply_threads(const Args& args);  // --threads, validated and applied
 
 }  // namespace translator

@@ -56,16 +56,12 @@ int cmd_eval(const Argv& argv) {
               {{"--checkpoint", "DIR", "the model to evaluate", "", true},
                {"--data", "F.tsv", "sentence pairs to translate and score", "", true},
                {"--align", "F.align", "gold alignments of --data: also report the alignment error rate", ""},
-               {"--beam", "K", "beam width (1: greedy)", "1"},
+               kBeamOption,
                {"--json", "", "print one JSON object instead of text", ""},
-               {"--threads", "N", "threads for OpenBLAS", "1"}},
+               kThreadsOption},
               argv);
-    if (args.help_requested()) {
-        fmt::print("{}", args.usage());
-        return 0;
-    }
-    const auto beam = static_cast<std::size_t>(args.integer("--beam", 1, 1000));
-    set_num_threads(static_cast<int>(args.integer("--threads", 1, 256)));
+    const auto beam = static_cast<std::size_t>(beam_width(args));
+    apply_threads(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
     const bool with_aer = args.given("--align");
@@ -118,10 +114,6 @@ int cmd_grads(const Argv& argv) {
                {"--data", "F.tsv", "sentence pairs: all lines form one batch", "", true},
                {"--out", "DIR", "writes DIR/<parameter name>.npy, each parameter's gradient", "", true}},
               argv);
-    if (args.help_requested()) {
-        fmt::print("{}", args.usage());
-        return 0;
-    }
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
     const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);

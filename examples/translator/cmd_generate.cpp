@@ -21,10 +21,6 @@ int cmd_generate(const Argv& argv) {
                {"--out", "PREFIX", "writes PREFIX.tsv and PREFIX.align", "", false},
                {"--list", "", "name the tasks and describe each in a line", "", false}},
               argv);
-    if (args.help_requested()) {
-        fmt::print("{}", args.usage());
-        return 0;
-    }
     if (args.flag("--list")) {
         for (const TaskInfo& t : list_tasks()) fmt::print("{:<6} {}\n", t.name, t.description);
         return 0;

@@ -131,15 +131,11 @@ int cmd_train(const Argv& argv) {
                {"--max-len", "N", "drop training pairs with a side longer than N words", "100"},
                {"--min-count", "N", "words seen fewer times become <unk>", "1"},
                {"--resume", "DIR", "continue the training saved in DIR exactly where it stopped", ""},
-               {"--threads", "N", "threads for OpenBLAS", "1"}},
+               kThreadsOption},
               argv);
-    if (args.help_requested()) {
-        fmt::print("{}", args.usage());
-        return 0;
-    }
     const auto epochs = args.integer("--epochs", 1, 1'000'000);
     const double time_limit = args.number("--time-limit", 0, 1e9);
-    set_num_threads(static_cast<int>(args.integer("--threads", 1, 256)));
+    apply_threads(args);
     const fs::path out = args.text("--out");
 
     TrainState state;

@@ -39,16 +39,12 @@ std::pair<std::vector<std::string>, std::vector<std::string>> labels(const Loade
 int cmd_translate(const Argv& argv) {
     Args args("translate", "--checkpoint DIR [--beam K] [--show-attention]  < sentences",
               {{"--checkpoint", "DIR", "the model", "", true},
-               {"--beam", "K", "beam width (1: greedy)", "1"},
+               kBeamOption,
                {"--show-attention", "", "also draw each sentence's attention matrix", ""},
-               {"--threads", "N", "threads for OpenBLAS", "1"}},
+               kThreadsOption},
               argv);
-    if (args.help_requested()) {
-        fmt::print("{}", args.usage());
-        return 0;
-    }
-    const auto beam = static_cast<std::size_t>(args.integer("--beam", 1, 1000));
-    set_num_threads(static_cast<int>(args.integer("--threads", 1, 256)));
+    const auto beam = static_cast<std::size_t>(beam_width(args));
+    apply_threads(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const bool show = args.flag("--show-attention");
     if (show && !m.model->attention) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
@@ -76,13 +72,9 @@ int cmd_attention(const Argv& argv) {
                {"--source", "SENTENCE", "the sentence to translate, words separated by spaces", "", true},
                {"--svg", "OUT.svg", "the alignment matrix as an SVG picture", "", true},
                {"--csv", "OUT.csv", "the weights as CSV: a row per target word, a column per source word", ""},
-               {"--beam", "K", "beam width (1: greedy)", "1"}},
+               kBeamOption},
               argv);
-    if (args.help_requested()) {
-        fmt::print("{}", args.usage());
-        return 0;
-    }
-    const auto beam = static_cast<std::size_t>(args.integer("--beam", 1, 1000));
+    const auto beam = static_cast<std::size_t>(beam_width(args));
     const text::Sentence words = text::split_words(args.text("--source"));
     if (words.empty()) throw UsageError("--source: the sentence is empty");
     const LoadedModel m = load_model(args.text("--checkpoint"));

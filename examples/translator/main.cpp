@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
         if (command == "grads") return cmd_grads(args);
         fmt::print(stderr, "translator: '{}': unknown command\n{}", command, kUsage);
         return 2;
+    } catch (const HelpRequested& h) {
+        std::fputs(h.usage.c_str(), stdout);
+        return 0;
     } catch (const UsageError& e) {
         fmt::print(stderr, "translator {}: {} (see translator {} --help)\n", command, e.what(), command);
         return 2;
