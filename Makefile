@@ -6,7 +6,7 @@ MESON_ARGS ?=
 PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxtensor-blas-dev libxsimd-dev \
               libopenblas-dev doctest-dev libfmt-dev
 
-.PHONY: deps build test demo bench test-sanitize clean
+.PHONY: deps build test demo paper paper-quick bench test-sanitize clean
 
 # Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
 deps:
@@ -35,6 +35,13 @@ test: build
 # The translator demo: about two minutes of training, then evaluation, translations and heatmaps.
 demo: build
 	examples/translator/demo.sh $(BUILD)
+
+# The paper's Figures 2 and 3 at toy scale (about 26 minutes on 2 cores; paper-quick: about 5).
+paper: build
+	$(BUILD)/examples/paper/paper --out $(BUILD)/paper
+
+paper-quick: build
+	$(BUILD)/examples/paper/paper --quick --out $(BUILD)/paper-quick
 
 bench: build
 	$(BUILD)/bench/ops

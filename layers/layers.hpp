@@ -6,4 +6,5 @@
 #include "layers/gru.hpp"
 #include "layers/gru_cell.hpp"
 #include "layers/linear.hpp"
+#include "layers/maxout.hpp"
 #include "layers/module.hpp"

@@ -175,6 +175,16 @@ TEST_CASE("gradient checks of every module, parameters included") {
             },
             std::vector<Tensor>{rand({2, 4, 4}, 7), rand({2, 3}, 8)}, attn.parameters());
     }
+    SUBCASE("Maxout, the paper's deep output layer") {
+        Maxout maxout(4, 3, gen);
+        CHECK_GRADS([&](Vars v) { return maxout.forward(v[0]); }, std::vector<Tensor>{rand({2, 5, 4}, 9)}, maxout.parameters());
+        // Its value: the larger of each pair of adjacent linear units.
+        const Tensor x = rand({2, 4}, 10);
+        const Tensor t = linear(constant(x), maxout.weight, maxout.bias).value();
+        const Tensor y = maxout.forward(constant(x)).value();
+        for (std::size_t r = 0; r < 2; ++r)
+            for (std::size_t k = 0; k < 3; ++k) CHECK(y.at({r, k}) == std::max(t.at({r, 2 * k}), t.at({r, 2 * k + 1})));
+    }
     SUBCASE("Embedding") {
         Embedding emb(5, 3, gen);
         const std::vector<std::int32_t> ids = {1, 4, 1};

@@ -72,11 +72,13 @@ text::Batch batch_of(std::vector<std::size_t> which) { return text::make_batch(k
 
 }  // namespace
 
-TEST_CASE("the full model's loss passes a gradient check on a padded batch, with and without attention") {
-    for (const bool attention : {true, false}) {
-        CAPTURE(attention);
+TEST_CASE("the full model's loss passes a gradient check on a padded batch: attention, baseline, deep output") {
+    for (const int variant : {0, 1, 2}) {
+        CAPTURE(variant);
         Generator gen(3);
-        RNNSearch model(tiny_config(attention), gen);
+        ModelConfig c = tiny_config(variant != 1);
+        if (variant == 2) c.deep_output = 3;
+        RNNSearch model(c, gen);
         const text::Batch batch = batch_of({0, 1});
         CHECK(batch.source[6] == text::Vocab::kPad);  // padding in the source
         CHECK(batch.decoder_target[7] == text::Vocab::kPad);  // and in the target

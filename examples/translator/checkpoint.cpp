@@ -43,6 +43,11 @@ LoadedModel load_model(const fs::path& dir) {
         expect_rank2("attention.key.weight", key);
         c.attn = key[0];
     }
+    if (fs::exists(dir / "deep_output.weight.npy")) {
+        const Shape deep = shape_of("deep_output.weight");
+        expect_rank2("deep_output.weight", deep);
+        c.deep_output = deep[0] / 2;  // two pieces per unit
+    }
     Generator gen(0);
     m.model = std::make_unique<RNNSearch>(c, gen);
     load_module(dir, *m.model);  // every file present, every shape right, nothing unexpected

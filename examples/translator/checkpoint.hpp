@@ -5,7 +5,8 @@
 //   optimizer/, train_state.txt   what resuming needs (when this is also the latest state)
 //   last/                         a newer training state than the best model above, if any
 // A directory with only the .npy files and the two vocabularies loads too: the sizes are read
-// from the parameters' shapes, and the model has attention when attention.* files are there.
+// from the parameters' shapes, and the model has attention when attention.* files are there (and
+// a deep output layer when deep_output.* files are).
 #pragma once
 #include <filesystem>
 #include <memory>

@@ -128,6 +128,7 @@ int cmd_train(const Argv& argv) {
                {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", "1.0"},
                {"--seed", "N", "random seed (initialisation and batch order)", "1"},
                {"--no-attention", "", "train the RNNencdec baseline: a fixed context, no attention", ""},
+               {"--deep-output", "N", "a maxout layer of N units before the softmax, as in the paper's Appendix A (0: none)", "0"},
                {"--max-len", "N", "drop training pairs with a side longer than N words", "100"},
                {"--min-count", "N", "words seen fewer times become <unk>", "1"},
                {"--resume", "DIR", "continue the training saved in DIR exactly where it stopped", ""},
@@ -184,6 +185,7 @@ int cmd_train(const Argv& argv) {
         c.hidden = static_cast<std::size_t>(args.integer("--hidden", 1, 100000));
         c.attn = static_cast<std::size_t>(args.integer("--attn", 1, 100000));
         c.attention = !args.flag("--no-attention");
+        c.deep_output = static_cast<std::size_t>(args.integer("--deep-output", 0, 100000));
         Generator init(state.seed);
         model = std::make_unique<RNNSearch>(c, init);
     }

@@ -10,8 +10,8 @@ namespace translator {
 using namespace tg;
 
 std::string ModelConfig::str() const {
-    return fmt::format("src_vocab {}\ntgt_vocab {}\nemb {}\nhidden {}\nattn {}\nattention {}\n", src_vocab, tgt_vocab, emb,
-                       hidden, attn, attention ? 1 : 0);
+    return fmt::format("src_vocab {}\ntgt_vocab {}\nemb {}\nhidden {}\nattn {}\nattention {}\ndeep_output {}\n", src_vocab,
+                       tgt_vocab, emb, hidden, attn, attention ? 1 : 0, deep_output);
 }
 
 RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
@@ -22,13 +22,15 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
       bridge(c.hidden, c.hidden, gen),
       attention(c.attention ? std::make_unique<AdditiveAttention>(c.hidden, 2 * c.hidden, c.attn, gen) : nullptr),
       decoder(c.emb + 2 * c.hidden, c.hidden, gen),
-      output(3 * c.hidden + c.emb, c.tgt_vocab, gen) {
+      deep_output(c.deep_output ? std::make_unique<Maxout>(3 * c.hidden + c.emb, c.deep_output, gen) : nullptr),
+      output(c.deep_output ? c.deep_output : 3 * c.hidden + c.emb, c.tgt_vocab, gen) {
     register_module("src_embed", src_embed);
     register_module("tgt_embed", tgt_embed);
     register_module("encoder", encoder);
     register_module("bridge", bridge);
     if (attention) register_module("attention", *attention);
     register_module("decoder", decoder);
+    if (deep_output) register_module("deep_output", *deep_output);
     register_module("output", output);
 }
 
@@ -54,7 +56,9 @@ RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::
 }
 
 Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& prev_embedding) const {
-    return output.forward(concat({state, context, prev_embedding}, -1));  // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o
+    Var features = concat({state, context, prev_embedding}, -1);  // [s_i ; c_i ; Et[y_{i-1}]]
+    if (deep_output) features = deep_output->forward(features);   // t_i = maxout(...)  (Appendix A.2.2)
+    return output.forward(features);                              // W_o (...) + b_o
 }
 
 RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::span<const std::int32_t> prev_words) const {

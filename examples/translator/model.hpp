@@ -17,6 +17,7 @@ struct ModelConfig {
     std::size_t src_vocab = 0, tgt_vocab = 0;
     std::size_t emb = 64, hidden = 128, attn = 128;
     bool attention = true;  // false: the RNNencdec baseline
+    std::size_t deep_output = 0;  // > 0: a maxout layer of this size before the softmax (Appendix A.2.2)
     std::string str() const;  // "emb 64\nhidden 128\n..." (the checkpoint's config file)
 };
 
@@ -54,7 +55,8 @@ public:
     tg::Linear bridge;                                // W_init, b_init
     std::unique_ptr<tg::AdditiveAttention> attention; // null for the baseline
     tg::GRUCell decoder;                              // input [Et[y_{i-1}] ; c_i]
-    tg::Linear output;                                // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o
+    std::unique_ptr<tg::Maxout> deep_output;          // null unless config.deep_output > 0
+    tg::Linear output;                                // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o (or W_o t_i)
 
 private:
     tg::Var output_logits(const tg::Var& state, const tg::Var& context, const tg::Var& prev_embedding) const;

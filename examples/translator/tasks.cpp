@@ -181,7 +181,7 @@ Example random_example(const std::string& task, Generator& g) {
     }
     std::vector<Clause> clauses{Clause::random(g)};
     std::vector<const Lexeme*> conjs;
-    while (clauses.size() < 3 && coin(g, 0.45f)) {
+    while (clauses.size() < 5 && coin(g, 0.45f)) {  // up to five clauses: sentences of 60 words and more
         conjs.push_back(&pick(kConj, g));
         clauses.push_back(Clause::random(g));
     }
