@@ -36,7 +36,7 @@ test: build
 demo: build
 	examples/translator/demo.sh $(BUILD)
 
-# The paper's Figures 2 and 3 at toy scale (about 26 minutes on 2 cores; paper-quick: about 5).
+# The paper's Figures 2 and 3 at toy scale (about 25 minutes on 2 cores; paper-quick: under 5).
 paper: build
 	$(BUILD)/examples/paper/paper --out $(BUILD)/paper
 
