@@ -4,7 +4,7 @@
 
 #include <cmath>
 #include <ostream>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 
 namespace tg {
@@ -195,7 +195,7 @@ std::ostream& operator<<(std::ostream& os, const Tape& tape) { return os << tape
 
 std::string Tape::to_dot() const {
     std::string s = "digraph tape {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
-    std::unordered_set<const Node*> leaves;
+    std::unordered_map<const Node*, std::size_t> leaves;  // leaf -> its number, in order of first use
     for (std::size_t i = 0; i < n_records_; ++i) {
         const Record& r = records_[i];
         std::string text = r.op;
@@ -207,14 +207,14 @@ std::string Tape::to_dot() const {
                 s += fmt::format("  r{} -> r{};\n", in->record, i);
                 continue;
             }
-            if (leaves.insert(in).second) {
-                bool param = in->tape == nullptr;
-                s += fmt::format("  l{} [shape=ellipse, style=filled, fillcolor=\"{}\", label=\"{}\\n{}\"];\n",
-                                 fmt::ptr(in), param ? "#f5e3c8" : "#eeeeee",
-                                 param ? leaf_name(*in) : (in->name.empty() ? "const" : in->name),
+            const auto [it, fresh] = leaves.emplace(in, leaves.size());
+            if (fresh) {
+                const bool param = in->tape == nullptr;
+                s += fmt::format("  l{} [shape=ellipse, style=filled, fillcolor=\"{}\", label=\"{}\\n{}\"];\n", it->second,
+                                 param ? "#f5e3c8" : "#eeeeee", param ? leaf_name(*in) : (in->name.empty() ? "const" : in->name),
                                  in->value.shape().str());
             }
-            s += fmt::format("  l{} -> r{};\n", fmt::ptr(in), i);
+            s += fmt::format("  l{} -> r{};\n", it->second, i);
         }
     }
     return s + "}\n";

@@ -30,9 +30,9 @@ AdditiveAttention::Result AdditiveAttention::forward(const Keys& keys, const Var
     if (query_state.shape().rank() != 2 || query_state.shape()[0] != B)
         throw ShapeError(fmt::format("AdditiveAttention: query {} for keys {}", query_state.shape().str(), k.str()));
     Var q = reshape(query.forward(query_state), {B, 1, A});                       // W_a s_{i-1}
-    Var energy = tanh(q + keys.keys);                                              // [B, S, A]
-    Var scores = reshape(matmul(energy, reshape(v, {A, 1})), {B, S});              // e_ij = v_a . energy
-    Var alpha = softmax(scores, 1, keys.valid);                                    // Eq. 6, padding -> 0
+    Var energy = tanh(q + keys.keys).label("energy");                              // [B, S, A]
+    Var scores = reshape(matmul(energy, reshape(v, {A, 1})), {B, S}).label("e");   // e_ij = v_a . energy
+    Var alpha = softmax(scores, 1, keys.valid).label("alpha");                     // Eq. 6, padding -> 0
     Var context = matmul(reshape(alpha, {B, 1, S}), keys.annotations);           // Eq. 5: [B, 1, K]
     return {reshape(context, {B, keys.annotations.shape()[2]}), alpha};
 }

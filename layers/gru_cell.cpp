@@ -36,19 +36,19 @@ Var GRUCell::step(const Var& gi, const Var& h) const {
     if (reset_after) {
         Var gh = linear(h, weight_hh, bias_hh);
         auto g = split(gh, 1, {H, H, H});  // W_h{r,z,n} h + b_h{r,z,n}
-        Var r = sigmoid(i[0] + g[0]);
-        Var z = sigmoid(i[1] + g[1]);
-        Var n = tanh(i[2] + r * g[2]);
-        return (1.0f - z) * n + z * h;
+        Var r = sigmoid(i[0] + g[0]).label("r");
+        Var z = sigmoid(i[1] + g[1]).label("z");
+        Var n = tanh(i[2] + r * g[2]).label("n");
+        return ((1.0f - z) * n + z * h).label("h'");
     }
     // reset before: r multiplies h before the recurrent product of the candidate
     Var w_rz = slice(weight_hh, 0, 0, 2 * H), w_n = slice(weight_hh, 0, 2 * H, 3 * H);
     Var b_rz = slice(bias_hh, 0, 0, 2 * H), b_n = slice(bias_hh, 0, 2 * H, 3 * H);
     auto g = split(linear(h, w_rz, b_rz), 1, {H, H});
-    Var r = sigmoid(i[0] + g[0]);
-    Var z = sigmoid(i[1] + g[1]);
-    Var n = tanh(i[2] + linear(r * h, w_n, b_n));
-    return (1.0f - z) * n + z * h;
+    Var r = sigmoid(i[0] + g[0]).label("r");
+    Var z = sigmoid(i[1] + g[1]).label("z");
+    Var n = tanh(i[2] + linear(r * h, w_n, b_n)).label("n");
+    return ((1.0f - z) * n + z * h).label("h'");
 }
 
 Var GRUCell::forward(const Var& x, const Var& h) const { return step(input_projection(x), h); }
