@@ -1,0 +1,108 @@
+// The docs cannot rot: every fenced block in docs/*.md and README.md that is marked
+//   <!-- include: PATH -->  or  <!-- include: PATH:FIRST-LAST -->   must equal those lines of the file,
+//   <!-- output: COMMAND -->                                        must equal what COMMAND prints,
+//   <!-- run -->                                                    must run: each line exits with 0.
+// Commands run in a fresh temporary folder; "build/" in them means this build's folder.
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "helpers.hpp"
+#include "io/files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Block {
+    std::string marker, body, where;
+};
+
+// The marked blocks of a markdown file: a marker line, then a fenced block (```lang ... ```).
+std::vector<Block> marked_blocks(const fs::path& md) {
+    std::vector<Block> out;
+    std::istringstream in(tg::read_text(md));
+    std::string line, pending;
+    int n = 0, pending_line = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        if (line.rfind("<!-- ", 0) == 0 && line.size() > 8 && line.substr(line.size() - 4) == " -->") {
+            pending = line.substr(5, line.size() - 9);
+            pending_line = n;
+            continue;
+        }
+        if (line.rfind("```", 0) == 0 && !pending.empty()) {
+            Block b{pending, "", fmt::format("{}:{}", md.filename().string(), pending_line)};
+            while (std::getline(in, line) && line.rfind("```", 0) != 0) b.body += line + '\n', ++n;
+            ++n;
+            out.push_back(std::move(b));
+        }
+        pending.clear();
+    }
+    return out;
+}
+
+// Runs a shell command in `dir` with build/ pointing at this build; returns (status, stdout).
+std::pair<int, std::string> shell(const std::string& command, const fs::path& dir) {
+    fs::create_directories(dir);
+    const std::string cmd = "cd '" + dir.string() + "' && ln -sfn '" + TG_BUILD_ROOT + "' build && ln -sfn '" +
+                            TG_SOURCE_ROOT + "/examples' examples && (" + command + ") 2>/dev/null";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    for (std::size_t k; (k = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, k);
+    const int st = pclose(p);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+}  // namespace
+
+TEST_CASE("docs: every included file, printed output and command in the docs is true") {
+    const fs::path root = TG_SOURCE_ROOT;
+    std::vector<fs::path> docs = {root / "README.md"};
+    for (const auto& e : fs::directory_iterator(root / "docs"))
+        if (e.path().extension() == ".md") docs.push_back(e.path());
+    const fs::path tmp = fs::temp_directory_path() / ("tapegrad-docs-" + std::to_string(::getpid()));
+    std::size_t checked = 0;
+    for (const fs::path& md : docs) {
+        for (const Block& b : marked_blocks(md)) {
+            CAPTURE(b.where);
+            ++checked;
+            if (b.marker.rfind("include: ", 0) == 0) {
+                std::string spec = b.marker.substr(9);
+                std::size_t first = 1, last = 1u << 30;
+                if (const std::size_t colon = spec.find(':'); colon != std::string::npos) {
+                    const std::string range = spec.substr(colon + 1);
+                    first = std::stoul(range.substr(0, range.find('-')));
+                    last = std::stoul(range.substr(range.find('-') + 1));
+                    spec = spec.substr(0, colon);
+                }
+                std::istringstream file(tg::read_text(root / spec));
+                std::string lines, line;
+                for (std::size_t k = 1; std::getline(file, line); ++k)
+                    if (k >= first && k <= last) lines += line + '\n';
+                CHECK_MESSAGE(b.body == lines, b.where << " quotes " << b.marker.substr(9) << ", which now reads:\n" << lines);
+            } else if (b.marker.rfind("output: ", 0) == 0) {
+                const auto [status, out] = shell(b.marker.substr(8), tmp / std::to_string(checked));
+                CHECK(status == 0);
+                CHECK_MESSAGE(b.body == out, b.where << ": the command now prints:\n" << out);
+            } else if (b.marker == "run") {
+                std::istringstream lines(b.body);
+                std::string line;
+                while (std::getline(lines, line)) {
+                    if (line.empty() || line[0] == '#') continue;
+                    CAPTURE(line);
+                    CHECK(shell(line, tmp / std::to_string(checked)).first == 0);
+                }
+            }
+        }
+    }
+    fs::remove_all(tmp);
+    MESSAGE(checked << " marked blocks checked");
+    CHECK(checked >= 10);
+}
