@@ -72,6 +72,16 @@ Tensor& grad_of(Node& n) {
 
 Tensor& grad(Record& r, int i) { return grad_of(*r.inputs[static_cast<std::size_t>(i)]); }
 
+Tensor& grad_to_write(Record& r, int i, float& beta) {
+    Node& n = *r.inputs[static_cast<std::size_t>(i)];
+    beta = n.has_grad ? 1.0f : 0.0f;
+    if (!n.has_grad) {
+        n.grad.resize(n.value.shape());
+        n.has_grad = true;
+    }
+    return n.grad;
+}
+
 Tensor& scratch(const Shape& s) {
     thread_local Tensor t;
     t.resize(s);

@@ -68,6 +68,9 @@ inline bool wants(const Record& r, int i) { return r.inputs[static_cast<std::siz
 // The gradient buffer of input i, zero-filled the first time backward touches it.
 Tensor& grad(Record& r, int i);
 Tensor& grad_of(Node& n);
+// The gradient buffer of input i for a backward that writes it whole: `beta` is 0 the first time
+// (the buffer holds garbage and must be overwritten, saving the zero fill) and 1 after (add to it).
+Tensor& grad_to_write(Record& r, int i, float& beta);
 
 // Adds into `into` (shape S) the tensor `g` whose shape S broadcasts to, summing over the broadcast
 // axes: the one place where every broadcasting op's backward "un-broadcasts" its gradient.
@@ -79,7 +82,14 @@ Tensor& scratch(const Shape& s);
 // was broadcast. Same shape: one fused pass, no temporary.
 template <class E>
 void accumulate(Record& r, int i, E&& expr) {
-    Tensor& g = grad(r, i);
+    Node& input = *r.inputs[static_cast<std::size_t>(i)];
+    if (!input.has_grad && input.value.shape() == out(r).shape()) {  // the first gradient: assign, no zero fill
+        input.grad.resize(input.value.shape());
+        input.has_grad = true;
+        xt::noalias(view(input.grad)) = std::forward<E>(expr);
+        return;
+    }
+    Tensor& g = grad_of(input);
     if (g.shape() == out(r).shape()) {
         xt::noalias(view(g)) += std::forward<E>(expr);
     } else {

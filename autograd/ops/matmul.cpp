@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "autograd/detail/op.hpp"
+#include "autograd/profile.hpp"
 #include "autograd/threads.hpp"
 
 namespace tg {
@@ -14,11 +15,14 @@ using namespace detail;
 
 namespace {
 
+thread_local std::vector<GemmCall>* gemm_log = nullptr;
+
 // C (m x n) = alpha * op(A) op(B) + beta * C, all row-major raw memory.
 void gemm(const float* a, bool ta, const float* b, bool tb, float* c, std::size_t m, std::size_t k,
           std::size_t n, float beta) {
     static const int threads_set = num_threads();  // links threads.cpp, whose start-up sets the default
     (void)threads_set;
+    if (gemm_log) gemm_log->push_back({ta, tb, m, n, k, beta});
     auto A = ta ? matrix(a, k, m) : matrix(a, m, k);
     auto B = tb ? matrix(b, n, k) : matrix(b, k, n);
     auto C = matrix(c, m, n);
@@ -47,6 +51,32 @@ Dims matmul_dims(const Shape& a, const Shape& b) {
 
 }  // namespace
 
+void set_gemm_log(std::vector<GemmCall>* log) { gemm_log = log; }
+
+namespace {
+
+// The three products of a row vector a [k] and a matrix B [k, n], written as loops the compiler
+// vectorises (each BLAS call costs more than these few thousand multiply-adds). With beta = 0 the
+// output is overwritten without being read (it may hold garbage), as BLAS does.
+void row_times_matrix(const float* a, const float* B, float* c, std::size_t k, std::size_t n) {  // c = a B
+    std::fill_n(c, n, 0.0f);
+    for (std::size_t j = 0; j < k; ++j)
+        for (std::size_t x = 0; x < n; ++x) c[x] += a[j] * B[j * n + x];
+}
+void matrix_times_column(const float* B, const float* g, float* da, std::size_t k, std::size_t n, float beta) {  // da (+)= B g
+    for (std::size_t j = 0; j < k; ++j) {
+        float s = 0.0f;
+        for (std::size_t x = 0; x < n; ++x) s += B[j * n + x] * g[x];
+        da[j] = beta == 0.0f ? s : da[j] + s;
+    }
+}
+void outer_product(const float* a, const float* g, float* dB, std::size_t k, std::size_t n, float beta) {  // dB (+)= a g^T
+    for (std::size_t j = 0; j < k; ++j)
+        for (std::size_t x = 0; x < n; ++x) dB[j * n + x] = (beta == 0.0f ? 0.0f : dB[j * n + x]) + a[j] * g[x];
+}
+
+}  // namespace
+
 Var matmul(const Var& a, const Var& b) {
     const Dims d = matmul_dims(a.shape(), b.shape());
     Shape out_shape = a.shape().rank() == 3 ? Shape{d.batch, d.m, d.n} : Shape{d.m, d.n};
@@ -56,6 +86,8 @@ Var matmul(const Var& a, const Var& b) {
     float* C = op.out().data();
     if (d.b_shared) {
         gemm(A, false, B, false, C, d.batch * d.m, d.k, d.n, 0.0f);
+    } else if (d.m == 1) {  // a batch of row vectors (attention's weighted sums): loops beat one BLAS call each
+        for (std::size_t i = 0; i < d.batch; ++i) row_times_matrix(A + i * d.k, B + i * d.k * d.n, C + i * d.n, d.k, d.n);
     } else {
         for (std::size_t i = 0; i < d.batch; ++i)
             gemm(A + i * d.m * d.k, false, B + i * d.k * d.n, false, C + i * d.m * d.n, d.m, d.k, d.n, 0.0f);
@@ -67,15 +99,20 @@ Var matmul(const Var& a, const Var& b) {
         const float* G = gout(r).data();
         const std::size_t rows = d.b_shared ? d.batch * d.m : d.m;  // one big product when B is shared
         const std::size_t batches = d.b_shared ? 1 : d.batch;
+        float beta = 1.0f;
         if (wants(r, 0)) {  // dA += dC B^T
-            float* GA = grad(r, 0).data();
-            for (std::size_t i = 0; i < batches; ++i)
-                gemm(G + i * rows * d.n, false, B + i * d.k * d.n, true, GA + i * rows * d.k, rows, d.n, d.k, 1.0f);
+            float* GA = grad_to_write(r, 0, beta).data();
+            for (std::size_t i = 0; i < batches; ++i) {
+                if (rows == 1) matrix_times_column(B + i * d.k * d.n, G + i * d.n, GA + i * d.k, d.k, d.n, beta);
+                else gemm(G + i * rows * d.n, false, B + i * d.k * d.n, true, GA + i * rows * d.k, rows, d.n, d.k, beta);
+            }
         }
         if (wants(r, 1)) {  // dB += A^T dC
-            float* GB = grad(r, 1).data();
-            for (std::size_t i = 0; i < batches; ++i)
-                gemm(A + i * rows * d.k, true, G + i * rows * d.n, false, GB + i * d.k * d.n, d.k, rows, d.n, 1.0f);
+            float* GB = grad_to_write(r, 1, beta).data();
+            for (std::size_t i = 0; i < batches; ++i) {
+                if (rows == 1) outer_product(A + i * d.k, G + i * d.n, GB + i * d.k * d.n, d.k, d.n, beta);
+                else gemm(A + i * rows * d.k, true, G + i * rows * d.n, false, GB + i * d.k * d.n, d.k, rows, d.n, beta);
+            }
         }
     });
 }
@@ -100,8 +137,15 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
         const std::size_t n_in = in(r, 1).shape()[1], n_out = in(r, 1).shape()[0];
         const std::size_t rows = in(r, 0).numel() / std::max<std::size_t>(n_in, 1);
         const float* G = gout(r).data();
-        if (wants(r, 0)) gemm(G, false, in(r, 1).data(), false, grad(r, 0).data(), rows, n_out, n_in, 1.0f);  // dx += dy W
-        if (wants(r, 1)) gemm(G, true, in(r, 0).data(), false, grad(r, 1).data(), n_out, rows, n_in, 1.0f);  // dW += dy^T x
+        float beta = 1.0f;
+        if (wants(r, 0)) {  // dx += dy W
+            float* dx = grad_to_write(r, 0, beta).data();
+            gemm(G, false, in(r, 1).data(), false, dx, rows, n_out, n_in, beta);
+        }
+        if (wants(r, 1)) {  // dW += dy^T x
+            float* dw = grad_to_write(r, 1, beta).data();
+            gemm(G, true, in(r, 0).data(), false, dw, n_out, rows, n_in, beta);
+        }
         if (r.inputs.size() == 3 && wants(r, 2)) {                                                        // db += sum dy
             float* db = grad(r, 2).data();
             for (std::size_t k = 0; k < rows; ++k)

@@ -1,0 +1,164 @@
+// bench/train_step: the translator's training step (or greedy decoding) on random data of exact
+// sizes, timed, with the time raw cblas_sgemm needs for exactly the same matrix products measured
+// in the same run. Prints one JSON line. bench/pytorch_reference.py is the same model in PyTorch.
+//   train_step --batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20
+//              --steps 50 --threads 1 [--no-attention] [--decode]
+#include <cblas.h>
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "autograd/profile.hpp"
+#include "bench/alloc_counter.hpp"
+#include "model.hpp"
+#include "optim/adam.hpp"
+#include "tapegrad.hpp"
+
+using namespace tg;
+using namespace translator;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Greedy decoding for exactly tgt_len steps (no early stop), as a decoder in production would run.
+void decode_steps(const RNNSearch& model, const text::Batch& batch, std::size_t steps) {
+    NoGradGuard no_grad;
+    active_tape().clear();
+    const RNNSearch::Encoded enc = model.encode(batch.source, batch.size, batch.src_len, batch.source_lengths);
+    std::vector<std::int32_t> prev(batch.size, text::Vocab::kBos);
+    Var s = enc.initial;
+    for (std::size_t i = 0; i < steps; ++i) {
+        RNNSearch::Step st = model.step(enc, s, prev);
+        s = st.state;
+        const Tensor& l = st.logits.value();
+        const std::size_t V = l.shape()[1];
+        for (std::size_t b = 0; b < batch.size; ++b)
+            prev[b] = static_cast<std::int32_t>(std::max_element(l.data() + b * V, l.data() + (b + 1) * V) - (l.data() + b * V));
+    }
+}
+
+// Raw cblas_sgemm on the logged products, on buffers big enough for the largest (allocated once).
+struct Replay {
+    const std::vector<GemmCall>& calls;
+    std::vector<float> A, B, C;
+    explicit Replay(const std::vector<GemmCall>& log) : calls(log) {
+        std::size_t a = 1, b = 1, c = 1;
+        for (const GemmCall& g : calls) a = std::max(a, g.m * g.k), b = std::max(b, g.k * g.n), c = std::max(c, g.m * g.n);
+        A.assign(a, 0.01f);
+        B.assign(b, 0.02f);
+        C.assign(c, 0.0f);
+    }
+    double ms() {
+        const auto start = Clock::now();
+        for (const GemmCall& g : calls) {
+            const auto m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
+            cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans, g.trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+                        1.0f, A.data(), g.trans_a ? m : k, B.data(), g.trans_b ? k : n, g.beta, C.data(), n);
+        }
+        return ms_since(start);
+    }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        Args args("train_step", "[options]",
+                  {{"--batch", "N", "sentences per batch", "32"}, {"--emb", "N", "embedding size", "64"},
+                   {"--hidden", "N", "GRU size", "128"}, {"--attn", "N", "attention size", "128"},
+                   {"--vocab", "N", "words per language (with the 4 specials)", "40"},
+                   {"--src-len", "N", "source length, every sentence (with </s>)", "20"},
+                   {"--tgt-len", "N", "target length, every sentence (with </s>)", "20"},
+                   {"--steps", "N", "timed steps after 5 warm-up steps", "50"}, kThreadsOption,
+                   {"--no-attention", "", "the RNNencdec baseline", ""}, {"--decode", "", "time greedy decoding instead", ""}},
+                  Argv(argv + 1, argv + argc));
+        const auto B = static_cast<std::size_t>(args.integer("--batch", 1, 4096));
+        const auto V = static_cast<std::size_t>(args.integer("--vocab", 5, 1000000));
+        const auto S = static_cast<std::size_t>(args.integer("--src-len", 2, 10000));
+        const auto T = static_cast<std::size_t>(args.integer("--tgt-len", 2, 10000));
+        const auto steps = static_cast<int>(args.integer("--steps", 1, 1000000));
+        const bool decode = args.flag("--decode");
+        apply_threads(args);
+
+        ModelConfig c;
+        c.src_vocab = c.tgt_vocab = V;
+        c.emb = static_cast<std::size_t>(args.integer("--emb", 1, 100000));
+        c.hidden = static_cast<std::size_t>(args.integer("--hidden", 1, 100000));
+        c.attn = static_cast<std::size_t>(args.integer("--attn", 1, 100000));
+        c.attention = !args.flag("--no-attention");
+        Generator gen(1);
+        RNNSearch model(c, gen);
+        Adam opt(model.named_parameters(), {.lr = 1e-3});
+
+        std::vector<text::EncodedPair> pairs(B);  // random words, every sentence full length
+        for (auto& p : pairs) {
+            for (std::size_t j = 0; j + 1 < S; ++j) p.source.push_back(static_cast<std::int32_t>(4 + gen.next_u64() % (V - 4)));
+            p.source.push_back(text::Vocab::kEos);
+            for (std::size_t j = 0; j + 1 < T; ++j) p.target.push_back(static_cast<std::int32_t>(4 + gen.next_u64() % (V - 4)));
+        }
+        std::vector<std::size_t> all(B);
+        for (std::size_t i = 0; i < B; ++i) all[i] = i;
+        const text::Batch batch = text::make_batch(pairs, all);
+
+        Tape tape;
+        TapeScope scope(tape);
+        auto one_step = [&] {
+            if (decode) return decode_steps(model, batch, T);
+            tape.clear();
+            opt.zero_grad();
+            model.loss(batch).backward();
+            clip_grad_norm(opt.params(), 1.0f);
+            opt.step();
+        };
+        for (int i = 0; i < 5; ++i) one_step();  // warm-up: the tape grows its buffers
+        std::vector<GemmCall> calls;
+        set_gemm_log(&calls);
+        one_step();
+        set_gemm_log(nullptr);
+        double flops = 0;
+        for (const GemmCall& g : calls) flops += 2.0 * static_cast<double>(g.m * g.n * g.k);
+
+        Replay replay(calls);
+        std::vector<double> times, limits;
+        times.reserve(static_cast<std::size_t>(steps));
+        limits.reserve(static_cast<std::size_t>(steps));
+        const std::size_t allocs_before = tg::bench::allocations();
+        for (int i = 0; i < steps; ++i) {  // steps and raw products interleaved: the ratio is measured in one run
+            const auto start = Clock::now();
+            one_step();
+            times.push_back(ms_since(start));
+            limits.push_back(replay.ms());
+        }
+        const double allocs = static_cast<double>(tg::bench::allocations() - allocs_before) / steps;
+        rusage usage{};
+        getrusage(RUSAGE_SELF, &usage);
+        const double med = median(times), limit = median(limits);
+        fmt::print("{{\"framework\": \"tapegrad\", \"mode\": \"{}\", \"batch\": {}, \"emb\": {}, \"hidden\": {}, \"attn\": {}, "
+                   "\"vocab\": {}, \"src_len\": {}, \"tgt_len\": {}, \"threads\": {}, \"attention\": {}, \"steps\": {}, "
+                   "\"median_ms\": {:.3f}, \"min_ms\": {:.3f}, \"tgt_tokens_per_s\": {:.0f}, \"peak_rss_mb\": {:.1f}, "
+                   "\"allocs_per_step\": {:.1f}, \"limit_ms\": {:.3f}, \"median_over_limit\": {:.2f}, \"gemms_per_step\": {}, "
+                   "\"gflop_per_step\": {:.4f}}}\n",
+                   decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
+                   *std::min_element(times.begin(), times.end()), static_cast<double>(B * T) / (med / 1000.0),
+                   static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, med / limit,
+                   calls.size(), flops / 1e9);
+        return 0;
+    } catch (const HelpRequested& h) {
+        std::fputs(h.usage.c_str(), stdout);
+        return 0;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "train_step: {}\n", e.what());
+        return 2;
+    }
+}
