@@ -32,22 +32,22 @@ Var GRUCell::step(const Var& gi, const Var& h) const {
     if (h.shape().rank() != 2 || h.shape()[1] != H || !(gi.shape() == Shape{h.shape()[0], 3 * H}))
         throw ShapeError(fmt::format("GRUCell: state {} and input projection {} do not fit hidden_size {}",
                                      h.shape().str(), gi.shape().str(), H));
-    auto i = split(gi, 1, {H, H, H});  // W_i{r,z,n} x + b_i{r,z,n}
+    // The gates' rows are stacked [r; z; n]: W_i{r,z,n} x + b_i{r,z,n} are three slices of gi.
+    const Var i_r = slice(gi, 1, 0, H), i_z = slice(gi, 1, H, 2 * H), i_n = slice(gi, 1, 2 * H, 3 * H);
     if (reset_after) {
-        Var gh = linear(h, weight_hh, bias_hh);
-        auto g = split(gh, 1, {H, H, H});  // W_h{r,z,n} h + b_h{r,z,n}
-        Var r = sigmoid(i[0] + g[0]).label("r");
-        Var z = sigmoid(i[1] + g[1]).label("z");
-        Var n = tanh(i[2] + r * g[2]).label("n");
+        const Var gh = linear(h, weight_hh, bias_hh);  // W_h{r,z,n} h + b_h{r,z,n}, one product
+        Var r = sigmoid(i_r + slice(gh, 1, 0, H)).label("r");
+        Var z = sigmoid(i_z + slice(gh, 1, H, 2 * H)).label("z");
+        Var n = tanh(i_n + r * slice(gh, 1, 2 * H, 3 * H)).label("n");
         return ((1.0f - z) * n + z * h).label("h'");
     }
     // reset before: r multiplies h before the recurrent product of the candidate
     Var w_rz = slice(weight_hh, 0, 0, 2 * H), w_n = slice(weight_hh, 0, 2 * H, 3 * H);
     Var b_rz = slice(bias_hh, 0, 0, 2 * H), b_n = slice(bias_hh, 0, 2 * H, 3 * H);
-    auto g = split(linear(h, w_rz, b_rz), 1, {H, H});
-    Var r = sigmoid(i[0] + g[0]).label("r");
-    Var z = sigmoid(i[1] + g[1]).label("z");
-    Var n = tanh(i[2] + linear(r * h, w_n, b_n)).label("n");
+    const Var g = linear(h, w_rz, b_rz);
+    Var r = sigmoid(i_r + slice(g, 1, 0, H)).label("r");
+    Var z = sigmoid(i_z + slice(g, 1, H, 2 * H)).label("z");
+    Var n = tanh(i_n + linear(r * h, w_n, b_n)).label("n");
     return ((1.0f - z) * n + z * h).label("h'");
 }
 
