@@ -2,11 +2,12 @@
 # missing (Debian 12 packages) and builds first.
 BUILD      ?= build
 SAN_BUILD  ?= build-sanitize
+SHELL      := /bin/bash
 MESON_ARGS ?=
 PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxtensor-blas-dev libxsimd-dev \
               libopenblas-dev doctest-dev libfmt-dev
 
-.PHONY: deps build test demo paper paper-quick bench test-sanitize clean
+.PHONY: deps build test demo paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean
 
 # Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
 deps:
@@ -55,6 +56,33 @@ test-sanitize: deps $(SAN_BUILD)/build.ninja
 	ninja -C $(SAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(SAN_BUILD)/tests/tests
+
+# Fuzzing (libFuzzer, clang from Debian) of the three readers of untrusted files: parallel text and
+# alignments, vocabularies, .npy. Each runs FUZZ_SECONDS on its seed corpus (fuzz/corpus/NAME) plus
+# what it found before (build-fuzz/corpus-NAME); a crash is saved as build-fuzz/crash-NAME-*: copy
+# it into fuzz/regressions/NAME/ and tests/test_fuzz_inputs.cpp replays it from then on.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     ?= build-fuzz
+FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps PACKAGES="clang libclang-rt-14-dev libfmt-dev"
+
+fuzz-build: fuzz-deps
+	mkdir -p $(FUZZ_DIR)
+	clang++ $(FUZZ_FLAGS) fuzz/fuzz_tsv.cpp text/corpus.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_tsv
+	clang++ $(FUZZ_FLAGS) fuzz/fuzz_vocab.cpp text/vocab.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_vocab
+	clang++ $(FUZZ_FLAGS) fuzz/fuzz_npy.cpp io/npy.cpp io/files.cpp autograd/tensor.cpp autograd/shape.cpp -lfmt -o $(FUZZ_DIR)/fuzz_npy
+
+fuzz: fuzz-build
+	@for t in tsv vocab npy; do \
+	  mkdir -p $(FUZZ_DIR)/corpus-$$t; \
+	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 -max_len=8192 \
+	    -timeout=5 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crash-$$t- \
+	    $(FUZZ_DIR)/corpus-$$t fuzz/corpus/$$t fuzz/regressions/$$t 2>&1 | grep -E "^#[0-9]+ +DONE|stat::number_of_executed_units|ERROR|SUMMARY" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

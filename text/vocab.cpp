@@ -35,8 +35,10 @@ Vocab Vocab::build(std::span<const Sentence> sentences, std::size_t min_count) {
     return v;
 }
 
-Vocab Vocab::load(const std::filesystem::path& path) {
-    std::istringstream in(read_text(path));
+Vocab Vocab::load(const std::filesystem::path& path) { return parse(read_text(path), path.string()); }
+
+Vocab Vocab::parse(const std::string& text, const std::string& name) {
+    std::istringstream in(text);
     Vocab v;
     v.words_.clear();
     v.ids_.clear();
@@ -45,13 +47,14 @@ Vocab Vocab::load(const std::filesystem::path& path) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (n <= 4 && line != kSpecials[n - 1])
             throw FileError(fmt::format("{}:{}: expected '{}' (the first four lines are <pad> <unk> <s> </s>), found '{}'",
-                                        path.string(), n, kSpecials[n - 1], line));
+                                        name, n, kSpecials[n - 1], line.substr(0, 40)));
         if (line.empty() || line.find_first_of(" \t") != std::string::npos)
-            throw FileError(fmt::format("{}:{}: a token must be non-empty and without spaces or tabs", path.string(), n));
-        if (v.contains(line)) throw FileError(fmt::format("{}:{}: '{}' appears twice", path.string(), n, line));
+            throw FileError(fmt::format("{}:{}: a token must be non-empty and without spaces or tabs", name, n));
+        if (line.size() > 1000) throw FileError(fmt::format("{}:{}: a token of {} bytes; the limit is 1000", name, n, line.size()));
+        if (v.contains(line)) throw FileError(fmt::format("{}:{}: '{}' appears twice", name, n, line));
         v.add(line);
     }
-    if (v.size() < 4) throw FileError(fmt::format("{}: has {} lines; a vocabulary starts with the four specials", path.string(), v.size()));
+    if (v.size() < 4) throw FileError(fmt::format("{}: has {} lines; a vocabulary starts with the four specials", name, v.size()));
     return v;
 }
 

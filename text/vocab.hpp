@@ -22,6 +22,7 @@ public:
     static Vocab build(std::span<const Sentence> sentences, std::size_t min_count = 1);
     // Throws tg::FileError naming the file and line of a problem (missing specials, duplicates).
     static Vocab load(const std::filesystem::path& path);
+    static Vocab parse(const std::string& text, const std::string& name);  // the same, from the file's text
     std::string text() const;  // the file's contents
 
     std::size_t size() const { return words_.size(); }
