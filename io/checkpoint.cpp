@@ -4,7 +4,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 
@@ -31,6 +34,15 @@ CheckpointWriter::CheckpointWriter(fs::path dir) : dir_(std::move(dir)) {
     if (dir_.filename().empty()) dir_ = dir_.parent_path();  // "ckpt/" -> "ckpt"
     staging_ = dir_.string() + fmt::format(".saving-{}", ::getpid());
     std::error_code ec;
+    // Staging folders of saves whose process died (killed mid-save) are removed.
+    const fs::path parent = dir_.parent_path().empty() ? fs::path(".") : dir_.parent_path();
+    const std::string prefix = dir_.filename().string() + ".saving-";
+    for (const auto& e : fs::directory_iterator(parent, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind(prefix, 0) != 0) continue;
+        const long pid = std::atol(name.c_str() + prefix.size());
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+    }
     fs::remove_all(staging_, ec);
     fs::create_directories(staging_, ec);
     if (ec) throw FileError(fmt::format("{}: cannot create: {}", staging_.string(), ec.message()));
@@ -60,9 +72,11 @@ void CheckpointWriter::commit() {
         if (entry.is_directory()) fsync_path(entry.path());
     fsync_path(staging_);
     const fs::path parent = dir_.parent_path().empty() ? fs::path(".") : dir_.parent_path();
+    crash_point();  // complete and flushed, not yet published
     if (!fs::exists(dir_)) {
         fs::rename(staging_, dir_);
     } else if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, dir_.c_str(), RENAME_EXCHANGE) == 0) {
+        crash_point();  // published; the previous checkpoint still lies in the staging folder
         fs::remove_all(staging_);  // the staging name now holds the previous checkpoint
     } else {
         // No atomic exchange on this file system: move the old one aside, then the new one in.
@@ -70,9 +84,11 @@ void CheckpointWriter::commit() {
         const fs::path old = dir_.string() + ".old";
         fs::remove_all(old);
         fs::rename(dir_, old);
+        crash_point();
         fs::rename(staging_, dir_);
         fs::remove_all(old);
     }
+    crash_point();  // done
     fsync_path(parent);
     committed_ = true;
 }

@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -19,6 +21,15 @@ std::string read_text(const std::filesystem::path& path) {
     s << in.rdbuf();
     if (in.bad()) throw FileError(fmt::format("{}: read error", path.string()));
     return s.str();
+}
+
+void crash_point() {
+    static const long crash_at = [] {
+        const char* v = std::getenv("TAPEGRAD_CRASH_AT");
+        return v ? std::atol(v) : 0L;
+    }();
+    static long calls = 0;
+    if (crash_at > 0 && ++calls == crash_at) ::kill(::getpid(), SIGKILL);
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
@@ -37,14 +48,17 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
         }
         done += static_cast<std::size_t>(n);
     }
+    crash_point();  // written, not flushed
     const bool synced = ::fsync(fd) == 0;
     if (!(::close(fd) == 0 && synced)) {
         ::unlink(tmp.c_str());
         throw FileError(fmt::format("{}: cannot flush to disk: {}", tmp.string(), std::strerror(errno)));
     }
+    crash_point();  // flushed, not renamed
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
     if (ec) throw FileError(fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+    crash_point();  // in place
 }
 
 void fsync_path(const std::filesystem::path& path) {

@@ -19,4 +19,10 @@ std::string read_text(const std::filesystem::path& path);
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
 void fsync_path(const std::filesystem::path& path);  // makes a directory's new entries durable
 
+// A testing hook for interruption: each step of a save (a file written, flushed, renamed; a
+// checkpoint swapped in) calls crash_point(). With TAPEGRAD_CRASH_AT=N in the environment, the
+// N-th call kills the process with SIGKILL, so tests can interrupt a save at every step and check
+// that the last good checkpoint survives (tests/test_interrupt.cpp). Without it, it does nothing.
+void crash_point();
+
 }  // namespace tg

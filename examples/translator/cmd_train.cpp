@@ -278,7 +278,7 @@ int cmd_train(const Argv& argv) {
     }
     fmt::print("{} after {} steps in {}; best valid loss {:.4f}; checkpoint in {}/\n", stop_reason ? stop_reason : "done",
                state.step, clock_text(elapsed()), state.best_valid_loss, out.string());
-    return 0;
+    return interrupted ? 130 : 0;  // Ctrl-C: saved, and the shell's convention for an interrupted command
 }
 
 }  // namespace translator
