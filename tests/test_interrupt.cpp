@@ -72,6 +72,15 @@ TEST_CASE("SIGKILL at any step of a save keeps the last checkpoint; --resume end
             CHECK_MESSAGE(e.path().filename().string().find(".saving-") == std::string::npos, e.path());
     }
     MESSAGE(crashed << " runs killed at different steps of their saves");
+
+    // Ctrl-C in the middle of an epoch: the run saves where it is and exits with 130; resuming
+    // from there ends, again, exactly where the uninterrupted run does.
+    const fs::path out = dir / "ctrl-c";
+    CHECK(run_status("TAPEGRAD_SIGINT_AT_STEP=11 " + train + "--out " + out.string()) == 130);
+    const fs::path state = fs::exists(out / "last" / "train_state.txt") ? out / "last" / "train_state.txt" : out / "train_state.txt";
+    CHECK(tg::read_text(state).find("step 11\n") != std::string::npos);
+    CHECK(run_status(train + "--resume " + out.string() + " --out " + out.string()) == 0);
+    CHECK(latest_parameters(out) == reference);
     CHECK(crashed >= 15);
     CHECK(saved_before);
     fs::remove_all(dir);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -221,6 +222,9 @@ int cmd_train(const Argv& argv) {
     };
 
     std::signal(SIGINT, on_sigint);
+    // A testing hook: TAPEGRAD_SIGINT_AT_STEP=N sends this process Ctrl-C's signal after step N.
+    const char* sigint_env = std::getenv("TAPEGRAD_SIGINT_AT_STEP");
+    const std::int64_t sigint_at = sigint_env ? std::atoll(sigint_env) : 0;
     const bool tty = ::isatty(STDOUT_FILENO);
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
@@ -242,6 +246,7 @@ int cmd_train(const Argv& argv) {
             opt.step();
             ++state.step;
             state.batch = static_cast<std::int64_t>(b) + 1;
+            if (state.step == sigint_at) std::raise(SIGINT);
             ++steps_this_run;
             loss_avg = steps_this_run == 1 ? loss.item() : 0.95 * loss_avg + 0.05 * loss.item();
             window_tokens += static_cast<double>(batch.target_tokens);
