@@ -9,6 +9,7 @@
 
 #include "helpers.hpp"
 #include "io/files.hpp"
+#include "io/npy.hpp"
 
 namespace fs = std::filesystem;
 
@@ -143,6 +144,22 @@ TEST_CASE("CLI: generate, train, eval, translate, attention, grads, a bare check
     const Result bare = run("eval --checkpoint " + w / "bare" + " --data " + w / "test.tsv" + " --align " + w / "test.align");
     CHECK(bare.status == 0);
     CHECK(bare.output == text.output);
+
+    // A sentence far longer than any seen in training still translates (into something).
+    std::string long_sentence;
+    for (int i = 0; i < 40; ++i) long_sentence += "the big dog sees a cat ";
+    CHECK_RUN(run("translate --checkpoint " + w / "full", long_sentence + "\n"), 0);
+
+    // NaN in training: the run stops before the step, names the op, and leaves the checkpoint as it was.
+    fs::copy(w.path / "full", w.path / "poisoned", fs::copy_options::recursive);
+    const fs::path latest = fs::exists(w.path / "poisoned" / "last") ? w.path / "poisoned" / "last" : w.path / "poisoned";
+    tg::Tensor weight = tg::load_npy(latest / "bridge.weight.npy");
+    weight.data()[0] = std::nanf("");
+    tg::save_npy(latest / "bridge.weight.npy", weight);
+    const std::string before = bytes_of_all_npy(latest);
+    CHECK_RUN(run(train + "--epochs 5 --resume " + w / "poisoned" + " --out " + w / "poisoned"), 1, "not finite",
+              "forward of 'linear'", "unchanged");
+    CHECK(bytes_of_all_npy(latest) == before);
 
     // A parameter file that does not fit is named.
     tg::write_file_atomically(w / "bare/tgt.vocab", "<pad>\n<unk>\n<s>\n</s>\nonly\n");

@@ -107,6 +107,19 @@ Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>
     return {loss_sum / std::max(tokens, 1.0), right / std::max(tokens, 1.0)};
 }
 
+// Replays a batch in anomaly mode to name the first op whose forward or backward is not finite.
+std::string first_non_finite_op(const RNNSearch& model, const text::Batch& batch) {
+    Tape tape;
+    TapeScope scope(tape);
+    AnomalyModeGuard anomaly;
+    try {
+        model.loss(batch).backward();
+    } catch (const AnomalyError& e) {
+        return e.what();
+    }
+    return "no single op produced it (the parameters are no longer finite)";
+}
+
 std::string clock_text(double seconds) {
     const auto s = static_cast<long long>(std::max(0.0, seconds));
     return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
@@ -242,7 +255,17 @@ int cmd_train(const Argv& argv) {
             opt.zero_grad();
             Var loss = model->loss(batch);
             loss.backward();
-            if (state.clip > 0) clip_grad_norm(opt.params(), static_cast<float>(state.clip));
+            const float norm = clip_grad_norm(opt.params(), state.clip > 0 ? static_cast<float>(state.clip) : 1e30f);
+            if (!std::isfinite(loss.item()) || !std::isfinite(norm)) {
+                // Stop before the step spoils the parameters, name the op, save nothing: the last
+                // good checkpoint stays as it is.
+                if (tty) fmt::print("\r\x1b[K");
+                throw FileError(fmt::format("training stopped at step {}: the {} is not finite ({}); {}; the last good "
+                                            "checkpoint in {}/ is unchanged", state.step + 1,
+                                            std::isfinite(loss.item()) ? "gradient norm" : "loss",
+                                            std::isfinite(loss.item()) ? norm : loss.item(), first_non_finite_op(*model, batch),
+                                            out.string()));
+            }
             opt.step();
             ++state.step;
             state.batch = static_cast<std::int64_t>(b) + 1;
