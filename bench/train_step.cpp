@@ -11,6 +11,7 @@
 #include <chrono>
 
 #include "args.hpp"
+#include "decode.hpp"
 #include "commands.hpp"
 #include "autograd/profile.hpp"
 #include "bench/alloc_counter.hpp"
@@ -29,23 +30,6 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// Greedy decoding for exactly tgt_len steps (no early stop), as a decoder in production would run.
-void decode_steps(const RNNSearch& model, const text::Batch& batch, std::size_t steps) {
-    NoGradGuard no_grad;
-    active_tape().clear();
-    const RNNSearch::Encoded enc = model.encode(batch.source, batch.size, batch.src_len, batch.source_lengths);
-    std::vector<std::int32_t> prev(batch.size, text::Vocab::kBos);
-    Var s = enc.initial;
-    for (std::size_t i = 0; i < steps; ++i) {
-        RNNSearch::Step st = model.step(enc, s, prev);
-        s = st.state;
-        const Tensor& l = st.logits.value();
-        const std::size_t V = l.shape()[1];
-        for (std::size_t b = 0; b < batch.size; ++b)
-            prev[b] = static_cast<std::int32_t>(std::max_element(l.data() + b * V, l.data() + (b + 1) * V) - (l.data() + b * V));
-    }
 }
 
 // Raw cblas_sgemm on the logged products, on buffers big enough for the largest (allocated once).
@@ -110,11 +94,16 @@ int main(int argc, char** argv) {
         std::vector<std::size_t> all(B);
         for (std::size_t i = 0; i < B; ++i) all[i] = i;
         const text::Batch batch = text::make_batch(pairs, all);
+        std::vector<std::vector<std::int32_t>> sources;
+        for (const auto& p : pairs) sources.push_back(p.source);
 
         Tape tape;
         TapeScope scope(tape);
         auto one_step = [&] {
-            if (decode) return decode_steps(model, batch, T);
+            if (decode) {  // greedy decoding for exactly T steps, as a decoder in production runs
+                greedy(model, sources, T, /*stop_at_eos=*/false);
+                return;
+            }
             tape.clear();
             opt.zero_grad();
             model.loss(batch).backward();

@@ -1,10 +1,12 @@
 // translator generate: a built-in synthetic language pair, as PREFIX.tsv and PREFIX.align.
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "io/files.hpp"
 #include "tasks.hpp"
 
 namespace translator {
@@ -54,6 +56,11 @@ int cmd_generate(const Argv& argv) {
         alignments.push_back(std::move(e.alignment));
     }
     const std::string prefix = args.text("--out");
+    if (const auto parent = std::filesystem::path(prefix).parent_path(); !parent.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(parent, ec);  // --out data/train: make data/
+        if (ec) throw tg::FileError(fmt::format("{}: cannot create: {}", parent.string(), ec.message()));
+    }
     tg::text::write_parallel(prefix + ".tsv", pairs);
     tg::text::write_alignments(prefix + ".align", alignments);
     fmt::print("wrote {} pairs of task '{}' to {}.tsv and {}.align\n", pairs.size(), task, prefix, prefix);

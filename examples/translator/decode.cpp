@@ -42,7 +42,7 @@ void append_row(viz::Matrix& m, const float* row, std::size_t cols) {
 std::size_t default_max_len(std::size_t source_len) { return 2 * source_len + 10; }
 
 std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
-                                std::size_t max_len) {
+                                std::size_t max_len, bool stop_at_eos) {
     NoGradGuard no_grad;
     TapeScope scope(decode_tape());
     const text::Batch batch = source_batch(sources);
@@ -68,7 +68,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
             out[b].score += row[best] - m - std::log(z);
             if (st.weights.defined()) append_row(out[b].attention, st.weights.value().data() + b * S, S);
             prev[b] = best;
-            if (best == Vocab::kEos) out[b].finished = true;
+            if (best == Vocab::kEos && stop_at_eos) out[b].finished = true;
             else out[b].words.push_back(best);
             all_done = all_done && out[b].finished;
         }

@@ -22,8 +22,9 @@ struct Translation {
 std::size_t default_max_len(std::size_t source_len);
 
 // Greedy decoding of several sentences at once; each source is a list of ids ending in </s>.
+// With stop_at_eos = false every sentence runs max_len steps (benchmarks: a fixed amount of work).
 std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
-                                std::size_t max_len = 0);
+                                std::size_t max_len = 0, bool stop_at_eos = true);
 
 // Beam search of width `beam` for one sentence; hypotheses are compared by log-probability
 // divided by their length (counting </s>). Width 1 gives exactly the greedy translation.
