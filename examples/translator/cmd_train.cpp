@@ -107,17 +107,23 @@ Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>
     return {loss_sum / std::max(tokens, 1.0), right / std::max(tokens, 1.0)};
 }
 
-// Replays a batch in anomaly mode to name the first op whose forward or backward is not finite.
-std::string first_non_finite_op(const RNNSearch& model, const text::Batch& batch) {
+// Why training stopped on a loss or gradient norm that is not finite: the batch is replayed in
+// anomaly mode to name the first op whose forward or backward made a NaN or Inf. Nothing is saved,
+// so the last good checkpoint stays as it is.
+std::string not_finite_report(float loss, float norm, std::int64_t step, const RNNSearch& model, const text::Batch& batch,
+                              const fs::path& out) {
+    std::string culprit = "no single op produced it (the parameters are no longer finite)";
     Tape tape;
     TapeScope scope(tape);
     AnomalyModeGuard anomaly;
     try {
         model.loss(batch).backward();
     } catch (const AnomalyError& e) {
-        return e.what();
+        culprit = e.what();
     }
-    return "no single op produced it (the parameters are no longer finite)";
+    return fmt::format("training stopped at step {}: the {} is not finite ({}); {}; the last good checkpoint in {}/ is "
+                       "unchanged", step, std::isfinite(loss) ? "gradient norm" : "loss", std::isfinite(loss) ? norm : loss,
+                       culprit, out.string());
 }
 
 std::string clock_text(double seconds) {
@@ -256,15 +262,9 @@ int cmd_train(const Argv& argv) {
             Var loss = model->loss(batch);
             loss.backward();
             const float norm = clip_grad_norm(opt.params(), state.clip > 0 ? static_cast<float>(state.clip) : 1e30f);
-            if (!std::isfinite(loss.item()) || !std::isfinite(norm)) {
-                // Stop before the step spoils the parameters, name the op, save nothing: the last
-                // good checkpoint stays as it is.
+            if (!std::isfinite(loss.item()) || !std::isfinite(norm)) {  // stop before the step spoils the parameters
                 if (tty) fmt::print("\r\x1b[K");
-                throw FileError(fmt::format("training stopped at step {}: the {} is not finite ({}); {}; the last good "
-                                            "checkpoint in {}/ is unchanged", state.step + 1,
-                                            std::isfinite(loss.item()) ? "gradient norm" : "loss",
-                                            std::isfinite(loss.item()) ? norm : loss.item(), first_non_finite_op(*model, batch),
-                                            out.string()));
+                throw FileError(not_finite_report(loss.item(), norm, state.step + 1, *model, batch, out));
             }
             opt.step();
             ++state.step;
