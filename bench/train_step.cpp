@@ -99,22 +99,46 @@ int main(int argc, char** argv) {
 
         Tape tape;
         TapeScope scope(tape);
+        std::vector<double> forward_t, backward_t, update_t;  // where a training step's time goes
         auto one_step = [&] {
             if (decode) {  // greedy decoding for exactly T steps, as a decoder in production runs
                 greedy(model, sources, T, /*stop_at_eos=*/false);
                 return;
             }
+            const auto t0 = Clock::now();
             tape.clear();
             opt.zero_grad();
-            model.loss(batch).backward();
+            Var loss = model.loss(batch);
+            const auto t1 = Clock::now();
+            loss.backward();
+            const auto t2 = Clock::now();
             clip_grad_norm(opt.params(), 1.0f);
             opt.step();
+            forward_t.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+            backward_t.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+            update_t.push_back(ms_since(t2));
         };
         for (int i = 0; i < 5; ++i) one_step();  // warm-up: the tape grows its buffers
         std::vector<GemmCall> calls;
         set_gemm_log(&calls);
         one_step();
         set_gemm_log(nullptr);
+        // The same products split into the forward's and the backward's, for the breakdown.
+        std::vector<GemmCall> forward_calls;
+        if (!decode) {
+            tape.clear();
+            set_gemm_log(&forward_calls);
+            model.loss(batch);
+            set_gemm_log(nullptr);
+        }
+        const std::vector<GemmCall> backward_calls(calls.begin() + static_cast<std::ptrdiff_t>(forward_calls.size()), calls.end());
+        Replay replay_forward(forward_calls), replay_backward(backward_calls);
+        forward_t.clear();
+        backward_t.clear();
+        update_t.clear();
+        forward_t.reserve(static_cast<std::size_t>(steps));
+        backward_t.reserve(static_cast<std::size_t>(steps));
+        update_t.reserve(static_cast<std::size_t>(steps));
         double flops = 0;
         for (const GemmCall& g : calls) flops += 2.0 * static_cast<double>(g.m * g.n * g.k);
 
@@ -130,6 +154,11 @@ int main(int argc, char** argv) {
             limits.push_back(replay.ms());
         }
         const double allocs = static_cast<double>(tg::bench::allocations() - allocs_before) / steps;
+        std::vector<double> forward_limit, backward_limit;
+        for (int i = 0; i < 10 && !decode; ++i) {
+            forward_limit.push_back(replay_forward.ms());
+            backward_limit.push_back(replay_backward.ms());
+        }
         rusage usage{};
         getrusage(RUSAGE_SELF, &usage);
         const double med = median(times), limit = median(limits);
@@ -137,11 +166,13 @@ int main(int argc, char** argv) {
                    "\"vocab\": {}, \"src_len\": {}, \"tgt_len\": {}, \"threads\": {}, \"attention\": {}, \"steps\": {}, "
                    "\"median_ms\": {:.3f}, \"min_ms\": {:.3f}, \"tgt_tokens_per_s\": {:.0f}, \"peak_rss_mb\": {:.1f}, "
                    "\"allocs_per_step\": {:.1f}, \"limit_ms\": {:.3f}, \"median_over_limit\": {:.2f}, \"gemms_per_step\": {}, "
-                   "\"gflop_per_step\": {:.4f}}}\n",
+                   "\"gflop_per_step\": {:.4f}, \"forward_ms\": {:.3f}, \"forward_limit_ms\": {:.3f}, \"backward_ms\": {:.3f}, "
+                   "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}}}\n",
                    decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
                    *std::min_element(times.begin(), times.end()), static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, med / limit,
-                   calls.size(), flops / 1e9);
+                   calls.size(), flops / 1e9, median(forward_t), median(forward_limit), median(backward_t), median(backward_limit),
+                   median(update_t));
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);
