@@ -53,8 +53,11 @@ paper: build
 paper-quick: build
 	$(BUILD)/examples/paper/paper --quick --out $(BUILD)/paper-quick
 
+# The engine's costs, then a training step and decoding of the demo-sized translator (JSON lines).
 bench: build
 	$(BUILD)/bench/ops
+	$(BUILD)/bench/train_step
+	$(BUILD)/bench/train_step --decode
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer), with
 # xtensor's own bounds checks on. -O1: xsimd's AVX-512 code does not compile at -O0 with g++ 12.
