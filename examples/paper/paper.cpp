@@ -15,6 +15,7 @@
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "decode.hpp"
+#include "evaluate.hpp"
 #include "io/files.hpp"
 #include "tasks.hpp"
 #include "text/metrics.hpp"
@@ -36,20 +37,9 @@ struct Setup {
     int threads = 2;
 };
 
-struct Bucket {
-    std::size_t sentences = 0, exact = 0;
-    std::vector<text::Sentence> hyps, refs;
-    text::AlignmentScore alignment;
-    double bleu() const { return text::corpus_bleu(hyps, refs); }
-    double exact_match() const { return sentences ? 100.0 * static_cast<double>(exact) / static_cast<double>(sentences) : 0.0; }
-};
-
 struct ModelResult {
     std::string name;
-    std::map<std::size_t, Bucket> buckets;  // by (length - 1) / bucket
-    Bucket all;
-    bool has_aer = false;
-    double train_seconds = 0;
+    Evaluation eval;
 };
 
 void write_split(const fs::path& prefix, const std::vector<Example>& examples) {
@@ -61,38 +51,6 @@ void write_split(const fs::path& prefix, const std::vector<Example>& examples) {
     }
     text::write_parallel(prefix.string() + ".tsv", pairs);
     text::write_alignments(prefix.string() + ".align", aligns);
-}
-
-ModelResult evaluate(const std::string& name, const fs::path& checkpoint, const std::vector<Example>& test, const Setup& s) {
-    const LoadedModel m = load_model(checkpoint);
-    ModelResult r;
-    r.name = name;
-    r.has_aer = m.model->attention != nullptr;
-    std::vector<text::SentencePair> pairs;
-    for (const Example& e : test) pairs.push_back(e.pair);
-    const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
-    std::vector<std::vector<std::int32_t>> sources;
-    for (const auto& d : data) sources.push_back(d.source);
-    std::vector<Translation> out;
-    for (std::size_t start = 0; start < sources.size(); start += 50) {  // greedy, 50 at a time
-        std::vector<std::vector<std::int32_t>> chunk(sources.begin() + static_cast<std::ptrdiff_t>(start),
-                                                     sources.begin() + static_cast<std::ptrdiff_t>(std::min(sources.size(), start + 50)));
-        for (Translation& t : greedy(*m.model, chunk)) out.push_back(std::move(t));
-    }
-    const std::vector<viz::Matrix> attention = r.has_aer ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
-    for (std::size_t i = 0; i < test.size(); ++i) {
-        const text::Sentence hyp = m.tgt_vocab.decode(out[i].words);
-        for (Bucket* b : {&r.all, &r.buckets[(pairs[i].source.size() - 1) / s.bucket]}) {
-            ++b->sentences;
-            b->exact += hyp == pairs[i].target;
-            b->hyps.push_back(hyp);
-            b->refs.push_back(pairs[i].target);
-            if (r.has_aer)
-                b->alignment.add(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()),
-                                 test[i].alignment);
-        }
-    }
-    return r;
 }
 
 // Figure 3: the attention while the model reads the reference, gold links outlined.
@@ -113,9 +71,9 @@ void draw_alignment(const fs::path& checkpoint, const Example& e, const fs::path
     write_file_atomically(svg, viz::svg_heatmap(a, cols, rows, title, marks));
 }
 
-std::string row(const ModelResult& r, const std::string& label, const Bucket& b) {
-    return fmt::format("| {} | {} | {} | {:.2f} | {:.1f}% | {} |\n", r.name, label, b.sentences, b.bleu(), b.exact_match(),
-                       r.has_aer ? fmt::format("{:.3f}", b.alignment.aer()) : "-");
+std::string row(const ModelResult& r, const std::string& label, const Scores& b) {
+    return fmt::format("| {} | {} | {} | {:.2f} | {:.1f}% | {} |\n", r.name, label, b.sentences, b.bleu(), 100 * b.exact_match(),
+                       r.eval.has_aer ? fmt::format("{:.3f}", b.alignment.aer()) : "-");
 }
 
 }  // namespace
@@ -171,12 +129,13 @@ int main(int argc, char** argv) {
                           std::to_string(s.hidden), "--attn", std::to_string(s.attn), "--batch", std::to_string(s.batch),
                           "--max-len", std::to_string(s.train_max_len + 20)};
             train.insert(train.end(), flags.begin(), flags.end());
-            const auto t0 = std::chrono::steady_clock::now();
             if (int status = cmd_train(train); status != 0) return status;
             fmt::print("== evaluating {} on {} test sentences\n", name, test.size());
             std::fflush(stdout);
-            results.push_back(evaluate(name, dir, test, s));
-            results.back().train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::vector<text::SentencePair> pairs;
+            std::vector<text::Alignment> gold;
+            for (const Example& e : test) pairs.push_back(e.pair), gold.push_back(e.alignment);
+            results.push_back({name, evaluate(load_model(dir), pairs, &gold, 1, s.bucket)});
         }
 
         // Figure 2: BLEU and exact match against source length.
@@ -193,12 +152,12 @@ int main(int argc, char** argv) {
         for (std::size_t k = 0; k < results.size(); ++k) {
             viz::Series bleu{results[k].name + " BLEU", {}, {}, colors[k], false};
             viz::Series exact{results[k].name + " exact", {}, {}, colors[k], true};
-            for (const auto& [b, bucket] : results[k].buckets) {
+            for (const auto& [b, bucket] : results[k].eval.by_length) {
                 const double mid = static_cast<double>(b * s.bucket) + (static_cast<double>(s.bucket) + 1) / 2;
                 bleu.x.push_back(mid);
                 bleu.y.push_back(bucket.bleu());
                 exact.x.push_back(mid);
-                exact.y.push_back(bucket.exact_match());
+                exact.y.push_back(100 * bucket.exact_match());
             }
             plot.series.push_back(bleu);
             plot.series.push_back(exact);
@@ -228,8 +187,8 @@ int main(int argc, char** argv) {
             s.task, s.train_pairs, s.train_max_len, s.valid_pairs, test.size(), s.test_max_len, s.test_per_bucket, s.bucket,
             s.emb, s.hidden, s.attn, s.batch, s.seconds_per_model, s.threads, wall / 60);
         for (const ModelResult& r : results) {
-            md += row(r, "all", r.all);
-            for (const auto& [b, bucket] : r.buckets) md += row(r, fmt::format("{}-{}", b * s.bucket + 1, (b + 1) * s.bucket), bucket);
+            md += row(r, "all", r.eval.all);
+            for (const auto& [b, bucket] : r.eval.by_length) md += row(r, fmt::format("{}-{}", b * s.bucket + 1, (b + 1) * s.bucket), bucket);
         }
         write_file_atomically(out / "results.md", md);
         fmt::print("\n{}\nwrote {}/bleu_vs_length.svg, {} alignment matrices and {}/results.md in {:.1f} min\n", md,

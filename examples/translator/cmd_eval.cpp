@@ -10,6 +10,7 @@
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "decode.hpp"
+#include "evaluate.hpp"
 #include "text/metrics.hpp"
 
 namespace translator {
@@ -19,35 +20,12 @@ using namespace tg;
 
 namespace {
 
-// Translates every pair's source: greedy in batches of similar lengths, or beam search one by one.
-std::vector<text::Sentence> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data, std::size_t beam) {
-    std::vector<text::Sentence> out(data.size());
-    if (beam > 1) {
-        for (std::size_t i = 0; i < data.size(); ++i)
-            out[i] = m.tgt_vocab.decode(beam_search(*m.model, data[i].source, beam).words);
-        return out;
-    }
-    for (const auto& which : text::plan_batches(data, 64, nullptr)) {
-        std::vector<std::vector<std::int32_t>> sources;
-        for (std::size_t i : which) sources.push_back(data[i].source);
-        const std::vector<Translation> t = greedy(*m.model, sources);
-        for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = m.tgt_vocab.decode(t[k].words);
-    }
+std::string json(const Scores& s, bool with_aer) {
+    std::string out = fmt::format("\"sentences\": {}, \"exact_match\": {:.6f}, \"bleu\": {:.4f}", s.sentences,
+                                  s.exact_match(), s.bleu());
+    if (with_aer) out += fmt::format(", \"aer\": {:.6f}", s.alignment.aer());
     return out;
 }
-
-struct Scores {
-    std::size_t sentences = 0, exact = 0;
-    std::vector<text::Sentence> hyps, refs;
-    text::AlignmentScore alignment;
-    std::string json(bool with_aer) const {
-        std::string s = fmt::format("\"sentences\": {}, \"exact_match\": {:.6f}, \"bleu\": {:.4f}", sentences,
-                                    sentences ? static_cast<double>(exact) / static_cast<double>(sentences) : 0.0,
-                                    text::corpus_bleu(hyps, refs));
-        if (with_aer) s += fmt::format(", \"aer\": {:.6f}", alignment.aer());
-        return s;
-    }
-};
 
 }  // namespace
 
@@ -71,40 +49,23 @@ int cmd_eval(const Argv& argv) {
             throw UsageError("--align: this checkpoint is the no-attention baseline; it has no alignments to score");
         gold = text::read_alignments(args.text("--align"), &pairs);
     }
-    const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
-    const std::vector<text::Sentence> hyps = translate_all(m, data, beam);
-    const std::vector<viz::Matrix> attention = with_aer ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
-
-    Scores all;
-    std::map<std::size_t, Scores> buckets;  // by (source length - 1) / 5
-    for (std::size_t i = 0; i < pairs.size(); ++i) {
-        for (Scores* s : {&all, &buckets[(pairs[i].source.size() - 1) / 5]}) {
-            ++s->sentences;
-            s->exact += hyps[i] == pairs[i].target;
-            s->hyps.push_back(hyps[i]);
-            s->refs.push_back(pairs[i].target);
-            if (with_aer)
-                s->alignment.add(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()), gold[i]);
-        }
-    }
+    const Evaluation e = evaluate(m, pairs, with_aer ? &gold : nullptr, beam);
     if (args.flag("--json")) {
         std::string by_length;
-        for (const auto& [b, s] : buckets)
+        for (const auto& [b, s] : e.by_length)
             by_length += fmt::format("{}{{\"bucket\": \"{}-{}\", \"min_len\": {}, \"max_len\": {}, {}}}", by_length.empty() ? "" : ", ",
-                                     5 * b + 1, 5 * b + 5, 5 * b + 1, 5 * b + 5, s.json(with_aer));
-        fmt::print("{{{}, \"beam\": {}, \"by_length\": [{}]}}\n", all.json(with_aer), beam, by_length);
+                                     5 * b + 1, 5 * b + 5, 5 * b + 1, 5 * b + 5, json(s, with_aer));
+        fmt::print("{{{}, \"beam\": {}, \"by_length\": [{}]}}\n", json(e.all, with_aer), beam, by_length);
         return 0;
     }
     auto line = [&](const std::string& label, const Scores& s) {
-        fmt::print("{:<10} {:>9} {:>11.2f}% {:>8.2f}", label, s.sentences,
-                   100.0 * static_cast<double>(s.exact) / static_cast<double>(std::max<std::size_t>(s.sentences, 1)),
-                   text::corpus_bleu(s.hyps, s.refs));
+        fmt::print("{:<10} {:>9} {:>11.2f}% {:>8.2f}", label, s.sentences, 100.0 * s.exact_match(), s.bleu());
         if (with_aer) fmt::print(" {:>8.4f}", s.alignment.aer());
         fmt::print("\n");
     };
     fmt::print("{:<10} {:>9} {:>12} {:>8}{}\n", "length", "sentences", "exact match", "BLEU", with_aer ? "      AER" : "");
-    for (const auto& [b, s] : buckets) line(fmt::format("{}-{}", 5 * b + 1, 5 * b + 5), s);
-    line("all", all);
+    for (const auto& [b, s] : e.by_length) line(fmt::format("{}-{}", 5 * b + 1, 5 * b + 5), s);
+    line("all", e.all);
     return 0;
 }
 

@@ -1,0 +1,58 @@
+#include "evaluate.hpp"
+
+#include "decode.hpp"
+
+namespace translator {
+
+using namespace tg;
+
+double Scores::exact_match() const {
+    return sentences ? static_cast<double>(exact) / static_cast<double>(sentences) : 0.0;
+}
+
+double Scores::bleu() const { return text::corpus_bleu(hyps, refs); }
+
+namespace {
+
+// Greedy in batches of similar lengths, or beam search one sentence at a time.
+std::vector<text::Sentence> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data, std::size_t beam) {
+    std::vector<text::Sentence> out(data.size());
+    if (beam > 1) {
+        for (std::size_t i = 0; i < data.size(); ++i)
+            out[i] = m.tgt_vocab.decode(beam_search(*m.model, data[i].source, beam).words);
+        return out;
+    }
+    for (const auto& which : text::plan_batches(data, 64, nullptr)) {
+        std::vector<std::vector<std::int32_t>> sources;
+        for (std::size_t i : which) sources.push_back(data[i].source);
+        const std::vector<Translation> t = greedy(*m.model, sources);
+        for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = m.tgt_vocab.decode(t[k].words);
+    }
+    return out;
+}
+
+}  // namespace
+
+Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>& pairs,
+                    const std::vector<text::Alignment>* gold, std::size_t beam, std::size_t bucket) {
+    Evaluation e;
+    e.bucket = bucket;
+    e.has_aer = gold != nullptr && m.model->attention != nullptr;
+    const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
+    const std::vector<text::Sentence> hyps = translate_all(m, data, beam);
+    const std::vector<viz::Matrix> attention = e.has_aer ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+        for (Scores* s : {&e.all, &e.by_length[(pairs[i].source.size() - 1) / bucket]}) {
+            ++s->sentences;
+            s->exact += hyps[i] == pairs[i].target;
+            s->hyps.push_back(hyps[i]);
+            s->refs.push_back(pairs[i].target);
+            if (e.has_aer)
+                s->alignment.add(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()),
+                                 (*gold)[i]);
+        }
+    }
+    return e;
+}
+
+}  // namespace translator
