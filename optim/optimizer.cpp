@@ -23,22 +23,30 @@ std::vector<Tensor> Optimizer::zeros_like_params() const {
     return out;
 }
 
-float clip_grad_norm(const std::vector<Parameter*>& params, float max_norm) {
+namespace {
+
+// The global L2 norm of the gradients of `params` (get(item) gives a Parameter&), and the scaling.
+template <class Range, class Get>
+float clip(const Range& params, Get get, float max_norm) {
     double sq = 0.0;
-    for (const Parameter* p : params)
-        for (float g : p->grad().flat()) sq += static_cast<double>(g) * g;
+    for (const auto& item : params)
+        for (float g : get(item).grad().flat()) sq += static_cast<double>(g) * g;
     const auto norm = static_cast<float>(std::sqrt(sq));
     const float scale = max_norm / (norm + 1e-6f);
     if (scale < 1.0f)
-        for (Parameter* p : params)
-            for (float& g : p->grad().flat()) g *= scale;
+        for (const auto& item : params)
+            for (float& g : get(item).grad().flat()) g *= scale;
     return norm;
 }
 
-float clip_grad_norm(const NamedParameters& params, float max_norm) {
-    std::vector<Parameter*> ps;
-    for (const auto& [name, p] : params) ps.push_back(p);
-    return clip_grad_norm(ps, max_norm);
+}  // namespace
+
+float clip_grad_norm(const std::vector<Parameter*>& params, float max_norm) {
+    return clip(params, [](Parameter* p) -> Parameter& { return *p; }, max_norm);
+}
+
+float clip_grad_norm(const NamedParameters& params, float max_norm) {  // no copy of the list: it runs every step
+    return clip(params, [](const std::pair<std::string, Parameter*>& p) -> Parameter& { return *p.second; }, max_norm);
 }
 
 }  // namespace tg
