@@ -52,6 +52,11 @@ Var matmul(const Var& a, const Var& b);
 // the weight transposed in place instead of a copy being made at every call.
 Var linear(const Var& x, const Var& weight, const Var& bias = Var());
 
+// --- fused ops of the layers (ops/attention.cpp) ---
+// Bahdanau attention's scores: e[b, s] = v . tanh(query[b] + keys[b, s]) for query [B, A], keys
+// [B, S, A], v [A] -> [B, S]. Equal to matmul(tanh(query[:, None] + keys), v), without the temporaries.
+Var additive_scores(const Var& query, const Var& keys, const Var& v);
+
 // --- moving data around (ops/shape.cpp) ---
 Var reshape(const Var& x, const Shape& shape);                 // same number of elements
 Var permute(const Var& x, std::span<const int> axes);          // output axis i = input axis axes[i]

@@ -48,7 +48,7 @@ public:
     void backward(const Tensor& seed) const;
 
     // Labels the record that produced this value; the label shows in printed tapes, DOT graphs and
-    // anomaly reports ("attention.energy"). Returns *this so it chains: auto e = tanh(x).label("e");
+    // anomaly reports ("attention.alpha"). Returns *this so it chains: auto e = tanh(x).label("e");
     Var& label(std::string_view text);
 
     bool defined() const { return node_ != nullptr; }

@@ -54,6 +54,31 @@ struct Replay {
     }
 };
 
+// The step's products grouped by shape (trans_a, trans_b, m, n, k), each group timed with raw sgemm:
+// where the limit's time goes, and which products would gain from being stacked into bigger ones.
+void print_products(const std::vector<GemmCall>& calls) {
+    std::vector<std::vector<GemmCall>> groups;
+    for (const GemmCall& g : calls) {
+        auto same = [&](const std::vector<GemmCall>& grp) {
+            const GemmCall& h = grp[0];
+            return h.trans_a == g.trans_a && h.trans_b == g.trans_b && h.m == g.m && h.n == g.n && h.k == g.k;
+        };
+        auto it = std::find_if(groups.begin(), groups.end(), same);
+        if (it == groups.end()) groups.push_back({g});
+        else it->push_back(g);
+    }
+    fmt::print(stderr, "{:>5} {:>5} {:>5} {:>5} {:>5} {:>6} {:>9} {:>8}\n", "ta", "tb", "m", "n", "k", "count", "ms", "GFLOP/s");
+    for (const auto& grp : groups) {
+        Replay r(grp);
+        std::vector<double> t;
+        for (int i = 0; i < 15; ++i) t.push_back(r.ms());
+        const GemmCall& g = grp[0];
+        const double ms = median(t), flop = 2.0 * static_cast<double>(g.m * g.n * g.k * grp.size());
+        fmt::print(stderr, "{:>5} {:>5} {:>5} {:>5} {:>5} {:>6} {:>9.3f} {:>8.1f}\n", g.trans_a, g.trans_b, g.m, g.n, g.k,
+                   grp.size(), ms, flop / ms / 1e6);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,7 +90,8 @@ int main(int argc, char** argv) {
                    {"--src-len", "N", "source length, every sentence (with </s>)", "20"},
                    {"--tgt-len", "N", "target length, every sentence (with </s>)", "20"},
                    {"--steps", "N", "timed steps after 5 warm-up steps", "50"}, kThreadsOption,
-                   {"--no-attention", "", "the RNNencdec baseline", ""}, {"--decode", "", "time greedy decoding instead", ""}},
+                   {"--no-attention", "", "the RNNencdec baseline", ""}, {"--decode", "", "time greedy decoding instead", ""},
+                   {"--products", "", "also print, to stderr, the step's matrix products grouped by shape, with their raw time", ""}},
                   Argv(argv + 1, argv + argc));
         const auto B = static_cast<std::size_t>(args.integer("--batch", 1, 4096));
         const auto V = static_cast<std::size_t>(args.integer("--vocab", 5, 1000000));
@@ -159,6 +185,7 @@ int main(int argc, char** argv) {
             forward_limit.push_back(replay_forward.ms());
             backward_limit.push_back(replay_backward.ms());
         }
+        if (args.flag("--products")) print_products(calls);
         rusage usage{};
         getrusage(RUSAGE_SELF, &usage);
         const double med = median(times), limit = median(limits);

@@ -26,12 +26,13 @@ AdditiveAttention::Keys AdditiveAttention::precompute(const Var& annotations, co
 
 AdditiveAttention::Result AdditiveAttention::forward(const Keys& keys, const Var& query_state) const {
     const Shape& k = keys.keys.shape();  // [B, S, A]
-    const std::size_t B = k[0], S = k[1], A = k[2];
+    const std::size_t B = k[0], S = k[1];
     if (query_state.shape().rank() != 2 || query_state.shape()[0] != B)
         throw ShapeError(fmt::format("AdditiveAttention: query {} for keys {}", query_state.shape().str(), k.str()));
-    Var q = reshape(query.forward(query_state), {B, 1, A});                       // W_a s_{i-1}
-    Var energy = tanh(q + keys.keys).label("energy");                              // [B, S, A]
-    Var scores = reshape(matmul(energy, reshape(v, {A, 1})), {B, S}).label("e");   // e_ij = v_a . energy
+    // e_ij = v_a . tanh(W_a s_{i-1} + K_j), Eq. 6 with A.1.2: one fused op, the same as the composed
+    //   reshape(matmul(tanh(reshape(q, {B, 1, A}) + keys.keys), reshape(v, {A, 1})), {B, S})
+    // without its three [B, S, A] temporaries (tests/test_ops_grad.cpp checks that both agree).
+    Var scores = additive_scores(query.forward(query_state), keys.keys, v).label("e");  // [B, S]
     Var alpha = softmax(scores, 1, keys.valid).label("alpha");                     // Eq. 6, padding -> 0
     Var context = matmul(reshape(alpha, {B, 1, S}), keys.annotations);           // Eq. 5: [B, 1, K]
     return {reshape(context, {B, keys.annotations.shape()[2]}), alpha};

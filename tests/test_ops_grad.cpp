@@ -245,3 +245,27 @@ TEST_CASE("a composite: one GRU step (reset-after form) written from ops") {
         },
         {rand({2, 3}, 21), rand({2, 4}, 22), rand({12, 3}, 23), rand({12, 4}, 24), rand({12}, 25)});
 }
+
+TEST_CASE("additive_scores: the fused attention scores, against the composed ops") {
+    const Tensor q = rand({2, 5}, 26), k = rand({2, 3, 5}, 27), v = rand({5}, 28);
+    CHECK_GRADS([](Vars x) { return additive_scores(x[0], x[1], x[2]); }, {q, k, v});
+    // keys and v used twice: the second gradient adds to the first (the first-write path and the += path)
+    CHECK_GRADS([](Vars x) { return additive_scores(x[0], x[1], x[2]) * additive_scores(x[0] * 0.5f, x[1], x[2]); },
+                {q, k, v});
+
+    // The composed reference: matmul(tanh(q[:, None] + keys), v); values and every gradient agree.
+    auto run = [&](bool fused) {
+        Tape tape;
+        TapeScope scope(tape);
+        Parameter pq(q), pk(k), pv(v);
+        Var e = fused ? additive_scores(pq, pk, pv)
+                      : reshape(matmul(tanh(reshape(pq, {2, 1, 5}) + pk), reshape(pv, {5, 1})), {2, 3});
+        sum(e * constant(rand({2, 3}, 29))).backward();
+        return std::vector<Tensor>{e.value(), pq.grad(), pk.grad(), pv.grad()};
+    };
+    const auto fused = run(true), composed = run(false);
+    for (std::size_t i = 0; i < fused.size(); ++i) CHECK(max_abs_diff(fused[i], composed[i]) < 1e-6f);
+
+    CHECK_THROWS_WITH_ALL(additive_scores(constant(q), constant(rand({2, 3, 4}, 1)), constant(v)), ShapeError,
+                          "additive_scores", "[2, 5]", "[2, 3, 4]", "[5]");
+}

@@ -1,0 +1,85 @@
+// additive_scores: the alignment model of Bahdanau attention as one op,
+//     e[b, s] = v . tanh(q[b] + keys[b, s])          (the paper's Eq. 6 with A.1.2's a(s_{i-1}, h_j))
+// Composed from add, tanh and matmul it writes and reads three [B, S, A] temporaries at every decoder
+// step and runs a one-column product through BLAS; fused, one pass forward (SIMD) keeps tanh's values (for
+// backward) and one pass backward writes every gradient. The composed form stays the readable
+// reference: tests/test_ops_grad.cpp checks this op's gradients and that both agree.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <xsimd/xsimd.hpp>
+
+#include "autograd/detail/op.hpp"
+
+namespace tg {
+using namespace detail;
+
+namespace {
+
+using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector registers hold
+
+// One row of the forward: energy = tanh(q + k) over A floats, returns v . energy. Explicit SIMD with
+// unaligned loads: which elements take the vector path depends on the position in the row only, not
+// on the buffers' addresses, so the same inputs always give the same bits (std::vector memory is not
+// 64-byte aligned, and xtensor would treat an unaligned head with scalar code).
+float score_row(const float* q, const float* k, const float* v, float* energy, std::size_t A) {
+    Batch acc(0.0f);
+    std::size_t a = 0;
+    for (; a + Batch::size <= A; a += Batch::size) {
+        const Batch e = xsimd::tanh(Batch::load_unaligned(q + a) + Batch::load_unaligned(k + a));
+        e.store_unaligned(energy + a);
+        acc = xsimd::fma(e, Batch::load_unaligned(v + a), acc);
+    }
+    float score = xsimd::hadd(acc);
+    for (; a < A; ++a) {
+        energy[a] = std::tanh(q[a] + k[a]);
+        score += energy[a] * v[a];
+    }
+    return score;
+}
+
+}  // namespace
+
+Var additive_scores(const Var& query, const Var& keys, const Var& v) {
+    const Shape &qs = query.shape(), &ks = keys.shape();
+    if (ks.rank() != 3 || !(qs == Shape{ks[0], ks[2]}) || !(v.shape() == Shape{ks[2]}))
+        throw ShapeError(fmt::format("additive_scores: expected query [B, A], keys [B, S, A] and v [A], got {}, {} and {}",
+                                     qs.str(), ks.str(), v.shape().str()));
+    const std::size_t B = ks[0], S = ks[1], A = ks[2];
+    Op op("additive_scores", {query, keys, v}, Shape{B, S});
+    std::vector<float>& energy = op.saved();  // tanh(q + keys) [B, S, A], for backward
+    energy.resize(B * S * A);
+    const float *q = query.value().data(), *k = keys.value().data(), *vv = v.value().data();
+    float* e = op.out().data();
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t s = 0; s < S; ++s)
+            e[b * S + s] = score_row(q + b * A, k + (b * S + s) * A, vv, energy.data() + (b * S + s) * A, A);
+    // With u = 1 - tanh^2 and t[b,s,a] = de[b,s] v[a] u:  dkeys = t,  dq[b] = sum_s t,  dv = sum_{b,s} de tanh.
+    return op.finish([](Record& r) {
+        const Shape& ks = in(r, 1).shape();
+        const std::size_t B = ks[0], S = ks[1], A = ks[2];
+        const float *E = r.saved.data(), *de = gout(r).data(), *v = in(r, 2).data();
+        float beta = 1.0f;
+        float* dk = wants(r, 1) ? grad_to_write(r, 1, beta).data() : nullptr;
+        float* dq = wants(r, 0) ? grad(r, 0).data() : nullptr;
+        float* dv = wants(r, 2) ? grad(r, 2).data() : nullptr;
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t s = 0; s < S; ++s) {
+                const float g = de[b * S + s];
+                const float* e = E + (b * S + s) * A;
+                if (dk) {  // beta == 0: the buffer holds garbage, overwrite it without reading
+                    float* out = dk + (b * S + s) * A;
+                    if (beta == 0.0f)
+                        for (std::size_t a = 0; a < A; ++a) out[a] = g * v[a] * (1.0f - e[a] * e[a]);
+                    else
+                        for (std::size_t a = 0; a < A; ++a) out[a] += g * v[a] * (1.0f - e[a] * e[a]);
+                }
+                if (dq)
+                    for (std::size_t a = 0; a < A; ++a) dq[b * A + a] += g * v[a] * (1.0f - e[a] * e[a]);
+                if (dv)
+                    for (std::size_t a = 0; a < A; ++a) dv[a] += g * e[a];
+            }
+    });
+}
+
+}  // namespace tg
