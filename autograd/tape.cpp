@@ -95,7 +95,7 @@ Record& Tape::new_record() {
     Record& r = records_[n_records_++];
     r.label.clear();
     r.inputs.clear();
-    r.saved.clear();
+    r.saved.resize_discard(0);
     r.saved_ids.clear();
     r.ints = {};
     r.scalar = 0.0f;

@@ -28,7 +28,7 @@ struct Record {
     BackwardFn backward = nullptr;
     std::array<std::int64_t, 4> ints{};  // small attributes: axis, sizes, flags
     float scalar = 0.0f;                 // a float attribute (e.g. a fill value)
-    std::vector<float> saved;            // data backward needs (probabilities, masks)
+    FloatBuffer saved;                   // data backward needs (probabilities, masks); kept, not zeroed, between uses
     std::vector<std::int32_t> saved_ids; // indices backward needs (argmax, token ids)
 };
 

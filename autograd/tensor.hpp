@@ -30,8 +30,10 @@ public:
 
     void resize_discard(std::size_t n);  // afterwards size() == n; contents unspecified
     std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
     float* data() { return data_; }
     const float* data() const { return data_; }
+    float operator[](std::size_t i) const { return data_[i]; }
 
 private:
     float* data_ = nullptr;

@@ -35,10 +35,10 @@ Op::Op(const char* name, std::span<const Var> inputs, const Shape& out_shape) : 
     for (const Var& v : inputs) rec_->inputs.push_back(&v.node());
 }
 
-std::vector<float>& Op::saved() {
-    thread_local std::vector<float> scratch_floats;
+FloatBuffer& Op::saved() {
+    thread_local FloatBuffer scratch_floats;
     if (rec_) return rec_->saved;
-    scratch_floats.clear();
+    scratch_floats.resize_discard(0);
     return scratch_floats;
 }
 

@@ -50,7 +50,7 @@ public:
     bool recording() const { return rec_ != nullptr; }
     Record& record() { return *rec_; }  // only when recording()
     // Buffers for what backward needs: the record's own when recording, else a scratch buffer.
-    std::vector<float>& saved();
+    FloatBuffer& saved();  // grown with resize_discard: contents unspecified until written
     std::vector<std::int32_t>& saved_ids();
     Var finish(BackwardFn backward);
 

@@ -20,8 +20,8 @@ using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector regist
 
 // One row of the forward: energy = tanh(q + k) over A floats, returns v . energy. Explicit SIMD with
 // unaligned loads: which elements take the vector path depends on the position in the row only, not
-// on the buffers' addresses, so the same inputs always give the same bits (std::vector memory is not
-// 64-byte aligned, and xtensor would treat an unaligned head with scalar code).
+// on the row's address (A need not be a multiple of 16), so the same inputs always give the same
+// bits; xtensor would treat an unaligned head with scalar code.
 float score_row(const float* q, const float* k, const float* v, float* energy, std::size_t A) {
     Batch acc(0.0f);
     std::size_t a = 0;
@@ -47,8 +47,8 @@ Var additive_scores(const Var& query, const Var& keys, const Var& v) {
                                      qs.str(), ks.str(), v.shape().str()));
     const std::size_t B = ks[0], S = ks[1], A = ks[2];
     Op op("additive_scores", {query, keys, v}, Shape{B, S});
-    std::vector<float>& energy = op.saved();  // tanh(q + keys) [B, S, A], for backward
-    energy.resize(B * S * A);
+    FloatBuffer& energy = op.saved();  // tanh(q + keys) [B, S, A], for backward
+    energy.resize_discard(B * S * A);
     const float *q = query.value().data(), *k = keys.value().data(), *vv = v.value().data();
     float* e = op.out().data();
     for (std::size_t b = 0; b < B; ++b)

@@ -23,11 +23,11 @@ void for_each_line(const AxisSplit& sp, F&& f) {
 }
 
 // `valid` broadcast to `shape`, as 0/1 floats in `buf`.
-void expand_mask(const char* name, const Var& valid, const Shape& shape, std::vector<float>& buf) {
+void expand_mask(const char* name, const Var& valid, const Shape& shape, FloatBuffer& buf) {
     if (!(broadcast_shapes(valid.shape(), shape, name) == shape))
         throw ShapeError(fmt::format("{}: mask of shape {} does not broadcast to the input's shape {}", name,
                                      valid.shape().str(), shape.str()));
-    buf.resize(shape.numel());
+    buf.resize_discard(shape.numel());
     auto b = xt::adapt(buf.data(), buf.size(), xt::no_ownership(), xshape(shape));
     xt::noalias(b) = xt::cast<float>(xt::not_equal(xt::broadcast(view(valid.value()), xshape(shape)), 0.0f));
 }
@@ -59,7 +59,7 @@ void softmax_lines(const float* x, const float* mask, float* y, const AxisSplit&
 Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bool log_space) {
     const int axis = x.shape().axis(axis_in, name);
     Op op = valid ? Op(name, {x, *valid}, x.shape()) : Op(name, {x}, x.shape());
-    std::vector<float>& mask = op.saved();  // kept for log_softmax's backward
+    FloatBuffer& mask = op.saved();  // kept for log_softmax's backward
     if (valid) expand_mask(name, *valid, x.shape(), mask);
     const AxisSplit sp = split_at(x.shape(), axis);
     softmax_lines(x.value().data(), valid ? mask.data() : nullptr, op.out().data(), sp, log_space);
@@ -120,8 +120,8 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
             throw IndexError(fmt::format("cross_entropy: target {} at position {} is outside [0, {}) (logits {})",
                                          targets[n], n, classes, s.str()));
     Op op("cross_entropy", {logits}, Shape{});
-    std::vector<float>& p = op.saved();  // softmax probabilities, for backward
-    p.resize(rows * classes);
+    FloatBuffer& p = op.saved();  // softmax probabilities, for backward
+    p.resize_discard(rows * classes);
     softmax_lines(logits.value().data(), nullptr, p.data(), split_at(s, 1), false);
     double total = 0.0;
     std::size_t count = 0;
