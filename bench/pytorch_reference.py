@@ -8,6 +8,7 @@ same JSON keys. Needs Debian's python3-torch.
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import time
@@ -70,6 +71,11 @@ class RNNSearch(nn.Module):
             prev = logits.argmax(1)
 
 
+def current_rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE") / (1024 * 1024)
+
+
 def main():
     p = argparse.ArgumentParser()
     for name, default in (("batch", 32), ("emb", 64), ("hidden", 128), ("attn", 128), ("vocab", 40), ("src-len", 20),
@@ -99,6 +105,7 @@ def main():
 
     for _ in range(5):
         one_step()
+    rss_start = current_rss_mb()
     times = []
     for _ in range(a.steps):
         t = time.perf_counter()
@@ -112,7 +119,8 @@ def main():
         "median_ms": round(med, 3), "min_ms": round(min(times), 3),
         "tgt_tokens_per_s": round(a.batch * a.tgt_len / (med / 1000)),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "allocs_per_step": None, "limit_ms": None, "median_over_limit": None}))
+        "allocs_per_step": None, "limit_ms": None, "median_over_limit": None,
+        "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(current_rss_mb(), 1)}))
 
 
 if __name__ == "__main__":

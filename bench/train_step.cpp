@@ -6,9 +6,11 @@
 #include <cblas.h>
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "args.hpp"
 #include "decode.hpp"
@@ -26,6 +28,17 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// Resident memory now (not the peak), from /proc/self/statm: compared after the warm-up and at the
+// end, it shows whether memory grows with the number of steps.
+double current_rss_mb() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    unsigned long size = 0, resident = 0;
+    const int got = std::fscanf(f, "%lu %lu", &size, &resident);
+    std::fclose(f);
+    return got == 2 ? static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0) : -1;
+}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -172,6 +185,7 @@ int main(int argc, char** argv) {
         std::vector<double> times, limits;
         times.reserve(static_cast<std::size_t>(steps));
         limits.reserve(static_cast<std::size_t>(steps));
+        const double rss_start = current_rss_mb();
         const std::size_t allocs_before = tg::bench::allocations();
         for (int i = 0; i < steps; ++i) {  // steps and raw products interleaved: the ratio is measured in one run
             const auto start = Clock::now();
@@ -180,6 +194,7 @@ int main(int argc, char** argv) {
             limits.push_back(replay.ms());
         }
         const double allocs = static_cast<double>(tg::bench::allocations() - allocs_before) / steps;
+        const double rss_end = current_rss_mb();
         std::vector<double> forward_limit, backward_limit;
         for (int i = 0; i < 10 && !decode; ++i) {
             forward_limit.push_back(replay_forward.ms());
@@ -194,12 +209,12 @@ int main(int argc, char** argv) {
                    "\"median_ms\": {:.3f}, \"min_ms\": {:.3f}, \"tgt_tokens_per_s\": {:.0f}, \"peak_rss_mb\": {:.1f}, "
                    "\"allocs_per_step\": {:.1f}, \"limit_ms\": {:.3f}, \"median_over_limit\": {:.2f}, \"gemms_per_step\": {}, "
                    "\"gflop_per_step\": {:.4f}, \"forward_ms\": {:.3f}, \"forward_limit_ms\": {:.3f}, \"backward_ms\": {:.3f}, "
-                   "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}}}\n",
+                   "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}}}\n",
                    decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
                    *std::min_element(times.begin(), times.end()), static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, med / limit,
                    calls.size(), flops / 1e9, median(forward_t), median(forward_limit), median(backward_t), median(backward_limit),
-                   median(update_t));
+                   median(update_t), rss_start, rss_end);
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);
