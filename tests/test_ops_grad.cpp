@@ -266,6 +266,19 @@ TEST_CASE("additive_scores: the fused attention scores, against the composed ops
     const auto fused = run(true), composed = run(false);
     for (std::size_t i = 0; i < fused.size(); ++i) CHECK(max_abs_diff(fused[i], composed[i]) < 1e-6f);
 
+    // A = 37: whole SIMD registers (8 or 16 floats) and a scalar tail in every row.
+    CHECK_GRADS([](Vars x) { return additive_scores(x[0], x[1], x[2]); },
+                {rand({2, 37}, 30), rand({2, 3, 37}, 31), rand({37}, 32)});
+    const Tensor q37 = rand({3, 37}, 33), k37 = rand({3, 4, 37}, 34), v37 = rand({37}, 35);
+    const Tensor e37 = additive_scores(constant(q37), constant(k37), constant(v37)).value();
+    for (std::size_t b = 0; b < 3; ++b)
+        for (std::size_t s = 0; s < 4; ++s) {
+            double want = 0;
+            for (std::size_t a = 0; a < 37; ++a) want += double(v37.at({a})) * std::tanh(double(q37.at({b, a})) + k37.at({b, s, a}));
+            CHECK(e37.at({b, s}) == doctest::Approx(want).epsilon(1e-5));
+        }
+    active_tape().clear();
+
     CHECK_THROWS_WITH_ALL(additive_scores(constant(q), constant(rand({2, 3, 4}, 1)), constant(v)), ShapeError,
                           "additive_scores", "[2, 5]", "[2, 3, 4]", "[5]");
 }
