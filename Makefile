@@ -46,7 +46,8 @@ test: build
 demo: build
 	examples/translator/demo.sh $(BUILD)
 
-# The paper's Figures 2 and 3 at toy scale (about 25 minutes on 2 cores; paper-quick: under 5).
+# The paper's Figures 2 and 3 at toy scale: 4 models of 8 minutes each (about 35 minutes on 2 cores;
+# paper-quick: under 8).
 paper: build
 	$(BUILD)/examples/paper/paper --out $(BUILD)/paper
 

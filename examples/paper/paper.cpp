@@ -1,7 +1,8 @@
 // The paper's two central results at toy scale, in one command (make paper):
 //   Figure 2: BLEU against sentence length. RNNsearch (attention) and RNNencdec (a fixed-length
-//             context) are trained with the same time budget on sentences up to a length limit, and
-//             tested on sentences up to well beyond it.
+//             context) are each trained with the same time budget on sentences of up to 20 words
+//             and of up to 50 words (the paper's RNNsearch-30/-50 and RNNenc-30/-50), and tested
+//             on sentences of up to 60 words.
 //   Figure 3: alignment matrices of test sentences, with the gold alignment marked.
 // Writes OUT/bleu_vs_length.svg, OUT/alignment_*.svg, OUT/results.md and the data under OUT/data.
 //   usage: paper [--quick] [--out DIR] [--threads N] [--minutes-per-model M]
@@ -30,15 +31,18 @@ namespace {
 
 struct Setup {
     std::string task = "long";
-    std::size_t train_max_len = 20, test_max_len = 50, bucket = 5;
+    std::vector<std::size_t> train_max_lens = {20, 50};  // one pair of models for each
+    std::size_t test_max_len = 60, bucket = 5;
     std::size_t train_pairs = 60000, valid_pairs = 500, test_per_bucket = 100;
-    double seconds_per_model = 720;
+    double seconds_per_model = 480;
     std::size_t emb = 64, hidden = 128, attn = 128, batch = 32;
     int threads = 2;
 };
 
 struct ModelResult {
-    std::string name;
+    std::string name;  // e.g. RNNsearch-50: the architecture and the longest training sentence
+    bool attention;
+    std::size_t train_max_len;
     Evaluation eval;
 };
 
@@ -84,13 +88,13 @@ int main(int argc, char** argv) {
     fs::path out = "build/paper";
     try {
         Args args("paper", "[--quick] [--out DIR] [--threads N] [--minutes-per-model M]",
-                  {{"--quick", "", "a smaller run: 2 minutes per model, fewer test sentences", ""},
+                  {{"--quick", "", "a smaller run: 1.5 minutes per model, fewer test sentences", ""},
                    {"--out", "DIR", "where the figures, the table and the data go", "build/paper"},
-                   {"--minutes-per-model", "M", "training time of each model (default 12, or 2 with --quick)", ""},
+                   {"--minutes-per-model", "M", "training time of each of the 4 models (default 8, or 1.5 with --quick)", ""},
                    kThreadsOption},
                   Argv(argv + 1, argv + argc));
         if (args.flag("--quick")) {
-            s.seconds_per_model = 120;
+            s.seconds_per_model = 90;
             s.test_per_bucket = 40;
             s.train_pairs = 30000;
         }
@@ -107,70 +111,74 @@ int main(int argc, char** argv) {
     }
     try {
         fs::create_directories(out / "data");
-        fmt::print("== data: task '{}', training sentences of 1-{} words, test sentences of 1-{} words\n", s.task,
-                   s.train_max_len, s.test_max_len);
-        write_split(out / "data" / "train", generate(s.task, s.train_pairs, 1, 1, s.train_max_len, Split::train));
-        write_split(out / "data" / "valid", generate(s.task, s.valid_pairs, 2, 1, s.train_max_len, Split::valid));
+        fmt::print("== data: task '{}', training sentences of 1-{} and 1-{} words, test sentences of 1-{} words\n", s.task,
+                   s.train_max_lens[0], s.train_max_lens[1], s.test_max_len);
+        for (std::size_t len : s.train_max_lens) {
+            write_split(out / "data" / fmt::format("train_{}", len), generate(s.task, s.train_pairs, 1, 1, len, Split::train));
+            write_split(out / "data" / fmt::format("valid_{}", len), generate(s.task, s.valid_pairs, 2, 1, len, Split::valid));
+        }
         std::vector<Example> test;
         for (std::size_t lo = 1; lo <= s.test_max_len; lo += s.bucket)  // the same number of sentences per length bucket
             for (Example& e : generate(s.task, s.test_per_bucket, 3 + lo, lo, lo + s.bucket - 1, Split::test)) test.push_back(std::move(e));
         write_split(out / "data" / "test", test);
+        std::vector<text::SentencePair> test_pairs;
+        std::vector<text::Alignment> gold;
+        for (const Example& e : test) test_pairs.push_back(e.pair), gold.push_back(e.alignment);
 
         std::vector<ModelResult> results;
-        for (const auto& [name, flags] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-                 {"RNNsearch", {}}, {"RNNencdec", {"--no-attention"}}}) {
-            fmt::print("== training {} for {:.0f} s\n", name, s.seconds_per_model);
-            std::fflush(stdout);
-            const fs::path dir = out / name;
-            fs::remove_all(dir);
-            Argv train = {"--train", (out / "data" / "train.tsv").string(), "--valid", (out / "data" / "valid.tsv").string(),
-                          "--out", dir.string(), "--epochs", "100000", "--time-limit", fmt::format("{}", s.seconds_per_model),
-                          "--threads", std::to_string(s.threads), "--emb", std::to_string(s.emb), "--hidden",
-                          std::to_string(s.hidden), "--attn", std::to_string(s.attn), "--batch", std::to_string(s.batch),
-                          "--max-len", std::to_string(s.train_max_len + 20)};
-            train.insert(train.end(), flags.begin(), flags.end());
-            if (int status = cmd_train(train); status != 0) return status;
-            fmt::print("== evaluating {} on {} test sentences\n", name, test.size());
-            std::fflush(stdout);
-            std::vector<text::SentencePair> pairs;
-            std::vector<text::Alignment> gold;
-            for (const Example& e : test) pairs.push_back(e.pair), gold.push_back(e.alignment);
-            results.push_back({name, evaluate(load_model(dir), pairs, &gold, 1, s.bucket)});
-        }
+        for (std::size_t len : s.train_max_lens)
+            for (bool attention : {true, false}) {
+                ModelResult r{fmt::format("{}-{}", attention ? "RNNsearch" : "RNNencdec", len), attention, len, {}};
+                fmt::print("== training {} for {:.0f} s\n", r.name, s.seconds_per_model);
+                std::fflush(stdout);
+                const fs::path dir = out / r.name, data = out / "data";
+                fs::remove_all(dir);
+                Argv train = {"--train", (data / fmt::format("train_{}.tsv", len)).string(),
+                              "--valid", (data / fmt::format("valid_{}.tsv", len)).string(),
+                              "--out", dir.string(), "--epochs", "100000", "--time-limit", fmt::format("{}", s.seconds_per_model),
+                              "--threads", std::to_string(s.threads), "--emb", std::to_string(s.emb), "--hidden",
+                              std::to_string(s.hidden), "--attn", std::to_string(s.attn), "--batch", std::to_string(s.batch),
+                              "--max-len", std::to_string(len + 20)};
+                if (!attention) train.push_back("--no-attention");
+                if (int status = cmd_train(train); status != 0) return status;
+                fmt::print("== evaluating {} on {} test sentences\n", r.name, test.size());
+                std::fflush(stdout);
+                r.eval = evaluate(load_model(dir), test_pairs, &gold, 1, s.bucket);
+                results.push_back(std::move(r));
+            }
 
-        // Figure 2: BLEU and exact match against source length.
+        // Figure 2: BLEU against source length; a colour per architecture, dashed for the shorter training.
         viz::LinePlot plot;
         plot.title = fmt::format("Translation quality against sentence length (task '{}')", s.task);
         plot.x_label = "source sentence length (words; bucket midpoint)";
-        plot.y_label = "BLEU (solid), exact match % (dashed)";
+        plot.y_label = "BLEU";
         plot.x_min = 0;
         plot.x_max = static_cast<double>(s.test_max_len);
         plot.y_min = 0;
         plot.y_max = 100;
-        plot.markers.emplace_back(static_cast<double>(s.train_max_len) + 0.5, "longest training sentence");
-        const char* colors[] = {"#1f77b4", "#d62728"};
-        for (std::size_t k = 0; k < results.size(); ++k) {
-            viz::Series bleu{results[k].name + " BLEU", {}, {}, colors[k], false};
-            viz::Series exact{results[k].name + " exact", {}, {}, colors[k], true};
-            for (const auto& [b, bucket] : results[k].eval.by_length) {
-                const double mid = static_cast<double>(b * s.bucket) + (static_cast<double>(s.bucket) + 1) / 2;
-                bleu.x.push_back(mid);
+        for (std::size_t len : s.train_max_lens)
+            plot.markers.emplace_back(static_cast<double>(len) + 0.5, fmt::format("trained ≤ {}", len));
+        for (const ModelResult& r : results) {
+            viz::Series bleu{r.name, {}, {}, r.attention ? "#1f77b4" : "#d62728", r.train_max_len < s.train_max_lens.back()};
+            for (const auto& [b, bucket] : r.eval.by_length) {
+                bleu.x.push_back(static_cast<double>(b * s.bucket) + (static_cast<double>(s.bucket) + 1) / 2);
                 bleu.y.push_back(bucket.bleu());
-                exact.x.push_back(mid);
-                exact.y.push_back(100 * bucket.exact_match());
             }
             plot.series.push_back(bleu);
-            plot.series.push_back(exact);
         }
         write_file_atomically(out / "bleu_vs_length.svg", viz::svg_line_plot(plot));
 
-        // Figure 3: test sentences of growing length, one beyond the training lengths.
+        // Figure 3: test sentences of growing length, from RNNsearch-20 (the last beyond its training
+        // lengths) and one long sentence from RNNsearch-50.
         std::size_t figure = 0;
-        for (std::size_t want : {8u, 14u, 19u, 27u}) {
+        for (const auto& [model_len, want] : std::vector<std::pair<std::size_t, std::size_t>>{
+                 {s.train_max_lens[0], 8}, {s.train_max_lens[0], 14}, {s.train_max_lens[0], 19}, {s.train_max_lens[0], 27},
+                 {s.train_max_lens[1], 45}}) {
             for (const Example& e : test)
                 if (e.pair.source.size() == want) {
-                    draw_alignment(out / "RNNsearch", e, out / fmt::format("alignment_{}.svg", ++figure),
-                                   want > s.train_max_len ? ", longer than any training sentence" : "");
+                    const std::string model = fmt::format("RNNsearch-{}", model_len);
+                    draw_alignment(out / model, e, out / fmt::format("alignment_{}.svg", ++figure),
+                                   fmt::format(", {}{}", model, want > model_len ? ", longer than any training sentence" : ""));
                     break;
                 }
         }
@@ -179,12 +187,14 @@ int main(int argc, char** argv) {
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::string md = fmt::format(
             "# RNNsearch against RNNencdec at toy scale\n\n"
-            "Task `{}`; trained on {} pairs of 1-{} words (validation {} pairs), tested on {} sentences of 1-{} words "
-            "({} per bucket of {} words), none seen in training. Both models: embeddings {}, GRU {} per direction, "
+            "Task `{}`; the -{} models trained on {} pairs of 1-{} words, the -{} models on {} pairs of 1-{} words "
+            "(validation {} pairs each), all tested on the same {} sentences of 1-{} words "
+            "({} per bucket of {} words), none seen in training. All models: embeddings {}, GRU {} per direction, "
             "attention {}, batch {}, Adam 1e-3, clipping 1.0, {:.0f} s of training each on {} thread(s). "
             "Greedy decoding. Wall time of the whole run: {:.1f} min.\n\n"
             "| model | source length | sentences | BLEU | exact match | AER |\n|---|---|---|---|---|---|\n",
-            s.task, s.train_pairs, s.train_max_len, s.valid_pairs, test.size(), s.test_max_len, s.test_per_bucket, s.bucket,
+            s.task, s.train_max_lens[0], s.train_pairs, s.train_max_lens[0], s.train_max_lens[1], s.train_pairs, s.train_max_lens[1],
+            s.valid_pairs, test.size(), s.test_max_len, s.test_per_bucket, s.bucket,
             s.emb, s.hidden, s.attn, s.batch, s.seconds_per_model, s.threads, wall / 60);
         for (const ModelResult& r : results) {
             md += row(r, "all", r.eval.all);
