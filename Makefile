@@ -47,7 +47,7 @@ demo: build
 	examples/translator/demo.sh $(BUILD)
 
 # The paper's Figures 2 and 3 at toy scale: 4 models of 8 minutes each (about 35 minutes on 2 cores;
-# paper-quick: under 8).
+# paper-quick: about 6).
 paper: build
 	$(BUILD)/examples/paper/paper --out $(BUILD)/paper
 
