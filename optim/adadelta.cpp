@@ -32,12 +32,7 @@ void Adadelta::step() {
 }
 
 std::vector<std::pair<std::string, Tensor*>> Adadelta::state() {
-    std::vector<std::pair<std::string, Tensor*>> out;
-    for (std::size_t k = 0; k < params_.size(); ++k) {
-        out.emplace_back("square_avg." + params_[k].first, &square_avg_[k]);
-        out.emplace_back("acc_delta." + params_[k].first, &acc_delta_[k]);
-    }
-    return out;
+    return named_state({{"square_avg", &square_avg_}, {"acc_delta", &acc_delta_}});
 }
 
 }  // namespace tg

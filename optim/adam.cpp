@@ -46,12 +46,7 @@ void Adam::step() {
 }
 
 std::vector<std::pair<std::string, Tensor*>> Adam::state() {
-    std::vector<std::pair<std::string, Tensor*>> out;
-    for (std::size_t k = 0; k < params_.size(); ++k) {
-        out.emplace_back("exp_avg." + params_[k].first, &exp_avg_[k]);
-        out.emplace_back("exp_avg_sq." + params_[k].first, &exp_avg_sq_[k]);
-    }
-    return out;
+    return named_state({{"exp_avg", &exp_avg_}, {"exp_avg_sq", &exp_avg_sq_}});
 }
 
 }  // namespace tg

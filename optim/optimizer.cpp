@@ -23,6 +23,15 @@ std::vector<Tensor> Optimizer::zeros_like_params() const {
     return out;
 }
 
+std::vector<std::pair<std::string, Tensor*>> Optimizer::named_state(
+    std::initializer_list<std::pair<const char*, std::vector<Tensor>*>> kinds) {
+    std::vector<std::pair<std::string, Tensor*>> out;
+    for (std::size_t k = 0; k < params_.size(); ++k)
+        for (const auto& [kind, tensors] : kinds)
+            if (k < tensors->size()) out.emplace_back(std::string(kind) + "." + params_[k].first, &(*tensors)[k]);
+    return out;
+}
+
 namespace {
 
 // The global L2 norm of the gradients of `params` (get(item) gives a Parameter&), and the scaling.

@@ -3,6 +3,7 @@
 // resume training exactly.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,10 @@ public:
 protected:
     // One state tensor per parameter, zero-initialised with the parameter's shape.
     std::vector<Tensor> zeros_like_params() const;
+    // state() for per-parameter tensors of the given kinds (each a vector like zeros_like_params()'s):
+    // "<kind>.<parameter name>", parameter by parameter. An empty vector (a state not in use) adds nothing.
+    std::vector<std::pair<std::string, Tensor*>> named_state(
+        std::initializer_list<std::pair<const char*, std::vector<Tensor>*>> kinds);
     NamedParameters params_;
     std::int64_t steps_ = 0;
 };

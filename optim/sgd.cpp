@@ -28,11 +28,8 @@ void SGD::step() {
     }
 }
 
-std::vector<std::pair<std::string, Tensor*>> SGD::state() {
-    std::vector<std::pair<std::string, Tensor*>> out;
-    for (std::size_t k = 0; k < momentum_buffer_.size(); ++k)
-        out.emplace_back("momentum_buffer." + params_[k].first, &momentum_buffer_[k]);
-    return out;
+std::vector<std::pair<std::string, Tensor*>> SGD::state() {  // empty without momentum
+    return named_state({{"momentum_buffer", &momentum_buffer_}});
 }
 
 }  // namespace tg
