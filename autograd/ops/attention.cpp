@@ -67,6 +67,8 @@ Var additive_scores(const Var& query, const Var& keys, const Var& v) {
             for (std::size_t s = 0; s < S; ++s) {
                 const float g = de[b * S + s];
                 const float* e = E + (b * S + s) * A;
+                // One loop per gradient, each computing t again: a single loop writing all three (measured)
+                // made the training step's backward 10% slower, as it no longer vectorises.
                 if (dk) {  // beta == 0: the buffer holds garbage, overwrite it without reading
                     float* out = dk + (b * S + s) * A;
                     if (beta == 0.0f)
