@@ -8,6 +8,7 @@
 //   usage: paper [--quick] [--out DIR] [--threads N] [--minutes-per-model M]
 #include <fmt/core.h>
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -31,7 +32,7 @@ namespace {
 
 struct Setup {
     std::string task = "long";
-    std::vector<std::size_t> train_max_lens = {20, 50};  // one pair of models for each
+    std::array<std::size_t, 2> train_max_lens = {20, 50};  // the short and the long: a pair of models each
     std::size_t test_max_len = 60, bucket = 5;
     std::size_t train_pairs = 60000, valid_pairs = 500, test_per_bucket = 100;
     double seconds_per_model = 480;
@@ -110,17 +111,18 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        fs::create_directories(out / "data");
+        const fs::path data = out / "data";
+        fs::create_directories(data);
         fmt::print("== data: task '{}', training sentences of 1-{} and 1-{} words, test sentences of 1-{} words\n", s.task,
                    s.train_max_lens[0], s.train_max_lens[1], s.test_max_len);
         for (std::size_t len : s.train_max_lens) {
-            write_split(out / "data" / fmt::format("train_{}", len), generate(s.task, s.train_pairs, 1, 1, len, Split::train));
-            write_split(out / "data" / fmt::format("valid_{}", len), generate(s.task, s.valid_pairs, 2, 1, len, Split::valid));
+            write_split(data / fmt::format("train_{}", len), generate(s.task, s.train_pairs, 1, 1, len, Split::train));
+            write_split(data / fmt::format("valid_{}", len), generate(s.task, s.valid_pairs, 2, 1, len, Split::valid));
         }
         std::vector<Example> test;
         for (std::size_t lo = 1; lo <= s.test_max_len; lo += s.bucket)  // the same number of sentences per length bucket
             for (Example& e : generate(s.task, s.test_per_bucket, 3 + lo, lo, lo + s.bucket - 1, Split::test)) test.push_back(std::move(e));
-        write_split(out / "data" / "test", test);
+        write_split(data / "test", test);
         std::vector<text::SentencePair> test_pairs;
         std::vector<text::Alignment> gold;
         for (const Example& e : test) test_pairs.push_back(e.pair), gold.push_back(e.alignment);
@@ -131,7 +133,7 @@ int main(int argc, char** argv) {
                 ModelResult r{fmt::format("{}-{}", attention ? "RNNsearch" : "RNNencdec", len), attention, len, {}};
                 fmt::print("== training {} for {:.0f} s\n", r.name, s.seconds_per_model);
                 std::fflush(stdout);
-                const fs::path dir = out / r.name, data = out / "data";
+                const fs::path dir = out / r.name;
                 fs::remove_all(dir);
                 Argv train = {"--train", (data / fmt::format("train_{}.tsv", len)).string(),
                               "--valid", (data / fmt::format("valid_{}.tsv", len)).string(),
