@@ -13,11 +13,14 @@ namespace tg {
 
 Node& Var::checked() const {
     if (node_ == nullptr) throw TapeError("Var: use of an empty (default-constructed) Var");
-    if (node_->generation != generation_)
+    // Released: the slot now holds another value (generations differ, or 0 after a rewind), or the
+    // tape was cleared and the slot is not reused yet (its memory is, by the arena).
+    if (node_->generation != generation_ || (node_->tape && generation_ < node_->tape->first_live()))
         throw TapeError(fmt::format(
-            "Var: this value was recorded on a tape that has been cleared since (recorded in tape "
-            "generation {}, tape now at {}); values live only until Tape::clear()",
-            generation_, node_->tape ? node_->tape->generation() : 0));
+            "Var: this value has been released: its tape was cleared, or rewound at the end of an "
+            "InferenceMode scope, after it was recorded (value generation {}); values live only until "
+            "Tape::clear() or the end of the InferenceMode that made them: copy a Tensor out to keep one",
+            generation_));
     return *node_;
 }
 
@@ -71,19 +74,34 @@ Tape::Tape() = default;
 Tape::~Tape() = default;
 
 void Tape::clear() {
-    ++generation_;
+    first_live_ = next_generation_;  // every value so far is released: O(1), no walk over the slots
     n_nodes_ = 0;
     n_records_ = 0;
+    arena_.reset();
+}
+
+void Tape::rewind(const Mark& m) {
+    if (m.first_live != first_live_) {  // cleared since the mark: all that is left came after it
+        clear();
+        return;
+    }
+    if (m.values > n_nodes_ || m.records > n_records_) return;  // rewound past it already
+    for (std::size_t i = m.values; i < n_nodes_; ++i) node_slot(i).generation = 0;  // stale Vars now throw
+    n_nodes_ = m.values;
+    n_records_ = m.records;
+    arena_.rewind(m.memory);
 }
 
 Node& Tape::new_value(const Shape& shape) {
-    if (n_nodes_ == nodes_.size()) nodes_.push_back(std::make_unique<Node>());
-    Node& n = *nodes_[n_nodes_];
+    if (n_nodes_ == node_chunks_.size() * kNodesPerChunk) node_chunks_.push_back(std::make_unique<Node[]>(kNodesPerChunk));
+    Node& n = node_slot(n_nodes_);
+    n.value.use_arena(&arena_);  // the slot's old memory went back with the arena
     n.value.resize(shape);
+    n.grad.use_arena(&arena_);
     n.requires_grad = false;
     n.has_grad = false;
     n.tape = this;
-    n.generation = generation_;
+    n.generation = next_generation_++;
     n.index = static_cast<int>(n_nodes_++);
     n.record = -1;
     n.name.clear();
@@ -95,8 +113,8 @@ Record& Tape::new_record() {
     Record& r = records_[n_records_++];
     r.label.clear();
     r.inputs.clear();
-    r.saved.resize_discard(0);
-    r.saved_ids.clear();
+    r.saved.use_arena(&arena_);
+    r.saved_ids.use_arena(&arena_);
     r.ints = {};
     r.scalar = 0.0f;
     r.backward = nullptr;
@@ -133,6 +151,7 @@ void Tape::backward(const Var& root, const Tensor& seed) {
     run_backward(n, &seed);
 }
 
+// <doc:backward>
 void Tape::run_backward(Node& root, const Tensor* seed) {
     if (!root.requires_grad)
         throw TapeError("backward: the root does not require grad (no Parameter contributed to it, or it "
@@ -142,7 +161,7 @@ void Tape::run_backward(Node& root, const Tensor* seed) {
         for (std::size_t i = 0; i < root.grad.numel(); ++i) root.grad.data()[i] += seed ? seed->data()[i] : 1.0f;
         return;
     }
-    for (std::size_t i = 0; i < n_nodes_; ++i) nodes_[i]->has_grad = false;
+    for (std::size_t i = 0; i < n_nodes_; ++i) node_slot(i).has_grad = false;
     root.grad.resize(root.value.shape());
     if (seed) std::copy(seed->data(), seed->data() + seed->numel(), root.grad.data());
     else root.grad.fill(1.0f);
@@ -166,6 +185,7 @@ void Tape::run_backward(Node& root, const Tensor* seed) {
         }
     }
 }
+// </doc:backward>
 
 // A leaf's name in printouts: parameter name, or const.
 static std::string leaf_name(const Node& n) {
@@ -237,6 +257,9 @@ TapeScope::~TapeScope() { current_tape = previous_; }
 bool grad_enabled() { return grad_on; }
 NoGradGuard::NoGradGuard() : previous_(grad_on) { grad_on = false; }
 NoGradGuard::~NoGradGuard() { grad_on = previous_; }
+
+InferenceMode::InferenceMode() : tape_(active_tape()), mark_(tape_.mark()) {}
+InferenceMode::~InferenceMode() { tape_.rewind(mark_); }
 
 void set_anomaly_mode(bool on) { anomaly_on = on; }
 bool anomaly_mode() { return anomaly_on; }

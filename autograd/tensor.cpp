@@ -9,6 +9,7 @@
 #include <utility>
 #include <ostream>
 
+#include "autograd/arena.hpp"
 #include "autograd/random.hpp"
 
 namespace tg {
@@ -17,36 +18,63 @@ namespace {
 constexpr std::align_val_t kAlignment{64};
 }
 
-FloatBuffer::FloatBuffer(const FloatBuffer& other) {
+template <class T>
+Buffer<T>::Buffer(const Buffer& other) {
     resize_discard(other.size_);
-    if (size_) std::memcpy(data_, other.data_, size_ * sizeof(float));
+    if (size_) std::memcpy(data_, other.data_, size_ * sizeof(T));
 }
 
-FloatBuffer::FloatBuffer(FloatBuffer&& other) noexcept
+template <class T>
+Buffer<T>::Buffer(Buffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
-      capacity_(std::exchange(other.capacity_, 0)) {}
+      capacity_(std::exchange(other.capacity_, 0)), arena_(std::exchange(other.arena_, nullptr)) {}
 
-FloatBuffer& FloatBuffer::operator=(FloatBuffer other) noexcept {
+template <class T>
+Buffer<T>& Buffer<T>::operator=(Buffer other) noexcept {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
     std::swap(capacity_, other.capacity_);
+    std::swap(arena_, other.arena_);
     return *this;
 }
 
-FloatBuffer::~FloatBuffer() {
-    if (data_) ::operator delete(data_, kAlignment);
+template <class T>
+Buffer<T>::~Buffer() {
+    release();
 }
 
-void FloatBuffer::resize_discard(std::size_t n) {
+template <class T>
+void Buffer<T>::release() {
+    if (data_ && !arena_) ::operator delete(data_, kAlignment);  // arena memory goes back with the arena
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+}
+
+template <class T>
+void Buffer<T>::use_arena(Arena* arena) {
+    release();
+    arena_ = arena;
+}
+
+template <class T>
+void Buffer<T>::resize_discard(std::size_t n) {
     if (n > capacity_) {
-        if (data_) ::operator delete(data_, kAlignment);
-        data_ = nullptr;  // stays consistent if the allocation below throws
-        size_ = capacity_ = 0;
-        data_ = static_cast<float*>(::operator new(std::max<std::size_t>(n, 1) * sizeof(float), kAlignment));
+        release();  // stays consistent if the allocation below throws
+        data_ = arena_ ? arena_->allocate_array<T>(n)
+                       : static_cast<T*>(::operator new(std::max<std::size_t>(n, 1) * sizeof(T), kAlignment));
         capacity_ = n;
     }
     size_ = n;
 }
+
+template <class T>
+void Buffer<T>::assign(const T* first, const T* last) {
+    resize_discard(static_cast<std::size_t>(last - first));
+    if (size_) std::memcpy(data_, first, size_ * sizeof(T));
+}
+
+template class Buffer<float>;
+template class Buffer<std::int32_t>;
 
 Tensor::Tensor(const Shape& shape) : shape_(shape) {
     data_.resize_discard(shape.numel());

@@ -3,6 +3,7 @@
 // header keeps every file that includes it quick to compile.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
 #include <span>
@@ -13,6 +14,7 @@
 
 namespace tg {
 
+class Arena;
 class Generator;
 
 // Tensor memory: 64-byte aligned (an AVX-512 register, a cache line) and grown without copying.
@@ -20,25 +22,49 @@ class Generator;
 // an array with scalar code, so without a fixed alignment the same numbers could round differently
 // depending on where the allocator put them. Growing discards the contents, because a tape slot's
 // old value is dead when the slot is reused: no copy, no zero fill.
-class FloatBuffer {
+//
+// A buffer takes its memory from the heap (and frees it), or, once bound to an Arena with
+// use_arena(), from that arena: how a tape's values, gradients and saved data live in its arena and
+// are all released by one reset. A copy of a buffer always owns heap memory.
+template <class T>
+class Buffer {
 public:
-    FloatBuffer() = default;
-    FloatBuffer(const FloatBuffer& other);
-    FloatBuffer(FloatBuffer&& other) noexcept;
-    FloatBuffer& operator=(FloatBuffer other) noexcept;  // copy-and-swap
-    ~FloatBuffer();
+    Buffer() = default;
+    Buffer(const Buffer& other);
+    Buffer(Buffer&& other) noexcept;
+    Buffer& operator=(Buffer other) noexcept;  // copy-and-swap
+    ~Buffer();
 
     void resize_discard(std::size_t n);  // afterwards size() == n; contents unspecified
+    void assign(const T* first, const T* last);
+    template <class It>
+    void assign(It first, It last) {
+        resize_discard(static_cast<std::size_t>(last - first));
+        for (std::size_t i = 0; first != last; ++first, ++i) data_[i] = static_cast<T>(*first);
+    }
+    // Later allocations come from `arena` (nullptr: the heap); the current contents are forgotten.
+    void use_arena(Arena* arena);
+
     std::size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
-    float* data() { return data_; }
-    const float* data() const { return data_; }
-    float operator[](std::size_t i) const { return data_[i]; }
+    T* data() { return data_; }
+    const T* data() const { return data_; }
+    T operator[](std::size_t i) const { return data_[i]; }
+    T& operator[](std::size_t i) { return data_[i]; }
+    T* begin() { return data_; }
+    T* end() { return data_ + size_; }
+    const T* begin() const { return data_; }
+    const T* end() const { return data_ + size_; }
 
 private:
-    float* data_ = nullptr;
+    void release();
+    T* data_ = nullptr;
     std::size_t size_ = 0, capacity_ = 0;
+    Arena* arena_ = nullptr;
 };
+
+using FloatBuffer = Buffer<float>;
+using IndexBuffer = Buffer<std::int32_t>;
 
 class Tensor {
 public:
@@ -72,6 +98,8 @@ public:
     // memory). Contents are unspecified afterwards.
     void resize(const Shape& s);
     void fill(float v);
+    // Later storage comes from `arena` (nullptr: the heap); the contents are forgotten (see Buffer).
+    void use_arena(Arena* arena) { data_.use_arena(arena); }
 
     std::string str() const;  // NumPy-like text, e.g. "[[1, 2], [3, 4]]"
 

@@ -2,8 +2,8 @@
 //
 // A Var names one value of the graph: the output of an op (it lives on a tape until the tape is
 // cleared), a constant, or a Parameter (it lives as long as the Parameter, across tapes). A Var is
-// two words and copying it is free; it does not own the value. Reading a Var whose tape has been
-// cleared since it was recorded throws a TapeError instead of reading recycled memory.
+// two words and copying it is free; it does not own the value. Reading a Var whose value has been
+// released since (its tape cleared or rewound) throws a TapeError instead of reading recycled memory.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -18,12 +18,13 @@ class Tape;
 
 // One value in the graph and its gradient. Users rarely touch a Node: they hold Vars and Parameters.
 struct Node {
-    Tensor value;
-    Tensor grad;                  // valid when has_grad
+    // Both start empty (no allocation: a tape creates its slots 256 at a time); the tape sizes them.
+    Tensor value{Shape{0}};
+    Tensor grad{Shape{0}};        // valid when has_grad
     bool requires_grad = false;   // a gradient should flow into this value
     bool has_grad = false;        // grad holds this backward pass's gradient
     Tape* tape = nullptr;         // owning tape; nullptr for a Parameter
-    std::uint64_t generation = 0; // tape generation it was recorded in (0 for Parameters)
+    std::uint64_t generation = 0; // a number no other value of its tape ever had (0 for Parameters)
     int index = -1;               // position on its tape, for printing
     int record = -1;              // index of the record that produced it, -1 for leaves
     std::string name;             // Parameters: their name, shown in DOT graphs and errors

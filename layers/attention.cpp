@@ -24,6 +24,7 @@ AdditiveAttention::Keys AdditiveAttention::precompute(const Var& annotations, co
     return {annotations, key.forward(annotations), valid};  // K_j = U_a h_j + b_a
 }
 
+// <doc:attention-forward>
 AdditiveAttention::Result AdditiveAttention::forward(const Keys& keys, const Var& query_state) const {
     const Shape& k = keys.keys.shape();  // [B, S, A]
     const std::size_t B = k[0], S = k[1];
@@ -37,5 +38,6 @@ AdditiveAttention::Result AdditiveAttention::forward(const Keys& keys, const Var
     Var context = matmul(reshape(alpha, {B, 1, S}), keys.annotations);           // Eq. 5: [B, 1, K]
     return {reshape(context, {B, keys.annotations.shape()[2]}), alpha};
 }
+// </doc:attention-forward>
 
 }  // namespace tg

@@ -27,6 +27,7 @@ Var GRUCell::input_projection(const Var& x) const {
     return linear(x, weight_ih, bias_ih);  // W_i{r,z,n} x + b_i{r,z,n}, all three gates in one product
 }
 
+// <doc:gru-step>
 Var GRUCell::step(const Var& gi, const Var& h) const {
     const std::size_t H = hidden_size;
     if (h.shape().rank() != 2 || h.shape()[1] != H || !(gi.shape() == Shape{h.shape()[0], 3 * H}))
@@ -50,6 +51,7 @@ Var GRUCell::step(const Var& gi, const Var& h) const {
     Var n = tanh(i_n + linear(r * h, w_n, b_n)).label("n");
     return ((1.0f - z) * n + z * h).label("h'");
 }
+// </doc:gru-step>
 
 Var GRUCell::forward(const Var& x, const Var& h) const { return step(input_projection(x), h); }
 

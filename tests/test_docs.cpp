@@ -1,5 +1,7 @@
 // The docs cannot rot: every fenced block in docs/*.md and README.md that is marked
-//   <!-- include: PATH -->  or  <!-- include: PATH:FIRST-LAST -->   must equal those lines of the file,
+//   <!-- include: PATH -->  or  <!-- include: PATH#NAME -->         must equal the file, or the lines
+//                                                                   between the two lines of the file
+//                                                                   that hold <doc:NAME> and </doc:NAME>,
 //   <!-- output: COMMAND -->                                        must equal what COMMAND prints,
 //   <!-- run -->                                                    must run: each line exits with 0.
 // Commands run in a fresh temporary folder; "build/" in them means this build's folder.
@@ -74,18 +76,22 @@ TEST_CASE("docs: every included file, printed output and command in the docs is 
             CAPTURE(b.where);
             ++checked;
             if (b.marker.rfind("include: ", 0) == 0) {
-                std::string spec = b.marker.substr(9);
-                std::size_t first = 1, last = 1u << 30;
-                if (const std::size_t colon = spec.find(':'); colon != std::string::npos) {
-                    const std::string range = spec.substr(colon + 1);
-                    first = std::stoul(range.substr(0, range.find('-')));
-                    last = std::stoul(range.substr(range.find('-') + 1));
-                    spec = spec.substr(0, colon);
+                std::string spec = b.marker.substr(9), name;
+                if (const std::size_t hash = spec.find('#'); hash != std::string::npos) {
+                    name = spec.substr(hash + 1);
+                    spec = spec.substr(0, hash);
                 }
+                // Named regions, not line numbers: an edit elsewhere in the file cannot break the quote.
                 std::istringstream file(tg::read_text(root / spec));
                 std::string lines, line;
-                for (std::size_t k = 1; std::getline(file, line); ++k)
-                    if (k >= first && k <= last) lines += line + '\n';
+                bool inside = name.empty(), found = name.empty();
+                while (std::getline(file, line)) {
+                    if (!name.empty() && line.find("</doc:" + name + ">") != std::string::npos) inside = false;
+                    else if (!name.empty() && line.find("<doc:" + name + ">") != std::string::npos) inside = found = true;
+                    else if (inside && line.find("<doc:") == std::string::npos && line.find("</doc:") == std::string::npos)
+                        lines += line + '\n';  // (the markers of a region nested inside are not quoted)
+                }
+                CHECK_MESSAGE(found, b.where << " quotes the region " << name << " of " << spec << ", which has no <doc:" << name << "> line");
                 CHECK_MESSAGE(b.body == lines, b.where << " quotes " << b.marker.substr(9) << ", which now reads:\n" << lines);
             } else if (b.marker.rfind("output: ", 0) == 0) {
                 const auto [status, out] = shell(b.marker.substr(8), tmp / std::to_string(checked));

@@ -175,6 +175,7 @@ TEST_CASE("gradient checks of every module, parameters included") {
             },
             std::vector<Tensor>{rand({2, 4, 4}, 7), rand({2, 3}, 8)}, attn.parameters());
     }
+// <doc:maxout-gradcheck>
     SUBCASE("Maxout, the paper's deep output layer") {
         Maxout maxout(4, 3, gen);
         CHECK_GRADS([&](Vars v) { return maxout.forward(v[0]); }, std::vector<Tensor>{rand({2, 5, 4}, 9)}, maxout.parameters());
@@ -185,6 +186,7 @@ TEST_CASE("gradient checks of every module, parameters included") {
         for (std::size_t r = 0; r < 2; ++r)
             for (std::size_t k = 0; k < 3; ++k) CHECK(y.at({r, k}) == std::max(t.at({r, 2 * k}), t.at({r, 2 * k + 1})));
     }
+// </doc:maxout-gradcheck>
     SUBCASE("Embedding") {
         Embedding emb(5, 3, gen);
         const std::vector<std::int32_t> ids = {1, 4, 1};

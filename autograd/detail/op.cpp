@@ -42,10 +42,10 @@ FloatBuffer& Op::saved() {
     return scratch_floats;
 }
 
-std::vector<std::int32_t>& Op::saved_ids() {
-    thread_local std::vector<std::int32_t> scratch_ids;
+IndexBuffer& Op::saved_ids() {
+    thread_local IndexBuffer scratch_ids;
     if (rec_) return rec_->saved_ids;
-    scratch_ids.clear();
+    scratch_ids.resize_discard(0);
     return scratch_ids;
 }
 

@@ -51,7 +51,7 @@ public:
     Record& record() { return *rec_; }  // only when recording()
     // Buffers for what backward needs: the record's own when recording, else a scratch buffer.
     FloatBuffer& saved();  // grown with resize_discard: contents unspecified until written
-    std::vector<std::int32_t>& saved_ids();
+    IndexBuffer& saved_ids();
     Var finish(BackwardFn backward);
 
 private:

@@ -22,6 +22,7 @@ using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector regist
 // unaligned loads: which elements take the vector path depends on the position in the row only, not
 // on the row's address (A need not be a multiple of 16), so the same inputs always give the same
 // bits; xtensor would treat an unaligned head with scalar code.
+// <doc:score-row>
 float score_row(const float* q, const float* k, const float* v, float* energy, std::size_t A) {
     Batch acc(0.0f);
     std::size_t a = 0;
@@ -37,6 +38,7 @@ float score_row(const float* q, const float* k, const float* v, float* energy, s
     }
     return score;
 }
+// </doc:score-row>
 
 }  // namespace
 

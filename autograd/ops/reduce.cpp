@@ -62,8 +62,8 @@ Var max(const Var& x, int axis_in, bool keepdims) {
     const AxisSplit sp = split_at(x.shape(), axis);
     if (sp.n == 0) throw ShapeError(fmt::format("max: axis {} of {} is empty", axis, x.shape().str()));
     Op op("max", {x}, reduced_shape(x.shape(), axis, keepdims));
-    std::vector<std::int32_t>& arg = op.saved_ids();
-    arg.resize(sp.outer * sp.inner);
+    IndexBuffer& arg = op.saved_ids();
+    arg.resize_discard(sp.outer * sp.inner);
     const float* src = x.value().data();
     float* dst = op.out().data();
     for (std::size_t o = 0; o < sp.outer; ++o)

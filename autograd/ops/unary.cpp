@@ -16,6 +16,7 @@ Var log(const Var& x) {  // dy/dx = 1/x
     return op.finish([](Record& r) { accumulate(r, 0, view(gout(r)) / view(in(r, 0))); });
 }
 
+// <doc:tanh>
 Var tanh(const Var& x) {  // dy/dx = 1 - y^2
     Op op("tanh", {x}, x.shape());
     xt::noalias(view(op.out())) = xt::tanh(view(x.value()));
@@ -24,6 +25,7 @@ Var tanh(const Var& x) {  // dy/dx = 1 - y^2
         accumulate(r, 0, view(gout(r)) * (1.0f - y * y));
     });
 }
+// </doc:tanh>
 
 Var sigmoid(const Var& x) {  // dy/dx = y (1 - y)
     Op op("sigmoid", {x}, x.shape());

@@ -10,6 +10,7 @@
 int main(int argc, char** argv) {
     using namespace tg;
     const char* dot_path = argc > 1 ? argv[1] : "basics.dot";
+// <doc:basics>
 
     // Two leaves that want gradients.
     Parameter a(Tensor::scalar(-4.0f), "a");
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
     g = (g + constant(10.0f) / f).label("g");
 
     g.backward();  // one reverse sweep over the records
+// </doc:basics>
 
     fmt::print("{}\n", active_tape().str());
     fmt::print("g     = {:.4f}   (micrograd: 24.7041)\n", g.item());

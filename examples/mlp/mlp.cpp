@@ -25,6 +25,7 @@ static void spirals(std::size_t n, Generator& gen, Tensor& x, std::vector<std::i
     }
 }
 
+// <doc:mlp-module>
 struct MLP : Module {
     Linear hidden1, hidden2, out;
     MLP(std::size_t width, Generator& gen) : hidden1(2, width, gen), hidden2(width, width, gen), out(width, 2, gen) {
@@ -34,6 +35,7 @@ struct MLP : Module {
     }
     Var forward(const Var& x) const { return out.forward(tanh(hidden2.forward(tanh(hidden1.forward(x))))); }
 };
+// </doc:mlp-module>
 
 static float accuracy(const MLP& model, const Tensor& x, const std::vector<std::int32_t>& y) {
     NoGradGuard no_grad;  // evaluation: compute, record nothing
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
     std::vector<std::int32_t> y;
     spirals(200, gen, x, y);
 
+// <doc:mlp-loop>
     MLP model(32, gen);
     fmt::print("model: {} parameters in {} tensors\n", model.parameter_count(), model.named_parameters().size());
     Adam opt(model.named_parameters(), {.lr = 0.01});
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
         if (step % 100 == 0)
             fmt::print("step {:4}  loss {:.4f}  accuracy {:.1f}%\n", step, loss.item(), 100 * accuracy(model, x, y));
     }
+// </doc:mlp-loop>
     const float final_accuracy = accuracy(model, x, y);
     if (argc > 1) {
         save_checkpoint(argv[1], model, &opt);

@@ -43,11 +43,13 @@ LoadedModel load_model(const fs::path& dir) {
         expect_rank2("attention.key.weight", key);
         c.attn = key[0];
     }
+// <doc:optional-module>
     if (fs::exists(dir / "deep_output.weight.npy")) {
         const Shape deep = shape_of("deep_output.weight");
         expect_rank2("deep_output.weight", deep);
         c.deep_output = deep[0] / 2;  // two pieces per unit
     }
+// </doc:optional-module>
     Generator gen(0);
     m.model = std::make_unique<RNNSearch>(c, gen);
     load_module(dir, *m.model);  // every file present, every shape right, nothing unexpected

@@ -256,6 +256,7 @@ int cmd_train(const Argv& argv) {
         Generator order(state.seed * 1000003ull + static_cast<std::uint64_t>(state.epoch));  // the epoch's batch order
         const auto plan = text::plan_batches(train, static_cast<std::size_t>(state.batch_size), &order);
         for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
+// <doc:train-step>
             const text::Batch batch = text::make_batch(train, plan[b]);
             tape.clear();
             opt.zero_grad();
@@ -267,6 +268,7 @@ int cmd_train(const Argv& argv) {
                 throw FileError(not_finite_report(loss.item(), norm, state.step + 1, *model, batch, out));
             }
             opt.step();
+// </doc:train-step>
             ++state.step;
             state.batch = static_cast<std::int64_t>(b) + 1;
             if (state.step == sigint_at) std::raise(SIGINT);

@@ -15,20 +15,31 @@ using text::Vocab;
 
 namespace {
 
-// Decoding records nothing but still needs somewhere to keep values: a tape of its own, reused.
-Tape& decode_tape() {
-    thread_local Tape tape;
-    tape.clear();
-    return tape;
+// Sources padded into one [B, S] batch of ids, with their lengths: what the encoder reads.
+struct Sources {
+    std::size_t size = 0, len = 0;  // B, S
+    std::vector<std::int32_t> ids;  // [B, S]
+    std::vector<int> lengths;       // [B]
+};
+Sources pad_sources(const std::vector<std::vector<std::int32_t>>& sources) {
+    Sources s;
+    s.size = sources.size();
+    for (const auto& src : sources) s.len = std::max(s.len, src.size());
+    s.ids.assign(s.size * s.len, Vocab::kPad);
+    s.lengths.reserve(s.size);
+    for (std::size_t b = 0; b < s.size; ++b) {
+        std::copy(sources[b].begin(), sources[b].end(), s.ids.begin() + static_cast<std::ptrdiff_t>(b * s.len));
+        s.lengths.push_back(static_cast<int>(sources[b].size()));
+    }
+    return s;
 }
 
-// Pads sources into one [B, S] batch.
-text::Batch source_batch(const std::vector<std::vector<std::int32_t>>& sources) {
-    std::vector<text::EncodedPair> pairs;
-    for (const auto& s : sources) pairs.push_back({s, {}});
-    std::vector<std::size_t> all(pairs.size());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    return text::make_batch(pairs, all);
+// Keeps the first `cols` columns of each row, in place.
+void keep_columns(viz::Matrix& m, std::size_t cols) {
+    for (std::size_t r = 0; r < m.rows; ++r)
+        std::copy_n(m.values.data() + r * m.cols, cols, m.values.data() + r * cols);
+    m.values.resize(m.rows * cols);
+    m.cols = cols;
 }
 
 void append_row(viz::Matrix& m, const float* row, std::size_t cols) {
@@ -43,18 +54,22 @@ std::size_t default_max_len(std::size_t source_len) { return 2 * source_len + 10
 
 std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
                                 std::size_t max_len, bool stop_at_eos) {
-    NoGradGuard no_grad;
-    TapeScope scope(decode_tape());
-    const text::Batch batch = source_batch(sources);
-    const std::size_t B = batch.size, S = batch.src_len;
+    InferenceMode inference;  // nothing recorded, and every value made here is released on return
+    const Sources batch = pad_sources(sources);
+    const std::size_t B = batch.size, S = batch.len;
     if (max_len == 0) max_len = default_max_len(S);
-    const RNNSearch::Encoded enc = model.encode(batch.source, B, S, batch.source_lengths);
+    const RNNSearch::Encoded enc = model.encode(batch.ids, B, S, batch.lengths);
     std::vector<Translation> out(B);
+    for (Translation& t : out) {  // room for the longest output up front: no reallocation per word
+        t.words.reserve(max_len);
+        if (model.attention) t.attention.values.reserve(max_len * S);
+    }
     std::vector<std::int32_t> prev(B, Vocab::kBos);
-    Var state = enc.initial;
+    Tensor state = enc.initial.value();  // s_{i-1}, carried from one step's scope to the next
     for (std::size_t i = 0; i < max_len; ++i) {
-        RNNSearch::Step st = model.step(enc, state, prev);
-        state = st.state;
+        InferenceMode step_scope;  // a step's values are released at its end: memory of one step, any length
+        RNNSearch::Step st = model.step(enc, constant(state), prev);
+        std::copy_n(st.state.value().data(), state.numel(), state.data());
         const Tensor& logits = st.logits.value();
         const std::size_t V = logits.shape()[1];
         bool all_done = true;
@@ -75,33 +90,29 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
         if (all_done) break;
     }
     for (std::size_t b = 0; b < B; ++b)  // drop the padding columns of shorter sources
-        if (out[b].attention.rows && static_cast<std::size_t>(batch.source_lengths[b]) < S) {
-            viz::Matrix trimmed;
-            for (std::size_t r = 0; r < out[b].attention.rows; ++r)
-                append_row(trimmed, out[b].attention.values.data() + r * S, static_cast<std::size_t>(batch.source_lengths[b]));
-            out[b].attention = std::move(trimmed);
-        }
+        if (out[b].attention.rows) keep_columns(out[b].attention, static_cast<std::size_t>(batch.lengths[b]));
     return out;
 }
 
 Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
                         std::size_t max_len) {
-    NoGradGuard no_grad;
-    TapeScope scope(decode_tape());
+    InferenceMode inference;  // nothing recorded, and every value made here is released on return
     const std::size_t K = std::max<std::size_t>(beam, 1), S = source.size();
     if (max_len == 0) max_len = default_max_len(S);
     // K copies of the sentence, one row per live hypothesis.
-    const text::Batch batch = source_batch(std::vector<std::vector<std::int32_t>>(K, source));
-    const RNNSearch::Encoded enc = model.encode(batch.source, K, S, batch.source_lengths);
+    const Sources batch = pad_sources(std::vector<std::vector<std::int32_t>>(K, source));
+    const RNNSearch::Encoded enc = model.encode(batch.ids, K, S, batch.lengths);
     struct Hyp {
         Translation t;
         std::size_t row = 0;  // its state's row in the batch
     };
     std::vector<Hyp> live(1), finished;
-    Var state = enc.initial;
+    Tensor state = enc.initial.value();  // one row per hypothesis, carried from one step's scope to the next
+    const std::size_t H = state.shape()[1];
     std::vector<std::int32_t> prev(K, Vocab::kBos);
     for (std::size_t i = 0; i < max_len && !live.empty(); ++i) {
-        RNNSearch::Step st = model.step(enc, state, prev);
+        InferenceMode step_scope;  // a step's values are released at its end
+        RNNSearch::Step st = model.step(enc, constant(state), prev);
         const Tensor& logits = st.logits.value();
         const std::size_t V = logits.shape()[1];
         struct Candidate {
@@ -146,7 +157,8 @@ Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>&
         if (finished.size() >= K || live.empty()) break;
         // Gather the parents' states into rows 0..n-1 (the rest repeat row 0 and are ignored).
         rows.resize(K, rows.empty() ? 0 : rows[0]);
-        state = embedding(st.state, rows);
+        for (std::size_t h = 0; h < K; ++h)
+            std::copy_n(st.state.value().data() + static_cast<std::size_t>(rows[h]) * H, H, state.data() + h * H);
         for (std::size_t h = 0; h < K; ++h) prev[h] = h < live.size() ? live[h].t.words.back() : Vocab::kBos;
     }
     for (Hyp& h : live) finished.push_back(std::move(h));  // cut by the length limit
@@ -157,12 +169,11 @@ Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>&
 }
 
 std::vector<viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<text::EncodedPair>& pairs) {
-    NoGradGuard no_grad;
-    TapeScope scope(decode_tape());
     std::vector<viz::Matrix> out(pairs.size());
     if (!model.attention) return out;
     constexpr std::size_t kChunk = 64;
     for (std::size_t start = 0; start < pairs.size(); start += kChunk) {
+        InferenceMode inference;  // a chunk's values are released at its end
         std::vector<std::size_t> which;
         for (std::size_t i = start; i < std::min(pairs.size(), start + kChunk); ++i) which.push_back(i);
         const text::Batch batch = text::make_batch(pairs, which);
@@ -174,7 +185,6 @@ std::vector<viz::Matrix> forced_attention(const RNNSearch& model, const std::vec
             for (std::size_t t = 0; t < rows; ++t)
                 append_row(out[which[k]], w.data() + (k * batch.tgt_len + t) * batch.src_len, cols);
         }
-        active_tape().clear();
     }
     return out;
 }

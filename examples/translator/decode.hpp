@@ -1,6 +1,8 @@
 // Translating with a trained model: greedy decoding of a batch, beam search with length
-// normalisation, and forced decoding of a reference (for alignments and AER). All run under
-// NoGradGuard: nothing is recorded.
+// normalisation, and forced decoding of a reference (for alignments and AER). All run in an
+// InferenceMode on the active tape: nothing is recorded, and each decoding step's values are released
+// when the step ends, so memory is that of one step whatever the length, and the caller's tape is
+// left as it was.
 #pragma once
 #include <cstdint>
 #include <vector>

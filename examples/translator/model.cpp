@@ -15,6 +15,7 @@ std::string ModelConfig::str() const {
 }
 
 RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
+// <doc:constructor>
     : config(c),
       src_embed(c.src_vocab, c.emb, gen, text::Vocab::kPad),
       tgt_embed(c.tgt_vocab, c.emb, gen, text::Vocab::kPad),
@@ -33,7 +34,9 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
     if (deep_output) register_module("deep_output", *deep_output);
     register_module("output", output);
 }
+// </doc:constructor>
 
+// <doc:encode>
 RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::size_t batch, std::size_t src_len,
                                      std::span<const int> lengths) const {
     Encoded e;
@@ -54,12 +57,16 @@ RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::
     }
     return e;
 }
+// </doc:encode>
 
+// <doc:output-and-step>
+// <doc:output-logits>
 Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& prev_embedding) const {
     Var features = concat({state, context, prev_embedding}, -1);  // [s_i ; c_i ; Et[y_{i-1}]]
     if (deep_output) features = deep_output->forward(features);   // t_i = maxout(...)  (Appendix A.2.2)
     return output.forward(features);                              // W_o (...) + b_o
 }
+// </doc:output-logits>
 
 RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::span<const std::int32_t> prev_words) const {
     Step s;
@@ -75,7 +82,9 @@ RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::
     s.logits = output_logits(s.state, s.context, y_prev);
     return s;
 }
+// </doc:output-and-step>
 
+// <doc:loss>
 Var RNNSearch::loss(const text::Batch& batch, Var* logits_out, Var* weights_out) const {
     const std::size_t B = batch.size, T = batch.tgt_len;
     const Encoded enc = encode(batch.source, B, batch.src_len, batch.source_lengths);
@@ -100,5 +109,6 @@ Var RNNSearch::loss(const text::Batch& batch, Var* logits_out, Var* weights_out)
     if (weights_out && attention) *weights_out = stack(weights, 1);
     return cross_entropy(reshape(logits, {B * T, config.tgt_vocab}), batch.decoder_target, text::Vocab::kPad);
 }
+// </doc:loss>
 
 }  // namespace translator

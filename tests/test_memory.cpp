@@ -1,0 +1,241 @@
+// Memory: the tape's arena, scopes that give memory back (Tape::rewind, InferenceMode), and the
+// promise behind them: a training run on batches of varying shapes needs the memory of its largest
+// step, and decoding a whole file needs the memory of one step.
+#include <cstdint>
+#include <numeric>
+
+#include "bench/alloc_counter.hpp"
+#include "decode.hpp"
+#include "helpers.hpp"
+#include "model.hpp"
+#include "optim/adam.hpp"
+#include "text/batching.hpp"
+
+using namespace tg;
+using namespace translator;
+using tg::test::rand;
+
+TEST_CASE("arena: aligned bump allocation, O(1) reset, marks, and one block once warmed up") {
+    Arena arena(256);
+    char* a = static_cast<char*>(arena.allocate(10));
+    char* b = static_cast<char*>(arena.allocate(100));
+    CHECK(reinterpret_cast<std::uintptr_t>(a) % 64 == 0);
+    CHECK(reinterpret_cast<std::uintptr_t>(b) % 64 == 0);
+    CHECK(b == a + 64);                   // 10 bytes take one cache line
+    CHECK(arena.bytes_in_use() == 64 + 128);
+
+    const Arena::Mark m = arena.mark();
+    arena.allocate(1000);                 // does not fit the 256-byte block: a second block
+    CHECK(arena.num_blocks() == 2);
+    CHECK(arena.bytes_in_use() == 192 + 1024);
+    arena.rewind(m);
+    CHECK(arena.bytes_in_use() == 192);
+    CHECK(static_cast<char*>(arena.allocate(64)) == a + 192);  // the space after the mark is handed out again
+
+    CHECK(arena.peak_bytes() == 192 + 1024);
+    arena.reset();                        // two blocks were needed: merged into one of the peak's size
+    CHECK(arena.bytes_in_use() == 0);
+    CHECK(arena.num_blocks() == 1);
+    CHECK(arena.reserved_bytes() == arena.peak_bytes());
+    const std::size_t before = tg::bench::allocations();
+    arena.allocate(10);
+    arena.allocate(100);
+    arena.allocate(1000);                 // the same step again: fits the one block, no allocation
+    CHECK(tg::bench::allocations() == before);
+    CHECK(arena.num_blocks() == 1);
+}
+
+TEST_CASE("values, gradients and saved buffers live in the tape's arena, released by clear()") {
+    Tape tape;
+    TapeScope scope(tape);
+    Parameter w(rand({64, 32}, 1));
+    Var x = constant(rand({16, 64}, 2));
+    Var loss = sum(softmax(matmul(x, w), 1) * matmul(x, w));
+    const std::size_t forward = tape.arena().bytes_in_use();
+    CHECK(forward >= (16 * 64 + 3 * 16 * 32) * sizeof(float));  // x, two products, softmax (and its saved copy)
+    loss.backward();
+    CHECK(tape.arena().bytes_in_use() > forward);  // the gradients of the intermediate values
+    tape.clear();
+    CHECK(tape.arena().bytes_in_use() == 0);
+    CHECK(w.grad().numel() == 64 * 32);  // a Parameter's gradient is its own, not the tape's
+}
+
+TEST_CASE("a value released by clear() throws even before its slot is reused") {
+    Tape tape;
+    TapeScope scope(tape);
+    Var a = constant(rand({4, 4}, 1)) * 2.0f;
+    Var b = a + 1.0f;  // the last value: its slot is not reused by the one value made below
+    tape.clear();
+    constant(Tensor(Shape{1}));
+    CHECK_THROWS_WITH_ALL(b.value(), TapeError, "released", "Tape::clear()");
+}
+
+TEST_CASE("Tape::rewind releases what came after the mark and nothing before it") {
+    Tape tape;
+    TapeScope scope(tape);
+    Parameter w(rand({3, 3}, 1));
+    Var before = matmul(constant(rand({2, 3}, 2)), w);
+    const std::size_t values = tape.num_values(), records = tape.num_records(), bytes = tape.arena().bytes_in_use();
+    const Tape::Mark m = tape.mark();
+    Var after = tanh(before) * 3.0f;
+    tape.rewind(m);
+    CHECK(tape.num_values() == values);
+    CHECK(tape.num_records() == records);
+    CHECK(tape.arena().bytes_in_use() == bytes);
+    CHECK_THROWS_WITH_ALL(after.value(), TapeError, "released");
+    Var again = tanh(before) * 3.0f;  // reuses the released slots: `after` must still throw
+    CHECK_THROWS_AS(after.value(), TapeError);
+    sum(again).backward();  // the values before the mark are intact, gradients flow through them
+    CHECK(w.grad().at({0, 0}) != 0.0f);
+}
+
+TEST_CASE("InferenceMode: a decoding loop that never clears runs in constant memory") {
+    Tape tape;
+    TapeScope scope(tape);
+    Parameter w(rand({8, 8}, 1));
+    Var kept = constant(rand({1, 8}, 2));  // made before: survives every scope
+    Var inside;
+    std::size_t values_after_first = 0, bytes_after_first = 0;
+    for (int sentence = 0; sentence < 200; ++sentence) {
+        InferenceMode inference;
+        Var h = kept;
+        for (int t = 0; t < 10; ++t) h = tanh(matmul(h, w));
+        CHECK(tape.num_records() == 0);
+        inside = h;
+        if (sentence == 0) values_after_first = tape.num_values(), bytes_after_first = tape.arena().peak_bytes();
+    }
+    CHECK(tape.num_values() == 1);  // only `kept`
+    CHECK(tape.arena().peak_bytes() == bytes_after_first);
+    CHECK(values_after_first == 21);
+    CHECK_THROWS_AS(inside.value(), TapeError);  // a value from inside a finished scope
+    CHECK(kept.value().numel() == 8);
+    CHECK(grad_enabled());  // restored
+}
+
+TEST_CASE("a rewind to a mark taken before a clear() clears") {
+    Tape tape;
+    TapeScope scope(tape);
+    constant(Tensor(Shape{4}));
+    const Tape::Mark m = tape.mark();
+    tape.clear();
+    Var x = constant(Tensor(Shape{4}));
+    tape.rewind(m);
+    CHECK(tape.num_values() == 0);
+    CHECK_THROWS_AS(x.value(), TapeError);
+}
+
+namespace {
+
+ModelConfig small_config() {
+    ModelConfig c;
+    c.src_vocab = 30;
+    c.tgt_vocab = 31;
+    c.emb = 8;
+    c.hidden = 12;
+    c.attn = 10;
+    return c;
+}
+
+// Pairs of every length from 1 to `longest` words, in a shuffled order, like a real corpus.
+std::vector<text::EncodedPair> varying_pairs(std::size_t n, std::size_t longest, std::uint64_t seed) {
+    Generator g(seed);
+    std::vector<text::EncodedPair> pairs(n);
+    for (auto& p : pairs) {
+        const std::size_t s = 1 + g.next_u64() % longest, t = 1 + g.next_u64() % longest;
+        for (std::size_t j = 0; j < s; ++j) p.source.push_back(static_cast<std::int32_t>(4 + g.next_u64() % 26));
+        p.source.push_back(text::Vocab::kEos);
+        for (std::size_t j = 0; j < t; ++j) p.target.push_back(static_cast<std::int32_t>(4 + g.next_u64() % 27));
+    }
+    return pairs;
+}
+
+}  // namespace
+
+TEST_CASE("training on batches of varying shapes: the arena's high-water mark is the largest step's, and stays") {
+    Generator gen(3);
+    RNNSearch model(small_config(), gen);
+    Adam opt(model.named_parameters(), {.lr = 1e-3});
+    const auto data = varying_pairs(240, 25, 5);
+    Generator shuffle(9);
+    const auto plan = text::plan_batches(data, 16, &shuffle);  // 15 batches of varying B x S x T
+    Tape tape;
+    TapeScope scope(tape);
+    auto step = [&](const std::vector<std::size_t>& which) {
+        tape.clear();
+        opt.zero_grad();
+        model.loss(text::make_batch(data, which)).backward();
+        opt.step();
+    };
+    const std::size_t N = 3 * plan.size();
+    for (std::size_t i = 0; i < N; ++i) step(plan[i % plan.size()]);
+    const std::size_t peak_n = tape.arena().peak_bytes(), reserved_n = tape.arena().reserved_bytes();
+    for (std::size_t i = N; i < 2 * N; ++i) step(plan[i % plan.size()]);
+    CHECK(tape.arena().peak_bytes() == peak_n);          // flat: N more steps of the same shapes add nothing
+    CHECK(tape.arena().reserved_bytes() == reserved_n);
+    CHECK(tape.arena().num_blocks() == 1);
+
+    // ... and that mark is exactly what the largest single step needs on a fresh tape: memory is
+    // bounded by one step, not by the sum of the shapes seen.
+    std::size_t largest = 0;
+    for (const auto& which : plan) {
+        Tape fresh;
+        TapeScope s(fresh);
+        model.loss(text::make_batch(data, which)).backward();
+        largest = std::max(largest, fresh.arena().peak_bytes());
+    }
+    CHECK(peak_n == largest);
+    CHECK(reserved_n == largest);
+}
+
+TEST_CASE("decoding a whole file leaves the caller's tape as it was, in the memory of one step") {
+    Generator gen(4);
+    RNNSearch model(small_config(), gen);
+    const auto data = varying_pairs(64, 20, 6);
+    Tape tape;
+    TapeScope scope(tape);
+    Var mine = constant(rand({3}, 1));  // the caller's own value on the active tape
+    std::vector<std::vector<std::int32_t>> sources;
+    for (const auto& p : data) sources.push_back(p.source);
+    auto decode_all = [&] {
+        for (std::size_t start = 0; start < sources.size(); start += 8)
+            greedy(model, {sources.begin() + static_cast<std::ptrdiff_t>(start), sources.begin() + static_cast<std::ptrdiff_t>(start + 8)});
+        beam_search(model, sources[0], 4);
+    };
+    decode_all();
+    const std::size_t peak = tape.arena().peak_bytes();
+    decode_all();
+    CHECK(tape.num_values() == 1);
+    CHECK(tape.num_records() == 0);
+    CHECK(mine.value().numel() == 3);
+    CHECK(tape.arena().peak_bytes() == peak);
+
+    // One step's memory, not max_len steps': a decode 10 times longer needs no more of the arena.
+    Tape fresh;
+    TapeScope s(fresh);
+    greedy(model, {sources[0]}, 5, /*stop_at_eos=*/false);
+    const std::size_t short_peak = fresh.arena().peak_bytes();
+    greedy(model, {sources[0]}, 50, /*stop_at_eos=*/false);
+    CHECK(fresh.arena().peak_bytes() == short_peak);
+}
+
+TEST_CASE("a warmed-up greedy decode of a batch makes a few allocations, whatever its length") {
+    Generator gen(4);
+    RNNSearch model(small_config(), gen);
+    const auto data = varying_pairs(16, 20, 7);
+    std::vector<std::vector<std::int32_t>> sources;
+    for (const auto& p : data) sources.push_back(p.source);
+    Tape tape;
+    TapeScope scope(tape);
+    greedy(model, sources, 40, false);  // warm-up: the arena grows to one step's size
+    std::size_t before = tg::bench::allocations();
+    auto out = greedy(model, sources, 40, false);
+    const std::size_t allocations = tg::bench::allocations() - before;
+    MESSAGE("allocations for a greedy decode of 16 sentences, 40 steps: " << allocations);
+    // What is returned (16 translations: their words and their attention matrices), the padded
+    // batch and the encoder's few vectors: none per step (it was ~450 when every value took a slot).
+    CHECK(allocations <= 2 * sources.size() + 16);
+    out.clear();
+    before = tg::bench::allocations();
+    out = greedy(model, sources, 80, false);
+    CHECK(tg::bench::allocations() - before == allocations);  // twice the steps, the same count
+}
