@@ -1,10 +1,19 @@
 #!/usr/bin/python3
-"""The translator's model (../shared/spec/rnnsearch.md) in PyTorch, written as a PyTorch user
+"""The translator's model (docs/model.md) in PyTorch, written as a PyTorch user
 would (nn.Embedding, nn.GRU, nn.GRUCell, nn.Linear), timed like bench/train_step: same flags,
 same JSON keys. Needs Debian's python3-torch.
 
   bench/pytorch_reference.py --batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 \
-      --src-len 20 --tgt-len 20 --steps 50 --threads 1 [--no-attention] [--decode]
+      --src-len 20 --tgt-len 20 --steps 50 --threads 1 [--no-attention] [--decode] [--vary-lengths]
+
+--vary-lengths: the same sentence lengths and batches as train_step --vary-lengths (the same
+SplitMix64 generator), padded sources packed for the encoder and masked in attention, as a PyTorch
+user would train on real data.
+
+  bench/pytorch_reference.py --train-file train.tsv --seconds 45 [--epochs N] [--emb ..]
+
+--train-file: trains on a translator TSV file (source TAB target, space-separated words) with the
+translator's batching, for the peak memory of a real run beside `translator train` on the same file.
 """
 import argparse
 import json
@@ -35,16 +44,25 @@ class RNNSearch(nn.Module):
         self.decoder = nn.GRUCell(emb + 2 * hidden, hidden)
         self.output = nn.Linear(3 * hidden + emb, vocab)
 
-    def encode(self, src):
-        annotations, h_n = self.encoder(self.src_embed(src))  # every sentence full length: no packing
+    def encode(self, src, lengths=None):
+        x = self.src_embed(src)
+        if lengths is None:  # every sentence full length: no packing
+            annotations, h_n = self.encoder(x)
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, h_n = self.encoder(packed)
+            annotations, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
         s = torch.tanh(self.bridge(h_n[1]))                     # s_0 from the backward state at the first word
         keys = self.key(annotations) if self.attention else None
         fixed = None if self.attention else torch.cat([h_n[0], h_n[1]], 1)
+        self.pad_mask = None if lengths is None else src == PAD
         return annotations, keys, fixed, s
 
     def step(self, annotations, keys, fixed, s, y_prev_emb):
         if self.attention:
             e = torch.tanh(self.query(s).unsqueeze(1) + keys) @ self.v   # [B, S]
+            if self.pad_mask is not None:
+                e = e.masked_fill(self.pad_mask, float("-inf"))
             alpha = torch.softmax(e, 1)
             c = torch.bmm(alpha.unsqueeze(1), annotations).squeeze(1)
         else:
@@ -52,8 +70,8 @@ class RNNSearch(nn.Module):
         s = self.decoder(torch.cat([y_prev_emb, c], 1), s)
         return s, self.output(torch.cat([s, c, y_prev_emb], 1))
 
-    def loss(self, src, dec_in, dec_out):
-        annotations, keys, fixed, s = self.encode(src)
+    def loss(self, src, dec_in, dec_out, lengths=None):
+        annotations, keys, fixed, s = self.encode(src, lengths)
         y = self.tgt_embed(dec_in)
         logits = []
         for i in range(dec_in.shape[1]):
@@ -63,12 +81,115 @@ class RNNSearch(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), dec_out.reshape(-1), ignore_index=PAD)
 
     @torch.no_grad()
-    def greedy(self, src, steps):
-        annotations, keys, fixed, s = self.encode(src)
+    def greedy(self, src, steps, lengths=None):
+        annotations, keys, fixed, s = self.encode(src, lengths)
         prev = torch.full((src.shape[0],), BOS, dtype=torch.long)
         for _ in range(steps):
             s, logits = self.step(annotations, keys, fixed, s, self.tgt_embed(prev))
             prev = logits.argmax(1)
+
+
+MASK64 = (1 << 64) - 1
+
+
+class SplitMix:
+    """SplitMix64, as in bench/train_step.cpp: the same lengths and batches in both frameworks."""
+
+    def __init__(self, seed):
+        self.state = seed
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+    def below(self, n):
+        return self.next() % n
+
+
+def varying_pairs(n, vocab):
+    """train_step's varying_pairs: sources of 1-30 words (+ </s>), targets of that length +-2."""
+    g = SplitMix(42)
+    pairs = []
+    for _ in range(n):
+        s = 1 + g.below(30)
+        t = max(1, s + g.below(5) - min(s, 2))
+        src = [4 + g.below(vocab - 4) for _ in range(s)] + [EOS]
+        tgt = [4 + g.below(vocab - 4) for _ in range(t)]
+        pairs.append((src, tgt))
+    return pairs
+
+
+def plan_batches(pairs, batch, shuffle):
+    """The translator's bucketing: sorted by (source, target) length, cut, batches shuffled."""
+    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i][0]), len(pairs[i][1])))
+    batches = [order[k:k + batch] for k in range(0, len(order), batch)]
+    for i in range(len(batches), 1, -1):
+        j = shuffle.below(i)
+        batches[i - 1], batches[j] = batches[j], batches[i - 1]
+    return batches
+
+
+def make_batch(pairs, which):
+    """Padded tensors: source [B, S] with </s>, decoder input <s> y, decoder target y </s>; lengths."""
+    S = max(len(pairs[i][0]) for i in which)
+    T = max(len(pairs[i][1]) for i in which) + 1
+    src = torch.full((len(which), S), PAD, dtype=torch.long)
+    dec_in = torch.full((len(which), T), PAD, dtype=torch.long)
+    dec_out = torch.full((len(which), T), PAD, dtype=torch.long)
+    for k, i in enumerate(which):
+        s, t = pairs[i]
+        src[k, :len(s)] = torch.tensor(s)
+        dec_in[k, :len(t) + 1] = torch.tensor([BOS] + t)
+        dec_out[k, :len(t) + 1] = torch.tensor(t + [EOS])
+    return src, dec_in, dec_out, torch.tensor([len(pairs[i][0]) for i in which])
+
+
+def read_tsv(path):
+    """A translator TSV file as id pairs (ids 0-3 are <pad>, <unk>, <s>, </s>)."""
+    src_ids, tgt_ids, pairs = {}, {}, []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            cols = line.rstrip("\r\n").split("\t")
+            if len(cols) < 2:
+                continue
+            src = [src_ids.setdefault(w, 4 + len(src_ids)) for w in cols[0].split()] + [EOS]
+            tgt = [tgt_ids.setdefault(w, 4 + len(tgt_ids)) for w in cols[1].split()]
+            pairs.append((src, tgt))
+    return pairs, 4 + max(len(src_ids), len(tgt_ids))
+
+
+def train_file(a):
+    """Trains on a TSV file for --seconds or --epochs, like `translator train`; prints peak memory."""
+    pairs, vocab = read_tsv(a.train_file)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    model = RNNSearch(vocab, a.emb, a.hidden, a.attn, not a.no_attention)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    shuffle, start, steps, epoch, tokens = SplitMix(1), time.perf_counter(), 0, 0, 0
+    rss_after_epoch = {}
+    while epoch < a.epochs and time.perf_counter() - start < a.seconds:
+        for which in plan_batches(pairs, a.batch, shuffle):
+            src, dec_in, dec_out, lengths = make_batch(pairs, which)
+            opt.zero_grad()
+            model.loss(src, dec_in, dec_out, lengths).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            steps += 1
+            tokens += int((dec_out != PAD).sum())
+            if time.perf_counter() - start >= a.seconds:
+                break
+        epoch += 1
+        rss_after_epoch[epoch] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    seconds = time.perf_counter() - start
+    print(json.dumps({
+        "framework": "pytorch " + torch.__version__, "mode": "train-file", "file": a.train_file, "pairs": len(pairs),
+        "emb": a.emb, "hidden": a.hidden, "attn": a.attn, "vocab": vocab, "threads": a.threads, "steps": steps,
+        "seconds": round(seconds, 1), "tgt_tokens_per_s": round(tokens / seconds),
+        "peak_rss_mb_after_epoch": rss_after_epoch,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 
 
 def current_rss_mb():
@@ -83,7 +204,14 @@ def main():
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--no-attention", action="store_true")
     p.add_argument("--decode", action="store_true")
+    p.add_argument("--vary-lengths", action="store_true")
+    p.add_argument("--train-file")
+    p.add_argument("--seconds", type=float, default=1e9)
+    p.add_argument("--epochs", type=int, default=1000000)
     a = p.parse_args()
+    if a.train_file:
+        train_file(a)
+        return
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     model = RNNSearch(a.vocab, a.emb, a.hidden, a.attn, not a.no_attention)
@@ -94,33 +222,48 @@ def main():
     dec_in = torch.cat([torch.full((a.batch, 1), BOS), tgt], 1)
     dec_out = torch.cat([tgt, torch.full((a.batch, 1), EOS)], 1)
 
+    varying = varying_pairs(4000, a.vocab) if a.vary_lengths else None
+    plan = plan_batches(varying, a.batch, SplitMix(7)) if a.vary_lengths else None
+    state = {"next": 0, "tokens": 0}
+
     def one_step():
+        lengths, s_, di, do = None, src, dec_in, dec_out
+        if a.vary_lengths:
+            s_, di, do, lengths = make_batch(varying, plan[state["next"] % len(plan)])
+            state["next"] += 1
+        state["tokens"] += do.numel()
         if a.decode:
-            model.greedy(src, a.tgt_len)
+            model.greedy(s_, do.shape[1], lengths)
             return
         opt.zero_grad()
-        model.loss(src, dec_in, dec_out).backward()
+        model.loss(s_, di, do, lengths).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
     for _ in range(5):
         one_step()
     rss_start = current_rss_mb()
-    times = []
-    for _ in range(a.steps):
+    times, rss_along = [], {}
+    state["tokens"] = 0
+    run_start = time.perf_counter()
+    for i in range(a.steps):
         t = time.perf_counter()
         one_step()
         times.append((time.perf_counter() - t) * 1000)
+        if i + 1 in (a.steps // 8, a.steps // 4, a.steps // 2, a.steps):
+            rss_along[str(i + 1)] = round(current_rss_mb(), 1)
+    run_s = time.perf_counter() - run_start
     med = statistics.median(times)
     print(json.dumps({
         "framework": "pytorch " + torch.__version__, "mode": "decode" if a.decode else "train", "batch": a.batch,
         "emb": a.emb, "hidden": a.hidden, "attn": a.attn, "vocab": a.vocab, "src_len": a.src_len, "tgt_len": a.tgt_len,
         "threads": a.threads, "attention": not a.no_attention, "steps": a.steps,
         "median_ms": round(med, 3), "min_ms": round(min(times), 3),
-        "tgt_tokens_per_s": round(a.batch * a.tgt_len / (med / 1000)),
+        "tgt_tokens_per_s": round(state["tokens"] / run_s if a.vary_lengths else a.batch * a.tgt_len / (med / 1000)),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "allocs_per_step": None, "limit_ms": None, "median_over_limit": None,
-        "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(current_rss_mb(), 1)}))
+        "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(current_rss_mb(), 1),
+        "vary_lengths": a.vary_lengths, "rss_mb_after_steps": rss_along}))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 // sizes, timed, with the time raw cblas_sgemm needs for exactly the same matrix products measured
 // in the same run. Prints one JSON line. bench/pytorch_reference.py is the same model in PyTorch.
 //   train_step --batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20
-//              --steps 50 --threads 1 [--no-attention] [--decode]
+//              --steps 50 --threads 1 [--no-attention] [--decode] [--vary-lengths]
+// --vary-lengths trains on what users train on: sentences of 1 to 30 words, bucketed by length into
+// batches of varying shapes (see varying_pairs), and reports resident memory along the run.
 #include <cblas.h>
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -92,6 +94,51 @@ void print_products(const std::vector<GemmCall>& calls) {
     }
 }
 
+// SplitMix64: a generator simple enough to write again in bench/pytorch_reference.py, so that both
+// frameworks train on exactly the same sentence lengths and batches.
+struct SplitMix {
+    std::uint64_t state;
+    std::uint64_t next() {
+        std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    }
+    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+};
+
+// Pairs like the demo's data: a source of 1-30 words, a target of the source's length give or take 2
+// (at least 1), random words. Batches as the translator's training makes them (text::plan_batches:
+// sorted by length, cut into batches of B, in a shuffled order), so shapes vary from step to step.
+std::vector<text::EncodedPair> varying_pairs(std::size_t n, std::size_t vocab) {
+    SplitMix g{42};
+    std::vector<text::EncodedPair> pairs(n);
+    for (auto& p : pairs) {
+        const std::size_t s = 1 + g.below(30);
+        const std::size_t t = std::max<std::size_t>(1, s + g.below(5) - std::min<std::size_t>(s, 2));
+        for (std::size_t j = 0; j < s; ++j) p.source.push_back(static_cast<std::int32_t>(4 + g.below(vocab - 4)));
+        p.source.push_back(text::Vocab::kEos);
+        for (std::size_t j = 0; j < t; ++j) p.target.push_back(static_cast<std::int32_t>(4 + g.below(vocab - 4)));
+    }
+    return pairs;
+}
+
+// plan_batches without its generator: sort by (source, target) length, cut, shuffle the batches.
+std::vector<std::vector<std::size_t>> varying_batches(const std::vector<text::EncodedPair>& pairs, std::size_t batch) {
+    std::vector<std::size_t> order(pairs.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return std::pair(pairs[a].source.size(), pairs[a].target.size()) < std::pair(pairs[b].source.size(), pairs[b].target.size());
+    });
+    std::vector<std::vector<std::size_t>> batches;
+    for (std::size_t start = 0; start < order.size(); start += batch)
+        batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
+                             order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + batch)));
+    SplitMix g{7};
+    for (std::size_t i = batches.size(); i > 1; --i) std::swap(batches[i - 1], batches[g.below(i)]);
+    return batches;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,14 +152,15 @@ int main(int argc, char** argv) {
                    {"--steps", "N", "timed steps after 5 warm-up steps", "50"}, kThreadsOption,
                    {"--no-attention", "", "the RNNencdec baseline", ""}, {"--decode", "", "time greedy decoding instead", ""},
                    {"--products", "", "also print, to stderr, the step's matrix products grouped by shape, with their raw time", ""},
-                   {"--no-limit", "", "skip the raw-sgemm replay between steps (for profiling the step alone; limit_ms is 0)", ""}},
+                   {"--no-limit", "", "skip the raw-sgemm replay between steps (for profiling the step alone; limit_ms is 0)", ""},
+                   {"--vary-lengths", "", "sentences of 1-30 words in batches of varying shapes, as in real training (no limit_ms)", ""}},
                   Argv(argv + 1, argv + argc));
         const auto B = static_cast<std::size_t>(args.integer("--batch", 1, 4096));
         const auto V = static_cast<std::size_t>(args.integer("--vocab", 5, 1000000));
         const auto S = static_cast<std::size_t>(args.integer("--src-len", 2, 10000));
         const auto T = static_cast<std::size_t>(args.integer("--tgt-len", 2, 10000));
         const auto steps = static_cast<int>(args.integer("--steps", 1, 1000000));
-        const bool decode = args.flag("--decode"), no_limit = args.flag("--no-limit");
+        const bool decode = args.flag("--decode"), vary = args.flag("--vary-lengths"), no_limit = args.flag("--no-limit") || vary;
         apply_threads(args);
 
         ModelConfig c;
@@ -133,16 +181,31 @@ int main(int argc, char** argv) {
         }
         std::vector<std::size_t> all(B);
         for (std::size_t i = 0; i < B; ++i) all[i] = i;
-        const text::Batch batch = text::make_batch(pairs, all);
+        text::Batch batch = text::make_batch(pairs, all);
         std::vector<std::vector<std::int32_t>> sources;
         for (const auto& p : pairs) sources.push_back(p.source);
+        // --vary-lengths: 4,000 pairs of 1-30 words, ~125 batches of different shapes, in turn.
+        const std::vector<text::EncodedPair> varying = vary ? varying_pairs(4000, V) : std::vector<text::EncodedPair>{};
+        const auto plan = vary ? varying_batches(varying, B) : std::vector<std::vector<std::size_t>>{};
+        std::size_t next_batch = 0;
+        std::size_t tokens_done = 0;  // target tokens of the timed steps (varies with the batch)
 
         Tape tape;
         TapeScope scope(tape);
         std::vector<double> forward_t, backward_t, update_t;  // where a training step's time goes
         auto one_step = [&] {
+            if (vary) {
+                batch = text::make_batch(varying, plan[next_batch++ % plan.size()]);
+                tokens_done += batch.size * batch.tgt_len;
+                if (decode) {
+                    sources.clear();
+                    for (std::size_t i : batch.index) sources.push_back(varying[i].source);
+                }
+            } else {
+                tokens_done += B * T;
+            }
             if (decode) {  // greedy decoding for exactly T steps, as a decoder in production runs
-                greedy(model, sources, T, /*stop_at_eos=*/false);
+                greedy(model, sources, vary ? batch.tgt_len : T, /*stop_at_eos=*/false);
                 return;
             }
             const auto t0 = Clock::now();
@@ -172,7 +235,10 @@ int main(int argc, char** argv) {
             set_gemm_log(nullptr);
         }
         const std::vector<GemmCall> backward_calls(calls.begin() + static_cast<std::ptrdiff_t>(forward_calls.size()), calls.end());
-        Replay replay_forward(forward_calls), replay_backward(backward_calls);
+        // (Without the limit, no replay buffers either: with a large vocabulary they would add
+        // ~200 MB of the benchmark's own to the memory it reports.)
+        const std::vector<GemmCall> none;
+        Replay replay_forward(no_limit ? none : forward_calls), replay_backward(no_limit ? none : backward_calls);
         forward_t.clear();
         backward_t.clear();
         update_t.clear();
@@ -182,22 +248,28 @@ int main(int argc, char** argv) {
         double flops = 0;
         for (const GemmCall& g : calls) flops += 2.0 * static_cast<double>(g.m * g.n * g.k);
 
-        Replay replay(calls);
+        Replay replay(no_limit ? none : calls);
         std::vector<double> times, limits;
         times.reserve(static_cast<std::size_t>(steps));
         limits.reserve(static_cast<std::size_t>(steps));
         const double rss_start = current_rss_mb();
         const std::size_t allocs_before = tg::bench::allocations();
+        std::string rss_along;  // resident memory at 1/8, 1/4, 1/2 and all of the run: flat or growing?
+        tokens_done = 0;
+        const auto run_start = Clock::now();
         for (int i = 0; i < steps; ++i) {  // steps and raw products interleaved: the ratio is measured in one run
             const auto start = Clock::now();
             one_step();
             times.push_back(ms_since(start));
             if (!no_limit) limits.push_back(replay.ms());
+            if (i + 1 == steps / 8 || i + 1 == steps / 4 || i + 1 == steps / 2 || i + 1 == steps)
+                rss_along += fmt::format("{}\"{}\": {:.1f}", rss_along.empty() ? "" : ", ", i + 1, current_rss_mb());
         }
+        const double run_s = ms_since(run_start) / 1000.0;
         const double allocs = static_cast<double>(tg::bench::allocations() - allocs_before) / steps;
         const double rss_end = current_rss_mb();
         std::vector<double> forward_limit, backward_limit;
-        for (int i = 0; i < 10 && !decode; ++i) {
+        for (int i = 0; i < 10 && !decode && !no_limit; ++i) {
             forward_limit.push_back(replay_forward.ms());
             backward_limit.push_back(replay_backward.ms());
         }
@@ -210,12 +282,15 @@ int main(int argc, char** argv) {
                    "\"median_ms\": {:.3f}, \"min_ms\": {:.3f}, \"tgt_tokens_per_s\": {:.0f}, \"peak_rss_mb\": {:.1f}, "
                    "\"allocs_per_step\": {:.1f}, \"limit_ms\": {:.3f}, \"median_over_limit\": {:.2f}, \"gemms_per_step\": {}, "
                    "\"gflop_per_step\": {:.4f}, \"forward_ms\": {:.3f}, \"forward_limit_ms\": {:.3f}, \"backward_ms\": {:.3f}, "
-                   "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}}}\n",
+                   "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}, "
+                   "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}}}\n",
                    decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
-                   *std::min_element(times.begin(), times.end()), static_cast<double>(B * T) / (med / 1000.0),
+                   *std::min_element(times.begin(), times.end()), vary ? static_cast<double>(tokens_done) / run_s : static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, over_limit,
                    calls.size(), flops / 1e9, median(forward_t), median(forward_limit), median(backward_t), median(backward_limit),
-                   median(update_t), rss_start, rss_end);
+                   median(update_t), rss_start, rss_end, vary, rss_along,
+                   static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0),
+                   static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0));
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);

@@ -204,6 +204,38 @@ TEST_CASE("cross_entropy: ignored targets and the mean over counted tokens") {
     active_tape().clear();
 }
 
+TEST_CASE("cross_entropy on rows of 37 classes (SIMD registers and a scalar tail), used twice, against doubles") {
+    Tensor logits = rand({5, 37}, 21, -4.0f, 4.0f);
+    logits.at({3, 7}) = 60.0f;  // a large logit: the shift by the row's maximum keeps exp finite
+    const std::vector<std::int32_t> targets = {36, 0, 17, 7, 8};  // row 1 ignored (0)
+    CHECK_GRADS([&](Vars v) { return cross_entropy(v[0], targets, 0); }, {logits});
+    // Used twice: the second backward adds to the first's gradient instead of writing it.
+    CHECK_GRADS([&](Vars v) { return cross_entropy(v[0], targets, 0) + 0.5f * cross_entropy(v[0], targets, 0); }, {logits});
+
+    Parameter x(logits);
+    Var loss = cross_entropy(x, targets, 0);
+    loss.backward();
+    double expected_loss = 0;
+    for (std::size_t r = 0; r < 5; ++r) {
+        if (targets[r] == 0) {
+            for (std::size_t c = 0; c < 37; ++c) CHECK(x.grad().at({r, c}) == 0.0f);
+            continue;
+        }
+        double m = -1e300, z = 0;
+        for (std::size_t c = 0; c < 37; ++c) m = std::max(m, double(logits.at({r, c})));
+        for (std::size_t c = 0; c < 37; ++c) z += std::exp(double(logits.at({r, c})) - m);
+        const double lse = m + std::log(z);
+        expected_loss += (lse - logits.at({r, std::size_t(targets[r])})) / 4;
+        for (std::size_t c = 0; c < 37; ++c) {
+            const double p = std::exp(double(logits.at({r, c})) - lse);
+            const double g = (p - (c == std::size_t(targets[r]) ? 1.0 : 0.0)) / 4;
+            CHECK(x.grad().at({r, c}) == doctest::Approx(g).epsilon(1e-5).scale(1e-6));
+        }
+    }
+    CHECK(loss.item() == doctest::Approx(expected_loss).epsilon(1e-6));
+    active_tape().clear();
+}
+
 TEST_CASE("embedding: rows by id, scatter-add for repeated ids") {
     Tensor w = rand({5, 3}, 17);
     const std::vector<std::int32_t> ids = {4, 1, 4, 0, 2, 4};

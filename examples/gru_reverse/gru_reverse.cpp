@@ -60,7 +60,7 @@ static void make_batch(Generator& gen, std::size_t batch, std::vector<std::int32
 
 // Greedy decoding: feed back the model's own digits.
 static std::vector<std::int32_t> reverse_greedy(const Reverser& m, const std::vector<std::int32_t>& input) {
-    NoGradGuard no_grad;
+    InferenceMode inference;  // no records, and the values made here are released on return
     Var h = select(m.encoder.forward(m.embed.forward(input, {1, kLen}), std::vector<int>{static_cast<int>(kLen)}).final, 0, 0);
     std::vector<std::int32_t> out;
     std::int32_t prev = kStart;

@@ -1,6 +1,6 @@
 // The second example: a small multi-layer perceptron learns to tell two interleaved spirals apart.
 // It shows the parts a model is built from: a Module with named submodules, an optimizer that
-// walks its parameters, gradient clipping, evaluation under NoGradGuard, and a checkpoint.
+// walks its parameters, gradient clipping, evaluation in an InferenceMode, and a checkpoint.
 //   Run:  build/examples/mlp [checkpoint-dir]
 #include <fmt/core.h>
 
@@ -38,7 +38,7 @@ struct MLP : Module {
 // </doc:mlp-module>
 
 static float accuracy(const MLP& model, const Tensor& x, const std::vector<std::int32_t>& y) {
-    NoGradGuard no_grad;  // evaluation: compute, record nothing
+    InferenceMode inference;  // evaluation: compute, record nothing, release the values at the end
     const Tensor logits = model.forward(constant(x)).value();
     std::size_t right = 0;
     for (std::size_t i = 0; i < y.size(); ++i)

@@ -83,21 +83,19 @@ struct Validation {
     double loss = 0, accuracy = 0;
 };
 
-// Teacher-forced loss and next-word accuracy over a data set, without recording.
+// Teacher-forced loss and next-word accuracy over a data set, without recording. Each batch runs in
+// an InferenceMode on the active tape (the training tape, cleared before): no memory of its own.
 Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>& data) {
-    NoGradGuard no_grad;
-    Tape tape;
-    TapeScope scope(tape);
     double loss_sum = 0, right = 0, tokens = 0;
     for (const auto& which : text::plan_batches(data, 64, nullptr)) {
-        tape.clear();
+        InferenceMode inference;
         const text::Batch batch = text::make_batch(data, which);
         Var logits;
         const float loss = model.loss(batch, &logits).item();
         loss_sum += static_cast<double>(loss) * static_cast<double>(batch.target_tokens);
         tokens += static_cast<double>(batch.target_tokens);
         const Tensor& l = logits.value();
-        const std::size_t V = l.shape()[2];
+        const std::size_t V = l.shape()[1];  // logits [B*T, V]
         for (std::size_t k = 0; k < batch.size * batch.tgt_len; ++k) {
             if (batch.decoder_target[k] == text::Vocab::kPad) continue;
             const float* row = l.data() + k * V;
@@ -249,8 +247,7 @@ int cmd_train(const Argv& argv) {
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     double last_report = 0, window_tokens = 0, window_start = 0, loss_avg = 0;
     std::size_t steps_this_run = 0;
-    Tape tape;
-    TapeScope scope(tape);
+    Tape& tape = active_tape();
     const char* stop_reason = nullptr;
     while (state.epoch < epochs && !stop_reason) {
         Generator order(state.seed * 1000003ull + static_cast<std::uint64_t>(state.epoch));  // the epoch's batch order
@@ -304,10 +301,12 @@ int cmd_train(const Argv& argv) {
             ++state.epoch;
             state.batch = 0;
         }
+        tape.clear();  // the last step's values are not needed: validation reuses their memory
         validate_and_save(epochs_done, elapsed());
     }
     fmt::print("{} after {} steps in {}; best valid loss {:.4f}; checkpoint in {}/\n", stop_reason ? stop_reason : "done",
                state.step, clock_text(elapsed()), state.best_valid_loss, out.string());
+    fmt::print("tape memory: {:.1f} MB at the largest step\n", static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0));
     return interrupted ? 130 : 0;  // Ctrl-C: saved, and the shell's convention for an interrupted command
 }
 

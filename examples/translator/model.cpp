@@ -103,11 +103,14 @@ Var RNNSearch::loss(const text::Batch& batch, Var* logits_out, Var* weights_out)
         states[i] = s;
         contexts[i] = context;
     }
-    // The output layer for all steps in one product: [B, T, 3H + E] -> [B, T, Vt].
-    Var logits = output_logits(stack(states, 1), stack(contexts, 1), y_in);
+    // The output layer for all steps in one product: [B*T, 3H + E] -> [B*T, Vt]. The inputs are
+    // flattened, not the logits: with a real vocabulary those are the step's largest tensor.
+    const std::size_t H = config.hidden, E = config.emb;
+    Var logits = output_logits(reshape(stack(states, 1), {B * T, H}), reshape(stack(contexts, 1), {B * T, 2 * H}),
+                               reshape(y_in, {B * T, E}));
     if (logits_out) *logits_out = logits;
     if (weights_out && attention) *weights_out = stack(weights, 1);
-    return cross_entropy(reshape(logits, {B * T, config.tgt_vocab}), batch.decoder_target, text::Vocab::kPad);
+    return cross_entropy(logits, batch.decoder_target, text::Vocab::kPad);
 }
 // </doc:loss>
 

@@ -46,7 +46,8 @@ public:
     Step step(const Encoded& enc, const tg::Var& prev_state, std::span<const std::int32_t> prev_words) const;
 
     // Teacher forcing over a batch: the mean over its non-pad target tokens of -log p(y_i | ...).
-    // With `logits_out`, also returns the logits [B, T, Vt]; with `weights_out`, alpha [B, T, S].
+    // With `logits_out`, also returns the logits [B*T, Vt] (row b*T + i: sentence b, step i); with
+    // `weights_out`, alpha [B, T, S].
     tg::Var loss(const tg::text::Batch& batch, tg::Var* logits_out = nullptr, tg::Var* weights_out = nullptr) const;
 
     ModelConfig config;
