@@ -4,7 +4,10 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <sys/file.h>  // flock
+
 #include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -19,19 +22,119 @@ namespace {
 
 fs::path npy_path(const fs::path& dir, const std::string& name) { return dir / (name + ".npy"); }
 
-// Where to read a checkpoint from: `dir`, or the previous one a crash in the middle of a save's
-// fallback path (below) may have left at dir.old.
-fs::path readable_dir(const fs::path& dir) {
+fs::path readable_dir(const fs::path& dir) { return checkpoint_dir_to_read(dir); }
+
+// FNV-1a, 64 bits: a fingerprint of the files' contents, not a defence against forgery.
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h = 0xcbf29ce484222325ull) {
+    for (const unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
+std::string hex(std::uint64_t h) { return fmt::format("{:016x}", h); }
+
+std::string fingerprint_of(const std::vector<std::string>& entries) {
+    std::uint64_t h = fnv1a("tapegrad checkpoint 1");
+    for (const std::string& e : entries) h = fnv1a(e + '\n', h);
+    return hex(h);
+}
+
+bool top_level(const std::string& name) { return name.find('/') == std::string::npos; }
+
+}  // namespace
+
+fs::path checkpoint_dir_to_read(const fs::path& dir) {
     if (fs::is_directory(dir)) return dir;
     const fs::path old = dir.string() + ".old";
     if (fs::is_directory(old)) return old;
     throw FileError(fmt::format("{}: checkpoint directory not found", dir.string()));
 }
 
-}  // namespace
+bool is_checkpoint_dir(const fs::path& dir) { return fs::is_directory(dir) && fs::is_regular_file(dir / kCheckpointMarker); }
+
+bool is_replaceable_dir(const fs::path& dir) {
+    std::error_code ec;
+    return is_checkpoint_dir(dir) || (fs::is_directory(dir) && fs::is_empty(dir, ec) && !ec);
+}
+
+std::string verify_checkpoint(const fs::path& dir) {
+    const fs::path marker = dir / kCheckpointMarker;
+    if (!fs::exists(marker)) return "";
+    std::istringstream in(read_text(marker));
+    std::string line, fingerprint;
+    std::vector<std::string> entries;
+    int n = 0;
+    while (std::getline(in, line)) {
+        ++n;
+        if (n == 1) {
+            if (line != "tapegrad checkpoint")
+                throw FileError(fmt::format("{}:1: not a tapegrad checkpoint marker", marker.string()));
+            continue;
+        }
+        std::istringstream fields(line);
+        std::string key, file, kind;
+        fields >> key;
+        if (key == "format") {
+            int version = 0;
+            fields >> version;
+            if (version != 1)
+                throw FileError(fmt::format("{}:{}: checkpoint format {}; this tapegrad reads format 1", marker.string(), n, version));
+        } else if (key == "fingerprint") {
+            fields >> fingerprint;
+        } else if (key == "file") {
+            fields >> file >> kind;
+            std::string rest;
+            std::getline(fields, rest);
+            if (file.empty() || !top_level(file) || file == ".." || file == ".")
+                throw FileError(fmt::format("{}:{}: '{}' is not a file of the checkpoint", marker.string(), n, file));
+            const fs::path path = dir / file;
+            if (!fs::exists(path))
+                throw FileError(fmt::format("{}: missing, but {} lists it ({}{})", path.string(), marker.string(), kind, rest));
+            std::string now;
+            if (kind == "text") now = " " + hex(fnv1a(read_text(path)));
+            else if (kind == "npy") now = " " + load_npy(path).shape().str();
+            else throw FileError(fmt::format("{}:{}: unknown kind '{}'", marker.string(), n, kind));
+            if (now != rest)
+                throw FileError(fmt::format("{}: differs from what was saved in this checkpoint ({} says{}, the file has{}): "
+                                            "its files no longer belong together", path.string(), kCheckpointMarker, rest, now));
+            entries.push_back(line.substr(5));
+        }
+    }
+    if (fingerprint != fingerprint_of(entries))
+        throw FileError(fmt::format("{}: the fingerprint does not match the files it lists", marker.string()));
+    return fingerprint;
+}
+
+CheckpointLock::CheckpointLock(const fs::path& dir_in) {
+    fs::path dir = dir_in;
+    if (dir.filename().empty()) dir = dir.parent_path();
+    path_ = dir.string() + ".lock";
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw FileError(fmt::format("{}: cannot create the lock file: {}", path_.string(), std::strerror(errno)));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {};
+        const ssize_t got = ::pread(fd_, buf, sizeof buf - 1, 0);
+        ::close(fd_);
+        fd_ = -1;
+        throw FileError(fmt::format("{}: in use by another process{} (lock {}); wait for it or choose another folder",
+                                    dir.string(), got > 0 ? fmt::format(" (pid {})", std::string(buf, static_cast<std::size_t>(got))) : "",
+                                    path_.string()));
+    }
+    const std::string pid = std::to_string(::getpid());
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {}  // the pid is only for messages
+}
+
+CheckpointLock::~CheckpointLock() {
+    if (fd_ < 0) return;
+    ::unlink(path_.c_str());  // while still held: a waiting process then fails instead of taking a stale file
+    ::close(fd_);
+}
 
 CheckpointWriter::CheckpointWriter(fs::path dir) : dir_(std::move(dir)) {
     if (dir_.filename().empty()) dir_ = dir_.parent_path();  // "ckpt/" -> "ckpt"
+    // A user's files are never replaced: only a checkpoint folder (or an empty one) may be.
+    if (fs::exists(dir_) && !is_replaceable_dir(dir_))
+        throw FileError(fmt::format("{}: exists and is not a tapegrad checkpoint folder (no {}{}); refusing to replace it",
+                                    dir_.string(), kCheckpointMarker, fs::is_directory(dir_) ? ", not empty" : ", not a folder"));
     staging_ = dir_.string() + fmt::format(".saving-{}", ::getpid());
     std::error_code ec;
     // Staging folders of saves whose process died (killed mid-save) are removed.
@@ -59,15 +162,21 @@ void CheckpointWriter::add_tensor(const std::string& name, const Tensor& t) {
     const fs::path path = npy_path(staging_, name);
     fs::create_directories(path.parent_path());
     save_npy(path, t);
+    if (top_level(name)) entries_.push_back(fmt::format("{}.npy npy {}", name, t.shape().str()));
 }
 
 void CheckpointWriter::add_text(const std::string& filename, const std::string& content) {
     const fs::path path = staging_ / filename;
     fs::create_directories(path.parent_path());
     write_file_atomically(path, content);
+    if (top_level(filename)) entries_.push_back(fmt::format("{} text {}", filename, hex(fnv1a(content))));
 }
 
 void CheckpointWriter::commit() {
+    std::string marker = "tapegrad checkpoint\nformat 1\n";
+    marker += fmt::format("fingerprint {}\n", fingerprint_of(entries_));
+    for (const std::string& e : entries_) marker += "file " + e + "\n";
+    write_file_atomically(staging_ / kCheckpointMarker, marker);
     for (const auto& entry : fs::recursive_directory_iterator(staging_))
         if (entry.is_directory()) fsync_path(entry.path());
     fsync_path(staging_);
@@ -124,6 +233,7 @@ static void load_tensors(const fs::path& dir, const std::vector<std::pair<std::s
 
 void load_module(const fs::path& dir_in, Module& m) {
     const fs::path dir = readable_dir(dir_in);
+    verify_checkpoint(dir);
     std::vector<std::pair<std::string, Tensor*>> wanted;
     std::map<std::string, bool> expected;
     for (const auto& [name, p] : m.named_parameters()) {

@@ -33,8 +33,14 @@ void crash_point() {
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
-    const std::filesystem::path tmp = path.string() + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // A temporary name of this process's own (O_EXCL: never a file that was already there).
+    std::filesystem::path tmp;
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
+        tmp = path.string() + fmt::format(".tmp-{}{}", ::getpid(), attempt ? fmt::format("-{}", attempt) : "");
+        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) throw FileError(fmt::format("{}: cannot create: {}", tmp.string(), std::strerror(errno)));
     std::size_t done = 0;
     while (done < content.size()) {
@@ -57,7 +63,10 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     crash_point();  // flushed, not renamed
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
-    if (ec) throw FileError(fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+    if (ec) {
+        ::unlink(tmp.c_str());  // nothing left behind
+        throw FileError(fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+    }
     crash_point();  // in place
 }
 

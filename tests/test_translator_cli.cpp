@@ -7,49 +7,15 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli_helpers.hpp"
 #include "helpers.hpp"
 #include "io/files.hpp"
 #include "io/npy.hpp"
 
 namespace fs = std::filesystem;
+using namespace tg::test;
 
 namespace {
-
-struct Result {
-    int status = -1;
-    std::string output;  // stdout and stderr together
-};
-
-Result run(const std::string& args, const std::string& stdin_text = "") {
-    std::string cmd = std::string(TG_TRANSLATOR) + " " + args + " 2>&1";
-    if (!stdin_text.empty()) cmd = "printf '%s' '" + stdin_text + "' | " + cmd;
-    Result r;
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
-
-struct Workdir {
-    fs::path path = fs::temp_directory_path() / ("tapegrad-cli-" + std::to_string(::getpid()));
-    Workdir() {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~Workdir() { fs::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-#define CHECK_RUN(result, expected_status, ...)                                                         \
-    do {                                                                                                \
-        const Result& r_ = (result);                                                                    \
-        CHECK_MESSAGE(r_.status == (expected_status), r_.output);                                       \
-        for (const char* part_ : std::initializer_list<const char*>{__VA_ARGS__})                        \
-            CHECK_MESSAGE(r_.output.find(part_) != std::string::npos, "'" << part_ << "' not in: " << r_.output); \
-    } while (0)
 
 std::string bytes_of_all_npy(const fs::path& dir) {
     std::string all;

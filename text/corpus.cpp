@@ -32,7 +32,7 @@ std::size_t invalid_utf8(const std::string& s) {
     return std::string::npos;
 }
 
-// Calls f(line_number, line) for each line; strips a trailing '\r'; checks length and UTF-8.
+// Calls f(line_number, line) for each line, cleaned as clean_line does; checks length and UTF-8.
 template <class F>
 void for_each_line(const std::string& text, const std::string& name, F&& f) {
     std::size_t start = 0, number = 0;
@@ -41,7 +41,7 @@ void for_each_line(const std::string& text, const std::string& name, F&& f) {
         if (end == std::string::npos) end = text.size();
         std::string line = text.substr(start, end - start);
         ++number;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
+        clean_line(line, number == 1);
         if (line.size() > kMaxLine)
             throw FileError(fmt::format("{}:{}:1: line of {} bytes is longer than the limit of {}", name, number,
                                         line.size(), kMaxLine));
@@ -54,13 +54,19 @@ void for_each_line(const std::string& text, const std::string& name, F&& f) {
 
 }  // namespace
 
+void clean_line(std::string& line, bool first) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();                    // CRLF (Windows) endings
+    if (first && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);             // a UTF-8 byte order mark
+}
+
 Sentence split_words(const std::string& line) {
     Sentence words;
     std::size_t i = 0;
+    auto space = [&](std::size_t k) { return line[k] == ' ' || line[k] == '\t'; };
     while (i < line.size()) {
-        while (i < line.size() && line[i] == ' ') ++i;
+        while (i < line.size() && space(i)) ++i;
         std::size_t j = i;
-        while (j < line.size() && line[j] != ' ') ++j;
+        while (j < line.size() && !space(j)) ++j;
         if (j > i) words.push_back(line.substr(i, j - i));
         i = j;
     }

@@ -18,7 +18,11 @@ struct SentencePair {
 
 using Alignment = std::vector<std::pair<int, int>>;  // (source index, target index) links
 
-// Splits on spaces (runs of spaces count as one).
+// What every reader of text does to a line read from a file or stdin: drops a trailing '\r' (CRLF
+// endings) and, on the first line, a UTF-8 byte order mark, so neither ever becomes part of a word.
+void clean_line(std::string& line, bool first);
+
+// Splits on spaces and tabs (runs count as one).
 Sentence split_words(const std::string& line);
 std::string join_words(const Sentence& words);
 

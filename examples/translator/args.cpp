@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 
 #include "autograd/threads.hpp"
 
@@ -13,8 +14,13 @@ namespace translator {
 Args::Args(std::string command, std::string synopsis, std::vector<OptionSpec> specs, const std::vector<std::string>& argv)
     : command_(std::move(command)), synopsis_(std::move(synopsis)), specs_(std::move(specs)) {
     for (std::size_t i = 0; i < argv.size(); ++i) {
-        const std::string& a = argv[i];
+        std::string a = argv[i];
         if (a == "--help" || a == "-h") throw HelpRequested{usage()};
+        std::optional<std::string> inline_value;  // --name=value, as GNU tools accept
+        if (const std::size_t eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+            inline_value = a.substr(eq + 1);
+            a.resize(eq);
+        }
         const OptionSpec* s = nullptr;
         for (const OptionSpec& o : specs_)
             if (o.name == a) s = &o;
@@ -24,7 +30,12 @@ Args::Args(std::string command, std::string synopsis, std::vector<OptionSpec> sp
         }
         if (values_.count(a)) throw UsageError(fmt::format("{}: given twice", a));
         if (s->value.empty()) {
+            if (inline_value) throw UsageError(fmt::format("{}: a switch takes no value (got '{}')", a, *inline_value));
             values_[a] = "1";
+            continue;
+        }
+        if (inline_value) {
+            values_[a] = *inline_value;
             continue;
         }
         if (i + 1 >= argv.size()) throw UsageError(fmt::format("{}: missing its value {}", a, s->value));

@@ -1,5 +1,5 @@
-// A small command-line parser for the translator's subcommands: "--name value" options and
-// "--flag" switches, each with its help text. A wrong or missing argument throws UsageError with
+// A small command-line parser for the translator's subcommands: "--name value" (or "--name=value")
+// options and "--flag" switches, each with its help text. A wrong or missing argument throws UsageError with
 // a one-line message naming it; the program prints it and exits with status 2.
 #pragma once
 #include <map>
@@ -50,6 +50,9 @@ private:
 // Options several subcommands share.
 const OptionSpec kThreadsOption{"--threads", "N", "threads for OpenBLAS", "1"};
 const OptionSpec kBeamOption{"--beam", "K", "beam width (1: greedy)", "1"};
+// Decoding time and memory grow with a sentence's length (2n + 10 steps, each attending over n
+// words): a longer source is refused with an error naming its line, never a hang or gigabytes.
+const OptionSpec kMaxWordsOption{"--max-words", "N", "refuse a source sentence of more than N words", "1000"};
 int beam_width(const Args& args);     // --beam, validated
 void apply_threads(const Args& args);  // --threads, validated and applied
 

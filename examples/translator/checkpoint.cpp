@@ -9,8 +9,9 @@ namespace translator {
 namespace fs = std::filesystem;
 using namespace tg;
 
-LoadedModel load_model(const fs::path& dir) {
-    if (!fs::is_directory(dir)) throw FileError(fmt::format("{}: checkpoint directory not found", dir.string()));
+LoadedModel load_model(const fs::path& dir_in) {
+    const fs::path dir = checkpoint_dir_to_read(dir_in);  // or DIR.old, left by an interrupted save
+    verify_checkpoint(dir);  // vocabularies and weights saved together, unchanged since
     LoadedModel m;
     m.src_vocab = text::Vocab::load(dir / "src.vocab");
     m.tgt_vocab = text::Vocab::load(dir / "tgt.vocab");

@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "decode.hpp"
 #include "evaluate.hpp"
+#include "outputs.hpp"
 #include "text/metrics.hpp"
 
 namespace translator {
@@ -30,18 +31,33 @@ std::string json(const Scores& s, bool with_aer) {
 }  // namespace
 
 int cmd_eval(const Argv& argv) {
-    Args args("eval", "--checkpoint DIR --data F.tsv [--align F.align] [--beam K] [--json]",
+    Args args("eval", "--checkpoint DIR --data F.tsv [--align F.align] [--beam K] [--json] [--out-hyp F] [--out-align F]",
               {{"--checkpoint", "DIR", "the model to evaluate", "", true},
                {"--data", "F.tsv", "sentence pairs to translate and score", "", true},
                {"--align", "F.align", "gold alignments of --data: also report the alignment error rate", ""},
                kBeamOption,
                {"--json", "", "print one JSON object instead of text", ""},
+               {"--out-hyp", "F.txt", "write every translation, a line per pair of --data", ""},
+               {"--out-align", "F.align", "write the alignments AER scores (forced decoding of each reference), Pharaoh 'i-j'", ""},
+               kMaxWordsOption,
                kThreadsOption},
               argv);
     const auto beam = static_cast<std::size_t>(beam_width(args));
     apply_threads(args);
+    const std::vector<fs::path> inputs = {args.text("--data"), args.text("--align")};
+    for (const char* option : {"--out-hyp", "--out-align"})
+        if (args.given(option)) check_file_output(args.text(option), option, inputs);
+    if (args.given("--out-hyp") && args.given("--out-align") && fs::absolute(args.text("--out-hyp")) == fs::absolute(args.text("--out-align")))
+        throw UsageError("--out-align: the same file as --out-hyp");
+    const auto max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 1'000'000));
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
+    for (std::size_t i = 0; i < pairs.size(); ++i)
+        if (pairs[i].source.size() > max_words)
+            throw FileError(fmt::format("{}:{}: a source of {} words; sentences of more than {} are refused (--max-words)",
+                                        args.text("--data"), i + 1, pairs[i].source.size(), max_words));
+    if (args.given("--out-align") && !m.model->attention)
+        throw UsageError("--out-align: this checkpoint is the no-attention baseline; it has no alignments");
     const bool with_aer = args.given("--align");
     std::vector<text::Alignment> gold;
     if (with_aer) {
@@ -49,7 +65,13 @@ int cmd_eval(const Argv& argv) {
             throw UsageError("--align: this checkpoint is the no-attention baseline; it has no alignments to score");
         gold = text::read_alignments(args.text("--align"), &pairs);
     }
-    const Evaluation e = evaluate(m, pairs, with_aer ? &gold : nullptr, beam);
+    const Evaluation e = evaluate(m, pairs, with_aer ? &gold : nullptr, beam, 5, args.given("--out-align"));
+    if (args.given("--out-hyp")) {
+        std::string hyp;
+        for (const text::Sentence& h : e.hyps) hyp += text::join_words(h) + '\n';
+        write_file_atomically(args.text("--out-hyp"), hyp);
+    }
+    if (args.given("--out-align")) text::write_alignments(args.text("--out-align"), e.alignments);
     if (args.flag("--json")) {
         std::string by_length;
         for (const auto& [b, s] : e.by_length)
@@ -72,25 +94,44 @@ int cmd_eval(const Argv& argv) {
 int cmd_grads(const Argv& argv) {
     Args args("grads", "--checkpoint DIR --data F.tsv --out DIR",
               {{"--checkpoint", "DIR", "the model", "", true},
-               {"--data", "F.tsv", "sentence pairs: all lines form one batch", "", true},
-               {"--out", "DIR", "writes DIR/<parameter name>.npy, each parameter's gradient", "", true}},
+               {"--data", "F.tsv", "sentence pairs: the loss and gradients of all lines together", "", true},
+               {"--out", "DIR", "writes DIR/<parameter name>.npy, each parameter's gradient", "", true},
+               kMaxWordsOption},
               argv);
+    check_checkpoint_output(args.text("--out"), "--out", {args.text("--data"), args.text("--checkpoint")});
+    CheckpointLock lock(args.text("--out"));
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
+    const auto max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 1'000'000));
+    for (std::size_t i = 0; i < pairs.size(); ++i)
+        if (pairs[i].source.size() > max_words || pairs[i].target.size() > max_words)
+            throw FileError(fmt::format("{}:{}: a side of more than {} words (--max-words)", args.text("--data"), i + 1, max_words));
     const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
-    std::vector<std::size_t> all(data.size());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    const text::Batch batch = text::make_batch(data, all);  // in file order
+    // The loss over all lines is the mean over all their target tokens; it is computed in chunks of
+    // lines (in file order), each chunk's gradient weighted by its share of the tokens, so memory is
+    // that of one chunk however long the file (all lines as one batch needed 6.6 GB for 3,000 lines).
+    constexpr std::size_t kChunk = 64;
+    std::size_t tokens = 0;
+    for (const auto& p : data) tokens += p.target.size() + 1;
+    m.model->zero_grad();
     Tape tape;
     TapeScope scope(tape);
-    m.model->zero_grad();
-    Var loss = m.model->loss(batch);
-    loss.backward();
+    double loss = 0;
+    for (std::size_t start = 0; start < data.size(); start += kChunk) {
+        std::vector<std::size_t> which;
+        for (std::size_t i = start; i < std::min(data.size(), start + kChunk); ++i) which.push_back(i);
+        const text::Batch batch = text::make_batch(data, which);
+        tape.clear();
+        const float share = static_cast<float>(batch.target_tokens) / static_cast<float>(tokens);
+        Var chunk_loss = m.model->loss(batch);
+        loss += static_cast<double>(chunk_loss.item()) * share;
+        chunk_loss.backward(Tensor::scalar(share));  // d total / d chunk loss = its share of the tokens
+    }
     CheckpointWriter w(args.text("--out"));
     for (const auto& [name, p] : m.model->named_parameters()) w.add_tensor(name, p->grad());
     w.commit();
-    fmt::print("loss {:.7f} over {} target tokens of {} sentences; gradients of {} parameters written to {}/\n", loss.item(),
-               batch.target_tokens, batch.size, m.model->named_parameters().size(), args.text("--out"));
+    fmt::print("loss {:.7f} over {} target tokens of {} sentences; gradients of {} parameters written to {}/\n", loss,
+               tokens, data.size(), m.model->named_parameters().size(), args.text("--out"));
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "optim/adam.hpp"
+#include "outputs.hpp"
 
 namespace translator {
 
@@ -28,8 +29,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Ctrl-C (SIGINT) and a polite kill (SIGTERM, as from a job scheduler) both stop training after
+// the current step and save; the number says which came, for the exit status (128 + signal).
 volatile std::sig_atomic_t interrupted = 0;
-extern "C" void on_sigint(int) { interrupted = 1; }
+extern "C" void on_stop_signal(int sig) { interrupted = sig; }
 
 // Where training stands, and the settings that must not change when it resumes.
 struct TrainState {
@@ -78,6 +81,54 @@ struct TrainState {
         }
     }
 };
+
+// Options that fix the model or the data are the checkpoint's when resuming: giving a different value
+// is an error (exit 2), not silently ignored.
+void check_resume_options(const Args& args, const TrainState& state, const ModelConfig& c) {
+    auto same = [&](const char* option, long long saved, long long min, long long max) {
+        if (!args.given(option)) return;
+        const long long value = args.integer(option, min, max);
+        if (value != saved)
+            throw UsageError(fmt::format("{} {}: the training being resumed has {} {}; a resumed training keeps its sizes, "
+                                         "data and seed (start a new one with a new --out to change it)",
+                                         option, value, option, saved));
+    };
+    same("--emb", static_cast<long long>(c.emb), 1, 100000);
+    same("--hidden", static_cast<long long>(c.hidden), 1, 100000);
+    if (c.attention) same("--attn", static_cast<long long>(c.attn), 1, 100000);
+    same("--deep-output", static_cast<long long>(c.deep_output), 0, 100000);
+    same("--batch", state.batch_size, 1, 100000);
+    same("--max-len", state.max_len, 1, 100000);
+    same("--min-count", state.min_count, 1, 1'000'000);
+    same("--seed", static_cast<long long>(state.seed), 0, 1LL << 62);
+    if (args.flag("--no-attention") && c.attention)
+        throw UsageError("--no-attention: the training being resumed has attention; a resumed training keeps its model");
+    if (args.given("--attn") && !c.attention)
+        throw UsageError("--attn: the training being resumed has no attention (RNNencdec)");
+}
+
+// The parameters, their gradients and Adam's two moments: 16 bytes a parameter. A model that cannot
+// fit in this machine's memory is refused before anything is allocated (naming the sizes asked for),
+// instead of failing later with std::bad_alloc or being killed by the kernel.
+void check_model_fits(const ModelConfig& c, const Args& args) {
+    const double E = static_cast<double>(c.emb), H = static_cast<double>(c.hidden), A = static_cast<double>(c.attn);
+    const double Vs = static_cast<double>(c.src_vocab), Vt = static_cast<double>(c.tgt_vocab);
+    auto gru = [](double in, double h) { return 3 * h * in + 3 * h * h + 6 * h; };
+    const double features = c.deep_output ? static_cast<double>(c.deep_output) : 3 * H + E;
+    double n = (Vs + Vt) * E + 2 * gru(E, H) + H * H + H + gru(E + 2 * H, H) + features * Vt + Vt;
+    if (c.attention) n += A * H + A * 2 * H + 2 * A;
+    if (c.deep_output) n += (3 * H + E) * 2 * static_cast<double>(c.deep_output) + 2 * static_cast<double>(c.deep_output);
+    const double need = 16 * n;
+    const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    if (have > 0 && need > 0.8 * have) {
+        std::string sizes;
+        for (const char* o : {"--emb", "--hidden", "--attn", "--deep-output"})
+            if (args.given(o)) sizes += fmt::format("{}{} {}", sizes.empty() ? "" : " ", o, args.text(o));
+        throw UsageError(fmt::format("{}: a model of {:.3g} parameters needs {:.1f} GB for its weights, gradients and "
+                                     "Adam's state; this machine has {:.1f} GB", sizes.empty() ? "the model" : sizes, n,
+                                     need / 1e9, have / 1e9));
+    }
+}
 
 struct Validation {
     double loss = 0, accuracy = 0;
@@ -156,6 +207,13 @@ int cmd_train(const Argv& argv) {
     const double time_limit = args.number("--time-limit", 0, 1e9);
     apply_threads(args);
     const fs::path out = args.text("--out");
+    // Every output location is checked before anything long starts, and held: a second `train` with
+    // the same --out fails now instead of overwriting this one's checkpoints.
+    std::vector<fs::path> inputs = {args.text("--train"), args.text("--valid")};
+    if (args.given("--resume") && fs::absolute(args.text("--resume")).lexically_normal() != fs::absolute(out).lexically_normal())
+        inputs.push_back(args.text("--resume"));  // resuming in place (--out = --resume) is allowed
+    check_checkpoint_output(out, "--out", inputs);
+    CheckpointLock lock(out);
 
     TrainState state;
     std::unique_ptr<RNNSearch> model;
@@ -171,6 +229,7 @@ int cmd_train(const Argv& argv) {
         model = std::move(loaded.model);
         src_vocab = std::move(loaded.src_vocab);
         tgt_vocab = std::move(loaded.tgt_vocab);
+        check_resume_options(args, state, model->config);
     } else {
         state.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, 1LL << 62));
         state.batch_size = args.integer("--batch", 1, 100000);
@@ -204,6 +263,7 @@ int cmd_train(const Argv& argv) {
         c.attn = static_cast<std::size_t>(args.integer("--attn", 1, 100000));
         c.attention = !args.flag("--no-attention");
         c.deep_output = static_cast<std::size_t>(args.integer("--deep-output", 0, 100000));
+        check_model_fits(c, args);
         Generator init(state.seed);
         model = std::make_unique<RNNSearch>(c, init);
     }
@@ -213,6 +273,14 @@ int cmd_train(const Argv& argv) {
     if (!resume_from.empty()) {
         load_optimizer(resume_from, opt);
         fmt::print("resuming {}: after epoch {}, batch {} (step {})\n", resume_from.string(), state.epoch, state.batch, state.step);
+        // Schedule options given with --resume are applied from here on, and said.
+        for (const auto& [option, saved] : {std::pair{"--lr", &state.lr}, std::pair{"--clip", &state.clip}}) {
+            if (!args.given(option)) continue;
+            const double value = args.number(option, 0, option == std::string("--lr") ? 10 : 1e9);
+            if (value != *saved) fmt::print("resuming with {} {} (it was {})\n", option, value, *saved);
+            *saved = value;
+        }
+        opt.lr = state.lr;
     }
     fmt::print("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}\n",
                model->attention ? "RNNsearch" : "RNNencdec (no attention)", model->parameter_count(), train.size(),
@@ -231,17 +299,31 @@ int cmd_train(const Argv& argv) {
     auto validate_and_save = [&](double epochs_done, double seconds) {
         const Validation v = validate(*model, valid);
         const bool best = v.loss < state.best_valid_loss;
+        const double previous_best = state.best_valid_loss;
         if (best) state.best_valid_loss = v.loss;
-        fmt::print("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}  ({} elapsed)\n", epochs_done,
-                   state.step, v.loss, 100 * v.accuracy, best ? "  best, saved" : "", clock_text(seconds));
+        const std::string line = fmt::format("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%", epochs_done,
+                                             state.step, v.loss, 100 * v.accuracy);
+        try {
+            save(best);
+        } catch (const std::exception& e) {  // said as it is: nothing was saved
+            state.best_valid_loss = previous_best;
+            fmt::print("{}  {}NOT saved  ({} elapsed)\n", line, best ? "best, " : "", clock_text(seconds));
+            std::fflush(stdout);
+            throw FileError(fmt::format("the checkpoint could not be saved in {}: {}", out.string(), e.what()));
+        }
+        fmt::print("{}{}  ({} elapsed)\n", line, best ? "  best, saved" : "", clock_text(seconds));
         std::fflush(stdout);
-        save(best);
     };
 
-    std::signal(SIGINT, on_sigint);
-    // A testing hook: TAPEGRAD_SIGINT_AT_STEP=N sends this process Ctrl-C's signal after step N.
+    interrupted = 0;
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    // Testing hooks: TAPEGRAD_SIGINT_AT_STEP=N (or TAPEGRAD_SIGTERM_AT_STEP=N) sends this process
+    // Ctrl-C's signal (or a kill's) after step N.
     const char* sigint_env = std::getenv("TAPEGRAD_SIGINT_AT_STEP");
+    const char* sigterm_env = std::getenv("TAPEGRAD_SIGTERM_AT_STEP");
     const std::int64_t sigint_at = sigint_env ? std::atoll(sigint_env) : 0;
+    const std::int64_t sigterm_at = sigterm_env ? std::atoll(sigterm_env) : 0;
     const bool tty = ::isatty(STDOUT_FILENO);
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
@@ -269,6 +351,7 @@ int cmd_train(const Argv& argv) {
             ++state.step;
             state.batch = static_cast<std::int64_t>(b) + 1;
             if (state.step == sigint_at) std::raise(SIGINT);
+            if (state.step == sigterm_at) std::raise(SIGTERM);
             ++steps_this_run;
             loss_avg = steps_this_run == 1 ? loss.item() : 0.95 * loss_avg + 0.05 * loss.item();
             window_tokens += static_cast<double>(batch.target_tokens);
@@ -307,7 +390,9 @@ int cmd_train(const Argv& argv) {
     fmt::print("{} after {} steps in {}; best valid loss {:.4f}; checkpoint in {}/\n", stop_reason ? stop_reason : "done",
                state.step, clock_text(elapsed()), state.best_valid_loss, out.string());
     fmt::print("tape memory: {:.1f} MB at the largest step\n", static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0));
-    return interrupted ? 130 : 0;  // Ctrl-C: saved, and the shell's convention for an interrupted command
+    if (interrupted)
+        fmt::print("stopped by {}; the checkpoint above is saved\n", interrupted == SIGTERM ? "SIGTERM" : "Ctrl-C (SIGINT)");
+    return interrupted ? 128 + interrupted : 0;  // saved, and the shell's convention for a signalled command
 }
 
 }  // namespace translator

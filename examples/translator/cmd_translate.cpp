@@ -10,6 +10,7 @@
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "decode.hpp"
+#include "outputs.hpp"
 #include "viz/heatmap.hpp"
 
 namespace translator {
@@ -41,8 +42,10 @@ int cmd_translate(const Argv& argv) {
               {{"--checkpoint", "DIR", "the model", "", true},
                kBeamOption,
                {"--show-attention", "", "also draw each sentence's attention matrix", ""},
+               kMaxWordsOption,
                kThreadsOption},
               argv);
+    const auto max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 1'000'000));
     const auto beam = static_cast<std::size_t>(beam_width(args));
     apply_threads(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
@@ -50,11 +53,15 @@ int cmd_translate(const Argv& argv) {
     if (show && !m.model->attention) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
     std::string line;
     for (std::size_t n = 1; std::getline(std::cin, line); ++n) {
+        text::clean_line(line, n == 1);  // CRLF and a BOM, as every file reader does
         const text::Sentence words = text::split_words(line);
         if (words.empty()) {
             fmt::print("\n");
             continue;
         }
+        if (words.size() > max_words)
+            throw FileError(fmt::format("stdin:{}: a sentence of {} words; sentences of more than {} are refused (--max-words)",
+                                        n, words.size(), max_words));
         const Translation t = translate_one(m, words, beam);
         fmt::print("{}\n", text::join_words(m.tgt_vocab.decode(t.words)));
         if (show) {
@@ -75,6 +82,8 @@ int cmd_attention(const Argv& argv) {
                kBeamOption},
               argv);
     const auto beam = static_cast<std::size_t>(beam_width(args));
+    check_file_output(args.text("--svg"), "--svg", {});
+    if (args.given("--csv")) check_file_output(args.text("--csv"), "--csv", {args.text("--svg")});
     const text::Sentence words = text::split_words(args.text("--source"));
     if (words.empty()) throw UsageError("--source: the sentence is empty");
     const LoadedModel m = load_model(args.text("--checkpoint"));
@@ -85,7 +94,11 @@ int cmd_attention(const Argv& argv) {
     write_file_atomically(args.text("--svg"),
                           viz::svg_heatmap(t.attention, cols, rows, text::join_words(words) + "\n→ " + translation));
     if (args.given("--csv")) {
-        auto quote = [](const std::string& s) { return '"' + s + '"'; };  // tokens hold no quotes or newlines
+        auto quote = [](const std::string& s) {  // RFC 4180: quoted, a quote inside doubled
+            std::string q = "\"";
+            for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+            return q + '"';
+        };
         std::string csv = "target";
         for (const std::string& c : cols) csv += "," + quote(c);
         csv += '\n';

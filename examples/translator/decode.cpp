@@ -57,12 +57,19 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
     const Sources batch = pad_sources(sources);
     const std::size_t B = batch.size, S = batch.len;
-    if (max_len == 0) max_len = default_max_len(S);
+    // Each sentence's own length limit, never the batch's: a translation must not depend on what
+    // else is in the batch (or the file).
+    std::vector<std::size_t> limit(B, max_len);
+    if (max_len == 0)
+        for (std::size_t b = 0; b < B; ++b) {
+            limit[b] = default_max_len(static_cast<std::size_t>(batch.lengths[b]));
+            max_len = std::max(max_len, limit[b]);
+        }
     const RNNSearch::Encoded enc = model.encode(batch.ids, B, S, batch.lengths);
     std::vector<Translation> out(B);
-    for (Translation& t : out) {  // room for the longest output up front: no reallocation per word
-        t.words.reserve(max_len);
-        if (model.attention) t.attention.values.reserve(max_len * S);
+    for (std::size_t b = 0; b < B; ++b) {  // room for the longest output up front: no reallocation per word
+        out[b].words.reserve(limit[b]);
+        if (model.attention) out[b].attention.values.reserve(limit[b] * S);
     }
     std::vector<std::int32_t> prev(B, Vocab::kBos);
     Tensor state = enc.initial.value();  // s_{i-1}, carried from one step's scope to the next
@@ -74,7 +81,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
         const std::size_t V = logits.shape()[1];
         bool all_done = true;
         for (std::size_t b = 0; b < B; ++b) {
-            if (out[b].finished) continue;
+            if (out[b].finished || i >= limit[b]) continue;
             const float* row = logits.data() + b * V;
             const auto best = static_cast<std::int32_t>(std::max_element(row, row + V) - row);
             float m = row[0], z = 0;  // log-probability of the choice
@@ -85,7 +92,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
             prev[b] = best;
             if (best == Vocab::kEos && stop_at_eos) out[b].finished = true;
             else out[b].words.push_back(best);
-            all_done = all_done && out[b].finished;
+            all_done = all_done && (out[b].finished || i + 1 >= limit[b]);
         }
         if (all_done) break;
     }

@@ -23,7 +23,9 @@ struct Translation {
 // The default length limit: twice the source, plus 10.
 std::size_t default_max_len(std::size_t source_len);
 
-// Greedy decoding of several sentences at once; each source is a list of ids ending in </s>.
+// Greedy decoding of several sentences at once; each source is a list of ids ending in </s>. With
+// max_len = 0 each sentence stops at its own default_max_len, so its translation is the same in any
+// batch.
 // With stop_at_eos = false every sentence runs max_len steps (benchmarks: a fixed amount of work).
 std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
                                 std::size_t max_len = 0, bool stop_at_eos = true);

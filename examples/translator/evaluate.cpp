@@ -34,13 +34,18 @@ std::vector<text::Sentence> translate_all(const LoadedModel& m, const std::vecto
 }  // namespace
 
 Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>& pairs,
-                    const std::vector<text::Alignment>* gold, std::size_t beam, std::size_t bucket) {
+                    const std::vector<text::Alignment>* gold, std::size_t beam, std::size_t bucket, bool want_alignments) {
     Evaluation e;
     e.bucket = bucket;
     e.has_aer = gold != nullptr && m.model->attention != nullptr;
     const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
-    const std::vector<text::Sentence> hyps = translate_all(m, data, beam);
-    const std::vector<viz::Matrix> attention = e.has_aer ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
+    e.hyps = translate_all(m, data, beam);
+    const std::vector<text::Sentence>& hyps = e.hyps;
+    const bool forced = (e.has_aer || want_alignments) && m.model->attention != nullptr;
+    const std::vector<viz::Matrix> attention = forced ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
+    if (want_alignments && forced)
+        for (std::size_t i = 0; i < pairs.size(); ++i)
+            e.alignments.push_back(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()));
     for (std::size_t i = 0; i < pairs.size(); ++i) {
         for (Scores* s : {&e.all, &e.by_length[(pairs[i].source.size() - 1) / bucket]}) {
             ++s->sentences;
@@ -48,7 +53,8 @@ Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>&
             s->hyps.push_back(hyps[i]);
             s->refs.push_back(pairs[i].target);
             if (e.has_aer)
-                s->alignment.add(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()),
+                s->alignment.add(want_alignments ? e.alignments[i]
+                                                 : alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()),
                                  (*gold)[i]);
         }
     }

@@ -14,7 +14,7 @@
 namespace {
 
 const char kUsage[] =
-    "usage: translator COMMAND [options]   (translator COMMAND --help for its options)\n"
+    "usage: translator COMMAND [options]   (translator COMMAND --help for its options; translator --version)\n"
     "  generate   write a synthetic language pair with gold alignments (generate --list names them)\n"
     "  train      train a model, keeping the best checkpoint\n"
     "  eval       exact match, BLEU, AER and length buckets of a checkpoint on a data set\n"
@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
     try {
         if (command == "--help" || command == "-h" || command == "help") {
             std::fputs(kUsage, stdout);
+            return 0;
+        }
+        if (command == "--version") {
+            fmt::print("translator (tapegrad) {}\n", TAPEGRAD_VERSION);
             return 0;
         }
         if (command == "generate") return cmd_generate(args);
