@@ -55,10 +55,14 @@ paper-quick: build
 	$(BUILD)/examples/paper/paper --quick --out $(BUILD)/paper-quick
 
 # The engine's costs, then a training step and decoding of the demo-sized translator (JSON lines).
+# Then memory as users meet it: batches of varying lengths, and the peak resident memory of
+# `translator train` on the demo's data beside PyTorch's on the same file (skipped without PyTorch).
 bench: build
 	$(BUILD)/bench/ops
 	$(BUILD)/bench/train_step
 	$(BUILD)/bench/train_step --decode
+	$(BUILD)/bench/train_step --vary-lengths --steps 300
+	bench/memory.sh $(BUILD) 45
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer), with
 # xtensor's own bounds checks on. -O1: xsimd's AVX-512 code does not compile at -O0 with g++ 12.

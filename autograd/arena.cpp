@@ -3,6 +3,17 @@
 #include <algorithm>
 #include <new>
 
+// Under AddressSanitizer the arena marks what it has not handed out as poisoned, so a read or write
+// past the end of a tensor is caught as it would be with one heap allocation per tensor.
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define TG_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define TG_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define TG_POISON(p, n) ((void)(p), (void)(n))
+#define TG_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace tg {
 
 namespace {
@@ -17,21 +28,27 @@ Arena::Arena(std::size_t first_block_bytes) : first_block_bytes_(round_up(std::m
 Arena::~Arena() { free_blocks(); }
 
 void Arena::free_blocks() {
-    for (const Block& b : blocks_) ::operator delete(b.data, kAlign);
+    for (const Block& b : blocks_) {
+        TG_UNPOISON(b.data, b.size);
+        ::operator delete(b.data, kAlign);
+    }
     blocks_.clear();
     current_ = offset_ = 0;
 }
 
-void* Arena::allocate(std::size_t bytes) {
-    bytes = round_up(std::max<std::size_t>(bytes, 1));
+void* Arena::allocate(std::size_t requested) {
+    const std::size_t bytes = round_up(std::max<std::size_t>(requested, 1));
+    void* p;
     if (current_ < blocks_.size() && blocks_[current_].size - offset_ >= bytes) {  // the fast path: a bump
-        void* p = blocks_[current_].data + offset_;
+        p = blocks_[current_].data + offset_;
         offset_ += bytes;
         in_use_ += bytes;
         peak_ = std::max(peak_, in_use_);
-        return p;
+    } else {
+        p = allocate_slow(bytes);
     }
-    return allocate_slow(bytes);
+    TG_UNPOISON(p, requested);  // (the padding up to the next cache line stays poisoned)
+    return p;
 }
 
 // The current block is full: move on to a later block that has room (kept from an earlier step),
@@ -42,6 +59,7 @@ void* Arena::allocate_slow(std::size_t bytes) {
     if (next == blocks_.size()) {
         const std::size_t size = std::max(blocks_.empty() ? first_block_bytes_ : 2 * blocks_.back().size, bytes);
         blocks_.push_back({static_cast<char*>(::operator new(size, kAlign)), size});
+        TG_POISON(blocks_.back().data, size);
     }
     current_ = next;
     offset_ = bytes;
@@ -52,6 +70,10 @@ void* Arena::allocate_slow(std::size_t bytes) {
 
 void Arena::rewind(const Mark& m) {
     if (m.block > current_ || (m.block == current_ && m.offset > offset_)) return;  // already released
+    for (std::size_t b = m.block; b <= current_ && b < blocks_.size(); ++b) {
+        const std::size_t from = b == m.block ? m.offset : 0;
+        TG_POISON(blocks_[b].data + from, blocks_[b].size - from);
+    }
     current_ = m.block;
     offset_ = m.offset;
     in_use_ = m.in_use;
@@ -62,6 +84,7 @@ void Arena::reset() {
         free_blocks();
         blocks_.push_back({static_cast<char*>(::operator new(peak_, kAlign)), peak_});
     }
+    if (!blocks_.empty()) TG_POISON(blocks_[0].data, blocks_[0].size);
     current_ = offset_ = in_use_ = 0;
 }
 

@@ -27,6 +27,7 @@ public:
 
     // `bytes` of uninitialised memory, 64-byte aligned, valid until reset() or a rewind() past it.
     void* allocate(std::size_t bytes);
+    // (Under AddressSanitizer, memory not handed out is poisoned: overruns are caught as on the heap.)
     template <class T>
     T* allocate_array(std::size_t n) {
         return static_cast<T*>(allocate(n * sizeof(T)));
