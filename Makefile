@@ -74,8 +74,8 @@ test-sanitize: deps $(SAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(SAN_BUILD)/tests/tests
 
-# Fuzzing (libFuzzer, clang from Debian) of the three readers of untrusted files: parallel text and
-# alignments, vocabularies, .npy. Each runs FUZZ_SECONDS on its seed corpus (fuzz/corpus/NAME) plus
+# Fuzzing (libFuzzer, clang from Debian) of the three readers of untrusted files (parallel text and
+# alignments, vocabularies, .npy) and of the command-line parser. Each runs FUZZ_SECONDS on its seed corpus (fuzz/corpus/NAME) plus
 # what it found before (build-fuzz/corpus-NAME); a crash is saved as build-fuzz/crash-NAME-*: copy
 # it into fuzz/regressions/NAME/ and tests/test_fuzz_inputs.cpp replays it from then on.
 FUZZ_SECONDS ?= 60
@@ -89,10 +89,11 @@ fuzz-build: fuzz-deps
 	mkdir -p $(FUZZ_DIR)
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_tsv.cpp text/corpus.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_tsv
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_vocab.cpp text/vocab.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_vocab
-	clang++ $(FUZZ_FLAGS) fuzz/fuzz_npy.cpp io/npy.cpp io/files.cpp autograd/tensor.cpp autograd/shape.cpp -lfmt -o $(FUZZ_DIR)/fuzz_npy
+	clang++ $(FUZZ_FLAGS) fuzz/fuzz_npy.cpp io/npy.cpp io/files.cpp autograd/tensor.cpp autograd/arena.cpp autograd/shape.cpp -lfmt -o $(FUZZ_DIR)/fuzz_npy
+	clang++ $(FUZZ_FLAGS) fuzz/fuzz_args.cpp examples/translator/args.cpp autograd/threads.cpp -lfmt -lopenblas -o $(FUZZ_DIR)/fuzz_args
 
 fuzz: fuzz-build
-	@for t in tsv vocab npy; do \
+	@for t in tsv vocab npy args; do \
 	  mkdir -p $(FUZZ_DIR)/corpus-$$t; \
 	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 -max_len=8192 \

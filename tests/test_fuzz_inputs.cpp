@@ -9,11 +9,14 @@
 #include "text/corpus.hpp"
 #include "text/vocab.hpp"
 
+// The command-line fuzzer's own body, so its seeds and past crashes replay through the same code.
+#include "fuzz/fuzz_args.cpp"
+
 namespace fs = std::filesystem;
 
 TEST_CASE("fuzz inputs: seeds and past crashes parse or are refused cleanly") {
     std::size_t inputs = 0;
-    for (const char* target : {"tsv", "vocab", "npy"}) {
+    for (const char* target : {"tsv", "vocab", "npy", "args"}) {
         for (const char* kind : {"corpus", "regressions"}) {
             const fs::path dir = fs::path(TG_SOURCE_ROOT) / "fuzz" / kind / target;
             if (!fs::is_directory(dir)) continue;
@@ -28,11 +31,13 @@ TEST_CASE("fuzz inputs: seeds and past crashes parse or are refused cleanly") {
                         if (t == "tsv") tg::text::parse_parallel(bytes, "x.tsv");
                         if (t == "vocab") tg::text::Vocab::parse(bytes, "x.vocab");
                         if (t == "npy") CHECK(tg::parse_npy(bytes, "x.npy").numel() * sizeof(float) <= bytes.size());
+                        if (t == "args")  // catches what the parser may throw; anything else escapes here
+                            LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
                     } catch (const tg::FileError&) {
                     }
                 }());
             }
         }
     }
-    CHECK(inputs >= 9);
+    CHECK(inputs >= 11);
 }
