@@ -113,4 +113,21 @@ TEST_CASE("batches: padding, decoder input and target, similar lengths, seeded s
         total += batch.size();
     }
     CHECK(total == 100);
+
+    // A token budget: short sentences fill whole batches, long ones make small batches, and a single
+    // sentence over the budget still gets a batch of its own.
+    std::vector<EncodedPair> mixed;
+    for (int i = 0; i < 40; ++i) mixed.push_back({std::vector<std::int32_t>(4, 5), {7, 7}});    // 4 + 3 tokens
+    for (int i = 0; i < 6; ++i) mixed.push_back({std::vector<std::int32_t>(100, 5), {7}});     // 100 + 2
+    mixed.push_back({std::vector<std::int32_t>(500, 5), {7}});                                 // over the budget
+    const auto budgeted = plan_batches(mixed, 32, nullptr, 256);
+    std::size_t seen = 0;
+    for (const auto& batch : budgeted) {
+        CHECK((batch.size() == 1 || padded_tokens(mixed, batch) <= 256));
+        seen += batch.size();
+    }
+    CHECK(seen == mixed.size());
+    CHECK(budgeted[0].size() == 32);  // 32 x 7 = 224 tokens
+    CHECK(budgeted.back().size() == 1);
+    CHECK(padded_tokens(mixed, std::vector<std::size_t>{0, 40}) == 2 * (100 + 3));
 }

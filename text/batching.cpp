@@ -39,8 +39,14 @@ Batch make_batch(std::span<const EncodedPair> data, std::span<const std::size_t>
     return b;
 }
 
+std::size_t padded_tokens(std::span<const EncodedPair> data, std::span<const std::size_t> which) {
+    std::size_t s = 0, t = 0;
+    for (std::size_t i : which) s = std::max(s, data[i].source.size()), t = std::max(t, data[i].target.size() + 1);
+    return which.size() * (s + t);
+}
+
 std::vector<std::vector<std::size_t>> plan_batches(std::span<const EncodedPair> data, std::size_t batch_size,
-                                                   Generator* shuffle) {
+                                                   Generator* shuffle, std::size_t max_tokens) {
     std::vector<std::size_t> order(data.size());
     std::iota(order.begin(), order.end(), 0);
     auto shuffled = [&](auto& v) {  // Fisher-Yates from our generator: the same on every platform
@@ -52,9 +58,20 @@ std::vector<std::vector<std::size_t>> plan_batches(std::span<const EncodedPair> 
         return std::pair(data[a].source.size(), data[a].target.size()) < std::pair(data[b].source.size(), data[b].target.size());
     });
     std::vector<std::vector<std::size_t>> batches;
-    for (std::size_t start = 0; start < order.size(); start += batch_size)
-        batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
-                             order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + batch_size)));
+    if (max_tokens == 0) {
+        for (std::size_t start = 0; start < order.size(); start += batch_size)
+            batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
+                                 order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + batch_size)));
+    } else {
+        for (std::size_t i : order) {  // a new batch when this pair would make the current one too big
+            if (batches.empty() || batches.back().size() == batch_size) batches.emplace_back();
+            batches.back().push_back(i);
+            if (batches.back().size() > 1 && padded_tokens(data, batches.back()) > max_tokens) {
+                batches.back().pop_back();
+                batches.push_back({i});
+            }
+        }
+    }
     if (shuffle) shuffled(batches);
     return batches;
 }

@@ -32,8 +32,13 @@ Batch make_batch(std::span<const EncodedPair> data, std::span<const std::size_t>
 
 // Groups the pairs into batches of at most batch_size sentences of similar lengths. With a
 // generator the grouping and the order of the batches are shuffled (a new order every call);
-// without, the order is deterministic (sorted by length), for evaluation.
+// without, the order is deterministic (sorted by length), for evaluation. With max_tokens, a batch
+// also holds at most that many padded tokens (sentences x longest source + sentences x longest
+// target), so a few long sentences make small batches instead of huge ones.
 std::vector<std::vector<std::size_t>> plan_batches(std::span<const EncodedPair> data, std::size_t batch_size,
-                                                   Generator* shuffle);
+                                                   Generator* shuffle, std::size_t max_tokens = 0);
+
+// The padded tokens of a batch of these pairs: sentences x (longest source + longest target + 1).
+std::size_t padded_tokens(std::span<const EncodedPair> data, std::span<const std::size_t> which);
 
 }  // namespace tg::text

@@ -179,10 +179,17 @@ std::vector<viz::Matrix> forced_attention(const RNNSearch& model, const std::vec
     std::vector<viz::Matrix> out(pairs.size());
     if (!model.attention) return out;
     constexpr std::size_t kChunk = 64;
-    for (std::size_t start = 0; start < pairs.size(); start += kChunk) {
+    for (std::size_t start = 0, end = 0; start < pairs.size(); start = end) {
         InferenceMode inference;  // a chunk's values are released at its end
+        // Up to 64 pairs in file order, fewer when long ones would pass kMaxBatchTokens.
         std::vector<std::size_t> which;
-        for (std::size_t i = start; i < std::min(pairs.size(), start + kChunk); ++i) which.push_back(i);
+        for (end = start; end < pairs.size() && which.size() < kChunk; ++end) {
+            which.push_back(end);
+            if (which.size() > 1 && text::padded_tokens(pairs, which) > kMaxBatchTokens) {
+                which.pop_back();
+                break;
+            }
+        }
         const text::Batch batch = text::make_batch(pairs, which);
         Var weights;
         model.loss(batch, nullptr, &weights);  // [B, T, S]

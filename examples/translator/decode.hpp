@@ -20,6 +20,9 @@ struct Translation {
     bool finished = false;            // ended with </s> (not cut by the length limit)
 };
 
+// The most padded tokens (sentences x (longest source + longest target)) decoded or scored at once.
+constexpr std::size_t kMaxBatchTokens = 16384;
+
 // The default length limit: twice the source, plus 10.
 std::size_t default_max_len(std::size_t source_len);
 

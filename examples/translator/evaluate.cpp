@@ -22,7 +22,8 @@ std::vector<text::Sentence> translate_all(const LoadedModel& m, const std::vecto
             out[i] = m.tgt_vocab.decode(beam_search(*m.model, data[i].source, beam).words);
         return out;
     }
-    for (const auto& which : text::plan_batches(data, 64, nullptr)) {
+    // Batches of at most 64 sentences and 16,384 padded tokens: memory bounded whatever the lengths.
+    for (const auto& which : text::plan_batches(data, 64, nullptr, kMaxBatchTokens)) {
         std::vector<std::vector<std::int32_t>> sources;
         for (std::size_t i : which) sources.push_back(data[i].source);
         const std::vector<Translation> t = greedy(*m.model, sources);
