@@ -133,8 +133,7 @@ int main(int argc, char** argv) {
                 ModelResult r{fmt::format("{}-{}", attention ? "RNNsearch" : "RNNencdec", len), attention, len, {}};
                 fmt::print("== training {} for {:.0f} s\n", r.name, s.seconds_per_model);
                 std::fflush(stdout);
-                const fs::path dir = out / r.name;
-                fs::remove_all(dir);
+                const fs::path dir = out / r.name;  // a checkpoint from an earlier run is replaced by train's first save
                 Argv train = {"--train", (data / fmt::format("train_{}.tsv", len)).string(),
                               "--valid", (data / fmt::format("valid_{}.tsv", len)).string(),
                               "--out", dir.string(), "--epochs", "100000", "--time-limit", fmt::format("{}", s.seconds_per_model),
