@@ -49,7 +49,13 @@ TEST_CASE("parallel text: pairs, and errors naming file, line and column") {
     CHECK_THROWS_WITH_ALL(parse_parallel("a\tb\nno tab here\n", "f.tsv"), FileError, "f.tsv:2:", "no tab");
     CHECK_THROWS_WITH_ALL(parse_parallel("a\tb\n \tb\n", "f.tsv"), FileError, "f.tsv:2:1:", "source side is empty");
     CHECK_THROWS_WITH_ALL(parse_parallel("a\t\n", "f.tsv"), FileError, "f.tsv:1:3:", "target side is empty");
-    CHECK_THROWS_WITH_ALL(parse_parallel("a\tb\tc\n", "f.tsv"), FileError, "f.tsv:1:4:", "second tab");
+    std::size_t extra = 0;  // a third column (Tatoeba, Anki): the first two are the pair, and it is counted
+    const auto three = parse_parallel("\xEF\xBB\xBF" "a  b\tc\tCC-BY 2.0 (France) Attribution: tatoeba.org #1\r\nd\te\r\n", "f.tsv", &extra);
+    REQUIRE(three.size() == 2);
+    CHECK(three[0].source == Sentence{"a", "b"});  // no BOM, one word per run of spaces
+    CHECK(three[0].target == Sentence{"c"});
+    CHECK(three[1].target == Sentence{"e"});       // no '\r'
+    CHECK(extra == 1);
     CHECK_THROWS_WITH_ALL(parse_parallel("ok\tfine\nab\xff\tc\n", "f.tsv"), FileError, "f.tsv:2:3:", "UTF-8");
     CHECK_THROWS_WITH_ALL(parse_parallel("", "f.tsv"), FileError, "f.tsv", "empty");
     CHECK_THROWS_WITH_ALL(parse_parallel(std::string(200000, 'a') + "\tb\n", "f.tsv"), FileError, "f.tsv:1:", "longer");
@@ -130,4 +136,31 @@ TEST_CASE("batches: padding, decoder input and target, similar lengths, seeded s
     CHECK(budgeted[0].size() == 32);  // 32 x 7 = 224 tokens
     CHECK(budgeted.back().size() == 1);
     CHECK(padded_tokens(mixed, std::vector<std::size_t>{0, 40}) == 2 * (100 + 3));
+}
+
+TEST_CASE("13a tokenization and BLEU as sacreBLEU reports it, against an independent implementation") {
+    // tests/fixtures/bleu_13a/make_reference.py: sacreBLEU's rules run by Python's re module.
+    const std::string dir = std::string(TG_FIXTURES) + "/bleu_13a/";
+    std::istringstream cases(tg::read_text(dir + "cases.tsv")), expected(tg::read_text(dir + "expected.txt"));
+    std::vector<std::string> hyps, refs;
+    std::string line, want;
+    while (std::getline(cases, line)) {
+        const std::size_t tab = line.find('\t');
+        hyps.push_back(line.substr(0, tab));
+        refs.push_back(line.substr(tab + 1));
+        REQUIRE(std::getline(expected, want));
+        CAPTURE(line);
+        CHECK(join_words(tokenize_13a(hyps.back())) + "\t" + join_words(tokenize_13a(refs.back())) == want);
+    }
+    REQUIRE(hyps.size() == 12);
+    auto figure = [&](const std::string& key) {
+        REQUIRE(std::getline(expected, want));
+        REQUIRE(want.rfind(key + " ", 0) == 0);
+        return std::stod(want.substr(key.size() + 1));
+    };
+    CHECK(corpus_bleu_13a(hyps, refs) == doctest::Approx(figure("bleu")).epsilon(1e-9));
+    CHECK(corpus_bleu_13a(std::span(hyps).first(6), std::span(refs).first(6)) == doctest::Approx(figure("bleu_first_half")).epsilon(1e-9));
+    // Detokenized text: "dog." and "dog ." are the same tokens, so the same score.
+    CHECK(tokenize_13a("the dog.") == Sentence{"the", "dog", "."});
+    CHECK(corpus_bleu_13a(std::vector<std::string>{"the big dog ran home ."}, std::vector<std::string>{"the big dog ran home."}) == 100.0);
 }

@@ -79,26 +79,29 @@ std::string join_words(const Sentence& words) {
     return s;
 }
 
-std::vector<SentencePair> parse_parallel(const std::string& text, const std::string& name) {
+std::vector<SentencePair> parse_parallel(const std::string& text, const std::string& name, std::size_t* extra_columns) {
     std::vector<SentencePair> pairs;
+    std::size_t extra = 0;
     for_each_line(text, name, [&](std::size_t n, const std::string& line) {
         const std::size_t tab = line.find('\t');
         if (tab == std::string::npos)
             throw FileError(fmt::format("{}:{}:{}: no tab: a line is 'source<TAB>target'", name, n, line.size() + 1));
-        if (line.find('\t', tab + 1) != std::string::npos)
-            throw FileError(fmt::format("{}:{}:{}: a second tab: a line is 'source<TAB>target'", name, n,
-                                        line.find('\t', tab + 1) + 1));
-        SentencePair p{split_words(line.substr(0, tab)), split_words(line.substr(tab + 1))};
+        // Exports of Tatoeba and Anki add columns (attribution, ids): the first two are the pair.
+        std::size_t end = line.find('\t', tab + 1);
+        if (end != std::string::npos) ++extra;
+        else end = line.size();
+        SentencePair p{split_words(line.substr(0, tab)), split_words(line.substr(tab + 1, end - tab - 1))};
         if (p.source.empty()) throw FileError(fmt::format("{}:{}:1: the source side is empty", name, n));
         if (p.target.empty()) throw FileError(fmt::format("{}:{}:{}: the target side is empty", name, n, tab + 2));
         pairs.push_back(std::move(p));
     });
     if (pairs.empty()) throw FileError(fmt::format("{}: no sentence pairs (the file is empty)", name));
+    if (extra_columns) *extra_columns = extra;
     return pairs;
 }
 
-std::vector<SentencePair> read_parallel(const std::filesystem::path& path) {
-    return parse_parallel(read_text(path), path.string());
+std::vector<SentencePair> read_parallel(const std::filesystem::path& path, std::size_t* extra_columns) {
+    return parse_parallel(read_text(path), path.string(), extra_columns);
 }
 
 std::vector<Alignment> parse_alignments(const std::string& text, const std::string& name,

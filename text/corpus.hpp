@@ -27,10 +27,12 @@ Sentence split_words(const std::string& line);
 std::string join_words(const Sentence& words);
 
 // Throws tg::FileError "F.tsv:12:7: ..." for a line without a tab, with an empty side, with invalid
-// UTF-8, or longer than 100000 bytes; and for an empty file.
-std::vector<SentencePair> read_parallel(const std::filesystem::path& path);
+// UTF-8, or longer than 100000 bytes; and for an empty file. A line with more than two columns
+// (Tatoeba and Anki exports add some) gives its first two; `extra_columns` counts such lines.
+std::vector<SentencePair> read_parallel(const std::filesystem::path& path, std::size_t* extra_columns = nullptr);
 // Parses the text of a .tsv (for tests and fuzzing); `name` is used in errors.
-std::vector<SentencePair> parse_parallel(const std::string& text, const std::string& name);
+std::vector<SentencePair> parse_parallel(const std::string& text, const std::string& name,
+                                         std::size_t* extra_columns = nullptr);
 
 // Throws tg::FileError for a malformed link (file, line, column), or an index outside the
 // sentence when `pairs` is given (then the file must have one line per pair).

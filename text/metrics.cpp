@@ -20,6 +20,89 @@ NGramCounts ngrams(const Sentence& s, std::size_t n) {
 
 }  // namespace
 
+namespace {
+
+// One rewrite rule of 13a's regular expressions, all of the form (A)(B) -> A' B', applied as
+// Python's re.sub does: left to right, matches not overlapping.
+template <class First, class Second>
+std::string rewrite(const std::string& in, First first, Second second, const char* before, const char* between,
+                    const char* after) {
+    std::string out;
+    out.reserve(in.size() + 16);
+    std::size_t i = 0;
+    while (i < in.size()) {
+        if (i + 1 < in.size() && first(in[i]) && second(in[i + 1])) {
+            out += before;
+            out += in[i];
+            out += between;
+            out += in[i + 1];
+            out += after;
+            i += 2;
+        } else {
+            out += in[i++];
+        }
+    }
+    return out;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_period_or_comma(char c) { return c == '.' || c == ','; }
+
+// The language-dependent class of 13a: [{-~[-` -&(-+:-@/], i.e. { | } ~ [ \ ] ^ _ ` space ! " # $ % &
+// ( ) * + : ; < = > ? @ /. (Not the apostrophe, the dash, the period or the comma.)
+bool is_13a_symbol(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u >= 0x7b && u <= 0x7e) || (u >= 0x5b && u <= 0x60) || (u >= 0x20 && u <= 0x26) || (u >= 0x28 && u <= 0x2b) ||
+           (u >= 0x3a && u <= 0x40) || u == 0x2f;
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+    for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+Sentence tokenize_13a(const std::string& input) {
+    std::string line = input;
+    replace_all(line, "<skipped>", "");
+    replace_all(line, "-\n", "");
+    replace_all(line, "\n", " ");
+    if (line.find('&') != std::string::npos) {
+        replace_all(line, "&quot;", "\"");
+        replace_all(line, "&amp;", "&");
+        replace_all(line, "&lt;", "<");
+        replace_all(line, "&gt;", ">");
+    }
+    line = " " + line + " ";
+    std::string spaced;  // rule 1: every symbol of the class surrounded by spaces
+    for (char c : line) {
+        if (is_13a_symbol(c)) spaced += ' ', spaced += c, spaced += ' ';
+        else spaced += c;
+    }
+    spaced = rewrite(spaced, [](char c) { return !is_digit(c); }, is_period_or_comma, "", " ", " ");   // ([^0-9])([\.,]) -> \1 \2_
+    spaced = rewrite(spaced, is_period_or_comma, [](char c) { return !is_digit(c); }, " ", " ", "");   // ([\.,])([^0-9]) -> _\1 \2
+    spaced = rewrite(spaced, is_digit, [](char c) { return c == '-'; }, "", " ", " ");                 // ([0-9])(-) -> \1 \2_
+    Sentence tokens;
+    std::size_t i = 0;
+    auto space = [&](std::size_t k) { return spaced[k] == ' ' || spaced[k] == '\t' || spaced[k] == '\n' || spaced[k] == '\r' ||
+                                             spaced[k] == '\f' || spaced[k] == '\v'; };
+    while (i < spaced.size()) {
+        while (i < spaced.size() && space(i)) ++i;
+        std::size_t j = i;
+        while (j < spaced.size() && !space(j)) ++j;
+        if (j > i) tokens.push_back(spaced.substr(i, j - i));
+        i = j;
+    }
+    return tokens;
+}
+
+double corpus_bleu_13a(std::span<const std::string> hypotheses, std::span<const std::string> references) {
+    std::vector<Sentence> h, r;
+    for (const std::string& s : hypotheses) h.push_back(tokenize_13a(s));
+    for (const std::string& s : references) r.push_back(tokenize_13a(s));
+    return corpus_bleu(h, r);
+}
+
 double corpus_bleu(std::span<const Sentence> hypotheses, std::span<const Sentence> references) {
     std::size_t matched[4] = {}, total[4] = {}, hyp_len = 0, ref_len = 0;
     for (std::size_t k = 0; k < hypotheses.size() && k < references.size(); ++k) {

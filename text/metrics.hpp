@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <span>
+#include <string>
 
 #include "text/corpus.hpp"
 
@@ -11,6 +12,13 @@ namespace tg::text {
 // the corpus, geometric mean, brevity penalty exp(1 - r/c) when the hypotheses are shorter than
 // the references; no smoothing, so 0 when some n has no match. Whitespace tokens.
 double corpus_bleu(std::span<const Sentence> hypotheses, std::span<const Sentence> references);
+
+// The "13a" tokenization (mteval-v13a.pl, sacreBLEU's default): BLEU as the field reports it is
+// corpus_bleu over 13a tokens of detokenized hypotheses and raw references. Punctuation and symbols
+// become tokens of their own, a period or comma only when not between digits, a dash after a digit;
+// &quot; &amp; &lt; &gt; are unescaped first. Splits on ASCII whitespace.
+Sentence tokenize_13a(const std::string& line);
+double corpus_bleu_13a(std::span<const std::string> hypotheses, std::span<const std::string> references);
 
 // Alignment error rate (Och & Ney 2003) with every gold link taken as sure (S = P):
 //     AER = 1 - 2 |A & S| / (|A| + |S|)

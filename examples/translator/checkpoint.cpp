@@ -15,6 +15,13 @@ LoadedModel load_model(const fs::path& dir_in) {
     LoadedModel m;
     m.src_vocab = text::Vocab::load(dir / "src.vocab");
     m.tgt_vocab = text::Vocab::load(dir / "tgt.vocab");
+    if (fs::exists(dir / "src.spm") != fs::exists(dir / "tgt.spm"))
+        throw FileError(fmt::format("{}: has {} but not {}: a subword model needs both", dir.string(),
+                                    fs::exists(dir / "src.spm") ? "src.spm" : "tgt.spm", fs::exists(dir / "src.spm") ? "tgt.spm" : "src.spm"));
+    if (fs::exists(dir / "src.spm")) {
+        m.src_subwords = std::make_shared<const Subwords>(Subwords::load(read_text(dir / "src.spm"), (dir / "src.spm").string()));
+        m.tgt_subwords = std::make_shared<const Subwords>(Subwords::load(read_text(dir / "tgt.spm"), (dir / "tgt.spm").string()));
+    }
     auto shape_of = [&](const std::string& name) {
         const fs::path p = dir / (name + ".npy");
         if (!fs::exists(p)) throw FileError(fmt::format("{}: missing: every checkpoint has '{}'", p.string(), name));
@@ -57,10 +64,28 @@ LoadedModel load_model(const fs::path& dir_in) {
     return m;
 }
 
-void add_model(CheckpointWriter& w, const RNNSearch& model, const text::Vocab& src, const text::Vocab& tgt) {
+text::Sentence LoadedModel::source_units(const text::Sentence& words) const {
+    return src_subwords ? src_subwords->encode(text::join_words(words)) : words;
+}
+
+text::Sentence LoadedModel::target_units(const text::Sentence& words) const {
+    return tgt_subwords ? tgt_subwords->encode(text::join_words(words)) : words;
+}
+
+std::string LoadedModel::target_text(const std::vector<std::int32_t>& ids) const {
+    const text::Sentence units = tgt_vocab.decode(ids);
+    return tgt_subwords ? tgt_subwords->decode(units) : text::join_words(units);
+}
+
+void add_model(CheckpointWriter& w, const RNNSearch& model, const text::Vocab& src, const text::Vocab& tgt,
+               const Subwords* src_subwords, const Subwords* tgt_subwords) {
     save_module(w, model);
     w.add_text("src.vocab", src.text());
     w.add_text("tgt.vocab", tgt.text());
+    if (src_subwords && tgt_subwords) {
+        w.add_text("src.spm", src_subwords->bytes());
+        w.add_text("tgt.spm", tgt_subwords->bytes());
+    }
     w.add_text("config.txt", model.config.str());
 }
 

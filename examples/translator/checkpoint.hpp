@@ -1,6 +1,7 @@
 // The translator's checkpoint directory (../shared/spec/rnnsearch.md, "Files"):
 //   <parameter name>.npy ...      the model, one float32 file per parameter
-//   src.vocab, tgt.vocab          the vocabularies
+//   src.vocab, tgt.vocab          the vocabularies (of words, or of subword pieces)
+//   src.spm, tgt.spm              the SentencePiece models, for a model trained with --subwords
 //   config.txt                    sizes and flags, human-readable
 //   optimizer/, train_state.txt   what resuming needs (when this is also the latest state)
 //   last/                         a newer training state than the best model above, if any
@@ -13,6 +14,7 @@
 
 #include "io/checkpoint.hpp"
 #include "model.hpp"
+#include "subwords.hpp"
 #include "text/vocab.hpp"
 
 namespace translator {
@@ -20,12 +22,21 @@ namespace translator {
 struct LoadedModel {
     std::unique_ptr<RNNSearch> model;
     tg::text::Vocab src_vocab, tgt_vocab;
+    std::shared_ptr<const Subwords> src_subwords, tgt_subwords;  // both or neither
+
+    bool subwords() const { return src_subwords != nullptr; }
+    // A line of text as the model's source ids (ending in </s>): words, or pieces of a subword model.
+    tg::text::Sentence source_units(const tg::text::Sentence& words) const;
+    tg::text::Sentence target_units(const tg::text::Sentence& words) const;
+    // A translation's target ids as text: words joined by spaces, or pieces joined back into text.
+    std::string target_text(const std::vector<std::int32_t>& ids) const;
 };
 
 // Throws tg::FileError naming the file that is missing, malformed or inconsistent.
 LoadedModel load_model(const std::filesystem::path& dir);
 
-// Adds the model, vocabularies and config.txt to a checkpoint being written.
-void add_model(tg::CheckpointWriter& w, const RNNSearch& model, const tg::text::Vocab& src, const tg::text::Vocab& tgt);
+// Adds the model, vocabularies, subword models (when given) and config.txt to a checkpoint being written.
+void add_model(tg::CheckpointWriter& w, const RNNSearch& model, const tg::text::Vocab& src, const tg::text::Vocab& tgt,
+               const Subwords* src_subwords = nullptr, const Subwords* tgt_subwords = nullptr);
 
 }  // namespace translator

@@ -200,6 +200,7 @@ int cmd_train(const Argv& argv) {
                {"--deep-output", "N", "a maxout layer of N units before the softmax, as in the paper's Appendix A (0: none)", "0"},
                {"--max-len", "N", "drop training pairs with a side longer than N words", "100"},
                {"--min-count", "N", "words seen fewer times become <unk>", "1"},
+               {"--subwords", "N", "cut words into about N subword pieces per language, learnt from --train (SentencePiece; 0: whole words)", "0"},
                {"--resume", "DIR", "continue the training saved in DIR exactly where it stopped", ""},
                kThreadsOption},
               argv);
@@ -218,6 +219,7 @@ int cmd_train(const Argv& argv) {
     TrainState state;
     std::unique_ptr<RNNSearch> model;
     text::Vocab src_vocab, tgt_vocab;
+    std::shared_ptr<const Subwords> src_subwords, tgt_subwords;
     fs::path resume_from;
     if (args.given("--resume")) {
         const fs::path dir = args.text("--resume");
@@ -229,7 +231,11 @@ int cmd_train(const Argv& argv) {
         model = std::move(loaded.model);
         src_vocab = std::move(loaded.src_vocab);
         tgt_vocab = std::move(loaded.tgt_vocab);
+        src_subwords = loaded.src_subwords;
+        tgt_subwords = loaded.tgt_subwords;
         check_resume_options(args, state, model->config);
+        if (args.given("--subwords"))
+            throw UsageError("--subwords: a resumed training keeps the subword model it was started with");
     } else {
         state.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, 1LL << 62));
         state.batch_size = args.integer("--batch", 1, 100000);
@@ -240,13 +246,31 @@ int cmd_train(const Argv& argv) {
     }
 
     // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
+    auto read = [](const std::string& file) {
+        std::size_t extra = 0;
+        auto pairs = text::read_parallel(file, &extra);
+        if (extra) fmt::print("{}: {} lines have more than two columns; the first two are used\n", file, extra);
+        return pairs;
+    };
+    std::vector<text::SentencePair> read_train = read(args.text("--train")), valid_pairs = read(args.text("--valid"));
+    const auto subwords = static_cast<std::size_t>(args.integer("--subwords", 0, 1'000'000));
+    if (subwords > 0 && !model) {  // learnt from the training file, one model per language
+        std::vector<std::string> sources, targets;
+        for (const auto& p : read_train) sources.push_back(text::join_words(p.source)), targets.push_back(text::join_words(p.target));
+        src_subwords = std::make_shared<const Subwords>(Subwords::train(sources, subwords));
+        tgt_subwords = std::make_shared<const Subwords>(Subwords::train(targets, subwords));
+    }
+    if (src_subwords) {  // from here on a "word" is a piece
+        for (auto* pairs : {&read_train, &valid_pairs})
+            for (auto& p : *pairs) p = {src_subwords->encode(text::join_words(p.source)), tgt_subwords->encode(text::join_words(p.target))};
+    }
     std::vector<text::SentencePair> train_pairs;
-    for (text::SentencePair& p : text::read_parallel(args.text("--train")))
+    for (text::SentencePair& p : read_train)
         if (p.source.size() <= static_cast<std::size_t>(state.max_len) && p.target.size() <= static_cast<std::size_t>(state.max_len))
             train_pairs.push_back(std::move(p));
     if (train_pairs.empty())
-        throw UsageError(fmt::format("--max-len: no training pair of {} is {} words or shorter", args.text("--train"), state.max_len));
-    const std::vector<text::SentencePair> valid_pairs = text::read_parallel(args.text("--valid"));
+        throw UsageError(fmt::format("--max-len: no training pair of {} is {} {} or shorter", args.text("--train"), state.max_len,
+                                     src_subwords ? "pieces" : "words"));
     if (!model) {
         std::vector<text::Sentence> sources, targets;
         for (const auto& p : train_pairs) {
@@ -291,7 +315,7 @@ int cmd_train(const Argv& argv) {
     auto save = [&](bool best) {
         const bool top = best || !fs::exists(out / "src.vocab");
         CheckpointWriter w(top ? out : out / "last");
-        add_model(w, *model, src_vocab, tgt_vocab);
+        add_model(w, *model, src_vocab, tgt_vocab, src_subwords.get(), tgt_subwords.get());
         save_optimizer(w, opt);
         w.add_text("train_state.txt", state.str());
         w.commit();
