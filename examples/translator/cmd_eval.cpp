@@ -58,6 +58,9 @@ int cmd_eval(const Argv& argv) {
                                         args.text("--data"), i + 1, pairs[i].source.size(), max_words));
     if (args.given("--out-align") && !m.model->attention)
         throw UsageError("--out-align: this checkpoint is the no-attention baseline; it has no alignments");
+    for (const char* option : {"--align", "--out-align"})
+        if (args.given(option) && m.subwords())
+            throw UsageError(fmt::format("{}: this model reads subword pieces, and alignments are between words", option));
     const bool with_aer = args.given("--align");
     std::vector<text::Alignment> gold;
     if (with_aer) {
@@ -68,7 +71,7 @@ int cmd_eval(const Argv& argv) {
     const Evaluation e = evaluate(m, pairs, with_aer ? &gold : nullptr, beam, 5, args.given("--out-align"));
     if (args.given("--out-hyp")) {
         std::string hyp;
-        for (const text::Sentence& h : e.hyps) hyp += text::join_words(h) + '\n';
+        for (const std::string& h : e.hyps) hyp += h + '\n';
         write_file_atomically(args.text("--out-hyp"), hyp);
     }
     if (args.given("--out-align")) text::write_alignments(args.text("--out-align"), e.alignments);
@@ -77,7 +80,8 @@ int cmd_eval(const Argv& argv) {
         for (const auto& [b, s] : e.by_length)
             by_length += fmt::format("{}{{\"bucket\": \"{}-{}\", \"min_len\": {}, \"max_len\": {}, {}}}", by_length.empty() ? "" : ", ",
                                      5 * b + 1, 5 * b + 5, 5 * b + 1, 5 * b + 5, json(s, with_aer));
-        fmt::print("{{{}, \"beam\": {}, \"by_length\": [{}]}}\n", json(e.all, with_aer), beam, by_length);
+        fmt::print("{{{}, \"bleu_tokenize\": \"{}\", \"beam\": {}, \"by_length\": [{}]}}\n", json(e.all, with_aer),
+                   e.detokenized ? "13a" : "none", beam, by_length);
         return 0;
     }
     auto line = [&](const std::string& label, const Scores& s) {
@@ -85,6 +89,7 @@ int cmd_eval(const Argv& argv) {
         if (with_aer) fmt::print(" {:>8.4f}", s.alignment.aer());
         fmt::print("\n");
     };
+    if (e.detokenized) fmt::print("BLEU on detokenized text, 13a tokenization (as sacreBLEU); lengths in source words\n");
     fmt::print("{:<10} {:>9} {:>12} {:>8}{}\n", "length", "sentences", "exact match", "BLEU", with_aer ? "      AER" : "");
     for (const auto& [b, s] : e.by_length) line(fmt::format("{}-{}", 5 * b + 1, 5 * b + 5), s);
     line("all", e.all);
@@ -106,7 +111,9 @@ int cmd_grads(const Argv& argv) {
     for (std::size_t i = 0; i < pairs.size(); ++i)
         if (pairs[i].source.size() > max_words || pairs[i].target.size() > max_words)
             throw FileError(fmt::format("{}:{}: a side of more than {} words (--max-words)", args.text("--data"), i + 1, max_words));
-    const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
+    std::vector<text::SentencePair> units;  // words, or pieces for a subword model
+    for (const auto& p : pairs) units.push_back({m.source_units(p.source), m.target_units(p.target)});
+    const auto data = text::encode_pairs(units, m.src_vocab, m.tgt_vocab);
     // The loss over all lines is the mean over all their target tokens; it is computed in chunks of
     // lines (in file order), each chunk's gradient weighted by its share of the tokens, so memory is
     // that of one chunk however long the file (all lines as one batch needed 6.6 GB for 3,000 lines).

@@ -19,20 +19,58 @@ using namespace tg;
 
 namespace {
 
-Translation translate_one(const LoadedModel& m, const text::Sentence& words, std::size_t beam) {
-    const std::vector<std::int32_t> ids = m.src_vocab.encode(words, true);
+// `units`: the source as the model reads it (words, or subword pieces).
+Translation translate_one(const LoadedModel& m, const text::Sentence& units, std::size_t beam) {
+    const std::vector<std::int32_t> ids = m.src_vocab.encode(units, true);
     return beam > 1 ? beam_search(*m.model, ids, beam) : greedy(*m.model, {ids})[0];
 }
 
-// Row labels (the translation and its </s>) and column labels (the source and its </s>).
-std::pair<std::vector<std::string>, std::vector<std::string>> labels(const LoadedModel& m, const text::Sentence& words,
-                                                                     const Translation& t) {
+// An attention matrix with its labels: rows are what was written (and </s>), columns what was read
+// (and </s>); for a subword model, pieces, or with `words` the pieces merged into words: a word's
+// columns are added up (the attention it received) and its rows averaged (each row still sums to 1).
+struct Labelled {
+    viz::Matrix attention;
     std::vector<std::string> rows, cols;
-    for (std::int32_t id : t.words) rows.push_back(m.tgt_vocab.word(id));
-    if (t.finished) rows.push_back("</s>");
-    for (const std::string& w : words) cols.push_back(m.src_vocab.contains(w) ? w : w + " (<unk>)");
-    cols.push_back("</s>");
-    return {rows, cols};
+};
+
+Labelled labelled(const LoadedModel& m, const text::Sentence& units, const Translation& t, bool words) {
+    Labelled l{t.attention, {}, {}};
+    for (std::int32_t id : t.words) l.rows.push_back(m.tgt_vocab.word(id));
+    if (t.finished) l.rows.push_back("</s>");
+    for (const std::string& w : units) l.cols.push_back(m.src_vocab.contains(w) ? w : w + " (<unk>)");
+    l.cols.push_back("</s>");
+    if (!words || !m.subwords()) return l;
+    auto group = [](const std::vector<std::string>& labels, std::size_t n) {  // piece -> word index, </s> its own
+        std::vector<std::string> pieces(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(std::min(n, labels.size())));
+        std::vector<std::size_t> g = Subwords::word_of_piece(pieces);
+        const std::size_t next = g.empty() ? 0 : g.back() + 1;
+        for (std::size_t i = pieces.size(); i < labels.size(); ++i) g.push_back(next + (i - pieces.size()));
+        return g;
+    };
+    auto merged_labels = [](const std::vector<std::string>& labels, const std::vector<std::size_t>& g) {
+        std::vector<std::string> out;
+        for (std::size_t i = 0; i < labels.size(); ++i) {
+            std::string piece = labels[i];
+            if (piece.rfind("\xE2\x96\x81", 0) == 0) piece.erase(0, 3);  // the word-start mark
+            if (g[i] >= out.size()) out.push_back(piece);
+            else out[g[i]] += piece;
+        }
+        return out;
+    };
+    const std::vector<std::size_t> gr = group(l.rows, t.words.size()), gc = group(l.cols, units.size());
+    const std::vector<std::string> rows = merged_labels(l.rows, gr), cols = merged_labels(l.cols, gc);
+    viz::Matrix w;
+    w.rows = rows.size();
+    w.cols = cols.size();
+    w.values.assign(w.rows * w.cols, 0.0f);
+    std::vector<float> pieces_in_row(w.rows, 0.0f);
+    for (std::size_t r = 0; r < t.attention.rows && r < gr.size(); ++r) {
+        pieces_in_row[gr[r]] += 1.0f;
+        for (std::size_t c = 0; c < t.attention.cols && c < gc.size(); ++c) w.values[gr[r] * w.cols + gc[c]] += t.attention.at(r, c);
+    }
+    for (std::size_t r = 0; r < w.rows; ++r)
+        for (std::size_t c = 0; c < w.cols; ++c) w.values[r * w.cols + c] /= std::max(pieces_in_row[r], 1.0f);
+    return {w, rows, cols};
 }
 
 }  // namespace
@@ -42,6 +80,7 @@ int cmd_translate(const Argv& argv) {
               {{"--checkpoint", "DIR", "the model", "", true},
                kBeamOption,
                {"--show-attention", "", "also draw each sentence's attention matrix", ""},
+               {"--words", "", "with --show-attention and a subword model: merge each word's pieces", ""},
                kMaxWordsOption,
                kThreadsOption},
               argv);
@@ -62,11 +101,12 @@ int cmd_translate(const Argv& argv) {
         if (words.size() > max_words)
             throw FileError(fmt::format("stdin:{}: a sentence of {} words; sentences of more than {} are refused (--max-words)",
                                         n, words.size(), max_words));
-        const Translation t = translate_one(m, words, beam);
-        fmt::print("{}\n", text::join_words(m.tgt_vocab.decode(t.words)));
+        const text::Sentence units = m.source_units(words);
+        const Translation t = translate_one(m, units, beam);
+        fmt::print("{}\n", m.target_text(t.words));
         if (show) {
-            auto [rows, cols] = labels(m, words, t);
-            fmt::print("{}\n", viz::terminal_heatmap(t.attention, cols, rows, ::isatty(STDOUT_FILENO) != 0));
+            const Labelled l = labelled(m, units, t, args.flag("--words"));
+            fmt::print("{}\n", viz::terminal_heatmap(l.attention, l.cols, l.rows, ::isatty(STDOUT_FILENO) != 0));
         }
         std::fflush(stdout);
     }
@@ -79,6 +119,7 @@ int cmd_attention(const Argv& argv) {
                {"--source", "SENTENCE", "the sentence to translate, words separated by spaces", "", true},
                {"--svg", "OUT.svg", "the alignment matrix as an SVG picture", "", true},
                {"--csv", "OUT.csv", "the weights as CSV: a row per target word, a column per source word", ""},
+               {"--words", "", "for a subword model: merge each word's pieces (columns added, rows averaged)", ""},
                kBeamOption},
               argv);
     const auto beam = static_cast<std::size_t>(beam_width(args));
@@ -88,11 +129,13 @@ int cmd_attention(const Argv& argv) {
     if (words.empty()) throw UsageError("--source: the sentence is empty");
     const LoadedModel m = load_model(args.text("--checkpoint"));
     if (!m.model->attention) throw UsageError("--checkpoint: this model has no attention (RNNencdec): nothing to draw");
-    const Translation t = translate_one(m, words, beam);
-    auto [rows, cols] = labels(m, words, t);
-    const std::string translation = text::join_words(m.tgt_vocab.decode(t.words));
+    const text::Sentence units = m.source_units(words);
+    const Translation t = translate_one(m, units, beam);
+    const Labelled l = labelled(m, units, t, args.flag("--words"));
+    const auto& [attention, rows, cols] = l;
+    const std::string translation = m.target_text(t.words);
     write_file_atomically(args.text("--svg"),
-                          viz::svg_heatmap(t.attention, cols, rows, text::join_words(words) + "\n→ " + translation));
+                          viz::svg_heatmap(attention, cols, rows, text::join_words(words) + "\n→ " + translation));
     if (args.given("--csv")) {
         auto quote = [](const std::string& s) {  // RFC 4180: quoted, a quote inside doubled
             std::string q = "\"";
@@ -102,9 +145,9 @@ int cmd_attention(const Argv& argv) {
         std::string csv = "target";
         for (const std::string& c : cols) csv += "," + quote(c);
         csv += '\n';
-        for (std::size_t r = 0; r < t.attention.rows; ++r) {
+        for (std::size_t r = 0; r < attention.rows; ++r) {
             csv += quote(rows[r]);
-            for (std::size_t c = 0; c < t.attention.cols; ++c) csv += fmt::format(",{:.6f}", t.attention.at(r, c));
+            for (std::size_t c = 0; c < attention.cols; ++c) csv += fmt::format(",{:.6f}", attention.at(r, c));
             csv += '\n';
         }
         write_file_atomically(args.text("--csv"), csv);

@@ -14,20 +14,20 @@ double Scores::bleu() const { return text::corpus_bleu(hyps, refs); }
 
 namespace {
 
-// Greedy in batches of similar lengths, or beam search one sentence at a time.
-std::vector<text::Sentence> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data, std::size_t beam) {
-    std::vector<text::Sentence> out(data.size());
+// Greedy in batches of similar lengths, or beam search one sentence at a time: target ids.
+std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data,
+                                                     std::size_t beam) {
+    std::vector<std::vector<std::int32_t>> out(data.size());
     if (beam > 1) {
-        for (std::size_t i = 0; i < data.size(); ++i)
-            out[i] = m.tgt_vocab.decode(beam_search(*m.model, data[i].source, beam).words);
+        for (std::size_t i = 0; i < data.size(); ++i) out[i] = beam_search(*m.model, data[i].source, beam).words;
         return out;
     }
     // Batches of at most 64 sentences and 16,384 padded tokens: memory bounded whatever the lengths.
     for (const auto& which : text::plan_batches(data, 64, nullptr, kMaxBatchTokens)) {
         std::vector<std::vector<std::int32_t>> sources;
         for (std::size_t i : which) sources.push_back(data[i].source);
-        const std::vector<Translation> t = greedy(*m.model, sources);
-        for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = m.tgt_vocab.decode(t[k].words);
+        std::vector<Translation> t = greedy(*m.model, sources);
+        for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = std::move(t[k].words);
     }
     return out;
 }
@@ -38,21 +38,30 @@ Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>&
                     const std::vector<text::Alignment>* gold, std::size_t beam, std::size_t bucket, bool want_alignments) {
     Evaluation e;
     e.bucket = bucket;
-    e.has_aer = gold != nullptr && m.model->attention != nullptr;
-    const auto data = text::encode_pairs(pairs, m.src_vocab, m.tgt_vocab);
-    e.hyps = translate_all(m, data, beam);
-    const std::vector<text::Sentence>& hyps = e.hyps;
-    const bool forced = (e.has_aer || want_alignments) && m.model->attention != nullptr;
+    e.detokenized = m.subwords();
+    // Alignments are between words; a subword model attends over pieces (see --words of attention).
+    e.has_aer = gold != nullptr && m.model->attention != nullptr && !m.subwords();
+    std::vector<text::SentencePair> units;  // what the model reads and writes: words, or pieces
+    units.reserve(pairs.size());
+    for (const auto& p : pairs) units.push_back({m.source_units(p.source), m.target_units(p.target)});
+    const auto data = text::encode_pairs(units, m.src_vocab, m.tgt_vocab);
+    const auto ids = translate_all(m, data, beam);
+    const bool forced = (e.has_aer || want_alignments) && m.model->attention != nullptr && !m.subwords();
     const std::vector<viz::Matrix> attention = forced ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
     if (want_alignments && forced)
         for (std::size_t i = 0; i < pairs.size(); ++i)
             e.alignments.push_back(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()));
     for (std::size_t i = 0; i < pairs.size(); ++i) {
+        // Word models: BLEU over the words as they are. Subword models: the pieces joined back into
+        // text, scored against the raw reference with sacreBLEU's 13a tokenization.
+        e.hyps.push_back(m.target_text(ids[i]));
+        const text::Sentence hyp = e.detokenized ? text::tokenize_13a(e.hyps.back()) : m.tgt_vocab.decode(ids[i]);
+        const text::Sentence ref = e.detokenized ? text::tokenize_13a(text::join_words(pairs[i].target)) : pairs[i].target;
         for (Scores* s : {&e.all, &e.by_length[(pairs[i].source.size() - 1) / bucket]}) {
             ++s->sentences;
-            s->exact += hyps[i] == pairs[i].target;
-            s->hyps.push_back(hyps[i]);
-            s->refs.push_back(pairs[i].target);
+            s->exact += hyp == ref;
+            s->hyps.push_back(hyp);
+            s->refs.push_back(ref);
             if (e.has_aer)
                 s->alignment.add(want_alignments ? e.alignments[i]
                                                  : alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()),

@@ -1,6 +1,10 @@
 #include "subwords.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
@@ -41,7 +45,15 @@ Subwords Subwords::train(const std::vector<std::string>& sentences, std::size_t 
         pieces);
     Sentences it(sentences);
     Subwords s;
+    // SentencePiece logs its command line to stderr before it reads --minloglevel: silenced here
+    // (its errors come back in the status, and are reported below).
+    std::fflush(stderr);
+    const int saved_stderr = ::dup(STDERR_FILENO), null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved_stderr >= 0 && null >= 0) ::dup2(null, STDERR_FILENO);
     const auto status = sentencepiece::SentencePieceTrainer::Train(options, &it, &s.bytes_);
+    if (saved_stderr >= 0 && null >= 0) ::dup2(saved_stderr, STDERR_FILENO);
+    if (saved_stderr >= 0) ::close(saved_stderr);
+    if (null >= 0) ::close(null);
     if (!status.ok()) throw tg::FileError(fmt::format("SentencePiece could not learn {} pieces: {}", pieces, status.ToString()));
     return load(s.bytes_, "the new subword model");
 }
