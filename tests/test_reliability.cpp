@@ -130,6 +130,11 @@ TEST_CASE("one answer per input: eval gives each sentence the translation transl
     const Result translated = run("translate --checkpoint " + w / "raw" + " < " + w / "sources.txt");
     CHECK(translated.status == 0);
     CHECK(translated.output == alone);
+    // Beam search too: eval decodes sentences in batches (K rows each), translate one at a time.
+    CHECK_RUN(run("eval --checkpoint " + w / "raw" + " --data " + w / "with_long.tsv" + " --beam 3 --out-hyp " + w / "beam.hyp"), 0);
+    const Result beam = run("translate --beam 3 --checkpoint " + w / "raw" + " < " + w / "sources.txt");
+    CHECK(beam.status == 0);
+    CHECK(tg::read_text(w / "beam.hyp").rfind(beam.output, 0) == 0);
 }
 
 TEST_CASE("CRLF line endings and a UTF-8 byte order mark are read the same everywhere") {

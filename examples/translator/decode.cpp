@@ -101,78 +101,124 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
     return out;
 }
 
-Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
-                        std::size_t max_len) {
+std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+                                     std::size_t beam, std::size_t max_len) {
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
-    const std::size_t K = std::max<std::size_t>(beam, 1), S = source.size();
-    if (max_len == 0) max_len = default_max_len(S);
-    // K copies of the sentence, one row per live hypothesis.
-    const Sources batch = pad_sources(std::vector<std::vector<std::int32_t>>(K, source));
-    const RNNSearch::Encoded enc = model.encode(batch.ids, K, S, batch.lengths);
+    const std::size_t K = std::max<std::size_t>(beam, 1), B = sources.size();
+    // K copies of each sentence: rows b*K .. b*K+K-1 hold sentence b's live hypotheses.
+    std::vector<std::vector<std::int32_t>> rows_of;
+    rows_of.reserve(B * K);
+    for (const auto& src : sources)
+        for (std::size_t k = 0; k < K; ++k) rows_of.push_back(src);
+    const Sources batch = pad_sources(rows_of);
+    const std::size_t S = batch.len;
+    const RNNSearch::Encoded enc = model.encode(batch.ids, B * K, S, batch.lengths);
     struct Hyp {
         Translation t;
-        std::size_t row = 0;  // its state's row in the batch
+        std::size_t row = 0;  // its state's row among its sentence's K
     };
-    std::vector<Hyp> live(1), finished;
-    Tensor state = enc.initial.value();  // one row per hypothesis, carried from one step's scope to the next
+    struct Sentence {
+        std::vector<Hyp> live{1}, finished;
+        std::size_t limit = 0;
+        bool done = false;
+    };
+    std::vector<Sentence> sent(B);
+    std::size_t longest = 0;
+    for (std::size_t b = 0; b < B; ++b) {  // each sentence's own length limit, as in greedy()
+        sent[b].limit = max_len ? max_len : default_max_len(sources[b].size());
+        longest = std::max(longest, sent[b].limit);
+    }
+    Tensor state = enc.initial.value();  // [B*K, H], carried from one step's scope to the next
+    Tensor next_state = state;
     const std::size_t H = state.shape()[1];
-    std::vector<std::int32_t> prev(K, Vocab::kBos);
-    for (std::size_t i = 0; i < max_len && !live.empty(); ++i) {
+    std::vector<std::int32_t> prev(B * K, Vocab::kBos);
+    struct Candidate {
+        double score;
+        std::size_t hyp;
+        std::int32_t word;
+    };
+    // The order of candidates: higher score first; ties go to the earlier hypothesis, then the smaller id.
+    auto better = [](const Candidate& a, const Candidate& b) {
+        if (a.score != b.score) return a.score > b.score;
+        return a.hyp != b.hyp ? a.hyp < b.hyp : a.word < b.word;
+    };
+    std::vector<Candidate> cands, row_cands;
+    for (std::size_t i = 0; i < longest; ++i) {
+        bool any = false;
+        for (const Sentence& s : sent) any = any || !s.done;
+        if (!any) break;
         InferenceMode step_scope;  // a step's values are released at its end
         RNNSearch::Step st = model.step(enc, constant(state), prev);
         const Tensor& logits = st.logits.value();
         const std::size_t V = logits.shape()[1];
-        struct Candidate {
-            double score;
-            std::size_t hyp;
-            std::int32_t word;
-        };
-        std::vector<Candidate> cands;
-        for (std::size_t h = 0; h < live.size(); ++h) {
-            const float* row = logits.data() + live[h].row * V;
-            float m = row[0], z = 0;
-            for (std::size_t v = 0; v < V; ++v) m = std::max(m, row[v]);
-            for (std::size_t v = 0; v < V; ++v) z += std::exp(row[v] - m);
-            const float log_z = m + std::log(z);
-            for (std::size_t v = 0; v < V; ++v)
-                cands.push_back({live[h].t.score + (row[v] - log_z), h, static_cast<std::int32_t>(v)});
-        }
-        // The K best continuations; ties go to the earlier hypothesis and the smaller word id.
-        const std::size_t keep = std::min(K, cands.size());
-        std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(),
-                          [](const Candidate& a, const Candidate& b) {
-                              if (a.score != b.score) return a.score > b.score;
-                              return a.hyp != b.hyp ? a.hyp < b.hyp : a.word < b.word;
-                          });
-        std::vector<Hyp> next;
-        std::vector<std::int32_t> rows;  // for each new hypothesis, its parent's state row
-        for (std::size_t c = 0; c < keep; ++c) {
-            Hyp h = live[cands[c].hyp];
-            h.t.score = cands[c].score;
-            if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + h.row * S, S);
-            if (cands[c].word == Vocab::kEos) {
-                h.t.finished = true;
-                finished.push_back(std::move(h));
+        std::copy_n(state.data(), state.numel(), next_state.data());
+        for (std::size_t b = 0; b < B; ++b) {
+            Sentence& s = sent[b];
+            if (s.done) continue;
+            // Each hypothesis's K best words first (only those can be among the K best overall),
+            // then the K best of those K x K.
+            cands.clear();
+            for (std::size_t h = 0; h < s.live.size(); ++h) {
+                const float* row = logits.data() + (b * K + s.live[h].row) * V;
+                float m = row[0], z = 0;
+                for (std::size_t v = 0; v < V; ++v) m = std::max(m, row[v]);
+                for (std::size_t v = 0; v < V; ++v) z += std::exp(row[v] - m);
+                const float log_z = m + std::log(z);
+                row_cands.clear();
+                for (std::size_t v = 0; v < V; ++v)
+                    row_cands.push_back({s.live[h].t.score + (row[v] - log_z), h, static_cast<std::int32_t>(v)});
+                const std::size_t top = std::min(K, row_cands.size());
+                std::partial_sort(row_cands.begin(), row_cands.begin() + static_cast<std::ptrdiff_t>(top), row_cands.end(), better);
+                cands.insert(cands.end(), row_cands.begin(), row_cands.begin() + static_cast<std::ptrdiff_t>(top));
+            }
+            const std::size_t keep = std::min(K, cands.size());
+            std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), better);
+            std::vector<Hyp> next;
+            std::vector<std::size_t> parents;  // for each new hypothesis, its parent's state row
+            for (std::size_t c = 0; c < keep; ++c) {
+                Hyp h = s.live[cands[c].hyp];
+                h.t.score = cands[c].score;
+                if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + (b * K + h.row) * S, S);
+                if (cands[c].word == Vocab::kEos) {
+                    h.t.finished = true;
+                    s.finished.push_back(std::move(h));
+                    continue;
+                }
+                h.t.words.push_back(cands[c].word);
+                parents.push_back(h.row);
+                h.row = next.size();
+                next.push_back(std::move(h));
+            }
+            s.live = std::move(next);
+            if (s.finished.size() >= K || s.live.empty() || i + 1 >= s.limit) {
+                s.done = true;
+                for (Hyp& h : s.live) s.finished.push_back(std::move(h));  // cut by the length limit
+                s.live.clear();
                 continue;
             }
-            h.t.words.push_back(cands[c].word);
-            rows.push_back(static_cast<std::int32_t>(h.row));
-            h.row = next.size();
-            next.push_back(std::move(h));
+            // The parents' states into rows 0..n-1 of this sentence (the rest keep theirs, unused).
+            for (std::size_t h = 0; h < parents.size(); ++h)
+                std::copy_n(st.state.value().data() + (b * K + parents[h]) * H, H, next_state.data() + (b * K + h) * H);
+            for (std::size_t h = 0; h < K; ++h) prev[b * K + h] = h < s.live.size() ? s.live[h].t.words.back() : Vocab::kBos;
         }
-        live = std::move(next);
-        if (finished.size() >= K || live.empty()) break;
-        // Gather the parents' states into rows 0..n-1 (the rest repeat row 0 and are ignored).
-        rows.resize(K, rows.empty() ? 0 : rows[0]);
-        for (std::size_t h = 0; h < K; ++h)
-            std::copy_n(st.state.value().data() + static_cast<std::size_t>(rows[h]) * H, H, state.data() + h * H);
-        for (std::size_t h = 0; h < K; ++h) prev[h] = h < live.size() ? live[h].t.words.back() : Vocab::kBos;
+        std::swap(state, next_state);
     }
-    for (Hyp& h : live) finished.push_back(std::move(h));  // cut by the length limit
+    std::vector<Translation> out(B);
     auto normalised = [](const Hyp& h) { return h.t.score / static_cast<double>(h.t.words.size() + (h.t.finished ? 1 : 0)); };
-    const auto best = std::max_element(finished.begin(), finished.end(),
-                                       [&](const Hyp& a, const Hyp& b) { return normalised(a) < normalised(b); });
-    return best->t;
+    for (std::size_t b = 0; b < B; ++b) {
+        Sentence& s = sent[b];
+        for (Hyp& h : s.live) s.finished.push_back(std::move(h));
+        const auto best = std::max_element(s.finished.begin(), s.finished.end(),
+                                           [&](const Hyp& x, const Hyp& y) { return normalised(x) < normalised(y); });
+        out[b] = std::move(best->t);
+        if (out[b].attention.rows) keep_columns(out[b].attention, sources[b].size());  // drop padding columns
+    }
+    return out;
+}
+
+Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
+                        std::size_t max_len) {
+    return beam_search(model, std::vector<std::vector<std::int32_t>>{source}, beam, max_len)[0];
 }
 
 std::vector<viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<text::EncodedPair>& pairs) {

@@ -37,6 +37,10 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
 // divided by their length (counting </s>). Width 1 gives exactly the greedy translation.
 Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
                         std::size_t max_len = 0);
+// The same for several sentences at once (K rows per sentence in one batch: the products are K x B
+// rows tall), each with its own length limit: each sentence gets what it gets alone.
+std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+                                     std::size_t beam, std::size_t max_len = 0);
 
 // Teacher-forced attention over each pair's reference: [target words + </s>] x [source ids].
 std::vector<tg::viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<tg::text::EncodedPair>& pairs);

@@ -14,19 +14,17 @@ double Scores::bleu() const { return text::corpus_bleu(hyps, refs); }
 
 namespace {
 
-// Greedy in batches of similar lengths, or beam search one sentence at a time: target ids.
+// Greedy or beam search in batches of similar lengths: target ids.
 std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data,
                                                      std::size_t beam) {
     std::vector<std::vector<std::int32_t>> out(data.size());
-    if (beam > 1) {
-        for (std::size_t i = 0; i < data.size(); ++i) out[i] = beam_search(*m.model, data[i].source, beam).words;
-        return out;
-    }
-    // Batches of at most 64 sentences and 16,384 padded tokens: memory bounded whatever the lengths.
-    for (const auto& which : text::plan_batches(data, 64, nullptr, kMaxBatchTokens)) {
+    // Batches of sentences of similar lengths, of at most 16,384 padded tokens (beam search: K rows a
+    // sentence, so K times fewer sentences): memory bounded whatever the lengths.
+    const std::size_t per_batch = beam > 1 ? std::max<std::size_t>(1, 64 / beam) : 64;
+    for (const auto& which : text::plan_batches(data, per_batch, nullptr, kMaxBatchTokens / std::max<std::size_t>(beam, 1))) {
         std::vector<std::vector<std::int32_t>> sources;
         for (std::size_t i : which) sources.push_back(data[i].source);
-        std::vector<Translation> t = greedy(*m.model, sources);
+        std::vector<Translation> t = beam > 1 ? beam_search(*m.model, sources, beam) : greedy(*m.model, sources);
         for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = std::move(t[k].words);
     }
     return out;
