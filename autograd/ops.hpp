@@ -99,6 +99,9 @@ Var log_softmax(const Var& x, int axis, const Var& valid);
 // (0 when every target is ignored).
 Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets,
                   std::int32_t ignore_index = -100);
+// log sum_i exp(row[i]) of plain floats, shifted by the maximum (never overflows), SIMD: what a
+// decoder needs to turn a row of logits into log-probabilities without recording anything.
+float log_sum_exp(std::span<const float> row);
 
 // --- indexing and selection (ops/index.cpp) ---
 // Rows of weight [V, E] picked by ids: output shape ids_shape + [E]. Backward scatter-adds, so an id

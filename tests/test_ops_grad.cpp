@@ -233,6 +233,12 @@ TEST_CASE("cross_entropy on rows of 37 classes (SIMD registers and a scalar tail
         }
     }
     CHECK(loss.item() == doctest::Approx(expected_loss).epsilon(1e-6));
+    // The same log-sum-exp for plain rows (decoders): row 3 holds the large logit.
+    double m = -1e300, z = 0;
+    for (std::size_t c = 0; c < 37; ++c) m = std::max(m, double(logits.at({3, c})));
+    for (std::size_t c = 0; c < 37; ++c) z += std::exp(double(logits.at({3, c})) - m);
+    CHECK(log_sum_exp({logits.data() + 3 * 37, 37}) == doctest::Approx(m + std::log(z)).epsilon(1e-6));
+    CHECK(log_sum_exp({logits.data(), 1}) == logits.at({0, 0}));
     active_tape().clear();
 }
 

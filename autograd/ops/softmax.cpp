@@ -132,6 +132,8 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
 
 }  // namespace
 
+float log_sum_exp(std::span<const float> row) { return row.empty() ? kNegInf : log_sum_exp(row.data(), row.size()); }
+
 Var softmax(const Var& x, int axis) { return softmax_op("softmax", x, axis, nullptr, false); }
 Var softmax(const Var& x, int axis, const Var& valid) { return softmax_op("softmax", x, axis, &valid, false); }
 Var log_softmax(const Var& x, int axis) { return softmax_op("log_softmax", x, axis, nullptr, true); }

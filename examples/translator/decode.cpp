@@ -84,10 +84,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
             if (out[b].finished || i >= limit[b]) continue;
             const float* row = logits.data() + b * V;
             const auto best = static_cast<std::int32_t>(std::max_element(row, row + V) - row);
-            float m = row[0], z = 0;  // log-probability of the choice
-            for (std::size_t v = 0; v < V; ++v) m = std::max(m, row[v]);
-            for (std::size_t v = 0; v < V; ++v) z += std::exp(row[v] - m);
-            out[b].score += row[best] - m - std::log(z);
+            out[b].score += row[best] - log_sum_exp({row, V});  // log-probability of the choice
             if (st.weights.defined()) append_row(out[b].attention, st.weights.value().data() + b * S, S);
             prev[b] = best;
             if (best == Vocab::kEos && stop_at_eos) out[b].finished = true;
@@ -160,10 +157,7 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
             cands.clear();
             for (std::size_t h = 0; h < s.live.size(); ++h) {
                 const float* row = logits.data() + (b * K + s.live[h].row) * V;
-                float m = row[0], z = 0;
-                for (std::size_t v = 0; v < V; ++v) m = std::max(m, row[v]);
-                for (std::size_t v = 0; v < V; ++v) z += std::exp(row[v] - m);
-                const float log_z = m + std::log(z);
+                const float log_z = log_sum_exp({row, V});
                 row_cands.clear();
                 for (std::size_t v = 0; v < V; ++v)
                     row_cands.push_back({s.live[h].t.score + (row[v] - log_z), h, static_cast<std::int32_t>(v)});
