@@ -18,10 +18,9 @@ namespace {
 std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data,
                                                      std::size_t beam) {
     std::vector<std::vector<std::int32_t>> out(data.size());
-    // Batches of sentences of similar lengths, of at most 16,384 padded tokens (beam search: K rows a
-    // sentence, so K times fewer sentences): memory bounded whatever the lengths.
-    const std::size_t per_batch = beam > 1 ? std::max<std::size_t>(1, 64 / beam) : 64;
-    for (const auto& which : text::plan_batches(data, per_batch, nullptr, kMaxBatchTokens / std::max<std::size_t>(beam, 1))) {
+    // Batches of at most 64 sentences of similar lengths and 16,384 padded tokens (beam search: K rows
+    // a sentence, so products K times taller): memory bounded whatever the lengths.
+    for (const auto& which : text::plan_batches(data, 64, nullptr, kMaxBatchTokens)) {
         std::vector<std::vector<std::int32_t>> sources;
         for (std::size_t i : which) sources.push_back(data[i].source);
         std::vector<Translation> t = beam > 1 ? beam_search(*m.model, sources, beam) : greedy(*m.model, sources);
