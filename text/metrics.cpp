@@ -82,18 +82,9 @@ Sentence tokenize_13a(const std::string& input) {
     spaced = rewrite(spaced, [](char c) { return !is_digit(c); }, is_period_or_comma, "", " ", " ");   // ([^0-9])([\.,]) -> \1 \2_
     spaced = rewrite(spaced, is_period_or_comma, [](char c) { return !is_digit(c); }, " ", " ", "");   // ([\.,])([^0-9]) -> _\1 \2
     spaced = rewrite(spaced, is_digit, [](char c) { return c == '-'; }, "", " ", " ");                 // ([0-9])(-) -> \1 \2_
-    Sentence tokens;
-    std::size_t i = 0;
-    auto space = [&](std::size_t k) { return spaced[k] == ' ' || spaced[k] == '\t' || spaced[k] == '\n' || spaced[k] == '\r' ||
-                                             spaced[k] == '\f' || spaced[k] == '\v'; };
-    while (i < spaced.size()) {
-        while (i < spaced.size() && space(i)) ++i;
-        std::size_t j = i;
-        while (j < spaced.size() && !space(j)) ++j;
-        if (j > i) tokens.push_back(spaced.substr(i, j - i));
-        i = j;
-    }
-    return tokens;
+    for (char& c : spaced)  // the other ASCII whitespace splits too (split_words splits on space and tab)
+        if (c == '\n' || c == '\r' || c == '\f' || c == '\v') c = ' ';
+    return split_words(spaced);
 }
 
 double corpus_bleu_13a(std::span<const std::string> hypotheses, std::span<const std::string> references) {
