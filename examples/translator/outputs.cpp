@@ -58,7 +58,9 @@ void check_checkpoint_output(const fs::path& dir, const char* option, const std:
                                          option, dir.string()));
         if (!tg::is_replaceable_dir(dir))
             throw UsageError(fmt::format("{} {}: a folder that is neither empty nor a tapegrad checkpoint (no {}); refusing "
-                                         "to replace it: name a new folder", option, dir.string(), tg::kCheckpointMarker));
+                                         "to replace it: name a new folder (a checkpoint saved before checkpoints carried "
+                                         "{} can be resumed with a new --out)", option, dir.string(), tg::kCheckpointMarker,
+                                         tg::kCheckpointMarker));
         check_writable(abs, dir, option);  // a folder is swapped by rename: it needs write permission too
     }
     const fs::path parent = parent_of(abs);
