@@ -173,6 +173,8 @@ void CheckpointWriter::add_text(const std::string& filename, const std::string& 
 }
 
 void CheckpointWriter::commit() {
+    if (save_should_fail())
+        throw FileError(fmt::format("{}: save failed (simulated by TAPEGRAD_FAIL_SAVE_AT)", dir_.string()));
     std::string marker = "tapegrad checkpoint\nformat 1\n";
     marker += fmt::format("fingerprint {}\n", fingerprint_of(entries_));
     for (const std::string& e : entries_) marker += "file " + e + "\n";

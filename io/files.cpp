@@ -32,6 +32,15 @@ void crash_point() {
     if (crash_at > 0 && ++calls == crash_at) ::kill(::getpid(), SIGKILL);
 }
 
+bool save_should_fail() {
+    static const long fail_at = [] {
+        const char* v = std::getenv("TAPEGRAD_FAIL_SAVE_AT");
+        return v ? std::atol(v) : 0L;
+    }();
+    static long saves = 0;
+    return fail_at > 0 && ++saves == fail_at;
+}
+
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
     // A temporary name of this process's own (O_EXCL: never a file that was already there).
     std::filesystem::path tmp;

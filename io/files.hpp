@@ -25,4 +25,9 @@ void fsync_path(const std::filesystem::path& path);  // makes a directory's new 
 // that the last good checkpoint survives (tests/test_interrupt.cpp). Without it, it does nothing.
 void crash_point();
 
+// A testing hook for failure: with TAPEGRAD_FAIL_SAVE_AT=N in the environment, the N-th checkpoint
+// save fails (CheckpointWriter::commit throws FileError before publishing anything), so tests can
+// check that a failed save is reported as failed. Without it, it returns false.
+bool save_should_fail();
+
 }  // namespace tg

@@ -176,6 +176,15 @@ TEST_CASE("SIGTERM saves like Ctrl-C and exits 143, saying so") {
     CHECK(tg::read_text(w / "m/train_state.txt").find("step 3\n") != std::string::npos);
 }
 
+TEST_CASE("a save that fails is reported as failed, never as saved") {
+    Trained& t = trained();
+    Workdir w;
+    const Result r = run(t.train + "--epochs 1 --out " + w / "m", "", "TAPEGRAD_FAIL_SAVE_AT=1");
+    CHECK_RUN(r, 1, "best, NOT saved", "could not be saved", "simulated");
+    CHECK(r.output.find("best, saved") == std::string::npos);
+    CHECK(!fs::exists(w.path / "m"));
+}
+
 TEST_CASE("--opt=value, --version, and bounded work: long sentences and impossible models are refused up front") {
     Trained& t = trained();
     Workdir w;
