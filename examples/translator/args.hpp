@@ -54,6 +54,7 @@ const OptionSpec kBeamOption{"--beam", "K", "beam width (1: greedy)", "1"};
 // words): a longer source is refused with an error naming its line, never a hang or gigabytes.
 const OptionSpec kMaxWordsOption{"--max-words", "N", "refuse a source sentence of more than N words", "1000"};
 int beam_width(const Args& args);     // --beam, validated
+std::size_t max_words(const Args& args);  // --max-words, validated
 void apply_threads(const Args& args);  // --threads, validated and applied
 
 }  // namespace translator

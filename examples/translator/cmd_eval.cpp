@@ -49,13 +49,13 @@ int cmd_eval(const Argv& argv) {
         if (args.given(option)) check_file_output(args.text(option), option, inputs);
     if (args.given("--out-hyp") && args.given("--out-align") && fs::absolute(args.text("--out-hyp")) == fs::absolute(args.text("--out-align")))
         throw UsageError("--out-align: the same file as --out-hyp");
-    const auto max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 1'000'000));
+    const std::size_t longest = max_words(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
     for (std::size_t i = 0; i < pairs.size(); ++i)
-        if (pairs[i].source.size() > max_words)
+        if (pairs[i].source.size() > longest)
             throw FileError(fmt::format("{}:{}: a source of {} words; sentences of more than {} are refused (--max-words)",
-                                        args.text("--data"), i + 1, pairs[i].source.size(), max_words));
+                                        args.text("--data"), i + 1, pairs[i].source.size(), longest));
     if (args.given("--out-align") && !m.model->attention)
         throw UsageError("--out-align: this checkpoint is the no-attention baseline; it has no alignments");
     for (const char* option : {"--align", "--out-align"})
@@ -107,10 +107,10 @@ int cmd_grads(const Argv& argv) {
     CheckpointLock lock(args.text("--out"));
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
-    const auto max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 1'000'000));
+    const std::size_t longest = max_words(args);
     for (std::size_t i = 0; i < pairs.size(); ++i)
-        if (pairs[i].source.size() > max_words || pairs[i].target.size() > max_words)
-            throw FileError(fmt::format("{}:{}: a side of more than {} words (--max-words)", args.text("--data"), i + 1, max_words));
+        if (pairs[i].source.size() > longest || pairs[i].target.size() > longest)
+            throw FileError(fmt::format("{}:{}: a side of more than {} words (--max-words)", args.text("--data"), i + 1, longest));
     std::vector<text::SentencePair> units;  // words, or pieces for a subword model
     for (const auto& p : pairs) units.push_back({m.source_units(p.source), m.target_units(p.target)});
     const auto data = text::encode_pairs(units, m.src_vocab, m.tgt_vocab);

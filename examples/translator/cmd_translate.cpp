@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <iostream>
 
 #include "args.hpp"
@@ -51,7 +52,7 @@ Labelled labelled(const LoadedModel& m, const text::Sentence& units, const Trans
         std::vector<std::string> out;
         for (std::size_t i = 0; i < labels.size(); ++i) {
             std::string piece = labels[i];
-            if (piece.rfind("\xE2\x96\x81", 0) == 0) piece.erase(0, 3);  // the word-start mark
+            if (piece.rfind(Subwords::kWordStart, 0) == 0) piece.erase(0, std::strlen(Subwords::kWordStart));
             if (g[i] >= out.size()) out.push_back(piece);
             else out[g[i]] += piece;
         }
@@ -84,7 +85,7 @@ int cmd_translate(const Argv& argv) {
                kMaxWordsOption,
                kThreadsOption},
               argv);
-    const auto max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 1'000'000));
+    const std::size_t longest = max_words(args);
     const auto beam = static_cast<std::size_t>(beam_width(args));
     apply_threads(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
@@ -98,9 +99,9 @@ int cmd_translate(const Argv& argv) {
             fmt::print("\n");
             continue;
         }
-        if (words.size() > max_words)
+        if (words.size() > longest)
             throw FileError(fmt::format("stdin:{}: a sentence of {} words; sentences of more than {} are refused (--max-words)",
-                                        n, words.size(), max_words));
+                                        n, words.size(), longest));
         const text::Sentence units = m.source_units(words);
         const Translation t = translate_one(m, units, beam);
         fmt::print("{}\n", m.target_text(t.words));

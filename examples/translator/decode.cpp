@@ -200,8 +200,7 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
     std::vector<Translation> out(B);
     auto normalised = [](const Hyp& h) { return h.t.score / static_cast<double>(h.t.words.size() + (h.t.finished ? 1 : 0)); };
     for (std::size_t b = 0; b < B; ++b) {
-        Sentence& s = sent[b];
-        for (Hyp& h : s.live) s.finished.push_back(std::move(h));
+        Sentence& s = sent[b];  // done: its cut hypotheses are among the finished
         const auto best = std::max_element(s.finished.begin(), s.finished.end(),
                                            [&](const Hyp& x, const Hyp& y) { return normalised(x) < normalised(y); });
         out[b] = std::move(best->t);

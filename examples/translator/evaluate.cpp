@@ -45,9 +45,10 @@ Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>&
     const auto ids = translate_all(m, data, beam);
     const bool forced = (e.has_aer || want_alignments) && m.model->attention != nullptr && !m.subwords();
     const std::vector<viz::Matrix> attention = forced ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
-    if (want_alignments && forced)
-        for (std::size_t i = 0; i < pairs.size(); ++i)
-            e.alignments.push_back(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()));
+    std::vector<text::Alignment> links;  // read off the forced attention, for AER and --out-align alike
+    for (std::size_t i = 0; forced && i < pairs.size(); ++i)
+        links.push_back(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()));
+    if (want_alignments) e.alignments = links;
     for (std::size_t i = 0; i < pairs.size(); ++i) {
         // Word models: BLEU over the words as they are. Subword models: the pieces joined back into
         // text, scored against the raw reference with sacreBLEU's 13a tokenization.
@@ -59,10 +60,7 @@ Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>&
             s->exact += hyp == ref;
             s->hyps.push_back(hyp);
             s->refs.push_back(ref);
-            if (e.has_aer)
-                s->alignment.add(want_alignments ? e.alignments[i]
-                                                 : alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()),
-                                 (*gold)[i]);
+            if (e.has_aer) s->alignment.add(links[i], (*gold)[i]);
         }
     }
     return e;

@@ -15,8 +15,6 @@ namespace translator {
 
 namespace {
 
-constexpr const char* kWordStart = "\xE2\x96\x81";  // U+2581, SentencePiece's mark of a word's start
-
 // The training sentences, handed to SentencePiece without a temporary file.
 class Sentences : public sentencepiece::SentenceIterator {
 public:

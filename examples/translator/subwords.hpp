@@ -19,6 +19,8 @@ namespace translator {
 
 class Subwords {
 public:
+    static constexpr const char* kWordStart = "\xE2\x96\x81";  // U+2581, SentencePiece's mark of a word's start
+
     // Trains a model of about `pieces` pieces on `sentences` (fewer when the text has fewer).
     static Subwords train(const std::vector<std::string>& sentences, std::size_t pieces);
     // Loads a model saved with bytes(); `name` is used in errors (FileError).
