@@ -68,10 +68,6 @@ text::Sentence LoadedModel::source_units(const text::Sentence& words) const {
     return src_subwords ? src_subwords->encode(text::join_words(words)) : words;
 }
 
-text::Sentence LoadedModel::target_units(const text::Sentence& words) const {
-    return tgt_subwords ? tgt_subwords->encode(text::join_words(words)) : words;
-}
-
 std::string LoadedModel::target_text(const std::vector<std::int32_t>& ids) const {
     const text::Sentence units = tgt_vocab.decode(ids);
     return tgt_subwords ? tgt_subwords->decode(units) : text::join_words(units);

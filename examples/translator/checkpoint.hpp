@@ -25,9 +25,8 @@ struct LoadedModel {
     std::shared_ptr<const Subwords> src_subwords, tgt_subwords;  // both or neither
 
     bool subwords() const { return src_subwords != nullptr; }
-    // A line of text as the model's source ids (ending in </s>): words, or pieces of a subword model.
+    // A source sentence as the model reads it: words, or pieces of a subword model (pairs: to_units).
     tg::text::Sentence source_units(const tg::text::Sentence& words) const;
-    tg::text::Sentence target_units(const tg::text::Sentence& words) const;
     // A translation's target ids as text: words joined by spaces, or pieces joined back into text.
     std::string target_text(const std::vector<std::int32_t>& ids) const;
 };

@@ -111,9 +111,7 @@ int cmd_grads(const Argv& argv) {
     for (std::size_t i = 0; i < pairs.size(); ++i)
         if (pairs[i].source.size() > longest || pairs[i].target.size() > longest)
             throw FileError(fmt::format("{}:{}: a side of more than {} words (--max-words)", args.text("--data"), i + 1, longest));
-    std::vector<text::SentencePair> units;  // words, or pieces for a subword model
-    for (const auto& p : pairs) units.push_back({m.source_units(p.source), m.target_units(p.target)});
-    const auto data = text::encode_pairs(units, m.src_vocab, m.tgt_vocab);
+    const auto data = text::encode_pairs(to_units(pairs, m.src_subwords.get(), m.tgt_subwords.get()), m.src_vocab, m.tgt_vocab);
     // The loss over all lines is the mean over all their target tokens; it is computed in chunks of
     // lines (in file order), each chunk's gradient weighted by its share of the tokens, so memory is
     // that of one chunk however long the file (all lines as one batch needed 6.6 GB for 3,000 lines).

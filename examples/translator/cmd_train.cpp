@@ -260,10 +260,9 @@ int cmd_train(const Argv& argv) {
         src_subwords = std::make_shared<const Subwords>(Subwords::train(sources, subwords));
         tgt_subwords = std::make_shared<const Subwords>(Subwords::train(targets, subwords));
     }
-    if (src_subwords) {  // from here on a "word" is a piece
-        for (auto* pairs : {&read_train, &valid_pairs})
-            for (auto& p : *pairs) p = {src_subwords->encode(text::join_words(p.source)), tgt_subwords->encode(text::join_words(p.target))};
-    }
+    // From here on a "word" is a piece, for a subword model.
+    read_train = to_units(std::move(read_train), src_subwords.get(), tgt_subwords.get());
+    valid_pairs = to_units(std::move(valid_pairs), src_subwords.get(), tgt_subwords.get());
     std::vector<text::SentencePair> train_pairs;
     for (text::SentencePair& p : read_train)
         if (p.source.size() <= static_cast<std::size_t>(state.max_len) && p.target.size() <= static_cast<std::size_t>(state.max_len))

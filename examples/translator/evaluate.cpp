@@ -38,10 +38,8 @@ Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>&
     e.detokenized = m.subwords();
     // Alignments are between words; a subword model attends over pieces (see --words of attention).
     e.has_aer = gold != nullptr && m.model->attention != nullptr && !m.subwords();
-    std::vector<text::SentencePair> units;  // what the model reads and writes: words, or pieces
-    units.reserve(pairs.size());
-    for (const auto& p : pairs) units.push_back({m.source_units(p.source), m.target_units(p.target)});
-    const auto data = text::encode_pairs(units, m.src_vocab, m.tgt_vocab);
+    // What the model reads and writes: words, or pieces.
+    const auto data = text::encode_pairs(to_units(pairs, m.src_subwords.get(), m.tgt_subwords.get()), m.src_vocab, m.tgt_vocab);
     const auto ids = translate_all(m, data, beam);
     const bool forced = (e.has_aer || want_alignments) && m.model->attention != nullptr && !m.subwords();
     const std::vector<viz::Matrix> attention = forced ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};

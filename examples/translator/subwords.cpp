@@ -79,6 +79,13 @@ std::string Subwords::decode(const tg::text::Sentence& pieces) const {
     return text;
 }
 
+std::vector<tg::text::SentencePair> to_units(std::vector<tg::text::SentencePair> pairs, const Subwords* src,
+                                             const Subwords* tgt) {
+    if (src && tgt)
+        for (auto& p : pairs) p = {src->encode(tg::text::join_words(p.source)), tgt->encode(tg::text::join_words(p.target))};
+    return pairs;
+}
+
 std::vector<std::size_t> Subwords::word_of_piece(const tg::text::Sentence& pieces) {
     std::vector<std::size_t> word;
     std::size_t w = 0;

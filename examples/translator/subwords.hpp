@@ -39,4 +39,7 @@ private:
     std::string bytes_;
 };
 
+// Pairs as a model reads them: both sides cut into pieces when both models are given, else as they are.
+std::vector<tg::text::SentencePair> to_units(std::vector<tg::text::SentencePair> pairs, const Subwords* src, const Subwords* tgt);
+
 }  // namespace translator
