@@ -2,6 +2,7 @@
 #pragma once
 #include "autograd/error.hpp"
 #include "autograd/gradcheck.hpp"
+#include "autograd/op.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/random.hpp"
 #include "autograd/shape.hpp"

@@ -31,4 +31,10 @@ struct AnomalyError : Error {
     using Error::Error;
 };
 
+// A number that must be finite is not: a training loss that became NaN or Inf, a gradient norm that
+// overflowed. Training stops with this instead of saving a broken model.
+struct NumericError : Error {
+    using Error::Error;
+};
+
 }  // namespace tg

@@ -2,12 +2,31 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <ostream>
 #include <unordered_map>
 #include <utility>
 
 namespace tg {
+
+// ---------------------------------------------------------------- Record
+
+Tensor& Record::grad_in(std::size_t i) {
+    Node& n = *inputs[i];
+    if (!n.has_grad) {
+        n.grad.resize(n.value.shape());
+        n.grad.fill(0.0f);
+        n.has_grad = true;
+    }
+    return n.grad;
+}
+
+void Record::attrs_type_error() const {
+    throw TapeError(fmt::format("{}: backward read its attributes as a type other than the one the forward set{}", op,
+                                attr_type_ ? "" : " (the forward set none)"));
+}
 
 // ---------------------------------------------------------------- Var, Parameter, constants
 
@@ -74,6 +93,7 @@ Tape::Tape() = default;
 Tape::~Tape() = default;
 
 void Tape::clear() {
+    records_at_backward_ = 0;
     first_live_ = next_generation_;  // every value so far is released: O(1), no walk over the slots
     n_nodes_ = 0;
     n_records_ = 0;
@@ -86,6 +106,11 @@ void Tape::rewind(const Mark& m) {
         return;
     }
     if (m.values > n_nodes_ || m.records > n_records_) return;  // rewound past it already
+    if (m.values == 0 && m.records == 0) {  // back to empty: a clear, which also consolidates the arena
+        clear();
+        return;
+    }
+    records_at_backward_ = std::min(records_at_backward_, m.records);
     for (std::size_t i = m.values; i < n_nodes_; ++i) node_slot(i).generation = 0;  // stale Vars now throw
     n_nodes_ = m.values;
     n_records_ = m.records;
@@ -115,8 +140,7 @@ Record& Tape::new_record() {
     r.inputs.clear();
     r.saved.use_arena(&arena_);
     r.saved_ids.use_arena(&arena_);
-    r.ints = {};
-    r.scalar = 0.0f;
+    r.clear_attrs();
     r.backward = nullptr;
     return r;
 }
@@ -140,6 +164,7 @@ void Tape::backward(const Var& root) {
         throw TapeError(fmt::format("backward: the root has shape {}, not a scalar; pass a seed gradient of "
                                     "that shape (Var::backward(seed)) for a vector-Jacobian product",
                                     n.value.shape().str()));
+    note_backward();
     run_backward(n, nullptr);
 }
 
@@ -148,7 +173,28 @@ void Tape::backward(const Var& root, const Tensor& seed) {
     if (!(seed.shape() == n.value.shape()))
         throw ShapeError(fmt::format("backward: seed gradient of shape {} for a root of shape {}",
                                      seed.shape().str(), n.value.shape().str()));
+    note_backward();
     run_backward(n, &seed);
+}
+
+// The one way a tape grows without bound is a loop that records a step on top of the previous one
+// (no StepScope, no clear()): memory, and the time of every backward, grow with each step. That
+// shows as backward after backward over new records with nothing released in between. A few in a
+// row are legitimate (gradients of several micro-batches accumulated in one step); 64 are a loop.
+void Tape::note_backward() {
+    if (n_records_ > records_at_backward_) {
+        if (records_at_backward_ == 0) stacked_backwards_ = 0;
+        ++stacked_backwards_;
+    }
+    if (stacked_backwards_ == kStackedBackwardsWarning && !warned_growth_) {
+        warned_growth_ = true;
+        fmt::print(stderr,
+                   "tapegrad: warning: {} backward passes on one tape without releasing it ({} records, {:.0f} MB): "
+                   "a loop must release each step (tg::StepScope, or Tape::clear()) or its memory grows with "
+                   "every step\n",
+                   stacked_backwards_, n_records_, static_cast<double>(arena_.bytes_in_use()) / 1e6);
+    }
+    records_at_backward_ = n_records_;
 }
 
 // <doc:backward>
@@ -246,7 +292,7 @@ namespace {
 thread_local Tape default_tape;
 thread_local Tape* current_tape = nullptr;
 thread_local bool grad_on = true;
-bool anomaly_on = false;
+thread_local bool anomaly_on = false;
 }  // namespace
 
 Tape& active_tape() { return current_tape ? *current_tape : default_tape; }
@@ -258,8 +304,11 @@ bool grad_enabled() { return grad_on; }
 NoGradGuard::NoGradGuard() : previous_(grad_on) { grad_on = false; }
 NoGradGuard::~NoGradGuard() { grad_on = previous_; }
 
-InferenceMode::InferenceMode() : tape_(active_tape()), mark_(tape_.mark()) {}
-InferenceMode::~InferenceMode() { tape_.rewind(mark_); }
+StepScope::StepScope() : tape_(active_tape()), mark_(tape_.mark()) {}
+StepScope::~StepScope() { tape_.rewind(mark_); }
+
+InferenceMode::InferenceMode() = default;  // the members do it all: see the header
+InferenceMode::~InferenceMode() = default;
 
 void set_anomaly_mode(bool on) { anomaly_on = on; }
 bool anomaly_mode() { return anomaly_on; }

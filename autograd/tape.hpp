@@ -10,10 +10,14 @@
 // rewind() release just what came after a point (InferenceMode does this for a scope).
 #pragma once
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iosfwd>
 #include <memory>
+#include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "autograd/arena.hpp"
@@ -24,17 +28,50 @@ namespace tg {
 struct Record;
 using BackwardFn = void (*)(Record&);
 
-// What one op leaves on the tape: enough to push the output's gradient into its inputs.
+// What one op leaves on the tape: enough to push the output's gradient into its inputs. A backward
+// function reads it through the accessors below (see autograd/op.hpp for writing an op).
 struct Record {
     const char* op = "";           // op name, a string literal
     std::string label;             // optional user label (see Var::label)
     std::vector<Node*> inputs;     // in argument order
     Node* output = nullptr;
     BackwardFn backward = nullptr;
-    std::array<std::int64_t, 4> ints{};  // small attributes: axis, sizes, flags
-    float scalar = 0.0f;                 // a float attribute (e.g. a fill value)
-    FloatBuffer saved;                   // data backward needs (probabilities, masks), in the tape's arena
-    IndexBuffer saved_ids;               // indices backward needs (argmax, token ids), in the tape's arena
+    FloatBuffer saved;             // data backward needs (probabilities, masks), in the tape's arena
+    IndexBuffer saved_ids;         // indices backward needs (argmax, token ids), in the tape's arena
+
+    // --- for backward functions ---
+    const Tensor& input(std::size_t i) const { return inputs[i]->value; }  // input i's value
+    const Tensor& out() const { return output->value; }                    // the op's output
+    const Tensor& grad_out() const { return output->grad; }                // d loss / d output
+    bool needs_grad(std::size_t i) const { return inputs[i]->requires_grad; }
+    // d loss / d input i, to add into (+=): zero-filled the first time any backward touches it, so
+    // every op adds its share and an input used twice receives the sum. The one way to write a gradient.
+    Tensor& grad_in(std::size_t i);
+
+    // Typed attributes: a small struct of the forward's settings (an axis, a scale) that backward
+    // reads back under the same type: `op.set_attrs(SumAttrs{axis, 1.0f / n})` in the forward,
+    // `r.attrs<SumAttrs>().axis` in backward. Reading it as another type throws.
+    static constexpr std::size_t kMaxAttrBytes = 32;
+    template <class A>
+    void set_attrs(const A& a) {
+        static_assert(std::is_trivially_copyable_v<A> && sizeof(A) <= kMaxAttrBytes &&
+                      alignof(A) <= alignof(std::max_align_t), "attributes: a small plain struct (<= 32 bytes)");
+        std::memcpy(attr_bytes_.data(), &a, sizeof(A));
+        attr_type_ = &attr_tag<A>;
+    }
+    template <class A>
+    const A& attrs() const {
+        if (attr_type_ != &attr_tag<A>) attrs_type_error();
+        return *std::launder(reinterpret_cast<const A*>(attr_bytes_.data()));
+    }
+    void clear_attrs() { attr_type_ = nullptr; }
+
+private:
+    template <class A>
+    static constexpr char attr_tag = 0;  // one address per attribute type
+    [[noreturn]] void attrs_type_error() const;
+    alignas(std::max_align_t) std::array<std::byte, kMaxAttrBytes> attr_bytes_{};
+    const char* attr_type_ = nullptr;
 };
 
 class Tape {
@@ -82,12 +119,13 @@ public:
     std::string to_dot() const;
     std::string str() const;  // one line per record: "#3 matmul [32, 384] <- v2 [32, 128], W [128, 384]"
 
-    // For ops (see autograd/detail/op.hpp): a fresh value slot, and a fresh record.
+    // For the Op builder (autograd/op.hpp): a fresh value slot, and a fresh record.
     Node& new_value(const Shape& shape);
     Record& new_record();
 
 private:
     void run_backward(Node& root, const Tensor* seed);  // seed nullptr: d root / d root = 1
+    void note_backward();                               // warns once if steps pile up on the tape
     Node& node_slot(std::size_t i) { return node_chunks_[i / kNodesPerChunk][i % kNodesPerChunk]; }
 
     Arena arena_;                               // values, gradients, saved buffers: reset by clear()
@@ -99,6 +137,10 @@ private:
     std::vector<Record> records_;               // reused across clear(), buffers and all
     std::size_t n_records_ = 0;
     std::uint64_t next_generation_ = 1, first_live_ = 1;
+    std::size_t records_at_backward_ = 0;  // records on the tape at the last backward() (0: none since clear)
+    std::size_t stacked_backwards_ = 0;    // backward passes over new records since the tape was last empty
+    static constexpr std::size_t kStackedBackwardsWarning = 64;
+    bool warned_growth_ = false;
 };
 
 std::ostream& operator<<(std::ostream& os, const Tape& tape);
@@ -115,6 +157,32 @@ public:
 
 private:
     Tape* previous_;
+};
+
+// A step's lifetime on the tape: every value and record made inside the scope is released when it
+// ends (the active tape is rewound to where the scope began; an empty tape is cleared). Parameters and
+// their gradients live outside tapes and are kept. The loop of a training program:
+//
+//     for (const Batch& batch : batches) {
+//         StepScope step;        // this iteration's graph is released at the closing brace
+//         opt.zero_grad();
+//         model.loss(batch).backward();
+//         opt.step();
+//     }
+//
+// A Var made inside must not be read after the scope (it throws): copy a Tensor out to keep a value
+// (float loss = l.item();). Scopes nest. Without one, a loop must call active_tape().clear() itself;
+// a tape that sees a backward over new records on top of an earlier backward's warns once on stderr.
+class StepScope {
+public:
+    StepScope();
+    ~StepScope();
+    StepScope(const StepScope&) = delete;
+    StepScope& operator=(const StepScope&) = delete;
+
+private:
+    Tape& tape_;
+    Tape::Mark mark_;
 };
 
 // Inside a NoGradGuard ops compute values but record nothing (optimizer steps, reading a value
@@ -144,13 +212,13 @@ public:
     InferenceMode& operator=(const InferenceMode&) = delete;
 
 private:
+    StepScope step_;  // constructed first, destroyed last: the values go after the no-grad switch
     NoGradGuard no_grad_;
-    Tape& tape_;
-    Tape::Mark mark_;
 };
 
 // Anomaly mode: every op checks its output, and every backward step the gradients it produced, for
 // NaN and Inf, and throws AnomalyError naming the first op that made one. Costs a pass over each value.
+// Per thread, like the active tape and the no-grad switch.
 void set_anomaly_mode(bool on);
 bool anomaly_mode();
 class AnomalyModeGuard {

@@ -210,15 +210,24 @@ void save_module(CheckpointWriter& w, const Module& m) {
 
 void save_optimizer(CheckpointWriter& w, Optimizer& opt) {
     w.add_text("optimizer/optimizer.txt",
-               fmt::format("optimizer {}\nsteps {}\nlr {:.17g}\n", opt.name(), opt.steps(), opt.lr));
+               fmt::format("optimizer {}\nsteps {}\nlr {:.17g}\n", opt.name(), opt.steps(), opt.lr()));
     for (const auto& [name, t] : opt.state()) w.add_tensor("optimizer/" + name, *t);
 }
 
-// Loads every named tensor from dir (file "<name>.npy") with the expected shape, all or nothing.
-static void load_tensors(const fs::path& dir, const std::vector<std::pair<std::string, Tensor*>>& wanted,
-                         const char* what) {
-    std::vector<Tensor> loaded;
-    loaded.reserve(wanted.size());
+// Tensors read and checked, not yet copied into the model or optimizer: loading reads everything
+// first and writes only when all of it is good, so a bad file anywhere leaves nothing changed.
+struct StagedTensors {
+    std::vector<Tensor*> targets;
+    std::vector<Tensor> values;
+    void apply() {
+        for (std::size_t i = 0; i < targets.size(); ++i) *targets[i] = std::move(values[i]);
+    }
+};
+
+// Reads every named tensor from dir (file "<name>.npy") and checks its shape.
+static StagedTensors read_tensors(const fs::path& dir, const std::vector<std::pair<std::string, Tensor*>>& wanted,
+                                  const char* what) {
+    StagedTensors staged;
     for (const auto& [name, target] : wanted) {
         const fs::path path = npy_path(dir, name);
         if (!fs::exists(path))
@@ -228,12 +237,13 @@ static void load_tensors(const fs::path& dir, const std::vector<std::pair<std::s
         if (!(t.shape() == target->shape()))
             throw FileError(fmt::format("{}: shape {}, but the {} expects '{}' of shape {}", path.string(),
                                         t.shape().str(), what, name, target->shape().str()));
-        loaded.push_back(std::move(t));
+        staged.targets.push_back(target);
+        staged.values.push_back(std::move(t));
     }
-    for (std::size_t i = 0; i < wanted.size(); ++i) *wanted[i].second = std::move(loaded[i]);
+    return staged;
 }
 
-void load_module(const fs::path& dir_in, Module& m) {
+static StagedTensors read_module(const fs::path& dir_in, Module& m) {
     const fs::path dir = readable_dir(dir_in);
     verify_checkpoint(dir);
     std::vector<std::pair<std::string, Tensor*>> wanted;
@@ -248,10 +258,25 @@ void load_module(const fs::path& dir_in, Module& m) {
             throw FileError(fmt::format("{}: unexpected file: the model has no parameter '{}'", entry.path().string(),
                                         entry.path().stem().string()));
     }
-    load_tensors(dir, wanted, "model");
+    return read_tensors(dir, wanted, "model");
 }
 
-void load_optimizer(const fs::path& dir_in, Optimizer& opt) {
+void load_module(const fs::path& dir, Module& m) { read_module(dir, m).apply(); }
+
+// The optimizer's state, read and checked; apply() sets it (tensors, step count, learning rate).
+struct StagedOptimizer {
+    StagedTensors tensors;
+    Optimizer* opt;
+    std::int64_t steps;
+    double lr;
+    void apply() {
+        tensors.apply();
+        opt->set_steps(steps);
+        opt->set_lr(lr);
+    }
+};
+
+static StagedOptimizer read_optimizer(const fs::path& dir_in, Optimizer& opt) {
     const fs::path dir = readable_dir(dir_in) / "optimizer";
     const fs::path info = dir / "optimizer.txt";
     std::istringstream in(read_text(info));
@@ -271,11 +296,11 @@ void load_optimizer(const fs::path& dir_in, Optimizer& opt) {
     }
     if (name != opt.name())
         throw FileError(fmt::format("{}: state of optimizer '{}', but resuming with '{}'", info.string(), name, opt.name()));
-    if (steps < 0 || lr < 0) throw FileError(fmt::format("{}: 'steps' or 'lr' is missing or negative", info.string()));
-    load_tensors(dir, opt.state(), "optimizer");
-    opt.set_steps(steps);
-    opt.lr = lr;
+    if (steps < 0 || !(lr >= 0)) throw FileError(fmt::format("{}: 'steps' or 'lr' is missing or negative", info.string()));
+    return {read_tensors(dir, opt.state(), "optimizer"), &opt, steps, lr};
 }
+
+void load_optimizer(const fs::path& dir, Optimizer& opt) { read_optimizer(dir, opt).apply(); }
 
 void save_checkpoint(const fs::path& dir, const Module& m, Optimizer* opt) {
     CheckpointWriter w(dir);
@@ -285,8 +310,15 @@ void save_checkpoint(const fs::path& dir, const Module& m, Optimizer* opt) {
 }
 
 void load_checkpoint(const fs::path& dir, Module& m, Optimizer* opt) {
-    load_module(dir, m);
-    if (opt) load_optimizer(dir, *opt);
+    // Read both, then change both: a bad optimizer file must not leave the model already overwritten.
+    StagedTensors model = read_module(dir, m);
+    if (opt) {
+        StagedOptimizer state = read_optimizer(dir, *opt);
+        model.apply();
+        state.apply();
+    } else {
+        model.apply();
+    }
 }
 
 }  // namespace tg

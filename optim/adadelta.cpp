@@ -5,7 +5,7 @@
 namespace tg {
 
 Adadelta::Adadelta(NamedParameters params, AdadeltaOptions options)
-    : Optimizer(std::move(params), options.lr), options(options) {
+    : Optimizer(std::move(params), &this->options.lr, options.lr), options(options) {
     square_avg_ = zeros_like_params();
     acc_delta_ = zeros_like_params();
 }
@@ -14,7 +14,7 @@ void Adadelta::step() {
     ++steps_;
     const AdadeltaOptions& o = options;
     const auto rho = static_cast<float>(o.rho), one_minus_rho = static_cast<float>(1.0 - o.rho);
-    const auto eps = static_cast<float>(o.eps), wd = static_cast<float>(o.weight_decay), rate = static_cast<float>(lr);
+    const auto eps = static_cast<float>(o.eps), wd = static_cast<float>(o.weight_decay), rate = static_cast<float>(lr());
     for (std::size_t k = 0; k < params_.size(); ++k) {
         Parameter& p = *params_[k].second;
         float* w = p.value().data();

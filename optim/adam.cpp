@@ -5,12 +5,15 @@
 namespace tg {
 
 Adam::Adam(NamedParameters params, AdamOptions options)
-    : Optimizer(std::move(params), options.lr), options(options) {
+    : Optimizer(std::move(params), &this->options.lr, options.lr), options(options) {
     exp_avg_ = zeros_like_params();
     exp_avg_sq_ = zeros_like_params();
 }
 
-AdamW::AdamW(NamedParameters params, AdamOptions options) : Adam(std::move(params), options) { decoupled_ = true; }
+AdamW::AdamW(NamedParameters params, AdamWOptions o)
+    : Adam(std::move(params), {.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay}) {
+    decoupled_ = true;
+}
 
 void Adam::step() {
     ++steps_;
@@ -18,12 +21,12 @@ void Adam::step() {
     // Scalars computed in double and rounded to float where used, exactly as PyTorch does.
     const double correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(steps_));
     const double correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(steps_));
-    const auto step_size = static_cast<float>(lr / correction1);
+    const auto step_size = static_cast<float>(lr() / correction1);
     const auto correction2_sqrt = static_cast<float>(std::sqrt(correction2));
     const auto b1 = static_cast<float>(o.beta1), one_minus_b1 = static_cast<float>(1.0 - o.beta1);
     const auto b2 = static_cast<float>(o.beta2), one_minus_b2 = static_cast<float>(1.0 - o.beta2);
     const auto eps = static_cast<float>(o.eps), wd = static_cast<float>(o.weight_decay);
-    const auto decay = static_cast<float>(1.0 - lr * o.weight_decay);
+    const auto decay = static_cast<float>(1.0 - lr() * o.weight_decay);
     for (std::size_t k = 0; k < params_.size(); ++k) {
         Parameter& p = *params_[k].second;
         // Distinct buffers: __restrict lets the compiler vectorise the loop (measured 3x faster).

@@ -31,10 +31,19 @@ private:
     std::vector<Tensor> exp_avg_, exp_avg_sq_;
 };
 
+// AdamW's options differ from Adam's only in the default weight decay, PyTorch's 1e-2: a type of
+// their own, so that AdamW(params, {.lr = 3e-4}) keeps it (with AdamOptions it would silently be 0).
+struct AdamWOptions {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 1e-2;
+};
+
 class AdamW : public Adam {
 public:
-    // PyTorch's AdamW default weight decay is 1e-2.
-    explicit AdamW(NamedParameters params, AdamOptions options = {.lr = 1e-3, .weight_decay = 1e-2});
+    explicit AdamW(NamedParameters params, AdamWOptions options = {});
 };
 
 }  // namespace tg

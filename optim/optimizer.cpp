@@ -8,8 +8,13 @@
 
 namespace tg {
 
-Optimizer::Optimizer(NamedParameters params, double lr) : lr(lr), params_(std::move(params)) {
-    if (!(lr >= 0.0f)) throw Error(fmt::format("optimizer: learning rate {} must be >= 0", lr));
+Optimizer::Optimizer(NamedParameters params, double* lr_slot, double lr) : params_(std::move(params)), lr_(lr_slot) {
+    if (!(lr >= 0.0)) throw Error(fmt::format("optimizer: learning rate {} must be >= 0", lr));
+}
+
+void Optimizer::set_lr(double lr) {
+    if (!(lr >= 0.0)) throw Error(fmt::format("optimizer: learning rate {} must be >= 0", lr));
+    *lr_ = lr;
 }
 
 void Optimizer::zero_grad() {

@@ -14,7 +14,11 @@ namespace tg {
 
 class Optimizer {
 public:
-    Optimizer(NamedParameters params, double lr);
+    // `lr` points at the learning rate inside the subclass's options (Adam::options.lr, ...): the one
+    // place it lives, so setting it through options or through set_lr() is the same thing.
+    // (The slot is not read here: the subclass's options are constructed after this base; `lr` is
+    // their value, checked here.)
+    Optimizer(NamedParameters params, double* lr_slot, double lr);
     virtual ~Optimizer() = default;
     Optimizer(const Optimizer&) = delete;
     Optimizer& operator=(const Optimizer&) = delete;
@@ -23,9 +27,11 @@ public:
     void zero_grad();
     virtual const char* name() const = 0;
 
-    // The learning rate of the next step (schedules change it). Hyper-parameters are doubles, like
-    // PyTorch's Python floats, and are rounded to float where the update uses them, as PyTorch does.
-    double lr;
+    // The learning rate of the next step (schedules change it): the subclass's options.lr. Hyper-
+    // parameters are doubles, like PyTorch's Python floats, and are rounded to float where the update
+    // uses them, as PyTorch does.
+    double lr() const { return *lr_; }
+    void set_lr(double lr);
 
     const NamedParameters& params() const { return params_; }
     // The number of step() calls so far (Adam's bias correction depends on it).
@@ -43,6 +49,9 @@ protected:
         std::initializer_list<std::pair<const char*, std::vector<Tensor>*>> kinds);
     NamedParameters params_;
     std::int64_t steps_ = 0;
+
+private:
+    double* lr_;
 };
 
 // Scales all gradients so that their global L2 norm is at most max_norm (torch.nn.utils.clip_grad_norm_:

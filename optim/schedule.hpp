@@ -1,5 +1,5 @@
 // Learning-rate schedules. A schedule owns the optimizer's base rate and sets
-// optimizer.lr = base * factor(t) on construction (t = 0) and after each step() (t = 1, 2, ...),
+// optimizer's lr = base * factor(t) on construction (t = 0) and after each step() (t = 1, 2, ...),
 // as torch.optim.lr_scheduler does. Call step() once per optimizer step (or per epoch).
 #pragma once
 #include <cstdint>
@@ -10,7 +10,7 @@ namespace tg {
 
 class LRSchedule {
 public:
-    explicit LRSchedule(Optimizer& opt) : opt_(opt), base_lr_(opt.lr) {}
+    explicit LRSchedule(Optimizer& opt) : opt_(opt), base_lr_(opt.lr()) {}
     virtual ~LRSchedule() = default;
     virtual double factor(std::int64_t t) const = 0;
     void step() { apply(++t_); }
@@ -19,7 +19,7 @@ public:
     double base_lr() const { return base_lr_; }
 
 protected:
-    void apply(std::int64_t t) { opt_.lr = base_lr_ * factor(t); }
+    void apply(std::int64_t t) { opt_.set_lr(base_lr_ * factor(t)); }
 
 private:
     Optimizer& opt_;

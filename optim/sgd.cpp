@@ -2,7 +2,7 @@
 
 namespace tg {
 
-SGD::SGD(NamedParameters params, SGDOptions options) : Optimizer(std::move(params), options.lr), options(options) {
+SGD::SGD(NamedParameters params, SGDOptions options) : Optimizer(std::move(params), &this->options.lr, options.lr), options(options) {
     if (options.momentum != 0.0) momentum_buffer_ = zeros_like_params();
 }
 
@@ -10,7 +10,7 @@ void SGD::step() {
     const SGDOptions& o = options;
     const bool first = steps_ == 0;
     const auto momentum = static_cast<float>(o.momentum), wd = static_cast<float>(o.weight_decay);
-    const auto one_minus_dampening = static_cast<float>(1.0 - o.dampening), rate = static_cast<float>(lr);
+    const auto one_minus_dampening = static_cast<float>(1.0 - o.dampening), rate = static_cast<float>(lr());
     ++steps_;
     for (std::size_t k = 0; k < params_.size(); ++k) {
         Parameter& p = *params_[k].second;

@@ -95,7 +95,7 @@ TEST_CASE("save, load and resume: parameters and optimizer state round-trip bit 
     Adam opt_b(b.named_parameters(), {.lr = 5.0});
     load_checkpoint(dir, b, &opt_b);
     CHECK(opt_b.steps() == 3);
-    CHECK(opt_b.lr == 1e-2);
+    CHECK(opt_b.lr() == 1e-2);
     for (std::size_t i = 0; i < a.parameters().size(); ++i) CHECK(bit_equal(a.parameters()[i]->value(), b.parameters()[i]->value()));
     auto sa = opt_a.state(), sb = opt_b.state();
     for (std::size_t i = 0; i < sa.size(); ++i) CHECK(bit_equal(*sa[i].second, *sb[i].second));
@@ -104,6 +104,24 @@ TEST_CASE("save, load and resume: parameters and optimizer state round-trip bit 
     train_steps(a, opt_a, 4);
     train_steps(b, opt_b, 4);
     for (std::size_t i = 0; i < a.parameters().size(); ++i) CHECK(bit_equal(a.parameters()[i]->value(), b.parameters()[i]->value()));
+}
+
+TEST_CASE("load_checkpoint is all or nothing: an optimizer state that does not fit leaves the model as it was") {
+    TempDir tmp;
+    const fs::path dir = tmp.path / "ckpt";
+    TinyModel a(1);
+    Adam opt_a(a.named_parameters(), {.lr = 1e-2});
+    train_steps(a, opt_a, 2);
+    save_checkpoint(dir, a, &opt_a);
+
+    TinyModel b(99);
+    std::vector<Tensor> before;
+    for (Parameter* p : b.parameters()) before.push_back(p->value());
+    SGD sgd(b.named_parameters(), {.lr = 0.5});  // the checkpoint holds Adam's state
+    CHECK_THROWS_WITH_AS(load_checkpoint(dir, b, &sgd), doctest::Contains("resuming with 'sgd'"), FileError);
+    for (std::size_t i = 0; i < before.size(); ++i) CHECK(bit_equal(b.parameters()[i]->value(), before[i]));
+    CHECK(sgd.lr() == 0.5);
+    CHECK(sgd.steps() == 0);
 }
 
 TEST_CASE("loading names the missing file, the wrong shape, the unexpected file, the bad .npy") {

@@ -41,7 +41,7 @@ TEST_CASE("Adam, AdamW, SGD and Adadelta follow PyTorch step for step") {
         return std::make_unique<Adam>(ps, AdamOptions{.lr = 1e-2, .weight_decay = 0.1});
     });
     check_against_torch("adamw", [](NamedParameters ps) {
-        return std::make_unique<AdamW>(ps, AdamOptions{.lr = 1e-2, .weight_decay = 0.1});
+        return std::make_unique<AdamW>(ps, AdamWOptions{.lr = 1e-2, .weight_decay = 0.1});
     });
     check_against_torch("sgd_momentum", [](NamedParameters ps) {
         return std::make_unique<SGD>(ps, SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01});
@@ -69,20 +69,20 @@ TEST_CASE("learning-rate schedules: step decay and linear warm-up, as torch's St
     Parameter p(Tensor::zeros({1}));
     SGD opt({{"p", &p}}, {.lr = 0.1});
     StepDecay decay(opt, 2, 0.5);
-    std::vector<double> seen = {opt.lr};
+    std::vector<double> seen = {opt.lr()};
     for (int i = 0; i < 4; ++i) {
         decay.step();
-        seen.push_back(opt.lr);
+        seen.push_back(opt.lr());
     }
     CHECK(seen == std::vector<double>{0.1, 0.1, 0.05, 0.05, 0.025});
 
     SGD opt2({{"p", &p}}, {.lr = 1.0});
     LinearWarmup warm(opt2, 4, 0.2);
-    CHECK(opt2.lr == doctest::Approx(0.2));
+    CHECK(opt2.lr() == doctest::Approx(0.2));
     warm.step();
-    CHECK(opt2.lr == doctest::Approx(0.4));
+    CHECK(opt2.lr() == doctest::Approx(0.4));
     for (int i = 0; i < 5; ++i) warm.step();
-    CHECK(opt2.lr == doctest::Approx(1.0));
+    CHECK(opt2.lr() == doctest::Approx(1.0));
 }
 
 TEST_CASE("an optimizer trains: a small MLP learns XOR with Adam") {
@@ -112,4 +112,33 @@ TEST_CASE("an optimizer trains: a small MLP learns XOR with Adam") {
     }
     CHECK(first > 0.5f);
     CHECK(last < 0.05f);
+}
+
+TEST_CASE("one learning rate: setting options.lr or set_lr() changes the next step") {
+    // One Adam step moves each weight by lr * m_hat / (sqrt(v_hat) + eps) = lr * sign(g) (to 1e-8):
+    // after setting the rate to 0.5 through options, a weight at 1 with gradient 2 lands at 0.5.
+    Parameter p(Tensor({1}, {1.0f}));
+    Adam opt({{"p", &p}}, {.lr = 0.1});
+    opt.options.lr = 0.5;
+    CHECK(opt.lr() == 0.5);
+    p.grad() = Tensor({1}, {2.0f});
+    opt.step();
+    CHECK(p.value().item() == doctest::Approx(0.5f).epsilon(1e-6));
+    opt.set_lr(0.25);
+    CHECK(opt.options.lr == 0.25);
+    opt.step();  // m_hat = 2, v_hat = 4 again (same gradient): moves by exactly the rate
+    CHECK(p.value().item() == doctest::Approx(0.25f).epsilon(1e-6));
+    CHECK_THROWS_AS(opt.set_lr(-1.0), Error);
+}
+
+TEST_CASE("AdamW keeps PyTorch's default weight decay (1e-2) when only the rate is given") {
+    AdamW opt({}, {.lr = 3e-4});
+    CHECK(opt.options.weight_decay == 1e-2);
+    CHECK(opt.options.lr == 3e-4);
+    // Decoupled decay with a zero gradient: w *= 1 - lr * wd, nothing else (m = v = 0).
+    Parameter p(Tensor({1}, {1.0f}));
+    AdamW opt2({{"p", &p}}, {.lr = 0.1});
+    p.grad() = Tensor({1}, {0.0f});
+    opt2.step();
+    CHECK(p.value().item() == doctest::Approx(1.0f - 0.1f * 0.01f).epsilon(1e-7));
 }

@@ -1,4 +1,9 @@
 // The tape: reverse sweep, accumulation, no-grad, staleness, memory reuse, inspection, anomalies.
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
 #include "bench/alloc_counter.hpp"
 #include "helpers.hpp"
 
@@ -207,4 +212,85 @@ TEST_CASE("a warmed-up training step makes no heap allocation") {
     CHECK(tg::bench::allocations() - before == 0);
     CHECK(first == second);  // same parameters, same numbers
     CHECK(tape.num_records() > 5);
+}
+
+TEST_CASE("StepScope: a training loop without clear() runs in the memory of one step") {
+    Parameter w(rand({8, 8}, 3), "w");
+    Tape tape;
+    TapeScope scope(tape);
+    Var before = constant(rand({4, 8}, 4));  // made before the loop: outlives every step
+    std::size_t peak_after_first = 0;
+    for (int step = 0; step < 50; ++step) {
+        StepScope step_scope;
+        w.zero_grad();
+        Var loss = sum(tanh(matmul(before, w)));
+        loss.backward();
+        if (step == 0) peak_after_first = tape.arena().peak_bytes();
+    }
+    CHECK(tape.num_records() == 0);
+    CHECK(tape.num_values() == 1);                          // `before` only
+    CHECK(tape.arena().peak_bytes() == peak_after_first);  // 50 steps need what one did
+    CHECK(before.value().shape() == Shape{4, 8});           // still readable
+    // Scopes nest: the inner one releases only its own values.
+    StepScope outer;
+    Var a = tanh(before * 2.0f);
+    {
+        StepScope inner;
+        Var b = a * a;
+        CHECK(tape.num_values() == 4);
+        (void)b;
+    }
+    CHECK(tape.num_values() == 3);
+    CHECK(a.value().numel() == 32);
+}
+
+// Runs f with stderr sent to a temporary file, and returns what was written there.
+template <class F>
+static std::string captured_stderr(F&& f) {
+    std::fflush(stderr);
+    const int saved = dup(2);
+    FILE* tmp = std::tmpfile();
+    dup2(fileno(tmp), 2);
+    f();
+    std::fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::rewind(tmp);
+    std::string out;
+    for (int c; (c = std::fgetc(tmp)) != EOF;) out += static_cast<char>(c);
+    std::fclose(tmp);
+    return out;
+}
+
+TEST_CASE("a loop that never releases its tape is told so, once; accumulating a few micro-batches is not") {
+    Parameter w(rand({4, 4}, 5), "w");
+    const Tensor x = rand({2, 4}, 6);
+    const std::string few = captured_stderr([&] {
+        Tape tape;
+        TapeScope scope(tape);
+        for (int micro = 0; micro < 8; ++micro) sum(matmul(constant(x), w)).backward();  // one step, 8 micro-batches
+    });
+    CHECK(few.empty());
+    const std::string loop = captured_stderr([&] {
+        Tape tape;
+        TapeScope scope(tape);
+        for (int step = 0; step < 200; ++step) {  // the bug: no StepScope, no clear()
+            w.zero_grad();
+            sum(matmul(constant(x), w)).backward();
+        }
+    });
+    CHECK(loop.find("tapegrad: warning: 64 backward passes on one tape without releasing it") != std::string::npos);
+    CHECK(loop.find("warning", loop.find("warning") + 1) == std::string::npos);  // once
+}
+
+TEST_CASE("anomaly mode is per thread, like the active tape and the no-grad switch") {
+    AnomalyModeGuard on;
+    bool seen_by_other = true, grad_seen = false;
+    std::thread([&] {
+        seen_by_other = anomaly_mode();
+        grad_seen = grad_enabled();
+    }).join();
+    CHECK(anomaly_mode());
+    CHECK_FALSE(seen_by_other);
+    CHECK(grad_seen);
 }

@@ -1,10 +1,14 @@
+// The Op builder (autograd/op.hpp) and the built-in ops' shared helpers (autograd/detail/op.hpp).
 #include "autograd/detail/op.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
+#include <string>
 
-namespace tg::detail {
+namespace tg {
+
+namespace detail {
 
 AxisSplit split_at(const Shape& s, int axis) {
     AxisSplit a;
@@ -16,23 +20,29 @@ AxisSplit split_at(const Shape& s, int axis) {
     return a;
 }
 
-Op::Op(const char* name, std::span<const Var> inputs, const Shape& out_shape) : name_(name) {
-    Tape& tape = active_tape();
+}  // namespace detail
+
+Op::Op(const char* name, std::span<const Var> inputs, const Shape& out_shape)
+    : name_(name), tape_(active_tape()), start_(tape_.mark()) {
     bool any_requires_grad = false;
     for (const Var& v : inputs) {
         Node& n = v.node();  // throws on a stale or empty Var
-        if (n.tape != nullptr && n.tape != &tape)
+        if (n.tape != nullptr && n.tape != &tape_)
             throw TapeError(fmt::format("{}: an input was recorded on a different tape than the active one", name));
         any_requires_grad = any_requires_grad || n.requires_grad;
     }
-    out_ = &tape.new_value(out_shape);
+    out_ = &tape_.new_value(out_shape);
     if (!grad_enabled() || !any_requires_grad) return;  // nothing to differentiate: record nothing
     out_->requires_grad = true;
-    out_->record = static_cast<int>(tape.num_records());
-    rec_ = &tape.new_record();
+    out_->record = static_cast<int>(tape_.num_records());
+    rec_ = &tape_.new_record();
     rec_->op = name;
     rec_->output = out_;
     for (const Var& v : inputs) rec_->inputs.push_back(&v.node());
+}
+
+Op::~Op() {
+    if (!finished_) tape_.rewind(start_);  // an exception between the constructor and finish()
 }
 
 FloatBuffer& Op::saved() {
@@ -53,24 +63,17 @@ Var Op::finish(BackwardFn backward) {
     if (rec_) rec_->backward = backward;
     if (anomaly_mode()) {
         for (float v : out_->value.flat())
-            if (!std::isfinite(v))
+            if (!std::isfinite(v)) {
+                const std::string where = rec_ ? fmt::format(", record #{}", out_->record) : "";
                 throw AnomalyError(fmt::format("anomaly: forward of '{}' produced NaN or Inf (output shape {}{})",
-                                               name_, out_->value.shape().str(),
-                                               rec_ ? fmt::format(", record #{}", out_->record) : ""));
+                                               name_, out_->value.shape().str(), where));
+            }
     }
+    finished_ = true;
     return Var(out_);
 }
 
-Tensor& grad_of(Node& n) {
-    if (!n.has_grad) {
-        n.grad.resize(n.value.shape());
-        n.grad.fill(0.0f);
-        n.has_grad = true;
-    }
-    return n.grad;
-}
-
-Tensor& grad(Record& r, int i) { return grad_of(*r.inputs[static_cast<std::size_t>(i)]); }
+namespace detail {
 
 Tensor& grad_to_write(Record& r, int i, float& beta) {
     Node& n = *r.inputs[static_cast<std::size_t>(i)];
@@ -126,4 +129,5 @@ void sum_to(const Tensor& g, Tensor& into) {
     }
 }
 
-}  // namespace tg::detail
+}  // namespace detail
+}  // namespace tg

@@ -1,6 +1,6 @@
-// Private to the op implementations (autograd/ops/*.cpp): the xtensor views of tensors, the Op
-// builder that records an op on the tape, and the helpers backward functions share.
-// This is the only header that pulls in xtensor; public headers never include it.
+// Private to the library's op implementations (autograd/ops/*.cpp): xtensor views of tensors and the
+// helpers their backward functions share. Ops are written with the public builder (autograd/op.hpp);
+// this adds conveniences only. The only header that pulls in xtensor; public headers never include it.
 #pragma once
 #include <array>
 #include <xtensor/xadapt.hpp>
@@ -9,8 +9,8 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xoperation.hpp>
 
+#include "autograd/op.hpp"
 #include "autograd/ops.hpp"
-#include "autograd/tape.hpp"
 
 namespace tg::detail {
 
@@ -30,46 +30,20 @@ inline auto matrix(const float* p, std::size_t rows, std::size_t cols) {
 }
 
 // A tensor's shape around one axis: `outer` blocks of `n` positions of `inner` contiguous floats.
+// The attributes of an op along one axis (softmax, max, concat), for Record::set_attrs.
+struct Axis {
+    int axis;
+};
+
 struct AxisSplit {
     std::size_t outer = 1, n = 1, inner = 1;
 };
 AxisSplit split_at(const Shape& s, int axis);
 
-// --- recording an op ---
-// Usage, inside an op:   Op op("tanh", {x}, x.shape());
-//                        view(op.out()) = ...;               // compute the value
-//                        return op.finish(backward_fn);      // record (when enabled) and return
-// Inputs are validated by the caller before an Op is built, so a thrown error leaves no half record.
-class Op {
-public:
-    Op(const char* name, std::span<const Var> inputs, const Shape& out_shape);
-    Op(const char* name, std::initializer_list<Var> inputs, const Shape& out_shape)
-        : Op(name, std::span<const Var>(inputs.begin(), inputs.size()), out_shape) {}
-
-    Tensor& out() { return out_->value; }
-    bool recording() const { return rec_ != nullptr; }
-    Record& record() { return *rec_; }  // only when recording()
-    // Buffers for what backward needs: the record's own when recording, else a scratch buffer.
-    FloatBuffer& saved();  // grown with resize_discard: contents unspecified until written
-    IndexBuffer& saved_ids();
-    Var finish(BackwardFn backward);
-
-private:
-    const char* name_;
-    Node* out_;
-    Record* rec_ = nullptr;
-};
-
-// --- helpers for backward functions ---
-inline const Tensor& in(const Record& r, int i) { return r.inputs[static_cast<std::size_t>(i)]->value; }
-inline const Tensor& out(const Record& r) { return r.output->value; }
-inline const Tensor& gout(const Record& r) { return r.output->grad; }
-inline bool wants(const Record& r, int i) { return r.inputs[static_cast<std::size_t>(i)]->requires_grad; }
-// The gradient buffer of input i, zero-filled the first time backward touches it.
-Tensor& grad(Record& r, int i);
-Tensor& grad_of(Node& n);
+// --- two shortcuts of the built-in ops, on top of Record::grad_in() ---
 // The gradient buffer of input i for a backward that writes it whole: `beta` is 0 the first time
-// (the buffer holds garbage and must be overwritten, saving the zero fill) and 1 after (add to it).
+// (the buffer holds garbage and must be overwritten, saving grad_in()'s zero fill) and 1 after (add
+// to it). For BLAS calls (C = alpha A B + beta C).
 Tensor& grad_to_write(Record& r, int i, float& beta);
 
 // Adds into `into` (shape S) the tensor `g` whose shape S broadcasts to, summing over the broadcast
@@ -83,17 +57,17 @@ Tensor& scratch(const Shape& s);
 template <class E>
 void accumulate(Record& r, int i, E&& expr) {
     Node& input = *r.inputs[static_cast<std::size_t>(i)];
-    if (!input.has_grad && input.value.shape() == out(r).shape()) {  // the first gradient: assign, no zero fill
+    if (!input.has_grad && input.value.shape() == r.out().shape()) {  // the first gradient: assign, no zero fill
         input.grad.resize(input.value.shape());
         input.has_grad = true;
         xt::noalias(view(input.grad)) = std::forward<E>(expr);
         return;
     }
-    Tensor& g = grad_of(input);
-    if (g.shape() == out(r).shape()) {
+    Tensor& g = r.grad_in(static_cast<std::size_t>(i));
+    if (g.shape() == r.out().shape()) {
         xt::noalias(view(g)) += std::forward<E>(expr);
     } else {
-        Tensor& tmp = scratch(out(r).shape());
+        Tensor& tmp = scratch(r.out().shape());
         xt::noalias(view(tmp)) = std::forward<E>(expr);
         sum_to(tmp, g);
     }

@@ -58,13 +58,13 @@ Var additive_scores(const Var& query, const Var& keys, const Var& v) {
             e[b * S + s] = score_row(q + b * A, k + (b * S + s) * A, vv, energy.data() + (b * S + s) * A, A);
     // With u = 1 - tanh^2 and t[b,s,a] = de[b,s] v[a] u:  dkeys = t,  dq[b] = sum_s t,  dv = sum_{b,s} de tanh.
     return op.finish([](Record& r) {
-        const Shape& ks = in(r, 1).shape();
+        const Shape& ks = r.input(1).shape();
         const std::size_t B = ks[0], S = ks[1], A = ks[2];
-        const float *E = r.saved.data(), *de = gout(r).data(), *v = in(r, 2).data();
+        const float *E = r.saved.data(), *de = r.grad_out().data(), *v = r.input(2).data();
         float beta = 1.0f;
-        float* dk = wants(r, 1) ? grad_to_write(r, 1, beta).data() : nullptr;
-        float* dq = wants(r, 0) ? grad(r, 0).data() : nullptr;
-        float* dv = wants(r, 2) ? grad(r, 2).data() : nullptr;
+        float* dk = r.needs_grad(1) ? grad_to_write(r, 1, beta).data() : nullptr;
+        float* dq = r.needs_grad(0) ? r.grad_in(0).data() : nullptr;
+        float* dv = r.needs_grad(2) ? r.grad_in(2).data() : nullptr;
         for (std::size_t b = 0; b < B; ++b)
             for (std::size_t s = 0; s < S; ++s) {
                 const float g = de[b * S + s];

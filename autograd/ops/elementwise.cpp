@@ -9,8 +9,8 @@ Var add(const Var& a, const Var& b) {  // d(a+b) = da + db
     Op op("add", {a, b}, broadcast_shapes(a.shape(), b.shape(), "add"));
     xt::noalias(view(op.out())) = view(a.value()) + view(b.value());
     return op.finish([](Record& r) {
-        if (wants(r, 0)) accumulate(r, 0, view(gout(r)));
-        if (wants(r, 1)) accumulate(r, 1, view(gout(r)));
+        if (r.needs_grad(0)) accumulate(r, 0, view(r.grad_out()));
+        if (r.needs_grad(1)) accumulate(r, 1, view(r.grad_out()));
     });
 }
 
@@ -18,8 +18,8 @@ Var sub(const Var& a, const Var& b) {  // d(a-b) = da - db
     Op op("sub", {a, b}, broadcast_shapes(a.shape(), b.shape(), "sub"));
     xt::noalias(view(op.out())) = view(a.value()) - view(b.value());
     return op.finish([](Record& r) {
-        if (wants(r, 0)) accumulate(r, 0, view(gout(r)));
-        if (wants(r, 1)) accumulate(r, 1, -view(gout(r)));
+        if (r.needs_grad(0)) accumulate(r, 0, view(r.grad_out()));
+        if (r.needs_grad(1)) accumulate(r, 1, -view(r.grad_out()));
     });
 }
 
@@ -27,8 +27,8 @@ Var mul(const Var& a, const Var& b) {  // d(ab) = b da + a db
     Op op("mul", {a, b}, broadcast_shapes(a.shape(), b.shape(), "mul"));
     xt::noalias(view(op.out())) = view(a.value()) * view(b.value());
     return op.finish([](Record& r) {
-        if (wants(r, 0)) accumulate(r, 0, view(gout(r)) * view(in(r, 1)));
-        if (wants(r, 1)) accumulate(r, 1, view(gout(r)) * view(in(r, 0)));
+        if (r.needs_grad(0)) accumulate(r, 0, view(r.grad_out()) * view(r.input(1)));
+        if (r.needs_grad(1)) accumulate(r, 1, view(r.grad_out()) * view(r.input(0)));
     });
 }
 
@@ -36,35 +36,39 @@ Var div(const Var& a, const Var& b) {  // d(a/b) = da / b - a db / b^2
     Op op("div", {a, b}, broadcast_shapes(a.shape(), b.shape(), "div"));
     xt::noalias(view(op.out())) = view(a.value()) / view(b.value());
     return op.finish([](Record& r) {
-        if (wants(r, 0)) accumulate(r, 0, view(gout(r)) / view(in(r, 1)));
-        if (wants(r, 1)) accumulate(r, 1, -view(gout(r)) * view(out(r)) / view(in(r, 1)));  // a/b^2 = out/b
+        if (r.needs_grad(0)) accumulate(r, 0, view(r.grad_out()) / view(r.input(1)));
+        if (r.needs_grad(1)) accumulate(r, 1, -view(r.grad_out()) * view(r.out()) / view(r.input(1)));  // a/b^2 = out/b
     });
 }
 
 Var neg(const Var& a) {
     Op op("neg", {a}, a.shape());
     xt::noalias(view(op.out())) = -view(a.value());
-    return op.finish([](Record& r) { accumulate(r, 0, -view(gout(r))); });
+    return op.finish([](Record& r) { accumulate(r, 0, -view(r.grad_out())); });
 }
 
 // With a float: the scalar is an attribute of the record, not a value on the tape.
 Var add_scalar(const Var& a, float s) {
     Op op("add_scalar", {a}, a.shape());
     xt::noalias(view(op.out())) = view(a.value()) + s;
-    return op.finish([](Record& r) { accumulate(r, 0, view(gout(r))); });
+    return op.finish([](Record& r) { accumulate(r, 0, view(r.grad_out())); });
 }
+
+struct Factor {
+    float s;
+};
 
 Var mul_scalar(const Var& a, float s) {
     Op op("mul_scalar", {a}, a.shape());
     xt::noalias(view(op.out())) = view(a.value()) * s;
-    if (op.recording()) op.record().scalar = s;
-    return op.finish([](Record& r) { accumulate(r, 0, view(gout(r)) * r.scalar); });
+    op.set_attrs(Factor{s});
+    return op.finish([](Record& r) { accumulate(r, 0, view(r.grad_out()) * r.attrs<Factor>().s); });
 }
 
 Var rsub_scalar(const Var& a, float s) {
     Op op("rsub_scalar", {a}, a.shape());
     xt::noalias(view(op.out())) = s - view(a.value());
-    return op.finish([](Record& r) { accumulate(r, 0, -view(gout(r))); });
+    return op.finish([](Record& r) { accumulate(r, 0, -view(r.grad_out())); });
 }
 
 }  // namespace tg

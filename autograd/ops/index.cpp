@@ -8,6 +8,12 @@
 namespace tg {
 using namespace detail;
 
+namespace {
+struct Padding {
+    std::int32_t index;  // the row that gets no gradient
+};
+}  // namespace
+
 // out[p, :] = weight[ids[p], :];  backward scatter-adds: dweight[ids[p], :] += dout[p, :]
 // (except into the padding row, as PyTorch's padding_idx).
 Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape& ids_shape,
@@ -28,15 +34,15 @@ Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape&
         std::memcpy(op.out().data() + p * width, weight.value().data() + static_cast<std::size_t>(ids[p]) * width,
                     width * sizeof(float));
     if (op.recording()) {
-        op.record().saved_ids.assign(ids.begin(), ids.end());
-        op.record().ints[0] = padding_idx;
+        op.saved_ids().assign(ids.begin(), ids.end());
+        op.set_attrs(Padding{padding_idx});
     }
     return op.finish([](Record& r) {
-        const std::size_t width = in(r, 0).shape()[1];
-        float* g = grad(r, 0).data();
-        const float* go = gout(r).data();
+        const std::size_t width = r.input(0).shape()[1];
+        float* g = r.grad_in(0).data();
+        const float* go = r.grad_out().data();
         for (std::size_t p = 0; p < r.saved_ids.size(); ++p) {
-            if (r.saved_ids[p] == r.ints[0]) continue;
+            if (r.saved_ids[p] == r.attrs<Padding>().index) continue;
             float* row = g + static_cast<std::size_t>(r.saved_ids[p]) * width;
             for (std::size_t e = 0; e < width; ++e) row[e] += go[p * width + e];
         }
@@ -49,9 +55,9 @@ Var where(const Var& cond, const Var& a, const Var& b) {
     Op op("where", {cond, a, b}, s);
     xt::noalias(view(op.out())) = xt::where(xt::not_equal(view(cond.value()), 0.0f), view(a.value()), view(b.value()));
     return op.finish([](Record& r) {
-        auto chosen = xt::not_equal(view(in(r, 0)), 0.0f);
-        if (wants(r, 1)) accumulate(r, 1, xt::where(chosen, view(gout(r)), 0.0f));
-        if (wants(r, 2)) accumulate(r, 2, xt::where(chosen, 0.0f, view(gout(r))));
+        auto chosen = xt::not_equal(view(r.input(0)), 0.0f);
+        if (r.needs_grad(1)) accumulate(r, 1, xt::where(chosen, view(r.grad_out()), 0.0f));
+        if (r.needs_grad(2)) accumulate(r, 2, xt::where(chosen, 0.0f, view(r.grad_out())));
     });
 }
 
@@ -63,7 +69,7 @@ Var masked_fill(const Var& x, const Var& mask, float value) {
     Op op("masked_fill", {x, mask}, x.shape());
     xt::noalias(view(op.out())) = xt::where(xt::not_equal(view(mask.value()), 0.0f), value, view(x.value()));
     return op.finish([](Record& r) {
-        accumulate(r, 0, xt::where(xt::not_equal(view(in(r, 1)), 0.0f), 0.0f, view(gout(r))));
+        accumulate(r, 0, xt::where(xt::not_equal(view(r.input(1)), 0.0f), 0.0f, view(r.grad_out())));
     });
 }
 

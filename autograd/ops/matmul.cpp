@@ -100,21 +100,21 @@ Var matmul(const Var& a, const Var& b) {
             gemm(A + i * d.m * d.k, false, B + i * d.k * d.n, false, C + i * d.m * d.n, d.m, d.k, d.n, 0.0f);
     }
     return op.finish([](Record& r) {
-        const Dims d = matmul_dims(in(r, 0).shape(), in(r, 1).shape());
-        const float* A = in(r, 0).data();
-        const float* B = in(r, 1).data();
-        const float* G = gout(r).data();
+        const Dims d = matmul_dims(r.input(0).shape(), r.input(1).shape());
+        const float* A = r.input(0).data();
+        const float* B = r.input(1).data();
+        const float* G = r.grad_out().data();
         const std::size_t rows = d.b_shared ? d.batch * d.m : d.m;  // one big product when B is shared
         const std::size_t batches = d.b_shared ? 1 : d.batch;
         float beta = 1.0f;
-        if (wants(r, 0)) {  // dA += dC B^T
+        if (r.needs_grad(0)) {  // dA += dC B^T
             float* GA = grad_to_write(r, 0, beta).data();
             for (std::size_t i = 0; i < batches; ++i) {
                 if (rows == 1) matrix_times_column(B + i * d.k * d.n, G + i * d.n, GA + i * d.k, d.k, d.n, beta);
                 else gemm(G + i * rows * d.n, false, B + i * d.k * d.n, true, GA + i * rows * d.k, rows, d.n, d.k, beta);
             }
         }
-        if (wants(r, 1)) {  // dB += A^T dC
+        if (r.needs_grad(1)) {  // dB += A^T dC
             float* GB = grad_to_write(r, 1, beta).data();
             for (std::size_t i = 0; i < batches; ++i) {
                 if (rows == 1) outer_product(A + i * d.k, G + i * d.n, GB + i * d.k * d.n, d.k, d.n, beta);
@@ -141,20 +141,20 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
         for (std::size_t r = 0; r < rows; ++r) std::copy_n(bias.value().data(), n_out, y + r * n_out);
     gemm(x.value().data(), false, weight.value().data(), true, y, rows, n_in, n_out, has_bias ? 1.0f : 0.0f);
     return op.finish([](Record& r) {
-        const std::size_t n_in = in(r, 1).shape()[1], n_out = in(r, 1).shape()[0];
-        const std::size_t rows = in(r, 0).numel() / std::max<std::size_t>(n_in, 1);
-        const float* G = gout(r).data();
+        const std::size_t n_in = r.input(1).shape()[1], n_out = r.input(1).shape()[0];
+        const std::size_t rows = r.input(0).numel() / std::max<std::size_t>(n_in, 1);
+        const float* G = r.grad_out().data();
         float beta = 1.0f;
-        if (wants(r, 0)) {  // dx += dy W
+        if (r.needs_grad(0)) {  // dx += dy W
             float* dx = grad_to_write(r, 0, beta).data();
-            gemm(G, false, in(r, 1).data(), false, dx, rows, n_out, n_in, beta);
+            gemm(G, false, r.input(1).data(), false, dx, rows, n_out, n_in, beta);
         }
-        if (wants(r, 1)) {  // dW += dy^T x
+        if (r.needs_grad(1)) {  // dW += dy^T x
             float* dw = grad_to_write(r, 1, beta).data();
-            gemm(G, true, in(r, 0).data(), false, dw, n_out, rows, n_in, beta);
+            gemm(G, true, r.input(0).data(), false, dw, n_out, rows, n_in, beta);
         }
-        if (r.inputs.size() == 3 && wants(r, 2)) {                                                        // db += sum dy
-            float* db = grad(r, 2).data();
+        if (r.inputs.size() == 3 && r.needs_grad(2)) {                                                        // db += sum dy
+            float* db = r.grad_in(2).data();
             for (std::size_t k = 0; k < rows; ++k)
                 for (std::size_t j = 0; j < n_out; ++j) db[j] += G[k * n_out + j];
         }

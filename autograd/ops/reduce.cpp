@@ -9,6 +9,11 @@ using namespace detail;
 
 namespace {
 
+struct SumAttrs {
+    int axis;  // -1: over everything
+    float scale;
+};
+
 Shape reduced_shape(const Shape& s, int axis, bool keepdims) { return keepdims ? s.with(axis, 1) : s.without(axis); }
 
 // y[o,i] = scale * sum_k x[o,k,i];  backward: dx[o,k,i] += scale * dy[o,i].
@@ -24,17 +29,15 @@ Var sum_axis(const char* name, const Var& x, int axis_in, bool keepdims, bool av
         for (std::size_t k = 0; k < sp.n; ++k)
             for (std::size_t i = 0; i < sp.inner; ++i) dst[o * sp.inner + i] += src[(o * sp.n + k) * sp.inner + i];
     for (std::size_t j = 0; j < sp.outer * sp.inner; ++j) dst[j] *= scale;
-    if (op.recording()) {
-        op.record().ints[0] = axis;
-        op.record().scalar = scale;
-    }
+    op.set_attrs(SumAttrs{axis, scale});
     return op.finish([](Record& r) {
-        const AxisSplit sp = split_at(in(r, 0).shape(), static_cast<int>(r.ints[0]));
-        const float* go = gout(r).data();
-        float* g = grad(r, 0).data();
+        const auto [axis, scale] = r.attrs<SumAttrs>();
+        const AxisSplit sp = split_at(r.input(0).shape(), axis);
+        const float* go = r.grad_out().data();
+        float* g = r.grad_in(0).data();
         for (std::size_t o = 0; o < sp.outer; ++o)
             for (std::size_t k = 0; k < sp.n; ++k)
-                for (std::size_t i = 0; i < sp.inner; ++i) g[(o * sp.n + k) * sp.inner + i] += r.scalar * go[o * sp.inner + i];
+                for (std::size_t i = 0; i < sp.inner; ++i) g[(o * sp.n + k) * sp.inner + i] += scale * go[o * sp.inner + i];
     });
 }
 
@@ -45,8 +48,8 @@ Var sum_all(const char* name, const Var& x, bool average) {
     double acc = 0.0;  // a long sum in double, so the total does not depend on the order of summation as much
     for (float v : x.value().flat()) acc += v;
     op.out().data()[0] = static_cast<float>(acc) * scale;
-    if (op.recording()) op.record().scalar = scale;
-    return op.finish([](Record& r) { xt::noalias(view(grad(r, 0))) += gout(r).item() * r.scalar; });
+    op.set_attrs(SumAttrs{-1, scale});
+    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += r.grad_out().item() * r.attrs<SumAttrs>().scale; });
 }
 
 }  // namespace
@@ -74,11 +77,11 @@ Var max(const Var& x, int axis_in, bool keepdims) {
             dst[o * sp.inner + i] = src[(o * sp.n + best) * sp.inner + i];
             arg[o * sp.inner + i] = static_cast<std::int32_t>(best);
         }
-    if (op.recording()) op.record().ints[0] = axis;
+    op.set_attrs(Axis{axis});
     return op.finish([](Record& r) {
-        const AxisSplit sp = split_at(in(r, 0).shape(), static_cast<int>(r.ints[0]));
-        const float* go = gout(r).data();
-        float* g = grad(r, 0).data();
+        const AxisSplit sp = split_at(r.input(0).shape(), r.attrs<Axis>().axis);
+        const float* go = r.grad_out().data();
+        float* g = r.grad_in(0).data();
         for (std::size_t o = 0; o < sp.outer; ++o)
             for (std::size_t i = 0; i < sp.inner; ++i) {
                 auto k = static_cast<std::size_t>(r.saved_ids[o * sp.inner + i]);

@@ -18,9 +18,9 @@ Var reshape(const Var& x, const Shape& shape) {
     Op op("reshape", {x}, shape);
     std::copy_n(x.value().data(), x.numel(), op.out().data());
     return op.finish([](Record& r) {
-        float* g = grad(r, 0).data();
-        const float* go = gout(r).data();
-        for (std::size_t i = 0, n = gout(r).numel(); i < n; ++i) g[i] += go[i];
+        float* g = r.grad_in(0).data();
+        const float* go = r.grad_out().data();
+        for (std::size_t i = 0, n = r.grad_out().numel(); i < n; ++i) g[i] += go[i];
     });
 }
 
@@ -41,11 +41,11 @@ Var permute(const Var& x, std::span<const int> axes) {
     Op op("permute", {x}, out_shape);
     XShape perm(axes.begin(), axes.end());
     xt::noalias(view(op.out())) = xt::transpose(view(x.value()), perm);
-    if (op.recording()) op.record().saved_ids.assign(axes.begin(), axes.end());
+    if (op.recording()) op.saved_ids().assign(axes.begin(), axes.end());
     return op.finish([](Record& r) {
         XShape inverse(r.saved_ids.size());  // output axis i came from input axis perm[i]
         for (std::size_t i = 0; i < inverse.size(); ++i) inverse[static_cast<std::size_t>(r.saved_ids[i])] = i;
-        xt::noalias(view(grad(r, 0))) += xt::transpose(view(gout(r)), inverse);
+        xt::noalias(view(r.grad_in(0))) += xt::transpose(view(r.grad_out()), inverse);
     });
 }
 
@@ -59,6 +59,13 @@ Var transpose(const Var& x, int axis0, int axis1) {
 }
 
 // Copies `len` positions of every outer block between two tensors split at the same axis.
+namespace {
+struct Range {  // [start, end) along axis
+    int axis;
+    std::size_t start, end;
+};
+}  // namespace
+
 static void copy_runs(const float* src, std::size_t src_n, std::size_t src_at, float* dst, std::size_t dst_n,
                       std::size_t dst_at, std::size_t outer, std::size_t len, std::size_t inner, bool add) {
     for (std::size_t o = 0; o < outer; ++o) {
@@ -81,12 +88,12 @@ static Var slice_impl(const char* name, const Var& x, int axis_in, std::size_t s
     Op op(name, {x}, drop ? s.without(axis) : s.with(axis, end - start));
     const AxisSplit sp = split_at(s, axis);
     copy_runs(x.value().data(), sp.n, start, op.out().data(), end - start, 0, sp.outer, end - start, sp.inner, false);
-    if (op.recording()) op.record().ints = {axis, static_cast<std::int64_t>(start), static_cast<std::int64_t>(end), 0};
+    op.set_attrs(Range{axis, start, end});
     return op.finish([](Record& r) {
-        const auto axis = static_cast<int>(r.ints[0]);
-        const auto start = static_cast<std::size_t>(r.ints[1]), len = static_cast<std::size_t>(r.ints[2]) - start;
-        const AxisSplit sp = split_at(in(r, 0).shape(), axis);
-        copy_runs(gout(r).data(), len, 0, grad(r, 0).data(), sp.n, start, sp.outer, len, sp.inner, true);
+        const auto [axis, start, end] = r.attrs<Range>();
+        const std::size_t len = end - start;
+        const AxisSplit sp = split_at(r.input(0).shape(), axis);
+        copy_runs(r.grad_out().data(), len, 0, r.grad_in(0).data(), sp.n, start, sp.outer, len, sp.inner, true);
     });
 }
 
@@ -145,14 +152,14 @@ static Var join(const char* name, std::span<const Var> xs, int axis_in, bool new
         copy_runs(x.value().data(), len, 0, op.out().data(), total, at, out.outer, len, out.inner, false);
         at += len;
     }
-    if (op.recording()) op.record().ints[0] = axis;
+    op.set_attrs(Axis{axis});
     return op.finish([](Record& r) {
-        const AxisSplit out = split_at(gout(r).shape(), static_cast<int>(r.ints[0]));
+        const AxisSplit out = split_at(r.grad_out().shape(), r.attrs<Axis>().axis);
         std::size_t at = 0;
         for (std::size_t k = 0; k < r.inputs.size(); ++k) {
             const std::size_t len = r.inputs[k]->value.numel() / (out.outer * out.inner);
-            if (wants(r, static_cast<int>(k)))
-                copy_runs(gout(r).data(), out.n, at, grad(r, static_cast<int>(k)).data(), len, 0, out.outer, len,
+            if (r.needs_grad(k))
+                copy_runs(r.grad_out().data(), out.n, at, r.grad_in(k).data(), len, 0, out.outer, len,
                           out.inner, true);
             at += len;
         }

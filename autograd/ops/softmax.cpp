@@ -56,10 +56,12 @@ void for_each_line(const AxisSplit& sp, F&& f) {
 }
 
 // `valid` broadcast to `shape`, as 0/1 floats in `buf`.
-void expand_mask(const char* name, const Var& valid, const Shape& shape, FloatBuffer& buf) {
+void check_mask(const char* name, const Var& valid, const Shape& shape) {
     if (!(broadcast_shapes(valid.shape(), shape, name) == shape))
         throw ShapeError(fmt::format("{}: mask of shape {} does not broadcast to the input's shape {}", name,
                                      valid.shape().str(), shape.str()));
+}
+void expand_mask(const Var& valid, const Shape& shape, FloatBuffer& buf) {
     buf.resize_discard(shape.numel());
     auto b = xt::adapt(buf.data(), buf.size(), xt::no_ownership(), xshape(shape));
     xt::noalias(b) = xt::cast<float>(xt::not_equal(xt::broadcast(view(valid.value()), xshape(shape)), 0.0f));
@@ -91,17 +93,18 @@ void softmax_lines(const float* x, const float* mask, float* y, const AxisSplit&
 
 Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bool log_space) {
     const int axis = x.shape().axis(axis_in, name);
+    if (valid) check_mask(name, *valid, x.shape());  // before the Op: a bad mask leaves no record behind
     Op op = valid ? Op(name, {x, *valid}, x.shape()) : Op(name, {x}, x.shape());
     FloatBuffer& mask = op.saved();  // kept for log_softmax's backward
-    if (valid) expand_mask(name, *valid, x.shape(), mask);
+    if (valid) expand_mask(*valid, x.shape(), mask);
     const AxisSplit sp = split_at(x.shape(), axis);
     softmax_lines(x.value().data(), valid ? mask.data() : nullptr, op.out().data(), sp, log_space);
-    if (op.recording()) op.record().ints[0] = axis;
+    op.set_attrs(Axis{axis});
     if (!log_space)  // dx_k = y_k (g_k - sum_j g_j y_j); masked y_k = 0 gives dx_k = 0
         return op.finish([](Record& r) {
-            const AxisSplit sp = split_at(out(r).shape(), static_cast<int>(r.ints[0]));
-            const float *y = out(r).data(), *g = gout(r).data();
-            float* dx = grad(r, 0).data();
+            const AxisSplit sp = split_at(r.out().shape(), r.attrs<Axis>().axis);
+            const float *y = r.out().data(), *g = r.grad_out().data();
+            float* dx = r.grad_in(0).data();
             for_each_line(sp, [&](std::size_t first, std::size_t stride) {
                 float dot = 0.0f;
                 for (std::size_t k = 0; k < sp.n; ++k) dot += g[first + k * stride] * y[first + k * stride];
@@ -113,10 +116,10 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
         });
     // log_softmax: dx_k = g_k - p_k sum_j g_j over valid positions, with p = exp(y); masked: 0
     return op.finish([](Record& r) {
-        const AxisSplit sp = split_at(out(r).shape(), static_cast<int>(r.ints[0]));
-        const float *y = out(r).data(), *g = gout(r).data();
+        const AxisSplit sp = split_at(r.out().shape(), r.attrs<Axis>().axis);
+        const float *y = r.out().data(), *g = r.grad_out().data();
         const float* mask = r.saved.empty() ? nullptr : r.saved.data();
-        float* dx = grad(r, 0).data();
+        float* dx = r.grad_in(0).data();
         for_each_line(sp, [&](std::size_t first, std::size_t stride) {
             auto ok = [&](std::size_t j) { return mask == nullptr || mask[j] != 0.0f; };
             float total = 0.0f;
@@ -148,6 +151,13 @@ Var log_softmax(const Var& x, int axis, const Var& valid) {
 // logits are the largest tensor of a training step (B*T x V: 68 MB for 1,056 rows of 16,000 words),
 // and keeping p as well would double it. Both passes are SIMD (xsimd's exp), which also makes the
 // forward one exp pass instead of the two a softmax-then-loss would take.
+namespace {
+struct CrossEntropyAttrs {
+    std::int32_t ignore_index;
+    float scale;  // 1 / (rows not ignored): the mean
+};
+}  // namespace
+
 Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std::int32_t ignore_index) {
     const Shape& s = logits.shape();
     if (s.rank() != 2 || s[0] != targets.size())
@@ -177,20 +187,20 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
     const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
     op.out().data()[0] = static_cast<float>(total) * scale;
     if (op.recording()) {
-        op.record().saved_ids.assign(targets.begin(), targets.end());
-        op.record().ints[0] = ignore_index;
-        op.record().scalar = scale;
+        op.saved_ids().assign(targets.begin(), targets.end());
+        op.set_attrs(CrossEntropyAttrs{ignore_index, scale});
     }
     return op.finish([](Record& r) {
-        const std::size_t rows = in(r, 0).shape()[0], classes = in(r, 0).shape()[1];
-        const float g = gout(r).item() * r.scalar;
+        const std::size_t rows = r.input(0).shape()[0], classes = r.input(0).shape()[1];
+        const auto [ignore_index, scale] = r.attrs<CrossEntropyAttrs>();
+        const float g = r.grad_out().item() * scale;
         float beta;  // 0: the gradient is written whole (no zero fill first); 1: added to
         float* dx = grad_to_write(r, 0, beta).data();
-        const float* x = in(r, 0).data();
+        const float* x = r.input(0).data();
         for (std::size_t n = 0; n < rows; ++n) {
             const std::int32_t t = r.saved_ids[n];
             float* row = dx + n * classes;
-            if (t == r.ints[0]) {  // an ignored row (padding) gets no gradient
+            if (t == ignore_index) {  // an ignored row (padding) gets no gradient
                 if (beta == 0.0f) std::fill_n(row, classes, 0.0f);
                 continue;
             }

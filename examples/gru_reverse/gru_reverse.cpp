@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     Adam opt(model.named_parameters(), {.lr = 3e-3});
     std::vector<std::int32_t> input, target, previous;
     for (int step = 0; step <= 2000; ++step) {
-        active_tape().clear();
+        StepScope step_scope;  // the step's values and records are released at the closing brace
         opt.zero_grad();
         make_batch(gen, 32, input, target, previous);
         Var scores = model.forward(input, previous, 32);

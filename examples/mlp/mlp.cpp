@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     Adam opt(model.named_parameters(), {.lr = 0.01});
 
     for (int step = 0; step <= 500; ++step) {
-        active_tape().clear();
+        StepScope step_scope;  // the step's values and records are released at the closing brace
         opt.zero_grad();
         Var loss = cross_entropy(model.forward(constant(x)), y);
         loss.backward();

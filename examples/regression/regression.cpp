@@ -11,7 +11,7 @@ int main() {
         y.at({i, 0}) = 2 * x.at({i, 0}) - x.at({i, 1}) + 0.5f * x.at({i, 2}) + 3;
 
     for (int step = 0; step < 200; ++step) {
-        active_tape().clear();                               // forget the last step, keep its memory
+        StepScope step_scope;                                // this step's graph is released at the }
         w.zero_grad(); b.zero_grad();
         Var err = matmul(constant(x), w) + b - constant(y);  // [64,3] @ [3,1] + [1]: broadcasting
         Var loss = mean(err * err);

@@ -303,7 +303,7 @@ int cmd_train(const Argv& argv) {
             if (value != *saved) fmt::print("resuming with {} {} (it was {})\n", option, value, *saved);
             *saved = value;
         }
-        opt.lr = state.lr;
+        opt.set_lr(state.lr);
     }
     fmt::print("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}\n",
                model->attention ? "RNNsearch" : "RNNencdec (no attention)", model->parameter_count(), train.size(),
