@@ -1,7 +1,7 @@
 // Reading and writing float32 tensors as NumPy .npy files (format versions 1.0, 2.0 and 3.0).
 //
 // Written by hand rather than with xtensor's xnpy.hpp: its reader trusts the header (a truncated
-// or hostile file reads garbage, allocates gigabytes or crashes; see ../shared/notes), and every
+// or hostile file reads garbage, allocates gigabytes or crashes), and every
 // checkpoint passes through here. This reader checks the header and the shape against the file's
 // size before allocating anything, and names the file and the problem in every error.
 #pragma once

@@ -1,4 +1,4 @@
-// Parallel text and word alignments, in the formats of ../shared/spec/rnnsearch.md:
+// Parallel text and word alignments, in the formats of docs/spec/model.md:
 //   F.tsv    one pair a line, "source<TAB>target", tokens separated by spaces, UTF-8
 //   F.align  one line per pair, Pharaoh format "i-j i-j ...", i source index, j target index (0-based)
 // A malformed line is an error naming the file, the line and the column: never skipped silently.

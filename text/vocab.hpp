@@ -1,5 +1,5 @@
 // Vocab: words <-> ids. Ids 0-3 are the specials of both languages (<pad> <unk> <s> </s>); the
-// file format is one token a line, id = line number (../shared/spec/rnnsearch.md).
+// file format is one token a line, id = line number (docs/spec/model.md).
 #pragma once
 #include <cstdint>
 #include <filesystem>

@@ -1,4 +1,4 @@
-// The translator's checkpoint directory (../shared/spec/rnnsearch.md, "Files"):
+// The translator's checkpoint directory (docs/spec/model.md, "Files"):
 //   <parameter name>.npy ...      the model, one float32 file per parameter
 //   src.vocab, tgt.vocab          the vocabularies (of words, or of subword pieces)
 //   src.spm, tgt.spm              the SentencePiece models, for a model trained with --subwords

@@ -1,4 +1,4 @@
-// The translator's subcommands (../shared/spec/translator-cli.md). Each takes its own arguments,
+// The translator's subcommands (docs/spec/cli.md). Each takes its own arguments,
 // returns the exit status, and throws UsageError (status 2) or tg::FileError (status 1).
 #pragma once
 #include <string>

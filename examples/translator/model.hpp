@@ -1,4 +1,4 @@
-// The toy RNNsearch of ../shared/spec/rnnsearch.md (Bahdanau et al. 2015, Section 3 and
+// The toy RNNsearch of docs/spec/model.md (Bahdanau et al. 2015, Section 3 and
 // Appendix A), built only from tapegrad's public layers and ops, and the RNNencdec baseline
 // (no attention: a fixed context). Parameter names are the spec's, so checkpoints are plain
 // numpy files that a PyTorch script can load.
