@@ -16,7 +16,7 @@ ifeq ($(origin OPENBLAS_CORETYPE), undefined)
   endif
 endif
 
-.PHONY: deps build test demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean
+.PHONY: deps build test demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer
 
 # Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
 deps:
@@ -41,6 +41,19 @@ build: deps $(BUILD)/build.ninja
 
 test: build
 	$(BUILD)/tests/tests
+
+# Installs the public headers (PREFIX/include/tapegrad/), libtapegrad.a and tapegrad.pc (pkg-config).
+# The library is compiled for this CPU (-march=native); configure with MESON_ARGS=-Dnative=false
+# for a copy that runs on any x86-64.
+PREFIX ?= /usr/local
+install: build
+	meson configure $(BUILD) --prefix=$(abspath $(PREFIX))
+	meson install -C $(BUILD) --quiet
+
+# A project outside this tree (examples/consumer/) built against the installed copy and as a meson
+# subproject, then run: its own op and layer, trained and checkpointed through the public API.
+consumer: build
+	examples/consumer/check.sh
 
 # The translator demo: about two minutes of training, then evaluation, translations and heatmaps.
 demo: build

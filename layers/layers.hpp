@@ -6,5 +6,7 @@
 #include "layers/gru.hpp"
 #include "layers/gru_cell.hpp"
 #include "layers/linear.hpp"
+// <doc:layer-includes>
 #include "layers/maxout.hpp"
+// </doc:layer-includes>
 #include "layers/module.hpp"
