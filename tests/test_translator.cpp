@@ -4,10 +4,14 @@
 
 #include "checkpoint.hpp"
 #include "decode.hpp"
+#include "cli_helpers.hpp"
 #include "helpers.hpp"
 #include "model.hpp"
 #include "optim/adam.hpp"
 #include "tasks.hpp"
+#include "training.hpp"
+#include "args.hpp"
+#include "io/files.hpp"
 #include "text/batching.hpp"
 
 using namespace tg;
@@ -190,4 +194,64 @@ TEST_CASE("the model agrees with an independent PyTorch implementation of the sp
         CAPTURE(name);
         CHECK_CLOSE(p->grad(), load_npy(dir / "reference" / ("grad." + name + ".npy")), 1e-5f, 1e-6f);
     }
+}
+
+TEST_CASE("training as a function: train() reports through its hooks, saves, resumes and stops on NaN") {
+    tg::test::Workdir tmp;
+    auto write = [&](const std::string& name, std::size_t n, std::uint64_t seed) {
+        std::string tsv;
+        for (const Example& e : generate("local", n, seed, 1, 6))
+            tsv += text::join_words(e.pair.source) + "\t" + text::join_words(e.pair.target) + "\n";
+        tg::write_file_atomically(tmp.path / name, tsv);
+        return tmp.path / name;
+    };
+    TrainOptions o;
+    o.train = write("train.tsv", 200, 1);
+    o.valid = write("valid.tsv", 20, 2);
+    o.out = tmp.path / "model";
+    o.epochs = 2;
+    o.emb = 8, o.hidden = 16, o.attn = 8, o.batch = 20;
+    std::vector<std::string> messages;
+    std::vector<EpochReport> epochs;
+    std::int64_t progress_calls = 0, last_step = 0;
+    TrainHooks hooks;
+    hooks.message = [&](const std::string& m) { messages.push_back(m); };
+    hooks.progress = [&](const TrainProgress& p) {
+        ++progress_calls;
+        CHECK(p.step == last_step + 1);  // once per step, in order
+        last_step = p.step;
+    };
+    hooks.epoch_end = [&](const EpochReport& e) { epochs.push_back(e); };
+    const TrainResult r = train(o, hooks);
+    CHECK(r.stop_reason == "done");
+    CHECK(r.steps == 20);  // 2 epochs of 200 pairs in batches of 20
+    CHECK(progress_calls == 20);
+    REQUIRE(epochs.size() == 2);
+    CHECK(epochs[0].best);
+    CHECK(epochs[1].saved);
+    CHECK(r.best_valid_loss == std::min(epochs[0].valid_loss, epochs[1].valid_loss));
+    CHECK(messages.back().find("model: RNNsearch") == 0);
+    const LoadedModel loaded = load_model(o.out);
+    CHECK(loaded.model->config.hidden == 16);
+
+    // Resuming: a size that differs is refused before any work; stop_requested stops after one step.
+    TrainOptions more = o;
+    more.resume = o.out;
+    more.epochs = 4;
+    more.hidden = 32;
+    CHECK_THROWS_WITH_AS(train(more), doctest::Contains("--hidden 32: the training being resumed has --hidden 16"),
+                         UsageError);
+    more.hidden.reset();
+    TrainHooks stop;
+    stop.stop_requested = [] { return true; };
+    const TrainResult stopped = train(more, stop);
+    CHECK(stopped.stop_reason == "stopped");
+    CHECK(stopped.steps == 21);
+
+    // A learning rate large enough to overflow: a NumericError (not a file error), naming what was not finite.
+    TrainOptions wild = o;
+    wild.out = tmp.path / "wild";
+    wild.lr = 1e30;
+    wild.clip = 0;
+    CHECK_THROWS_WITH_AS(train(wild), doctest::Contains("is not finite"), NumericError);
 }

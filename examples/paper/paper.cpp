@@ -14,12 +14,14 @@
 #include <map>
 
 #include "args.hpp"
+#include "autograd/threads.hpp"
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "decode.hpp"
 #include "evaluate.hpp"
 #include "io/files.hpp"
 #include "tasks.hpp"
+#include "training.hpp"
 #include "text/metrics.hpp"
 #include "viz/heatmap.hpp"
 #include "viz/plot.hpp"
@@ -103,6 +105,7 @@ int main(int argc, char** argv) {
         out = args.text("--out");
         s.threads = static_cast<int>(args.integer("--threads", 1, 256));
         if (!args.given("--threads")) s.threads = 2;
+        tg::set_num_threads(s.threads);
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);
         return 0;
@@ -134,14 +137,27 @@ int main(int argc, char** argv) {
                 fmt::print("== training {} for {:.0f} s\n", r.name, s.seconds_per_model);
                 std::fflush(stdout);
                 const fs::path dir = out / r.name;  // a checkpoint from an earlier run is replaced by train's first save
-                Argv train = {"--train", (data / fmt::format("train_{}.tsv", len)).string(),
-                              "--valid", (data / fmt::format("valid_{}.tsv", len)).string(),
-                              "--out", dir.string(), "--epochs", "100000", "--time-limit", fmt::format("{}", s.seconds_per_model),
-                              "--threads", std::to_string(s.threads), "--emb", std::to_string(s.emb), "--hidden",
-                              std::to_string(s.hidden), "--attn", std::to_string(s.attn), "--batch", std::to_string(s.batch),
-                              "--max-len", std::to_string(len + 20)};
-                if (!attention) train.push_back("--no-attention");
-                if (int status = cmd_train(train); status != 0) return status;
+                TrainOptions train;
+                train.train = data / fmt::format("train_{}.tsv", len);
+                train.valid = data / fmt::format("valid_{}.tsv", len);
+                train.out = dir;
+                train.epochs = 100000;
+                train.time_limit = s.seconds_per_model;
+                train.emb = s.emb;
+                train.hidden = s.hidden;
+                train.attn = s.attn;
+                train.batch = s.batch;
+                train.max_len = len + 20;
+                train.attention = attention;
+                TrainHooks hooks;  // a line per validation; no progress bar between figures' headings
+                hooks.epoch_end = [](const EpochReport& e) {
+                    fmt::print("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}\n", e.epochs_done,
+                               e.step, e.valid_loss, 100 * e.valid_accuracy, e.best ? "  best, saved" : "");
+                    std::fflush(stdout);
+                };
+                const TrainResult trained = translator::train(train, hooks);
+                fmt::print("{} after {} steps; best valid loss {:.4f}\n", trained.stop_reason, trained.steps,
+                           trained.best_valid_loss);
                 fmt::print("== evaluating {} on {} test sentences\n", r.name, test.size());
                 std::fflush(stdout);
                 r.eval = evaluate(load_model(dir), test_pairs, &gold, 1, s.bucket);

@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
     } catch (const tg::FileError& e) {
         fmt::print(stderr, "translator {}: {}\n", command, e.what());
         return 1;
+    } catch (const tg::NumericError& e) {
+        fmt::print(stderr, "translator {}: {}\n", command, e.what());
+        return 1;
     } catch (const std::exception& e) {
         fmt::print(stderr, "translator {}: error: {}\n", command, e.what());
         return 1;

@@ -1,0 +1,358 @@
+// Training the translator (training.hpp): the loop, its checkpoints, and resuming exactly.
+#include "training.hpp"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "args.hpp"
+#include "autograd/error.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
+#include "checkpoint.hpp"
+#include "optim/adam.hpp"
+#include "outputs.hpp"
+
+namespace translator {
+
+namespace fs = std::filesystem;
+using namespace tg;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Where training stands, and the settings that must not change when it resumes.
+struct TrainState {
+    std::int64_t epoch = 0;  // epochs completed
+    std::int64_t batch = 0;  // batches of the current epoch already done
+    std::int64_t step = 0;   // optimizer steps
+    double best_valid_loss = std::numeric_limits<double>::infinity();
+    std::uint64_t seed = 1;
+    std::int64_t batch_size = 32, max_len = 100, min_count = 1;
+    double lr = 1e-3, clip = 1.0;
+
+    std::string str() const {
+        return fmt::format("epoch {}\nbatch {}\nstep {}\nbest_valid_loss {:.17g}\nseed {}\nbatch_size {}\nmax_len {}\n"
+                           "min_count {}\nlr {:.17g}\nclip {:.17g}\n",
+                           epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip);
+    }
+    static TrainState load(const fs::path& path) {
+        std::map<std::string, std::string> kv;
+        std::istringstream in(read_text(path));
+        std::string line;
+        for (int n = 1; std::getline(in, line); ++n) {
+            const auto space = line.find(' ');
+            if (space == std::string::npos) throw FileError(fmt::format("{}:{}: expected 'key value'", path.string(), n));
+            kv[line.substr(0, space)] = line.substr(space + 1);
+        }
+        auto get = [&](const char* key) {
+            auto it = kv.find(key);
+            if (it == kv.end()) throw FileError(fmt::format("{}: missing '{}'", path.string(), key));
+            return it->second;
+        };
+        try {
+            TrainState s;
+            s.epoch = std::stoll(get("epoch"));
+            s.batch = std::stoll(get("batch"));
+            s.step = std::stoll(get("step"));
+            s.best_valid_loss = std::stod(get("best_valid_loss"));
+            s.seed = std::stoull(get("seed"));
+            s.batch_size = std::stoll(get("batch_size"));
+            s.max_len = std::stoll(get("max_len"));
+            s.min_count = std::stoll(get("min_count"));
+            s.lr = std::stod(get("lr"));
+            s.clip = std::stod(get("clip"));
+            return s;
+        } catch (const std::logic_error&) {
+            throw FileError(fmt::format("{}: a value is not a number", path.string()));
+        }
+    }
+};
+
+// Options that fix the model or the data are the checkpoint's when resuming: giving a different value
+// is an error, not silently ignored.
+void check_resume_options(const TrainOptions& o, const TrainState& state, const ModelConfig& c) {
+    auto same = [&](const char* option, const auto& given, auto saved) {
+        if (!given || static_cast<long long>(*given) == static_cast<long long>(saved)) return;
+        throw UsageError(fmt::format("{} {}: the training being resumed has {} {}; a resumed training keeps its sizes, "
+                                     "data and seed (start a new one with a new --out to change it)",
+                                     option, *given, option, saved));
+    };
+    same("--emb", o.emb, c.emb);
+    same("--hidden", o.hidden, c.hidden);
+    if (c.attention) same("--attn", o.attn, c.attn);
+    same("--deep-output", o.deep_output, c.deep_output);
+    same("--batch", o.batch, state.batch_size);
+    same("--max-len", o.max_len, state.max_len);
+    same("--min-count", o.min_count, state.min_count);
+    same("--seed", o.seed, state.seed);
+    if (o.attention == false && c.attention)
+        throw UsageError("--no-attention: the training being resumed has attention; a resumed training keeps its model");
+    if (o.attn && !c.attention) throw UsageError("--attn: the training being resumed has no attention (RNNencdec)");
+    if (o.subwords > 0) throw UsageError("--subwords: a resumed training keeps the subword model it was started with");
+}
+
+// The parameters, their gradients and Adam's two moments: 16 bytes a parameter. A model that cannot
+// fit in this machine's memory is refused before anything is allocated (naming the sizes asked for),
+// instead of failing later with std::bad_alloc or being killed by the kernel.
+void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
+    const double E = static_cast<double>(c.emb), H = static_cast<double>(c.hidden), A = static_cast<double>(c.attn);
+    const double Vs = static_cast<double>(c.src_vocab), Vt = static_cast<double>(c.tgt_vocab);
+    auto gru = [](double in, double h) { return 3 * h * in + 3 * h * h + 6 * h; };
+    const double features = c.deep_output ? static_cast<double>(c.deep_output) : 3 * H + E;
+    double n = (Vs + Vt) * E + 2 * gru(E, H) + H * H + H + gru(E + 2 * H, H) + features * Vt + Vt;
+    if (c.attention) n += A * H + A * 2 * H + 2 * A;
+    if (c.deep_output) n += (3 * H + E) * 2 * static_cast<double>(c.deep_output) + 2 * static_cast<double>(c.deep_output);
+    const double need = 16 * n;
+    const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    if (have > 0 && need > 0.8 * have) {
+        std::string sizes;
+        for (const auto& [option, value] : {std::pair{"--emb", o.emb}, std::pair{"--hidden", o.hidden},
+                                            std::pair{"--attn", o.attn}, std::pair{"--deep-output", o.deep_output}})
+            if (value) sizes += fmt::format("{}{} {}", sizes.empty() ? "" : " ", option, *value);
+        throw UsageError(fmt::format("{}: a model of {:.3g} parameters needs {:.1f} GB for its weights, gradients and "
+                                     "Adam's state; this machine has {:.1f} GB", sizes.empty() ? "the model" : sizes, n,
+                                     need / 1e9, have / 1e9));
+    }
+}
+
+struct Validation {
+    double loss = 0, accuracy = 0;
+};
+
+// Teacher-forced loss and next-word accuracy over a data set, without recording. Each batch runs in
+// an InferenceMode on the active tape (the training tape, released by the last StepScope): no memory of its own.
+Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>& data) {
+    double loss_sum = 0, right = 0, tokens = 0;
+    for (const auto& which : text::plan_batches(data, 64, nullptr)) {
+        InferenceMode inference;
+        const text::Batch batch = text::make_batch(data, which);
+        Var logits;
+        const float loss = model.loss(batch, &logits).item();
+        loss_sum += static_cast<double>(loss) * static_cast<double>(batch.target_tokens);
+        tokens += static_cast<double>(batch.target_tokens);
+        const Tensor& l = logits.value();
+        const std::size_t V = l.shape()[1];  // logits [B*T, V]
+        for (std::size_t k = 0; k < batch.size * batch.tgt_len; ++k) {
+            if (batch.decoder_target[k] == text::Vocab::kPad) continue;
+            const float* row = l.data() + k * V;
+            right += std::max_element(row, row + V) - row == batch.decoder_target[k] ? 1.0 : 0.0;
+        }
+    }
+    return {loss_sum / std::max(tokens, 1.0), right / std::max(tokens, 1.0)};
+}
+
+// Why training stopped on a loss or gradient norm that is not finite: the batch is replayed in
+// anomaly mode to name the first op whose forward or backward made a NaN or Inf. Nothing is saved,
+// so the last good checkpoint stays as it is.
+std::string not_finite_report(float loss, float norm, std::int64_t step, const RNNSearch& model, const text::Batch& batch,
+                              const fs::path& out) {
+    std::string culprit = "no single op produced it (the parameters are no longer finite)";
+    Tape tape;
+    TapeScope scope(tape);
+    AnomalyModeGuard anomaly;
+    try {
+        model.loss(batch).backward();
+    } catch (const AnomalyError& e) {
+        culprit = e.what();
+    }
+    return fmt::format("training stopped at step {}: the {} is not finite ({}); {}; the last good checkpoint in {}/ is "
+                       "unchanged", step, std::isfinite(loss) ? "gradient norm" : "loss", std::isfinite(loss) ? norm : loss,
+                       culprit, out.string());
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
+    auto say = [&](const std::string& text) {
+        if (hooks.message) hooks.message(text);
+    };
+    const fs::path out = o.out;
+    // Every output location is checked before anything long starts, and held: a second training
+    // with the same out fails now instead of overwriting this one's checkpoints.
+    std::vector<fs::path> inputs = {o.train, o.valid};
+    if (o.resume && fs::absolute(*o.resume).lexically_normal() != fs::absolute(out).lexically_normal())
+        inputs.push_back(*o.resume);  // resuming in place (out = resume) is allowed
+    check_checkpoint_output(out, "--out", inputs);
+    CheckpointLock lock(out);
+
+    TrainState state;
+    std::unique_ptr<RNNSearch> model;
+    text::Vocab src_vocab, tgt_vocab;
+    std::shared_ptr<const Subwords> src_subwords, tgt_subwords;
+    fs::path resume_from;
+    if (o.resume) {
+        const fs::path dir = *o.resume;
+        resume_from = fs::exists(dir / "last" / "train_state.txt") ? dir / "last" : dir;
+        if (!fs::exists(resume_from / "train_state.txt"))
+            throw FileError(fmt::format("{}: no train_state.txt: not a training checkpoint to resume",
+                                        (resume_from / "train_state.txt").string()));
+        state = TrainState::load(resume_from / "train_state.txt");
+        LoadedModel loaded = load_model(resume_from);
+        model = std::move(loaded.model);
+        src_vocab = std::move(loaded.src_vocab);
+        tgt_vocab = std::move(loaded.tgt_vocab);
+        src_subwords = loaded.src_subwords;
+        tgt_subwords = loaded.tgt_subwords;
+        check_resume_options(o, state, model->config);
+    } else {
+        state.seed = o.seed.value_or(1);
+        state.batch_size = static_cast<std::int64_t>(o.batch.value_or(32));
+        state.max_len = static_cast<std::int64_t>(o.max_len.value_or(100));
+        state.min_count = static_cast<std::int64_t>(o.min_count.value_or(1));
+        state.lr = o.lr.value_or(1e-3);
+        state.clip = o.clip.value_or(1.0);
+    }
+
+    // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
+    auto read = [&](const fs::path& file) {
+        std::size_t extra = 0;
+        auto pairs = text::read_parallel(file, &extra);
+        if (extra) say(fmt::format("{}: {} lines have more than two columns; the first two are used", file.string(), extra));
+        return pairs;
+    };
+    std::vector<text::SentencePair> read_train = read(o.train), valid_pairs = read(o.valid);
+    if (o.subwords > 0 && !model) {  // learnt from the training file, one model per language
+        std::vector<std::string> sources, targets;
+        for (const auto& p : read_train) sources.push_back(text::join_words(p.source)), targets.push_back(text::join_words(p.target));
+        src_subwords = std::make_shared<const Subwords>(Subwords::train(sources, o.subwords));
+        tgt_subwords = std::make_shared<const Subwords>(Subwords::train(targets, o.subwords));
+    }
+    // From here on a "word" is a piece, for a subword model.
+    read_train = to_units(std::move(read_train), src_subwords.get(), tgt_subwords.get());
+    valid_pairs = to_units(std::move(valid_pairs), src_subwords.get(), tgt_subwords.get());
+    std::vector<text::SentencePair> train_pairs;
+    for (text::SentencePair& p : read_train)
+        if (p.source.size() <= static_cast<std::size_t>(state.max_len) && p.target.size() <= static_cast<std::size_t>(state.max_len))
+            train_pairs.push_back(std::move(p));
+    if (train_pairs.empty())
+        throw UsageError(fmt::format("--max-len: no training pair of {} is {} {} or shorter", o.train.string(), state.max_len,
+                                     src_subwords ? "pieces" : "words"));
+    if (!model) {
+        std::vector<text::Sentence> sources, targets;
+        for (const auto& p : train_pairs) {
+            sources.push_back(p.source);
+            targets.push_back(p.target);
+        }
+        src_vocab = text::Vocab::build(sources, static_cast<std::size_t>(state.min_count));
+        tgt_vocab = text::Vocab::build(targets, static_cast<std::size_t>(state.min_count));
+        ModelConfig c;
+        c.src_vocab = src_vocab.size();
+        c.tgt_vocab = tgt_vocab.size();
+        c.emb = o.emb.value_or(64);
+        c.hidden = o.hidden.value_or(128);
+        c.attn = o.attn.value_or(128);
+        c.attention = o.attention.value_or(true);
+        c.deep_output = o.deep_output.value_or(0);
+        check_model_fits(c, o);
+        Generator init(state.seed);
+        model = std::make_unique<RNNSearch>(c, init);
+    }
+    const auto train = text::encode_pairs(train_pairs, src_vocab, tgt_vocab);
+    const auto valid = text::encode_pairs(valid_pairs, src_vocab, tgt_vocab);
+    Adam opt(model->named_parameters(), {.lr = state.lr});
+    if (!resume_from.empty()) {
+        load_optimizer(resume_from, opt);
+        say(fmt::format("resuming {}: after epoch {}, batch {} (step {})", resume_from.string(), state.epoch, state.batch,
+                        state.step));
+        // A schedule given when resuming is applied from here on, and said.
+        for (const auto& [option, given, saved] : {std::tuple{"--lr", o.lr, &state.lr}, std::tuple{"--clip", o.clip, &state.clip}}) {
+            if (!given) continue;
+            if (*given != *saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, *saved));
+            *saved = *given;
+        }
+        opt.set_lr(state.lr);
+    }
+    say(fmt::format("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}",
+                    model->attention ? "RNNsearch" : "RNNencdec (no attention)", model->parameter_count(), train.size(),
+                    valid.size(), src_vocab.size(), tgt_vocab.size()));
+
+    const auto start = Clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+
+    // Saving: the best model goes to `out` itself (with the state, since it is also the latest);
+    // a later state that is not better goes to out/last, so the best is never overwritten by it.
+    auto save = [&](bool best) {
+        const bool top = best || !fs::exists(out / "src.vocab");
+        CheckpointWriter w(top ? out : out / "last");
+        add_model(w, *model, src_vocab, tgt_vocab, src_subwords.get(), tgt_subwords.get());
+        save_optimizer(w, opt);
+        w.add_text("train_state.txt", state.str());
+        w.commit();
+    };
+    auto validate_and_save = [&](double epochs_done) {
+        const Validation v = validate(*model, valid);
+        EpochReport report{epochs_done, state.step, v.loss, v.accuracy, v.loss < state.best_valid_loss, true, 0};
+        const double previous_best = state.best_valid_loss;
+        if (report.best) state.best_valid_loss = v.loss;
+        try {
+            save(report.best);
+        } catch (const std::exception& e) {  // said as it is: nothing was saved
+            state.best_valid_loss = previous_best;
+            report.saved = false;
+            report.seconds = elapsed();
+            if (hooks.epoch_end) hooks.epoch_end(report);
+            throw FileError(fmt::format("the checkpoint could not be saved in {}: {}", out.string(), e.what()));
+        }
+        report.seconds = elapsed();
+        if (hooks.epoch_end) hooks.epoch_end(report);
+    };
+
+    double loss_avg = 0;
+    std::size_t steps_this_run = 0;
+    Tape& tape = active_tape();
+    const char* stop_reason = nullptr;
+    while (state.epoch < o.epochs && !stop_reason) {
+        Generator order(state.seed * 1000003ull + static_cast<std::uint64_t>(state.epoch));  // the epoch's batch order
+        const auto plan = text::plan_batches(train, static_cast<std::size_t>(state.batch_size), &order);
+        for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
+            const text::Batch batch = text::make_batch(train, plan[b]);
+            float loss_value;
+            {
+// <doc:train-step>
+                StepScope step;  // the step's graph is released at the closing brace
+                opt.zero_grad();
+                Var loss = model->loss(batch);
+                loss.backward();
+                const float norm = clip_grad_norm(opt.params(), state.clip > 0 ? static_cast<float>(state.clip) : 1e30f);
+                loss_value = loss.item();
+                if (!std::isfinite(loss_value) || !std::isfinite(norm))  // stop before the step spoils the parameters
+                    throw NumericError(not_finite_report(loss_value, norm, state.step + 1, *model, batch, out));
+                opt.step();
+// </doc:train-step>
+            }
+            ++state.step;
+            state.batch = static_cast<std::int64_t>(b) + 1;
+            ++steps_this_run;
+            loss_avg = steps_this_run == 1 ? loss_value : 0.95 * loss_avg + 0.05 * loss_value;
+
+            const double now = elapsed();
+            if (hooks.progress) {
+                const double per_batch = now / static_cast<double>(steps_this_run);
+                double left = per_batch * static_cast<double>((o.epochs - state.epoch) * static_cast<std::int64_t>(plan.size()) - state.batch);
+                if (o.time_limit > 0) left = std::min(left, o.time_limit - now);
+                hooks.progress({state.epoch, state.step, static_cast<double>(state.batch) / static_cast<double>(plan.size()),
+                                loss_avg, batch.target_tokens, now, left});
+            }
+            if (o.time_limit > 0 && now >= o.time_limit) stop_reason = "time limit reached";
+            if (hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
+            if (stop_reason) break;
+        }
+        const double epochs_done = static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(plan.size());
+        if (static_cast<std::size_t>(state.batch) >= plan.size()) {  // the epoch is complete
+            ++state.epoch;
+            state.batch = 0;
+        }
+        validate_and_save(epochs_done);
+    }
+    return {stop_reason ? stop_reason : "done", state.step, state.best_valid_loss, elapsed(),
+            static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0)};
+}
+
+}  // namespace translator

@@ -1,0 +1,81 @@
+// Training the translator, as a function: `translator train` parses its command line into
+// TrainOptions and calls train(); so do `paper` and any program of yours. Everything a run needs is in
+// the options, everything it reports goes through the hooks, so the caller decides what is shown.
+//
+// What train() does: reads the data (and cuts it into subword pieces), builds the vocabularies and the
+// model, or loads them to resume; trains with teacher forcing, Adam and global-norm clipping; after
+// each epoch (and when it stops early) scores the validation data and saves: the best model so far
+// in `out`, a later one that is not better in `out/last`. Each save is atomic; `out` is checked and
+// locked before any work starts.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace translator {
+
+struct TrainOptions {
+    std::filesystem::path train, valid;  // sentence pairs (TSV)
+    std::filesystem::path out;           // the checkpoint folder: new, empty, or a checkpoint
+    std::int64_t epochs = 10;
+    double time_limit = 0;  // seconds; 0: no limit
+
+    // Sizes, data handling and seed. Unset: the default for a new training, the checkpoint's when
+    // resuming; set to another value than the checkpoint's when resuming: an error (UsageError).
+    // Error messages name them as the command line does (--emb, --hidden, ...).
+    std::optional<std::size_t> emb, hidden, attn, deep_output;  // 64, 128, 128, 0
+    std::optional<bool> attention;                               // true (false: RNNencdec)
+    std::optional<std::size_t> batch, max_len, min_count;        // 32, 100, 1
+    std::optional<std::uint64_t> seed;                           // 1
+    std::size_t subwords = 0;  // about this many SentencePiece pieces per language; 0: whole words
+
+    // The schedule: defaults 1e-3 and 1.0 (0: no clipping); may change when resuming (said).
+    std::optional<double> lr, clip;
+
+    std::optional<std::filesystem::path> resume;  // continue the training saved there exactly
+};
+
+// After every step, for a progress display.
+struct TrainProgress {
+    std::int64_t epoch = 0;        // the epoch under way, from 0
+    std::int64_t step = 0;         // optimizer steps so far (all runs)
+    double epoch_fraction = 0;     // of the epoch under way
+    double loss = 0;               // a moving average of the training loss
+    std::size_t tokens = 0;        // target tokens of this step
+    double seconds = 0;            // since train() started
+    double seconds_left = 0;       // estimated, within the epoch and time limits
+};
+
+// After each validation and save.
+struct EpochReport {
+    double epochs_done = 0;
+    std::int64_t step = 0;
+    double valid_loss = 0, valid_accuracy = 0;
+    bool best = false;   // better than every earlier validation: saved in `out` itself
+    bool saved = false;  // false: the save failed, and train() throws right after
+    double seconds = 0;
+};
+
+struct TrainHooks {
+    std::function<void(const std::string&)> message;     // notes: the model, resuming, ignored columns
+    std::function<void(const TrainProgress&)> progress;  // after every step
+    std::function<void(const EpochReport&)> epoch_end;   // after each validation and save
+    std::function<bool()> stop_requested;                // polled after every step: true stops and saves
+};
+
+struct TrainResult {
+    std::string stop_reason;  // "done", "time limit reached" or "stopped"
+    std::int64_t steps = 0;
+    double best_valid_loss = 0;
+    double seconds = 0;
+    double tape_peak_mb = 0;  // the arena's high-water mark: the largest step's memory
+};
+
+// Throws UsageError (an option that cannot work), tg::FileError (a bad input file, a save that
+// failed: nothing published), tg::NumericError (the loss or the gradient norm is not finite: the
+// step is not taken, nothing is saved, the message names the first op that made a NaN or Inf).
+TrainResult train(const TrainOptions& options, const TrainHooks& hooks = {});
+
+}  // namespace translator
