@@ -16,7 +16,7 @@ ifeq ($(origin OPENBLAS_CORETYPE), undefined)
   endif
 endif
 
-.PHONY: deps build test demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer
+.PHONY: deps build test demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer interop
 
 # Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
 deps:
@@ -49,6 +49,13 @@ PREFIX ?= /usr/local
 install: build
 	meson configure $(BUILD) --prefix=$(abspath $(PREFIX))
 	meson install -C $(BUILD) --quiet
+
+# The bridge to PyTorch (tools/pytorch/): a model trained by tapegrad loads into PyTorch, one trained
+# further by PyTorch loads back; both sides must agree on loss, gradients (1e-5) and translations.
+interop: build
+	@$(MAKE) --no-print-directory deps PACKAGES="python3-torch"
+	rm -rf $(BUILD)/interop
+	/usr/bin/python3 tools/pytorch/check_interop.py $(BUILD)/examples/translator/translator $(BUILD)/interop
 
 # A project outside this tree (examples/consumer/) built against the installed copy and as a meson
 # subproject, then run: its own op and layer, trained and checkpointed through the public API.
