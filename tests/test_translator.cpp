@@ -1,5 +1,7 @@
 // The translator: its synthetic tasks, the model's gradients and padding, decoding, and a tiny
 // task learnt end to end.
+#include <cstring>
+#include <map>
 #include <set>
 
 #include "checkpoint.hpp"
@@ -254,4 +256,56 @@ TEST_CASE("training as a function: train() reports through its hooks, saves, res
     wild.lr = 1e30;
     wild.clip = 0;
     CHECK_THROWS_WITH_AS(train(wild), doctest::Contains("is not finite"), NumericError);
+}
+
+TEST_CASE("dropout: only while training, and a resumed training draws what the uninterrupted one would") {
+    tg::test::Workdir tmp;
+    std::string tsv;
+    for (const Example& e : generate("local", 120, 4, 1, 6))
+        tsv += text::join_words(e.pair.source) + "\t" + text::join_words(e.pair.target) + "\n";
+    tg::write_file_atomically(tmp.path / "data.tsv", tsv);
+    TrainOptions o;
+    o.train = o.valid = tmp.path / "data.tsv";
+    o.emb = 8, o.hidden = 12, o.attn = 8, o.batch = 40;
+    o.dropout = 0.3;
+    o.out = tmp.path / "straight";
+    o.epochs = 2;
+    train(o);
+    TrainOptions first = o;
+    first.out = tmp.path / "resumed";
+    first.epochs = 1;
+    train(first);
+    TrainOptions second = first;
+    second.epochs = 2;
+    second.resume = first.out;
+    second.dropout.reset();  // kept from the checkpoint
+    train(second);
+    const LoadedModel a = load_model(o.out), b = load_model(first.out);
+    std::map<std::string, const Tensor*> resumed;
+    for (const auto& [name, p] : b.model->named_parameters()) resumed[name] = &p->value();
+    for (const auto& [name, p] : a.model->named_parameters()) {
+        CAPTURE(name);
+        CHECK(std::memcmp(p->value().data(), resumed.at(name)->data(), p->value().numel() * sizeof(float)) == 0);
+    }
+
+    // The loss with dropout differs from the spec's loss; in inference (or eval mode) they are equal.
+    text::Vocab sv = a.src_vocab, tv = a.tgt_vocab;
+    const auto data = text::encode_pairs(text::read_parallel(o.train), sv, tv);
+    std::vector<std::size_t> all(data.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const text::Batch batch = text::make_batch(data, all);
+    RNNSearch& m = *a.model;
+    const float plain = m.loss(batch).item();
+    m.set_dropout(0.3f, 7);
+    const float noisy = m.loss(batch).item();
+    float inference;
+    {
+        InferenceMode im;
+        inference = m.loss(batch).item();
+    }
+    m.eval();
+    const float evaluated = m.loss(batch).item();
+    CHECK(noisy != plain);
+    CHECK(inference == plain);
+    CHECK(evaluated == plain);
 }

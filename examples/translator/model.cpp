@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
 #include "text/vocab.hpp"
 
 namespace translator {
@@ -42,7 +43,7 @@ RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::
     Encoded e;
     e.batch = batch;
     e.src_len = src_len;
-    Var x = src_embed.forward(source, {batch, src_len});               // x_j = Es[src_j]
+    Var x = dropped(src_embed.forward(source, {batch, src_len}));      // x_j = Es[src_j]
     GRUOutput out = encoder.forward(x, lengths);                       // f_j forward, b_j backward in time
     e.annotations = out.outputs;                                       // h_j = [f_j ; b_j]
     Var f_last = select(out.final, 0, 0), b_first = select(out.final, 0, 1);
@@ -59,10 +60,24 @@ RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::
 }
 // </doc:encode>
 
+void RNNSearch::set_dropout(float p, std::uint64_t seed) {
+    if (!(p >= 0.0f && p < 1.0f)) throw Error(fmt::format("dropout {} is outside [0, 1)", p));
+    dropout_ = p;
+    dropout_gen_ = Generator(seed);
+}
+
+Var RNNSearch::dropped(const Var& x) const {
+    if (dropout_ == 0.0f || !is_training() || !grad_enabled()) return x;
+    dropout_mask_.resize(x.shape());
+    const float keep = 1.0f - dropout_;
+    for (float& m : dropout_mask_.flat()) m = dropout_gen_.uniform() < keep ? 1.0f / keep : 0.0f;
+    return x * constant(dropout_mask_);
+}
+
 // <doc:output-and-step>
 // <doc:output-logits>
 Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& prev_embedding) const {
-    Var features = concat({state, context, prev_embedding}, -1);  // [s_i ; c_i ; Et[y_{i-1}]]
+    Var features = dropped(concat({state, context, prev_embedding}, -1));  // [s_i ; c_i ; Et[y_{i-1}]]
     if (deep_output) features = deep_output->forward(features);   // t_i = maxout(...)  (Appendix A.2.2)
     return output.forward(features);                              // W_o (...) + b_o
 }
@@ -88,7 +103,7 @@ RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::
 Var RNNSearch::loss(const text::Batch& batch, Var* logits_out, Var* weights_out) const {
     const std::size_t B = batch.size, T = batch.tgt_len;
     const Encoded enc = encode(batch.source, B, batch.src_len, batch.source_lengths);
-    const Var y_in = tgt_embed.forward(batch.decoder_input, {B, T});  // every Et[y_{i-1}] at once: [B, T, E]
+    const Var y_in = dropped(tgt_embed.forward(batch.decoder_input, {B, T}));  // every Et[y_{i-1}]: [B, T, E]
     std::vector<Var> states(T), contexts(T), weights(attention ? T : 0);
     Var s = enc.initial;
     for (std::size_t i = 0; i < T; ++i) {

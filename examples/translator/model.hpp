@@ -59,7 +59,17 @@ public:
     std::unique_ptr<tg::Maxout> deep_output;          // null unless config.deep_output > 0
     tg::Linear output;                                // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o (or W_o t_i)
 
+    // Dropout while training (not part of the model: no parameters, and inference is exactly the
+    // spec's): each element of the source and target embeddings and of the output layer's input is
+    // zeroed with this probability, the rest scaled by 1 / (1 - p). Applied only when the module is in
+    // training mode and gradients are on, so validation and decoding never see it.
+    void set_dropout(float p, std::uint64_t seed);
+
 private:
+    tg::Var dropped(const tg::Var& x) const;
+    float dropout_ = 0.0f;
+    mutable tg::Generator dropout_gen_{0};
+    mutable tg::Tensor dropout_mask_;  // reused: no allocation per step once warmed up
     tg::Var output_logits(const tg::Var& state, const tg::Var& context, const tg::Var& prev_embedding) const;
 };
 

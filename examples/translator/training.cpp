@@ -35,12 +35,12 @@ struct TrainState {
     double best_valid_loss = std::numeric_limits<double>::infinity();
     std::uint64_t seed = 1;
     std::int64_t batch_size = 32, max_len = 100, min_count = 1;
-    double lr = 1e-3, clip = 1.0;
+    double lr = 1e-3, clip = 1.0, dropout = 0.0;
 
     std::string str() const {
         return fmt::format("epoch {}\nbatch {}\nstep {}\nbest_valid_loss {:.17g}\nseed {}\nbatch_size {}\nmax_len {}\n"
-                           "min_count {}\nlr {:.17g}\nclip {:.17g}\n",
-                           epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip);
+                           "min_count {}\nlr {:.17g}\nclip {:.17g}\ndropout {:.17g}\n",
+                           epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip, dropout);
     }
     static TrainState load(const fs::path& path) {
         std::map<std::string, std::string> kv;
@@ -68,6 +68,7 @@ struct TrainState {
             s.min_count = std::stoll(get("min_count"));
             s.lr = std::stod(get("lr"));
             s.clip = std::stod(get("clip"));
+            s.dropout = kv.count("dropout") ? std::stod(kv["dropout"]) : 0.0;  // absent before dropout existed
             return s;
         } catch (const std::logic_error&) {
             throw FileError(fmt::format("{}: a value is not a number", path.string()));
@@ -208,6 +209,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         state.min_count = static_cast<std::int64_t>(o.min_count.value_or(1));
         state.lr = o.lr.value_or(1e-3);
         state.clip = o.clip.value_or(1.0);
+        state.dropout = o.dropout.value_or(0.0);
     }
 
     // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
@@ -262,7 +264,8 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         say(fmt::format("resuming {}: after epoch {}, batch {} (step {})", resume_from.string(), state.epoch, state.batch,
                         state.step));
         // A schedule given when resuming is applied from here on, and said.
-        for (const auto& [option, given, saved] : {std::tuple{"--lr", o.lr, &state.lr}, std::tuple{"--clip", o.clip, &state.clip}}) {
+        for (const auto& [option, given, saved] : {std::tuple{"--lr", o.lr, &state.lr}, std::tuple{"--clip", o.clip, &state.clip},
+                                                   std::tuple{"--dropout", o.dropout, &state.dropout}}) {
             if (!given) continue;
             if (*given != *saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, *saved));
             *saved = *given;
@@ -313,6 +316,10 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         const auto plan = text::plan_batches(train, static_cast<std::size_t>(state.batch_size), &order);
         for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
             const text::Batch batch = text::make_batch(train, plan[b]);
+            // Dropout's random stream is a function of the step, so that a resumed training draws what
+            // the uninterrupted one would have.
+            if (state.dropout > 0)
+                model->set_dropout(static_cast<float>(state.dropout), state.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(state.step));
             float loss_value;
             {
 // <doc:train-step>

@@ -31,8 +31,9 @@ struct TrainOptions {
     std::optional<std::uint64_t> seed;                           // 1
     std::size_t subwords = 0;  // about this many SentencePiece pieces per language; 0: whole words
 
-    // The schedule: defaults 1e-3 and 1.0 (0: no clipping); may change when resuming (said).
-    std::optional<double> lr, clip;
+    // The schedule: defaults 1e-3, 1.0 (0: no clipping) and 0 (no dropout); may change when resuming
+    // (said). Dropout is a training setting, not part of the model (RNNSearch::set_dropout).
+    std::optional<double> lr, clip, dropout;
 
     std::optional<std::filesystem::path> resume;  // continue the training saved there exactly
 };
