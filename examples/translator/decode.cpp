@@ -48,6 +48,45 @@ void append_row(viz::Matrix& m, const float* row, std::size_t cols) {
     ++m.rows;
 }
 
+// Every row of x [B, ...] repeated k times in place: [B*k, ...], rows b*k .. b*k+k-1 equal to row b.
+Var repeat_rows(const Var& x, std::size_t k) {
+    if (!x.defined() || k == 1) return x;
+    const std::size_t rows = x.shape()[0];
+    std::vector<std::int32_t> ids(rows * k);
+    for (std::size_t r = 0; r < ids.size(); ++r) ids[r] = static_cast<std::int32_t>(r / k);
+    const Var picked = embedding(reshape(x, {rows, x.numel() / rows}), ids);  // a gather of rows
+    return reshape(picked, x.shape().with(0, rows * k));
+}
+
+RNNSearch::Encoded repeat_rows(const RNNSearch::Encoded& e, std::size_t k) {
+    RNNSearch::Encoded r = e;
+    r.batch = e.batch * k;
+    r.annotations = repeat_rows(e.annotations, k);
+    r.initial = repeat_rows(e.initial, k);
+    r.fixed = repeat_rows(e.fixed, k);
+    r.keys.annotations = repeat_rows(e.keys.annotations, k);
+    r.keys.keys = repeat_rows(e.keys.keys, k);
+    r.keys.valid = repeat_rows(e.keys.valid, k);
+    return r;
+}
+
+// The k most likely words of one row of logits, best first, as (log-probability, word); ties go to the
+// smaller id. One pass over the row keeping a sorted list of k: with a vocabulary of thousands and k
+// a beam width, nearly every word is rejected by one comparison with the k-th best so far.
+void top_k_log_probs(const float* row, std::size_t n, float log_z, std::size_t k,
+                     std::vector<std::pair<float, std::int32_t>>& out) {
+    out.clear();
+    k = std::min(k, n);
+    for (std::size_t v = 0; v < n; ++v) {
+        const float log_p = row[v] - log_z;
+        if (out.size() == k && !(log_p > out.back().first)) continue;  // not better than the k-th: the common case
+        std::size_t at = out.size();
+        while (at > 0 && log_p > out[at - 1].first) --at;  // after equal ones: the smaller id stays first
+        if (out.size() == k) out.pop_back();
+        out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), {log_p, static_cast<std::int32_t>(v)});
+    }
+}
+
 }  // namespace
 
 std::size_t default_max_len(std::size_t source_len) { return 2 * source_len + 10; }
@@ -102,14 +141,11 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
                                      std::size_t beam, std::size_t max_len) {
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
     const std::size_t K = std::max<std::size_t>(beam, 1), B = sources.size();
-    // K copies of each sentence: rows b*K .. b*K+K-1 hold sentence b's live hypotheses.
-    std::vector<std::vector<std::int32_t>> rows_of;
-    rows_of.reserve(B * K);
-    for (const auto& src : sources)
-        for (std::size_t k = 0; k < K; ++k) rows_of.push_back(src);
-    const Sources batch = pad_sources(rows_of);
+    // Each sentence is encoded once, then its encoding repeated K times: rows b*K .. b*K+K-1 hold
+    // sentence b's live hypotheses.
+    const Sources batch = pad_sources(sources);
     const std::size_t S = batch.len;
-    const RNNSearch::Encoded enc = model.encode(batch.ids, B * K, S, batch.lengths);
+    const RNNSearch::Encoded enc = repeat_rows(model.encode(batch.ids, B, S, batch.lengths), K);
     struct Hyp {
         Translation t;
         std::size_t row = 0;  // its state's row among its sentence's K
@@ -139,7 +175,8 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
         if (a.score != b.score) return a.score > b.score;
         return a.hyp != b.hyp ? a.hyp < b.hyp : a.word < b.word;
     };
-    std::vector<Candidate> cands, row_cands;
+    std::vector<Candidate> cands;
+    std::vector<std::pair<float, std::int32_t>> best_words;
     for (std::size_t i = 0; i < longest; ++i) {
         bool any = false;
         for (const Sentence& s : sent) any = any || !s.done;
@@ -158,12 +195,8 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
             for (std::size_t h = 0; h < s.live.size(); ++h) {
                 const float* row = logits.data() + (b * K + s.live[h].row) * V;
                 const float log_z = log_sum_exp({row, V});
-                row_cands.clear();
-                for (std::size_t v = 0; v < V; ++v)
-                    row_cands.push_back({s.live[h].t.score + (row[v] - log_z), h, static_cast<std::int32_t>(v)});
-                const std::size_t top = std::min(K, row_cands.size());
-                std::partial_sort(row_cands.begin(), row_cands.begin() + static_cast<std::ptrdiff_t>(top), row_cands.end(), better);
-                cands.insert(cands.end(), row_cands.begin(), row_cands.begin() + static_cast<std::ptrdiff_t>(top));
+                top_k_log_probs(row, V, log_z, K, best_words);
+                for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].t.score + log_p, h, word});
             }
             const std::size_t keep = std::min(K, cands.size());
             std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), better);
