@@ -1,6 +1,7 @@
 // bench/train_step: the translator's training step (or greedy decoding) on random data of exact
-// sizes, timed, with the time raw cblas_sgemm needs for exactly the same matrix products measured
-// in the same run. Prints one JSON line. bench/pytorch_reference.py is the same model in PyTorch.
+// sizes, timed, with two limits measured in the same run: limit_ms, the time raw cblas_sgemm needs
+// for exactly the same matrix products, and hw_limit_ms, what the hardware allows for them (their
+// FLOPs at the machine's peak sgemm rate, or their bytes at its memory bandwidth). Prints one JSON line. bench/pytorch_reference.py is the same model in PyTorch.
 //   train_step --batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20
 //              --steps 50 --threads 1 [--no-attention] [--decode] [--vary-lengths]
 // --vary-lengths trains on what users train on: sentences of 1 to 30 words, bucketed by length into
@@ -8,6 +9,7 @@
 #include <cblas.h>
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,6 +70,68 @@ struct Replay {
         return ms_since(start);
     }
 };
+
+// What this machine allows, measured at the start of the run: the rate of a large square sgemm (the
+// best rate OpenBLAS reaches here) and the rate at which a buffer far larger than the caches is read.
+// Measured in a child process, so that its 512 MB of buffers do not count in this process's peak
+// memory; with the thread count the step uses.
+struct MachineLimits {
+    double gflop_per_s = 0, gb_per_s = 0;
+};
+
+MachineLimits measure_machine(int threads) {
+    int fds[2];
+    if (::pipe(fds) != 0) return {};
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::close(fds[0]);
+        tg::set_num_threads(threads);
+        MachineLimits m;
+        const int n = 1536;
+        std::vector<float> a(static_cast<std::size_t>(n) * n, 0.01f), b(a.size(), 0.02f), c(a.size());
+        double best = 1e30;
+        for (int i = 0; i < 6; ++i) {
+            const auto start = Clock::now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+            best = std::min(best, ms_since(start));
+        }
+        m.gflop_per_s = 2.0 * n * n * n / (best * 1e6);
+        std::vector<float> big(std::size_t{128} << 20, 1.0f);  // 512 MB
+        best = 1e30;
+        volatile float sink = 0;
+        for (int i = 0; i < 4; ++i) {
+            const auto start = Clock::now();
+            float acc[16] = {};
+            for (std::size_t k = 0; k < big.size(); k += 16)
+                for (int j = 0; j < 16; ++j) acc[j] += big[k + static_cast<std::size_t>(j)];
+            best = std::min(best, ms_since(start));
+            for (float x : acc) sink = sink + x;
+        }
+        m.gb_per_s = static_cast<double>(big.size() * sizeof(float)) / (best * 1e6);
+        [[maybe_unused]] const auto written = ::write(fds[1], &m, sizeof m);
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    MachineLimits m;
+    if (child < 0 || ::read(fds[0], &m, sizeof m) != static_cast<ssize_t>(sizeof m)) m = {};
+    ::close(fds[0]);
+    if (child > 0) ::waitpid(child, nullptr, 0);
+    return m;
+}
+
+// The hardware's limit for a step: its products' FLOPs at the peak sgemm rate, or the bytes they must
+// bring from memory at the measured bandwidth, whichever takes longer. The bytes counted are each
+// product's largest operand, read once (the weights of a thin decoding product, the [rows, vocabulary]
+// gradient of the output layer): the traffic no blocking avoids. In milliseconds.
+double hardware_limit_ms(const std::vector<GemmCall>& calls, const MachineLimits& m) {
+    if (m.gflop_per_s <= 0 || m.gb_per_s <= 0) return 0;
+    double flops = 0, bytes = 0;
+    for (const GemmCall& g : calls) {
+        flops += 2.0 * static_cast<double>(g.m * g.n * g.k);
+        bytes += 4.0 * static_cast<double>(std::max({g.m * g.k, g.k * g.n, g.m * g.n}));
+    }
+    return std::max(flops / (m.gflop_per_s * 1e6), bytes / (m.gb_per_s * 1e6));
+}
 
 // The step's products grouped by shape (trans_a, trans_b, m, n, k), each group timed with raw sgemm:
 // where the limit's time goes, and which products would gain from being stacked into bigger ones.
@@ -161,6 +225,8 @@ int main(int argc, char** argv) {
         const auto T = static_cast<std::size_t>(args.integer("--tgt-len", 2, 10000));
         const auto steps = static_cast<int>(args.integer("--steps", 1, 1000000));
         const bool decode = args.flag("--decode"), vary = args.flag("--vary-lengths"), no_limit = args.flag("--no-limit") || vary;
+        // Before anything else runs: the machine's own limits, for hw_limit_ms (in a child process).
+        const MachineLimits machine = no_limit ? MachineLimits{} : measure_machine(static_cast<int>(args.integer("--threads", 1, 256)));
         apply_threads(args);
 
         ModelConfig c;
@@ -277,20 +343,23 @@ int main(int argc, char** argv) {
         rusage usage{};
         getrusage(RUSAGE_SELF, &usage);
         const double med = median(times), limit = median(limits), over_limit = limit > 0 ? med / limit : 0;
+        const double hw_limit = hardware_limit_ms(calls, machine);
         fmt::print("{{\"framework\": \"tapegrad\", \"mode\": \"{}\", \"batch\": {}, \"emb\": {}, \"hidden\": {}, \"attn\": {}, "
                    "\"vocab\": {}, \"src_len\": {}, \"tgt_len\": {}, \"threads\": {}, \"attention\": {}, \"steps\": {}, "
                    "\"median_ms\": {:.3f}, \"min_ms\": {:.3f}, \"tgt_tokens_per_s\": {:.0f}, \"peak_rss_mb\": {:.1f}, "
                    "\"allocs_per_step\": {:.1f}, \"limit_ms\": {:.3f}, \"median_over_limit\": {:.2f}, \"gemms_per_step\": {}, "
                    "\"gflop_per_step\": {:.4f}, \"forward_ms\": {:.3f}, \"forward_limit_ms\": {:.3f}, \"backward_ms\": {:.3f}, "
                    "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}, "
-                   "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}}}\n",
+                   "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}, "
+                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}}}\n",
                    decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
                    *std::min_element(times.begin(), times.end()), vary ? static_cast<double>(tokens_done) / run_s : static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, over_limit,
                    calls.size(), flops / 1e9, median(forward_t), median(forward_limit), median(backward_t), median(backward_limit),
                    median(update_t), rss_start, rss_end, vary, rss_along,
                    static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0),
-                   static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0));
+                   static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0), hw_limit,
+                   hw_limit > 0 ? med / hw_limit : 0, machine.gflop_per_s, machine.gb_per_s);
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);
