@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -312,13 +313,10 @@ void save_checkpoint(const fs::path& dir, const Module& m, Optimizer* opt) {
 void load_checkpoint(const fs::path& dir, Module& m, Optimizer* opt) {
     // Read both, then change both: a bad optimizer file must not leave the model already overwritten.
     StagedTensors model = read_module(dir, m);
-    if (opt) {
-        StagedOptimizer state = read_optimizer(dir, *opt);
-        model.apply();
-        state.apply();
-    } else {
-        model.apply();
-    }
+    std::optional<StagedOptimizer> state;
+    if (opt) state = read_optimizer(dir, *opt);
+    model.apply();
+    if (state) state->apply();
 }
 
 }  // namespace tg

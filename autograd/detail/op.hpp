@@ -29,12 +29,12 @@ inline auto matrix(const float* p, std::size_t rows, std::size_t cols) {
     return xt::adapt(p, rows * cols, xt::no_ownership(), std::array<std::size_t, 2>{rows, cols});
 }
 
-// A tensor's shape around one axis: `outer` blocks of `n` positions of `inner` contiguous floats.
 // The attributes of an op along one axis (softmax, max, concat), for Record::set_attrs.
 struct Axis {
     int axis;
 };
 
+// A tensor's shape around one axis: `outer` blocks of `n` positions of `inner` contiguous floats.
 struct AxisSplit {
     std::size_t outer = 1, n = 1, inner = 1;
 };

@@ -54,9 +54,11 @@ Var add_scalar(const Var& a, float s) {
     return op.finish([](Record& r) { accumulate(r, 0, view(r.grad_out())); });
 }
 
+namespace {
 struct Factor {
     float s;
 };
+}  // namespace
 
 Var mul_scalar(const Var& a, float s) {
     Op op("mul_scalar", {a}, a.shape());

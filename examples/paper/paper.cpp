@@ -151,8 +151,7 @@ int main(int argc, char** argv) {
                 train.attention = attention;
                 TrainHooks hooks;  // a line per validation; no progress bar between figures' headings
                 hooks.epoch_end = [](const EpochReport& e) {
-                    fmt::print("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}\n", e.epochs_done,
-                               e.step, e.valid_loss, 100 * e.valid_accuracy, e.best ? "  best, saved" : "");
+                    fmt::print("{}\n", epoch_line(e));
                     std::fflush(stdout);
                 };
                 const TrainResult trained = translator::train(train, hooks);

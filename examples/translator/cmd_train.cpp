@@ -23,11 +23,6 @@ namespace {
 volatile std::sig_atomic_t interrupted = 0;
 extern "C" void on_stop_signal(int sig) { interrupted = sig; }
 
-std::string clock_text(double seconds) {
-    const auto s = static_cast<long long>(std::max(0.0, seconds));
-    return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
-}
-
 }  // namespace
 
 int cmd_train(const Argv& argv) {
@@ -84,7 +79,15 @@ int cmd_train(const Argv& argv) {
     TrainHooks hooks;
     hooks.message = [](const std::string& text) { fmt::print("{}\n", text); };
     double last_report = -1, window_start = 0, window_tokens = 0;
+    // Testing hooks: TAPEGRAD_SIGINT_AT_STEP=N (or TAPEGRAD_SIGTERM_AT_STEP=N) sends this process
+    // Ctrl-C's signal (or a kill's) after step N.
+    const char* sigint_env = std::getenv("TAPEGRAD_SIGINT_AT_STEP");
+    const char* sigterm_env = std::getenv("TAPEGRAD_SIGTERM_AT_STEP");
+    const std::int64_t sigint_at = sigint_env ? std::atoll(sigint_env) : 0;
+    const std::int64_t sigterm_at = sigterm_env ? std::atoll(sigterm_env) : 0;
     hooks.progress = [&](const TrainProgress& p) {
+        if (p.step == sigint_at) std::raise(SIGINT);
+        if (p.step == sigterm_at) std::raise(SIGTERM);
         window_tokens += static_cast<double>(p.tokens);
         if (last_report >= 0 && p.seconds - last_report < (tty ? 0.25 : 5.0)) return;  // a bar at 4 Hz, else a line every 5 s
         if (last_report < 0) last_report = 0;
@@ -102,24 +105,10 @@ int cmd_train(const Argv& argv) {
     };
     hooks.epoch_end = [&](const EpochReport& e) {
         if (tty) fmt::print("\r\x1b[K");
-        fmt::print("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}  ({} elapsed)\n", e.epochs_done,
-                   e.step, e.valid_loss, 100 * e.valid_accuracy,
-                   !e.saved ? (e.best ? "  best, NOT saved" : "  NOT saved") : e.best ? "  best, saved" : "", clock_text(e.seconds));
+        fmt::print("{}\n", epoch_line(e));
         std::fflush(stdout);
     };
-    // Testing hooks: TAPEGRAD_SIGINT_AT_STEP=N (or TAPEGRAD_SIGTERM_AT_STEP=N) sends this process
-    // Ctrl-C's signal (or a kill's) after step N.
-    const char* sigint_env = std::getenv("TAPEGRAD_SIGINT_AT_STEP");
-    const char* sigterm_env = std::getenv("TAPEGRAD_SIGTERM_AT_STEP");
-    const std::int64_t sigint_at = sigint_env ? std::atoll(sigint_env) : 0;
-    const std::int64_t sigterm_at = sigterm_env ? std::atoll(sigterm_env) : 0;
     hooks.stop_requested = [] { return interrupted != 0; };
-    auto show = hooks.progress;
-    hooks.progress = [&, show](const TrainProgress& p) {
-        show(p);
-        if (p.step == sigint_at) std::raise(SIGINT);
-        if (p.step == sigterm_at) std::raise(SIGTERM);
-    };
 
     interrupted = 0;
     std::signal(SIGINT, on_stop_signal);

@@ -170,6 +170,18 @@ std::string not_finite_report(float loss, float norm, std::int64_t step, const R
 
 }  // namespace
 
+std::string clock_text(double seconds) {
+    const auto s = static_cast<long long>(std::max(0.0, seconds));
+    return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+std::string epoch_line(const EpochReport& e) {
+    return fmt::format("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}  ({} elapsed)", e.epochs_done,
+                       e.step, e.valid_loss, 100 * e.valid_accuracy,
+                       !e.saved ? (e.best ? "  best, NOT saved" : "  NOT saved") : e.best ? "  best, saved" : "",
+                       clock_text(e.seconds));
+}
+
 TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     auto say = [&](const std::string& text) {
         if (hooks.message) hooks.message(text);

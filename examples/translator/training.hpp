@@ -59,6 +59,10 @@ struct EpochReport {
     double seconds = 0;
 };
 
+// "epoch   2.00  step   2518  valid loss 2.8449  valid accuracy 44.39%  best, saved  (4:40 elapsed)"
+std::string epoch_line(const EpochReport& e);
+std::string clock_text(double seconds);  // "4:40", "1:02:03"
+
 struct TrainHooks {
     std::function<void(const std::string&)> message;     // notes: the model, resuming, ignored columns
     std::function<void(const TrainProgress&)> progress;  // after every step
