@@ -3,6 +3,7 @@
 #include "autograd/error.hpp"
 #include "autograd/gradcheck.hpp"
 #include "autograd/op.hpp"
+#include "autograd/packed.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/random.hpp"
 #include "autograd/shape.hpp"

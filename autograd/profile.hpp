@@ -12,7 +12,10 @@ struct GemmCall {
     float beta;
 };
 
-// While a log is set on this thread, every matrix product of matmul and linear appends its sizes.
+// While a log is set on this thread, every matrix product of matmul and linear (packed or not)
+// appends its sizes.
 void set_gemm_log(std::vector<GemmCall>* log);
+// Appends one product to this thread's log, if one is set (for ops that run a product of their own).
+void log_gemm(const GemmCall& call);
 
 }  // namespace tg

@@ -3,7 +3,7 @@
 // for exactly the same matrix products, and hw_limit_ms, what the hardware allows for them (their
 // FLOPs at the machine's peak sgemm rate, or their bytes at its memory bandwidth). Prints one JSON line. bench/pytorch_reference.py is the same model in PyTorch.
 //   train_step --batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20
-//              --steps 50 --threads 1 [--no-attention] [--decode] [--vary-lengths]
+//              --steps 50 --threads 1 [--no-attention] [--decode [--beam K]] [--vary-lengths]
 // --vary-lengths trains on what users train on: sentences of 1 to 30 words, bucketed by length into
 // batches of varying shapes (see varying_pairs), and reports resident memory along the run.
 #include <cblas.h>
@@ -218,6 +218,7 @@ int main(int argc, char** argv) {
                    {"--tgt-len", "N", "target length, every sentence (with </s>)", "20"},
                    {"--steps", "N", "timed steps after 5 warm-up steps", "50"}, kThreadsOption,
                    {"--no-attention", "", "the RNNencdec baseline", ""}, {"--decode", "", "time greedy decoding instead", ""},
+                   {"--beam", "K", "with --decode: beam search of width K (K rows a sentence, </s> an ordinary word)", "1"},
                    {"--products", "", "also print, to stderr, the step's matrix products grouped by shape, with their raw time", ""},
                    {"--no-limit", "", "skip the raw-sgemm replay between steps (for profiling the step alone; limit_ms is 0)", ""},
                    {"--vary-lengths", "", "sentences of 1-30 words in batches of varying shapes, as in real training (no limit_ms)", ""}},
@@ -227,6 +228,7 @@ int main(int argc, char** argv) {
         const auto S = static_cast<std::size_t>(args.integer("--src-len", 2, 10000));
         const auto T = static_cast<std::size_t>(args.integer("--tgt-len", 2, 10000));
         const auto steps = static_cast<int>(args.integer("--steps", 1, 1000000));
+        const auto beam = static_cast<std::size_t>(args.integer("--beam", 1, 1000));
         const bool decode = args.flag("--decode"), vary = args.flag("--vary-lengths"), no_limit = args.flag("--no-limit") || vary;
         // Before anything else runs: the machine's own limits, for hw_limit_ms (in a child process).
         const MachineLimits machine = no_limit ? MachineLimits{} : measure_machine(static_cast<int>(args.integer("--threads", 1, 256)));
@@ -259,6 +261,16 @@ int main(int argc, char** argv) {
         std::size_t next_batch = 0;
         std::size_t tokens_done = 0;  // target tokens of the timed steps (varies with the batch)
 
+        // Decoding reads the output weight packed (autograd/packed.hpp); what packing costs, once per run
+        // (median of 5: the process's first packs of a large weight also pay for fresh memory).
+        std::vector<double> pack_t;
+        PackedWeight packed;
+        for (int i = 0; i < 5 && decode; ++i) {
+            const auto t0 = Clock::now();
+            packed = PackedWeight(model.output.weight.value());
+            pack_t.push_back(ms_since(t0));
+        }
+
         Tape tape;
         TapeScope scope(tape);
         std::vector<double> forward_t, backward_t, update_t;  // where a training step's time goes
@@ -273,8 +285,10 @@ int main(int argc, char** argv) {
             } else {
                 tokens_done += B * T;
             }
-            if (decode) {  // greedy decoding for exactly T steps, as a decoder in production runs
-                greedy(model, sources, vary ? batch.tgt_len : T, /*stop_at_eos=*/false);
+            if (decode) {  // decoding for exactly T steps, the output weight packed once as eval and translate do
+                const DecodeOptions o{.max_len = vary ? batch.tgt_len : T, .stop_at_eos = false, .packed_output = &packed};
+                if (beam > 1) beam_search(model, sources, beam, o);
+                else greedy(model, sources, o);
                 return;
             }
             const auto t0 = Clock::now();
@@ -354,7 +368,7 @@ int main(int argc, char** argv) {
                    "\"gflop_per_step\": {:.4f}, \"forward_ms\": {:.3f}, \"forward_limit_ms\": {:.3f}, \"backward_ms\": {:.3f}, "
                    "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}, "
                    "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}, "
-                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}}}\n",
+                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}}}\n",
                    decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
                    *std::min_element(times.begin(), times.end()), vary ? static_cast<double>(tokens_done) / run_s : static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, over_limit,
@@ -362,7 +376,8 @@ int main(int argc, char** argv) {
                    median(update_t), rss_start, rss_end, vary, rss_along,
                    static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0),
                    static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0), hw_limit,
-                   hw_limit > 0 ? med / hw_limit : 0, machine.gflop_per_s, machine.gb_per_s);
+                   hw_limit > 0 ? med / hw_limit : 0, machine.gflop_per_s, machine.gb_per_s, decode ? beam : 0,
+                   pack_t.empty() ? 0.0 : median(pack_t));
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);

@@ -7,6 +7,8 @@
 #include "checkpoint.hpp"
 #include "decode.hpp"
 #include "cli_helpers.hpp"
+#include <cmath>
+
 #include "helpers.hpp"
 #include "model.hpp"
 #include "optim/adam.hpp"
@@ -113,14 +115,15 @@ TEST_CASE("beam search of width 1 is greedy decoding; wider beams score at least
     RNNSearch model(c, gen);
     for (const auto& source : {std::vector<std::int32_t>{4, 5, 6, 3}, std::vector<std::int32_t>{7, 3},
                                std::vector<std::int32_t>{5, 5, 7, 6, 4, 3}}) {
-        const Translation g = greedy(model, {source}, 12)[0];
-        const Translation b1 = beam_search(model, source, 1, 12);
+        const Translation g = greedy(model, {source}, {.max_len = 12})[0];
+        const Translation b1 = beam_search(model, source, 1, {.max_len = 12});
         CHECK(g.words == b1.words);
         CHECK(g.score == doctest::Approx(b1.score).epsilon(1e-6));
         CHECK(g.attention.values == b1.attention.values);
-        const Translation b4 = beam_search(model, source, 4, 12);
+        const Translation b4 = beam_search(model, source, 4, {.max_len = 12});
         auto normalised = [](const Translation& t) { return t.score / static_cast<double>(t.words.size() + (t.finished ? 1 : 0)); };
-        CHECK(normalised(b4) >= normalised(b1) - 1e-9);
+        // (the same hypothesis scored in a batch of 4 rows rounds differently from a batch of 1: float)
+        CHECK(normalised(b4) >= normalised(b1) - 1e-6 * std::fabs(normalised(b1)));
     }
 }
 

@@ -22,7 +22,7 @@ void gemm(const float* a, bool ta, const float* b, bool tb, float* c, std::size_
           std::size_t n, float beta) {
     static const int threads_set = num_threads();  // links threads.cpp, whose start-up sets the default
     (void)threads_set;
-    if (gemm_log) gemm_log->push_back({ta, tb, m, n, k, beta});
+    log_gemm({ta, tb, m, n, k, beta});
     auto A = ta ? matrix(a, k, m) : matrix(a, m, k);
     auto B = tb ? matrix(b, n, k) : matrix(b, k, n);
     auto C = matrix(c, m, n);
@@ -52,6 +52,9 @@ Dims matmul_dims(const Shape& a, const Shape& b) {
 }  // namespace
 
 void set_gemm_log(std::vector<GemmCall>* log) { gemm_log = log; }
+void log_gemm(const GemmCall& call) {
+    if (gemm_log) gemm_log->push_back(call);
+}
 
 namespace {
 

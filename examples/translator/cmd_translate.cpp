@@ -20,10 +20,11 @@ using namespace tg;
 
 namespace {
 
-// `units`: the source as the model reads it (words, or subword pieces).
-Translation translate_one(const LoadedModel& m, const text::Sentence& units, std::size_t beam) {
+// `units`: the source as the model reads it (words, or subword pieces). `packed`: the model's output
+// weight packed once for all the sentences of a run.
+Translation translate_one(const LoadedModel& m, const text::Sentence& units, std::size_t beam, const PackedWeight& packed) {
     const std::vector<std::int32_t> ids = m.src_vocab.encode(units, true);
-    return beam > 1 ? beam_search(*m.model, ids, beam) : greedy(*m.model, {ids})[0];
+    return beam > 1 ? beam_search(*m.model, ids, beam, {.packed_output = &packed}) : greedy(*m.model, {ids}, {.packed_output = &packed})[0];
 }
 
 // An attention matrix with its labels: rows are what was written (and </s>), columns what was read
@@ -91,6 +92,7 @@ int cmd_translate(const Argv& argv) {
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const bool show = args.flag("--show-attention");
     if (show && !m.model->attention) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
+    const PackedWeight packed(m.model->output.weight.value());
     std::string line;
     for (std::size_t n = 1; std::getline(std::cin, line); ++n) {
         text::clean_line(line, n == 1);  // CRLF and a BOM, as every file reader does
@@ -103,7 +105,7 @@ int cmd_translate(const Argv& argv) {
             throw FileError(fmt::format("stdin:{}: a sentence of {} words; sentences of more than {} are refused (--max-words)",
                                         n, words.size(), longest));
         const text::Sentence units = m.source_units(words);
-        const Translation t = translate_one(m, units, beam);
+        const Translation t = translate_one(m, units, beam, packed);
         fmt::print("{}\n", m.target_text(t.words));
         if (show) {
             const Labelled l = labelled(m, units, t, args.flag("--words"));
@@ -131,7 +133,7 @@ int cmd_attention(const Argv& argv) {
     const LoadedModel m = load_model(args.text("--checkpoint"));
     if (!m.model->attention) throw UsageError("--checkpoint: this model has no attention (RNNencdec): nothing to draw");
     const text::Sentence units = m.source_units(words);
-    const Translation t = translate_one(m, units, beam);
+    const Translation t = translate_one(m, units, beam, PackedWeight(m.model->output.weight.value()));
     const Labelled l = labelled(m, units, t, args.flag("--words"));
     const auto& [attention, rows, cols] = l;
     const std::string translation = m.target_text(t.words);

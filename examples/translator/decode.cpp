@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
@@ -92,7 +93,8 @@ void top_k_log_probs(const float* row, std::size_t n, float log_z, std::size_t k
 std::size_t default_max_len(std::size_t source_len) { return 2 * source_len + 10; }
 
 std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
-                                std::size_t max_len, bool stop_at_eos) {
+                                const DecodeOptions& options) {
+    std::size_t max_len = options.max_len;
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
     const Sources batch = pad_sources(sources);
     const std::size_t B = batch.size, S = batch.len;
@@ -105,6 +107,8 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
             max_len = std::max(max_len, limit[b]);
         }
     const RNNSearch::Encoded enc = model.encode(batch.ids, B, S, batch.lengths);
+    std::optional<PackedWeight> own;  // the output weight, packed once and read every step
+    const PackedWeight& output_weight = options.packed_output ? *options.packed_output : own.emplace(model.output.weight.value());
     std::vector<Translation> out(B);
     for (std::size_t b = 0; b < B; ++b) {  // room for the longest output up front: no reallocation per word
         out[b].words.reserve(limit[b]);
@@ -114,7 +118,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
     Tensor state = enc.initial.value();  // s_{i-1}, carried from one step's scope to the next
     for (std::size_t i = 0; i < max_len; ++i) {
         InferenceMode step_scope;  // a step's values are released at its end: memory of one step, any length
-        RNNSearch::Step st = model.step(enc, constant(state), prev);
+        RNNSearch::Step st = model.step(enc, constant(state), prev, &output_weight);
         std::copy_n(st.state.value().data(), state.numel(), state.data());
         const Tensor& logits = st.logits.value();
         const std::size_t V = logits.shape()[1];
@@ -126,7 +130,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
             out[b].score += row[best] - log_sum_exp({row, V});  // log-probability of the choice
             if (st.weights.defined()) append_row(out[b].attention, st.weights.value().data() + b * S, S);
             prev[b] = best;
-            if (best == Vocab::kEos && stop_at_eos) out[b].finished = true;
+            if (best == Vocab::kEos && options.stop_at_eos) out[b].finished = true;
             else out[b].words.push_back(best);
             all_done = all_done && (out[b].finished || i + 1 >= limit[b]);
         }
@@ -138,7 +142,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
 }
 
 std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
-                                     std::size_t beam, std::size_t max_len) {
+                                     std::size_t beam, const DecodeOptions& options) {
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
     const std::size_t K = std::max<std::size_t>(beam, 1), B = sources.size();
     // Each sentence is encoded once, then its encoding repeated K times: rows b*K .. b*K+K-1 hold
@@ -146,6 +150,8 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
     const Sources batch = pad_sources(sources);
     const std::size_t S = batch.len;
     const RNNSearch::Encoded enc = repeat_rows(model.encode(batch.ids, B, S, batch.lengths), K);
+    std::optional<PackedWeight> own;  // the output weight, packed once and read every step
+    const PackedWeight& output_weight = options.packed_output ? *options.packed_output : own.emplace(model.output.weight.value());
     struct Hyp {
         Translation t;
         std::size_t row = 0;  // its state's row among its sentence's K
@@ -158,7 +164,7 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
     std::vector<Sentence> sent(B);
     std::size_t longest = 0;
     for (std::size_t b = 0; b < B; ++b) {  // each sentence's own length limit, as in greedy()
-        sent[b].limit = max_len ? max_len : default_max_len(sources[b].size());
+        sent[b].limit = options.max_len ? options.max_len : default_max_len(sources[b].size());
         longest = std::max(longest, sent[b].limit);
     }
     Tensor state = enc.initial.value();  // [B*K, H], carried from one step's scope to the next
@@ -182,7 +188,7 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
         for (const Sentence& s : sent) any = any || !s.done;
         if (!any) break;
         InferenceMode step_scope;  // a step's values are released at its end
-        RNNSearch::Step st = model.step(enc, constant(state), prev);
+        RNNSearch::Step st = model.step(enc, constant(state), prev, &output_weight);
         const Tensor& logits = st.logits.value();
         const std::size_t V = logits.shape()[1];
         std::copy_n(state.data(), state.numel(), next_state.data());
@@ -206,7 +212,7 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
                 Hyp h = s.live[cands[c].hyp];
                 h.t.score = cands[c].score;
                 if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + (b * K + h.row) * S, S);
-                if (cands[c].word == Vocab::kEos) {
+                if (cands[c].word == Vocab::kEos && options.stop_at_eos) {
                     h.t.finished = true;
                     s.finished.push_back(std::move(h));
                     continue;
@@ -243,8 +249,8 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
 }
 
 Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
-                        std::size_t max_len) {
-    return beam_search(model, std::vector<std::vector<std::int32_t>>{source}, beam, max_len)[0];
+                        const DecodeOptions& options) {
+    return beam_search(model, std::vector<std::vector<std::int32_t>>{source}, beam, options)[0];
 }
 
 std::vector<viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<text::EncodedPair>& pairs) {

@@ -26,21 +26,32 @@ constexpr std::size_t kMaxBatchTokens = 16384;
 // The default length limit: twice the source, plus 10.
 std::size_t default_max_len(std::size_t source_len);
 
-// Greedy decoding of several sentences at once; each source is a list of ids ending in </s>. With
-// max_len = 0 each sentence stops at its own default_max_len, so its translation is the same in any
-// batch.
-// With stop_at_eos = false every sentence runs max_len steps (benchmarks: a fixed amount of work).
+// How far to decode, and with what.
+struct DecodeOptions {
+    // The length limit of every sentence; 0: each sentence stops at its own default_max_len, so its
+    // translation is the same in any batch.
+    std::size_t max_len = 0;
+    // false: </s> is a word like any other and every sentence runs max_len steps (benchmarks: a fixed
+    // amount of work).
+    bool stop_at_eos = true;
+    // The model's output weight packed for decoding (tg::PackedWeight of model.output.weight): pack it
+    // once to decode many batches or sentences with one model; without it, each call packs its own
+    // (a few ms with a vocabulary of 16,000).
+    const tg::PackedWeight* packed_output = nullptr;
+};
+
+// Greedy decoding of several sentences at once; each source is a list of ids ending in </s>.
 std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
-                                std::size_t max_len = 0, bool stop_at_eos = true);
+                                const DecodeOptions& options = {});
 
 // Beam search of width `beam` for one sentence; hypotheses are compared by log-probability
 // divided by their length (counting </s>). Width 1 gives exactly the greedy translation.
 Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
-                        std::size_t max_len = 0);
+                        const DecodeOptions& options = {});
 // The same for several sentences at once (K rows per sentence in one batch: the products are K x B
 // rows tall), each with its own length limit: each sentence gets what it gets alone.
 std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
-                                     std::size_t beam, std::size_t max_len = 0);
+                                     std::size_t beam, const DecodeOptions& options = {});
 
 // Teacher-forced attention over each pair's reference: [target words + </s>] x [source ids].
 std::vector<tg::viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<tg::text::EncodedPair>& pairs);

@@ -18,12 +18,14 @@ namespace {
 std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data,
                                                      std::size_t beam) {
     std::vector<std::vector<std::int32_t>> out(data.size());
+    const PackedWeight packed_output(m.model->output.weight.value());  // once for every batch
     // Batches of at most 64 sentences of similar lengths and 16,384 padded tokens (beam search: K rows
     // a sentence, so products K times taller): memory bounded whatever the lengths.
     for (const auto& which : text::plan_batches(data, 64, nullptr, kMaxBatchTokens)) {
         std::vector<std::vector<std::int32_t>> sources;
         for (std::size_t i : which) sources.push_back(data[i].source);
-        std::vector<Translation> t = beam > 1 ? beam_search(*m.model, sources, beam) : greedy(*m.model, sources);
+        std::vector<Translation> t = beam > 1 ? beam_search(*m.model, sources, beam, {.packed_output = &packed_output})
+                                              : greedy(*m.model, sources, {.packed_output = &packed_output});
         for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = std::move(t[k].words);
     }
     return out;

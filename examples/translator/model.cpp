@@ -76,14 +76,17 @@ Var RNNSearch::dropped(const Var& x) const {
 
 // <doc:output-and-step>
 // <doc:output-logits>
-Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& prev_embedding) const {
+Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& prev_embedding,
+                             const PackedWeight* packed_output) const {
     Var features = dropped(concat({state, context, prev_embedding}, -1));  // [s_i ; c_i ; Et[y_{i-1}]]
     if (deep_output) features = deep_output->forward(features);   // t_i = maxout(...)  (Appendix A.2.2)
+    if (packed_output) return linear(features, *packed_output, output.has_bias() ? output.bias.var() : Var());
     return output.forward(features);                              // W_o (...) + b_o
 }
 // </doc:output-logits>
 
-RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::span<const std::int32_t> prev_words) const {
+RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::span<const std::int32_t> prev_words,
+                                const PackedWeight* packed_output) const {
     Step s;
     Var y_prev = tgt_embed.forward(prev_words, {prev_words.size()});  // Et[y_{i-1}]
     if (attention) {
@@ -94,7 +97,7 @@ RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::
         s.context = enc.fixed;
     }
     s.state = decoder.forward(concat({y_prev, s.context}, 1), prev_state);  // s_i = GRU([Et[y_{i-1}] ; c_i], s_{i-1})
-    s.logits = output_logits(s.state, s.context, y_prev);
+    s.logits = output_logits(s.state, s.context, y_prev, packed_output);
     return s;
 }
 // </doc:output-and-step>

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include "autograd/packed.hpp"
 #include "layers/layers.hpp"
 #include "text/batching.hpp"
 
@@ -43,7 +44,9 @@ public:
         tg::Var weights;  // alpha_i   [B, S]  (undefined for the baseline)
         tg::Var logits;   // [B, Vt]
     };
-    Step step(const Encoded& enc, const tg::Var& prev_state, std::span<const std::int32_t> prev_words) const;
+    // Decoding passes the output weight packed once (autograd/packed.hpp): the same logits, faster.
+    Step step(const Encoded& enc, const tg::Var& prev_state, std::span<const std::int32_t> prev_words,
+              const tg::PackedWeight* packed_output = nullptr) const;
 
     // Teacher forcing over a batch: the mean over its non-pad target tokens of -log p(y_i | ...).
     // With `logits_out`, also returns the logits [B*T, Vt] (row b*T + i: sentence b, step i); with
@@ -70,7 +73,8 @@ private:
     float dropout_ = 0.0f;
     mutable tg::Generator dropout_gen_{0};
     mutable tg::Tensor dropout_mask_;  // reused: no allocation per step once warmed up
-    tg::Var output_logits(const tg::Var& state, const tg::Var& context, const tg::Var& prev_embedding) const;
+    tg::Var output_logits(const tg::Var& state, const tg::Var& context, const tg::Var& prev_embedding,
+                          const tg::PackedWeight* packed_output = nullptr) const;
 };
 
 }  // namespace translator

@@ -1,0 +1,77 @@
+// The packed weight of decoding (autograd/packed.hpp): the same numbers as a product computed in
+// double precision by plain loops, for every shape the kernel treats differently (row counts around
+// its 6-row tiles, column counts around its 16-column panels, depths split into several passes),
+// with threads, and its refusals.
+#include <cmath>
+
+#include "helpers.hpp"
+#include "tapegrad.hpp"
+
+using namespace tg;
+using tg::test::rand;
+
+namespace {
+
+// y = x W^T + b in double precision; returns the largest |error| of `y` divided by the bound
+// sum_k |x_k||w_k| + |b| of its entry (float rounding stays far below 1e-5 of that).
+double worst_relative_error(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y) {
+    const std::size_t n_in = w.shape()[1], n_out = w.shape()[0], rows = x.numel() / n_in;
+    double worst = 0.0;
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t o = 0; o < n_out; ++o) {
+            double exact = b ? b->data()[o] : 0.0, bound = b ? std::fabs(b->data()[o]) : 0.0;
+            for (std::size_t k = 0; k < n_in; ++k) {
+                exact += double(x.data()[r * n_in + k]) * w.data()[o * n_in + k];
+                bound += std::fabs(double(x.data()[r * n_in + k]) * w.data()[o * n_in + k]);
+            }
+            worst = std::max(worst, std::fabs(y.data()[r * n_out + o] - exact) / std::max(bound, 1e-30));
+        }
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("linear with a packed weight equals the exact product for every tile and panel shape") {
+    NoGradGuard no_grad;
+    std::uint64_t seed = 1;
+    for (std::size_t rows : {1, 5, 6, 7, 12, 13, 32})
+        for (std::size_t n_in : {1, 3, 17, 448, 801})  // 801: three passes over k of 267
+            for (std::size_t n_out : {1, 15, 16, 17, 100}) {
+                CAPTURE(rows);
+                CAPTURE(n_in);
+                CAPTURE(n_out);
+                const Tensor x = rand({rows, n_in}, seed++), w = rand({n_out, n_in}, seed++), b = rand({n_out}, seed++);
+                const PackedWeight packed(w);
+                CHECK(packed.out_features() == n_out);
+                CHECK(packed.in_features() == n_in);
+                CHECK(worst_relative_error(x, w, &b, linear(constant(x), packed, constant(b)).value()) < 1e-5);
+                CHECK(worst_relative_error(x, w, nullptr, linear(constant(x), packed).value()) < 1e-5);
+            }
+}
+
+TEST_CASE("linear with a packed weight: leading axes, two threads, the unpacked op's numbers") {
+    NoGradGuard no_grad;
+    const Tensor x = rand({3, 4, 40}, 7), w = rand({1200, 40}, 8), b = rand({1200}, 9);
+    const PackedWeight packed(w);
+    const Tensor one_thread = linear(constant(x), packed, constant(b)).value();
+    CHECK(one_thread.shape() == Shape{3, 4, 1200});
+    CHECK(worst_relative_error(x, w, &b, one_thread) < 1e-5);
+    set_num_threads(2);  // the columns are split between threads: each sum is the same, bit for bit
+    const Tensor two_threads = linear(constant(x), packed, constant(b)).value();
+    set_num_threads(1);
+    CHECK(std::equal(one_thread.flat().begin(), one_thread.flat().end(), two_threads.flat().begin()));
+    const Tensor unpacked = linear(constant(x), constant(w), constant(b)).value();
+    for (std::size_t i = 0; i < unpacked.numel(); ++i) CHECK(one_thread.data()[i] == doctest::Approx(unpacked.data()[i]).epsilon(1e-5));
+}
+
+TEST_CASE("linear with a packed weight is for inference and checks its shapes") {
+    Parameter x(rand({2, 3}, 1));
+    const PackedWeight packed(rand({4, 3}, 2));
+    CHECK_THROWS_WITH_ALL(linear(x, packed), TapeError, "packed", "inference");
+    CHECK(active_tape().num_records() == 0);  // nothing half recorded
+    NoGradGuard no_grad;
+    CHECK(linear(x, packed).shape() == Shape{2, 4});  // no gradient wanted: fine
+    CHECK_THROWS_WITH_ALL(linear(constant(rand({2, 5}, 3)), packed), ShapeError, "linear (packed)", "[2, 5]", "[4, 3]");
+    CHECK_THROWS_WITH_ALL(linear(x, packed, constant(rand({3}, 4))), ShapeError, "bias [3]");
+    CHECK_THROWS_WITH_ALL(PackedWeight(rand({2, 3, 4}, 5)), ShapeError, "PackedWeight", "[2, 3, 4]");
+}
