@@ -1,49 +1,71 @@
 #!/usr/bin/env bash
-# tapegrad against PyTorch on the translator's model, run alternately (the machine is shared and
-# noisy: alternating spreads the noise over both), for the two configurations of issue 7, training
-# and greedy decoding, 1 and 2 threads. Prints a markdown table of medians over the rounds.
-#   usage: bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS]
+# tapegrad against its peers on the translator's model, run alternately in one run (the machine is
+# shared and noisy: alternating spreads the noise over all three): libtorch (the PyTorch C++ API,
+# bench/libtorch_reference.cpp, when Debian's libtorch-dev was there at build time; skipped with a
+# message otherwise) and PyTorch (bench/pytorch_reference.py). Configurations A, B and V of issue 16;
+# training, greedy decoding and beam search of width 5. Prints a markdown table of medians over the rounds.
+#
+# The peers run with glibc's malloc told to keep freed memory (GLIBC_TUNABLES below): by default glibc
+# gives it back to the kernel each step and they page it in again, 25-33% slower; this compares against
+# them at their best. PEER_MALLOC=default runs them with glibc's defaults instead.
+#   usage: bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS] [THREADS]
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-3}
 steps=${3:-30}
+threads=${4:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 ours="$build/bench/train_step"
-theirs="/usr/bin/python3 $here/pytorch_reference.py"
+python="/usr/bin/python3 $here/pytorch_reference.py"
+libtorch="$build/bench/libtorch_reference"
+tuned="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
+[ "${PEER_MALLOC:-tuned}" = default ] && tuned=""
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
     echo "bench/compare.sh needs PyTorch: apt-get install python3-torch" >&2
     exit 1
 fi
+if [ ! -x "$libtorch" ]; then
+    echo "bench/compare.sh: no $libtorch (apt-get install libtorch-dev, then rebuild): the libtorch column is skipped" >&2
+    libtorch=""
+fi
 field() { sed -E "s/.*\"$1\": ([0-9.]+|null).*/\1/" <<<"$2"; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+peer() { GLIBC_TUNABLES="$tuned" "$@"; }
 
-echo "| config | mode | threads | tapegrad tok/s | PyTorch tok/s | ratio | tapegrad ms | limit ms | ms/limit | tapegrad RSS MB | PyTorch RSS MB |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-for config in "--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20" \
-              "--batch 32 --emb 128 --hidden 256 --attn 256 --vocab 40 --src-len 20 --tgt-len 20"; do
-    for mode in train decode; do
+echo "| config | mode | tapegrad ms | libtorch ms | PyTorch ms | fastest peer / tapegrad | tapegrad / hw limit | tapegrad RSS MB | libtorch RSS MB | PyTorch RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for name in A B V; do
+    case $name in
+        A) config="--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20" ;;
+        B) config="--batch 32 --emb 128 --hidden 256 --attn 256 --vocab 40 --src-len 20 --tgt-len 20" ;;
+        V) config="--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 16000 --src-len 12 --tgt-len 12" ;;
+    esac
+    for mode in train greedy beam5; do
         flag=""
-        [ "$mode" = decode ] && flag="--decode"
-        for threads in 1 2; do
-            ours_tok=() theirs_tok=() ours_ms=() limit=() ours_rss=() theirs_rss=()
-            for _ in $(seq "$rounds"); do
-                a=$($ours $config --steps "$steps" --threads "$threads" $flag)
-                b=$($theirs $config --steps "$steps" --threads "$threads" $flag)
-                ours_tok+=("$(field tgt_tokens_per_s "$a")")
-                theirs_tok+=("$(field tgt_tokens_per_s "$b")")
-                ours_ms+=("$(field median_ms "$a")")
-                limit+=("$(field limit_ms "$a")")
-                ours_rss+=("$(field peak_rss_mb "$a")")
-                theirs_rss+=("$(field peak_rss_mb "$b")")
-            done
-            ot=$(printf '%s\n' "${ours_tok[@]}" | median)
-            tt=$(printf '%s\n' "${theirs_tok[@]}" | median)
-            om=$(printf '%s\n' "${ours_ms[@]}" | median)
-            lm=$(printf '%s\n' "${limit[@]}" | median)
-            printf "| %s | %s | %s | %s | %s | %.2f | %s | %s | %.2f | %s | %s |\n" \
-                "E$(sed -E 's/.*--emb ([0-9]+).*/\1/' <<<"$config") H$(sed -E 's/.*--hidden ([0-9]+).*/\1/' <<<"$config")" \
-                "$mode" "$threads" "$ot" "$tt" "$(awk -v a="$ot" -v b="$tt" "BEGIN {print a / b}")" "$om" "$lm" "$(awk -v a="$om" -v b="$lm" "BEGIN {print a / b}")" \
-                "$(printf '%s\n' "${ours_rss[@]}" | median)" "$(printf '%s\n' "${theirs_rss[@]}" | median)"
+        [ "$mode" = greedy ] && flag="--decode"
+        [ "$mode" = beam5 ] && flag="--decode --beam 5"
+        ours_ms=() hw=() lt_ms=() py_ms=() ours_rss=() lt_rss=() py_rss=()
+        for _ in $(seq "$rounds"); do
+            a=$($ours $config --steps "$steps" --threads "$threads" $flag)
+            ours_ms+=("$(field median_ms "$a")")
+            hw+=("$(field median_over_hw_limit "$a")")
+            ours_rss+=("$(field peak_rss_mb "$a")")
+            if [ -n "$libtorch" ]; then
+                b=$(peer "$libtorch" $config --steps "$steps" --threads "$threads" $flag)
+                lt_ms+=("$(field median_ms "$b")")
+                lt_rss+=("$(field peak_rss_mb "$b")")
+            fi
+            c=$(peer $python $config --steps "$steps" --threads "$threads" $flag)
+            py_ms+=("$(field median_ms "$c")")
+            py_rss+=("$(field peak_rss_mb "$c")")
         done
+        om=$(printf '%s\n' "${ours_ms[@]}" | median)
+        pm=$(printf '%s\n' "${py_ms[@]}" | median)
+        lm=$([ -n "$libtorch" ] && printf '%s\n' "${lt_ms[@]}" | median || echo "")
+        fastest=$(printf '%s\n' $lm $pm | sort -g | head -1)
+        printf "| %s | %s | %s | %s | %s | %.2f | %s | %s | %s | %s |\n" "$name" "$mode" "$om" "${lm:-skipped}" "$pm" \
+            "$(awk -v a="$fastest" -v b="$om" "BEGIN {print a / b}")" "$(printf '%s\n' "${hw[@]}" | median)" \
+            "$(printf '%s\n' "${ours_rss[@]}" | median)" \
+            "$([ -n "$libtorch" ] && printf '%s\n' "${lt_rss[@]}" | median || echo -)" "$(printf '%s\n' "${py_rss[@]}" | median)"
     done
 done

@@ -4,7 +4,7 @@ would (nn.Embedding, nn.GRU, nn.GRUCell, nn.Linear), timed like bench/train_step
 same JSON keys. Needs Debian's python3-torch.
 
   bench/pytorch_reference.py --batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 \
-      --src-len 20 --tgt-len 20 --steps 50 --threads 1 [--no-attention] [--decode] [--vary-lengths]
+      --src-len 20 --tgt-len 20 --steps 50 --threads 1 [--no-attention] [--decode [--beam K]] [--vary-lengths]
 
 --vary-lengths: the same sentence lengths and batches as train_step --vary-lengths (the same
 SplitMix64 generator), padded sources packed for the encoder and masked in attention, as a PyTorch
@@ -87,6 +87,31 @@ class RNNSearch(nn.Module):
         for _ in range(steps):
             s, logits = self.step(annotations, keys, fixed, s, self.tgt_embed(prev))
             prev = logits.argmax(1)
+
+    @torch.no_grad()
+    def beam(self, src, steps, k, lengths=None):
+        """Beam search of width k for `steps` steps (</s> an ordinary word, as train_step --beam): each
+        sentence encoded once and repeated k times, the k best of k x vocabulary continuations kept."""
+        B = src.shape[0]
+        annotations, keys, fixed, s = self.encode(src, lengths)
+        rep = lambda t: None if t is None else t.repeat_interleave(k, 0)
+        annotations, keys, fixed, s = rep(annotations), rep(keys), rep(fixed), rep(s)
+        self.pad_mask = rep(self.pad_mask)
+        scores = torch.full((B, k), float("-inf"))
+        scores[:, 0] = 0.0  # one live hypothesis at the start
+        prev = torch.full((B * k,), BOS, dtype=torch.long)
+        offsets = (torch.arange(B) * k).unsqueeze(1)
+        history = []
+        for _ in range(steps):
+            s, logits = self.step(annotations, keys, fixed, s, self.tgt_embed(prev))
+            log_p = torch.log_softmax(logits, 1).view(B, k, -1)
+            V = log_p.shape[2]
+            scores, idx = (scores.unsqueeze(2) + log_p).view(B, -1).topk(k, 1)
+            parent = (idx // V + offsets).view(-1)
+            prev = (idx % V).view(-1)
+            s = s[parent]
+            history.append((parent, prev))
+        return scores, history
 
 
 MASK64 = (1 << 64) - 1
@@ -200,7 +225,7 @@ def current_rss_mb():
 def main():
     p = argparse.ArgumentParser()
     for name, default in (("batch", 32), ("emb", 64), ("hidden", 128), ("attn", 128), ("vocab", 40), ("src-len", 20),
-                          ("tgt-len", 20), ("steps", 50), ("threads", 1)):
+                          ("tgt-len", 20), ("steps", 50), ("threads", 1), ("beam", 1)):
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--no-attention", action="store_true")
     p.add_argument("--decode", action="store_true")
@@ -232,6 +257,9 @@ def main():
             s_, di, do, lengths = make_batch(varying, plan[state["next"] % len(plan)])
             state["next"] += 1
         state["tokens"] += do.numel()
+        if a.decode and a.beam > 1:
+            model.beam(s_, do.shape[1], a.beam, lengths)
+            return
         if a.decode:
             model.greedy(s_, do.shape[1], lengths)
             return
@@ -263,7 +291,7 @@ def main():
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "allocs_per_step": None, "limit_ms": None, "median_over_limit": None,
         "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(current_rss_mb(), 1),
-        "vary_lengths": a.vary_lengths, "rss_mb_after_steps": rss_along}))
+        "vary_lengths": a.vary_lengths, "rss_mb_after_steps": rss_along, "beam": a.beam if a.decode else 0}))
 
 
 if __name__ == "__main__":
