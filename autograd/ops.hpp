@@ -102,6 +102,9 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets,
 // log sum_i exp(row[i]) of plain floats, shifted by the maximum (never overflows), SIMD: what a
 // decoder needs to turn a row of logits into log-probabilities without recording anything.
 float log_sum_exp(std::span<const float> row);
+// The index of the row's largest value, the first if it occurs more than once (std::max_element's
+// answer), SIMD: a greedy decoder's choice over a vocabulary of thousands. 0 for an empty row.
+std::size_t argmax(std::span<const float> row);
 
 // --- indexing and selection (ops/index.cpp) ---
 // Rows of weight [V, E] picked by ids: output shape ids_shape + [E]. Backward scatter-adds, so an id

@@ -182,11 +182,19 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 5; ++i) one_step();
     const double rss_start = current_rss_mb();
     std::vector<double> times;
+    rusage cpu_start{};
+    getrusage(RUSAGE_SELF, &cpu_start);
+    const auto run_start = Clock::now();
     for (int i = 0; i < steps; ++i) {
         const auto t0 = Clock::now();
         one_step();
         times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
+    const double run_s = std::chrono::duration<double>(Clock::now() - run_start).count();
+    rusage cpu_end{};
+    getrusage(RUSAGE_SELF, &cpu_end);
+    auto seconds = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+    const double cpu_s = seconds(cpu_end.ru_utime) - seconds(cpu_start.ru_utime) + seconds(cpu_end.ru_stime) - seconds(cpu_start.ru_stime);
     std::vector<double> sorted = times;
     std::sort(sorted.begin(), sorted.end());
     const double med = sorted.size() % 2 ? sorted[sorted.size() / 2] : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
@@ -195,10 +203,10 @@ int main(int argc, char** argv) {
     std::printf("{\"framework\": \"libtorch %s\", \"mode\": \"%s\", \"batch\": %ld, \"emb\": %ld, \"hidden\": %ld, \"attn\": %ld, "
                 "\"vocab\": %ld, \"src_len\": %ld, \"tgt_len\": %ld, \"threads\": %ld, \"attention\": %s, \"steps\": %d, "
                 "\"median_ms\": %.3f, \"min_ms\": %.3f, \"tgt_tokens_per_s\": %.0f, \"peak_rss_mb\": %.1f, "
-                "\"rss_start_mb\": %.1f, \"rss_end_mb\": %.1f, \"beam\": %ld, \"malloc_tuned\": %s}\n",
+                "\"rss_start_mb\": %.1f, \"rss_end_mb\": %.1f, \"beam\": %ld, \"malloc_tuned\": %s, \"cpu_over_wall\": %.2f}\n",
                 TORCH_VERSION, decode ? "decode" : "train", long(B), opt["--emb"], opt["--hidden"], opt["--attn"], long(V),
                 long(S), long(T), opt["--threads"], attention ? "true" : "false", steps, med, sorted.front(),
                 double(B * T) / (med / 1000.0), double(usage.ru_maxrss) / 1024.0, rss_start, current_rss_mb(),
-                decode ? long(beam) : 0L, std::getenv("GLIBC_TUNABLES") ? "true" : "false");
+                decode ? long(beam) : 0L, std::getenv("GLIBC_TUNABLES") ? "true" : "false", cpu_s / run_s);
     return 0;
 }

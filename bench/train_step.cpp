@@ -339,6 +339,8 @@ int main(int argc, char** argv) {
         const std::size_t allocs_before = tg::bench::allocations();
         std::string rss_along;  // resident memory at 1/8, 1/4, 1/2 and all of the run: flat or growing?
         tokens_done = 0;
+        rusage cpu_start{};
+        getrusage(RUSAGE_SELF, &cpu_start);
         const auto run_start = Clock::now();
         for (int i = 0; i < steps; ++i) {  // steps and raw products interleaved: the ratio is measured in one run
             const auto start = Clock::now();
@@ -349,6 +351,11 @@ int main(int argc, char** argv) {
                 rss_along += fmt::format("{}\"{}\": {:.1f}", rss_along.empty() ? "" : ", ", i + 1, current_rss_mb());
         }
         const double run_s = ms_since(run_start) / 1000.0;
+        rusage cpu_end{};
+        getrusage(RUSAGE_SELF, &cpu_end);  // CPU over wall time: a check that --threads 1 is one core
+        auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+        const double cpu_s = seconds(cpu_end.ru_utime) - seconds(cpu_start.ru_utime) + seconds(cpu_end.ru_stime) -
+                             seconds(cpu_start.ru_stime);
         const double allocs = static_cast<double>(tg::bench::allocations() - allocs_before) / steps;
         const double rss_end = current_rss_mb();
         std::vector<double> forward_limit, backward_limit;
@@ -368,7 +375,7 @@ int main(int argc, char** argv) {
                    "\"gflop_per_step\": {:.4f}, \"forward_ms\": {:.3f}, \"forward_limit_ms\": {:.3f}, \"backward_ms\": {:.3f}, "
                    "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}, "
                    "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}, "
-                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}}}\n",
+                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}, \"cpu_over_wall\": {:.2f}}}\n",
                    decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
                    *std::min_element(times.begin(), times.end()), vary ? static_cast<double>(tokens_done) / run_s : static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, over_limit,
@@ -377,7 +384,7 @@ int main(int argc, char** argv) {
                    static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0),
                    static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0), hw_limit,
                    hw_limit > 0 ? med / hw_limit : 0, machine.gflop_per_s, machine.gb_per_s, decode ? beam : 0,
-                   pack_t.empty() ? 0.0 : median(pack_t));
+                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s);
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);

@@ -242,6 +242,19 @@ TEST_CASE("cross_entropy on rows of 37 classes (SIMD registers and a scalar tail
     active_tape().clear();
 }
 
+TEST_CASE("argmax of a row: the first largest value, as std::max_element, at every length and position") {
+    for (std::size_t n : {1, 7, 8, 9, 31, 64, 1000}) {
+        const Tensor t = rand({n}, n);
+        std::vector<float> row(t.flat().begin(), t.flat().end());
+        CHECK(argmax(row) == std::size_t(std::max_element(row.begin(), row.end()) - row.begin()));
+        row[n - 1] = 5.0f;  // the largest in the tail, past the vector lanes
+        CHECK(argmax(row) == n - 1);
+        row[n / 2] = 5.0f;  // a tie: the first one wins
+        CHECK(argmax(row) == n / 2);
+    }
+    CHECK(argmax({}) == 0);
+}
+
 TEST_CASE("embedding: rows by id, scatter-add for repeated ids") {
     Tensor w = rand({5, 3}, 17);
     const std::vector<std::int32_t> ids = {4, 1, 4, 0, 2, 4};

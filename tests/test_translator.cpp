@@ -127,6 +127,25 @@ TEST_CASE("beam search of width 1 is greedy decoding; wider beams score at least
     }
 }
 
+TEST_CASE("decoding with stop_at_eos off runs every sentence to max_len, greedy and beam alike") {
+    Generator gen(5);
+    RNNSearch model(tiny_config(true), gen);
+    const std::vector<std::vector<std::int32_t>> sources{{4, 5, 6, 3}, {7, 3}};
+    for (const Translation& t : greedy(model, sources, {.max_len = 9, .stop_at_eos = false})) {
+        CHECK(t.words.size() == 9);
+        CHECK_FALSE(t.finished);
+    }
+    for (const Translation& t : beam_search(model, sources, 3, {.max_len = 9, .stop_at_eos = false})) {
+        CHECK(t.words.size() == 9);
+        CHECK_FALSE(t.finished);
+    }
+    // The same model and sentences with a packed output weight given by the caller: the same words.
+    const PackedWeight packed(model.output.weight.value());
+    const auto own = beam_search(model, sources, 3, {.max_len = 9});
+    const auto given = beam_search(model, sources, 3, {.max_len = 9, .packed_output = &packed});
+    for (std::size_t i = 0; i < sources.size(); ++i) CHECK(own[i].words == given[i].words);
+}
+
 TEST_CASE("alignment from attention: argmax source word per target word, without the closing tokens") {
     viz::Matrix m{3, 3, {0.1f, 0.7f, 0.2f,   // target 0 -> source 1
                          0.5f, 0.1f, 0.4f,   // target 1 -> source 0

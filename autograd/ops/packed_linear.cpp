@@ -74,17 +74,33 @@ void tile(const float* xs, const float* panel, std::size_t depth, float* y, std:
     }
 }
 
-// The last tile of a pass has the M % 6 rows left over.
-void tile_rest(std::size_t rows, const float* xs, const float* panel, std::size_t depth, float* y, std::size_t ldy,
-               std::size_t cols) {
+// One tile of `rows` rows (1 to 6).
+void tile_of(std::size_t rows, const float* xs, const float* panel, std::size_t depth, float* y, std::size_t ldy,
+             std::size_t cols, const float* next) {
     switch (rows) {
-        case 1: return tile<1>(xs, panel, depth, y, ldy, cols);
-        case 2: return tile<2>(xs, panel, depth, y, ldy, cols);
-        case 3: return tile<3>(xs, panel, depth, y, ldy, cols);
-        case 4: return tile<4>(xs, panel, depth, y, ldy, cols);
-        case 5: return tile<5>(xs, panel, depth, y, ldy, cols);
-        default: return;
+        case 1: return tile<1>(xs, panel, depth, y, ldy, cols, next);
+        case 2: return tile<2>(xs, panel, depth, y, ldy, cols, next);
+        case 3: return tile<3>(xs, panel, depth, y, ldy, cols, next);
+        case 4: return tile<4>(xs, panel, depth, y, ldy, cols, next);
+        case 5: return tile<5>(xs, panel, depth, y, ldy, cols, next);
+        default: return tile<kRows>(xs, panel, depth, y, ldy, cols, next);
     }
+}
+
+// Calls f(first row, rows) for each tile of m rows: tiles of 6, then the rest. A tile of 1 or 2 rows
+// keeps only 2 or 4 sums in flight, too few to hide the multiply-add's latency, so 6 + 1 and 6 + 2
+// rows are cut 4 + 3 and 4 + 4 (32 rows: 6 x 4 + 4 + 4).
+template <class F>
+void for_each_tile(std::size_t m, F f) {
+    std::size_t sixes = m / kRows, rest = m % kRows, r0 = 0;
+    if (sixes > 0 && rest > 0 && rest < 3) --sixes, rest += kRows;
+    for (std::size_t t = 0; t < sixes; ++t, r0 += kRows) f(r0, kRows);
+    if (rest > kRows) {
+        f(r0, (rest + 1) / 2);
+        r0 += (rest + 1) / 2;
+        rest -= (rest + 1) / 2;
+    }
+    if (rest > 0) f(r0, rest);
 }
 
 // k is split into passes of equal depth, at most kMaxDepth each.
@@ -93,19 +109,18 @@ std::size_t pass_depth(std::size_t k) {
     return (k + passes - 1) / passes;
 }
 
-// x [m, k] packed per pass: pass p (from k0, `depth` deep) starts at k0 * m, its tiles of 6 rows one
-// after the other, each [depth][rows in the tile].
+// x [m, k] packed per pass: pass p (from k0, `depth` deep) starts at k0 * m, its tiles one after the
+// other, each [depth][rows of the tile].
 void pack_rows(const float* x, std::size_t m, std::size_t k, float* xp) {
     const std::size_t step = pass_depth(k);
     for (std::size_t k0 = 0; k0 < k; k0 += step) {
         const std::size_t depth = std::min(step, k - k0);
         float* pass = xp + k0 * m;
-        for (std::size_t r0 = 0; r0 < m; r0 += kRows) {
-            const std::size_t rows = std::min(kRows, m - r0);
+        for_each_tile(m, [&](std::size_t r0, std::size_t rows) {
             float* t = pass + r0 * depth;
             for (std::size_t d = 0; d < depth; ++d)
                 for (std::size_t r = 0; r < rows; ++r) t[d * rows + r] = x[(r0 + r) * k + k0 + d];
-        }
+        });
     }
 }
 
@@ -120,10 +135,9 @@ void panels_product(const float* xp, std::size_t m, std::size_t k, const float* 
             const float* panel = w + col * k + k0 * kCols;  // panel p is [k][16]; this pass's slice of it
             const float* pass = xp + k0 * m;
             const float* next = p + 1 < p1 ? panel + kCols * k : nullptr;
-            std::size_t r0 = 0;
-            for (; r0 + kRows <= m; r0 += kRows)
-                tile<kRows>(pass + r0 * depth, panel, depth, y + r0 * n + col, n, cols, r0 == 0 ? next : nullptr);
-            tile_rest(m - r0, pass + r0 * depth, panel, depth, y + r0 * n + col, n, cols);
+            for_each_tile(m, [&](std::size_t r0, std::size_t rows) {
+                tile_of(rows, pass + r0 * depth, panel, depth, y + r0 * n + col, n, cols, r0 == 0 ? next : nullptr);
+            });
         }
     }
 }

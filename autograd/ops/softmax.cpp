@@ -21,7 +21,7 @@ using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector regist
 // log sum_c exp(x[c]) over one contiguous row, shifted by the maximum so it never overflows. Explicit
 // SIMD with unaligned loads: which elements take the vector path depends on the position in the row
 // only, never on its address, so the same inputs always give the same bits.
-float log_sum_exp(const float* x, std::size_t n) {
+float max_of(const float* x, std::size_t n) {
     std::size_t c = 0;
     Batch mv(kNegInf);
     for (; c + Batch::size <= n; c += Batch::size) mv = xsimd::max(mv, Batch::load_unaligned(x + c));
@@ -30,6 +30,12 @@ float log_sum_exp(const float* x, std::size_t n) {
     float m = kNegInf;
     for (float l : lanes) m = std::max(m, l);
     for (; c < n; ++c) m = std::max(m, x[c]);
+    return m;
+}
+
+float log_sum_exp(const float* x, std::size_t n) {
+    const float m = max_of(x, n);
+    std::size_t c = 0;
     Batch zv(0.0f);
     for (c = 0; c + Batch::size <= n; c += Batch::size) zv += xsimd::exp(Batch::load_unaligned(x + c) - Batch(m));
     float z = xsimd::hadd(zv);
@@ -136,6 +142,13 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
 }  // namespace
 
 float log_sum_exp(std::span<const float> row) { return row.empty() ? kNegInf : log_sum_exp(row.data(), row.size()); }
+
+std::size_t argmax(std::span<const float> row) {
+    const float m = max_of(row.data(), row.size());  // then where it first occurs: usually well before the end
+    for (std::size_t c = 0; c < row.size(); ++c)
+        if (row[c] == m) return c;
+    return 0;  // empty, or only NaN
+}
 
 Var softmax(const Var& x, int axis) { return softmax_op("softmax", x, axis, nullptr, false); }
 Var softmax(const Var& x, int axis, const Var& valid) { return softmax_op("softmax", x, axis, &valid, false); }

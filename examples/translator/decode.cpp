@@ -126,7 +126,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
         for (std::size_t b = 0; b < B; ++b) {
             if (out[b].finished || i >= limit[b]) continue;
             const float* row = logits.data() + b * V;
-            const auto best = static_cast<std::int32_t>(std::max_element(row, row + V) - row);
+            const auto best = static_cast<std::int32_t>(argmax({row, V}));
             out[b].score += row[best] - log_sum_exp({row, V});  // log-probability of the choice
             if (st.weights.defined()) append_row(out[b].attention, st.weights.value().data() + b * S, S);
             prev[b] = best;
