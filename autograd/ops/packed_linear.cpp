@@ -210,7 +210,7 @@ Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n_out), int(n_in), 1.0f,
                     x.value().data(), int(n_in), weight.data(), int(n_in), 1.0f, y, int(n_out));
     } else if (rows > 0 && n_out > 0) {
-        FloatBuffer& xp = op.saved();  // scratch from the tape's arena: no allocation per step
+        FloatBuffer& xp = op.saved();  // nothing is recorded, so this is the op's reused scratch: no allocation per step
         xp.resize_discard(rows * n_in);
         pack_rows(x.value().data(), rows, n_in, xp.data());
         // Threads split the panels (the columns); each reads all of x and its own share of W.
