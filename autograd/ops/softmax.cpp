@@ -18,7 +18,7 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector registers hold
 
-// log sum_c exp(x[c]) over one contiguous row, shifted by the maximum so it never overflows. Explicit
+// The largest of x[0..n), and below, log sum_c exp(x[c]) shifted by it so it never overflows. Explicit
 // SIMD with unaligned loads: which elements take the vector path depends on the position in the row
 // only, never on its address, so the same inputs always give the same bits.
 float max_of(const float* x, std::size_t n) {

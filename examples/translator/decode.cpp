@@ -88,6 +88,12 @@ void top_k_log_probs(const float* row, std::size_t n, float log_z, std::size_t k
     }
 }
 
+// The output weight to decode with: the caller's packed one, or one packed here and kept in `own`.
+const PackedWeight& output_weight_for(const RNNSearch& model, const DecodeOptions& options,
+                                      std::optional<PackedWeight>& own) {
+    return options.packed_output ? *options.packed_output : own.emplace(model.output.weight.value());
+}
+
 }  // namespace
 
 std::size_t default_max_len(std::size_t source_len) { return 2 * source_len + 10; }
@@ -107,8 +113,8 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
             max_len = std::max(max_len, limit[b]);
         }
     const RNNSearch::Encoded enc = model.encode(batch.ids, B, S, batch.lengths);
-    std::optional<PackedWeight> own;  // the output weight, packed once and read every step
-    const PackedWeight& output_weight = options.packed_output ? *options.packed_output : own.emplace(model.output.weight.value());
+    std::optional<PackedWeight> own;
+    const PackedWeight& output_weight = output_weight_for(model, options, own);  // packed once, read every step
     std::vector<Translation> out(B);
     for (std::size_t b = 0; b < B; ++b) {  // room for the longest output up front: no reallocation per word
         out[b].words.reserve(limit[b]);
@@ -150,8 +156,8 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
     const Sources batch = pad_sources(sources);
     const std::size_t S = batch.len;
     const RNNSearch::Encoded enc = repeat_rows(model.encode(batch.ids, B, S, batch.lengths), K);
-    std::optional<PackedWeight> own;  // the output weight, packed once and read every step
-    const PackedWeight& output_weight = options.packed_output ? *options.packed_output : own.emplace(model.output.weight.value());
+    std::optional<PackedWeight> own;
+    const PackedWeight& output_weight = output_weight_for(model, options, own);  // packed once, read every step
     struct Hyp {
         Translation t;
         std::size_t row = 0;  // its state's row among its sentence's K
