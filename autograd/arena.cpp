@@ -59,6 +59,7 @@ void* Arena::allocate_slow(std::size_t bytes) {
     if (next == blocks_.size()) {
         const std::size_t size = std::max(blocks_.empty() ? first_block_bytes_ : 2 * blocks_.back().size, bytes);
         blocks_.push_back({static_cast<char*>(::operator new(size, kAlign)), size});
+        ++blocks_allocated_;
         TG_POISON(blocks_.back().data, size);
     }
     current_ = next;
@@ -83,6 +84,7 @@ void Arena::reset() {
     if (blocks_.size() > 1) {  // the peak outgrew the first block: one block of the peak's size from now on
         free_blocks();
         blocks_.push_back({static_cast<char*>(::operator new(peak_, kAlign)), peak_});
+        ++blocks_allocated_;
     }
     if (!blocks_.empty()) TG_POISON(blocks_[0].data, blocks_[0].size);
     current_ = offset_ = in_use_ = 0;

@@ -48,6 +48,9 @@ public:
     std::size_t peak_bytes() const { return peak_; }  // the high-water mark of bytes_in_use()
     std::size_t reserved_bytes() const;               // what the blocks hold
     std::size_t num_blocks() const { return blocks_.size(); }
+    // Blocks allocated since construction (growing, and merging at reset()): each is fresh memory,
+    // paid for in page faults as it is first touched. A warmed-up step allocates none.
+    std::size_t blocks_allocated() const { return blocks_allocated_; }
 
 private:
     struct Block {
@@ -61,6 +64,7 @@ private:
     std::size_t current_ = 0;  // the block being filled
     std::size_t offset_ = 0;   // bytes used in it
     std::size_t in_use_ = 0, peak_ = 0;
+    std::size_t blocks_allocated_ = 0;
     std::size_t first_block_bytes_;
 };
 

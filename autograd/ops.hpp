@@ -52,10 +52,14 @@ Var matmul(const Var& a, const Var& b);
 // the weight transposed in place instead of a copy being made at every call.
 Var linear(const Var& x, const Var& weight, const Var& bias = Var());
 
-// --- fused ops of the layers (ops/attention.cpp) ---
+// --- fused ops of the layers (ops/attention.cpp, ops/gru.cpp) ---
 // Bahdanau attention's scores: e[b, s] = v . tanh(query[b] + keys[b, s]) for query [B, A], keys
 // [B, S, A], v [A] -> [B, S]. Equal to matmul(tanh(query[:, None] + keys), v), without the temporaries.
 Var additive_scores(const Var& query, const Var& keys, const Var& v);
+// One GRU step's gates: gi = W_i x + b_i and gh = W_h h + b_h, both [B, 3H] stacked [r; z; n], and the
+// state h [B, H] -> h' = (1 - z) n + z h with r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),
+// n = tanh(gi_n + r gh_n). Equal to those ops composed over slices of gi and gh, in one record.
+Var gru_gates(const Var& gi, const Var& gh, const Var& h);
 
 // --- moving data around (ops/shape.cpp) ---
 Var reshape(const Var& x, const Shape& shape);                 // same number of elements
@@ -96,9 +100,11 @@ Var softmax(const Var& x, int axis, const Var& valid);
 Var log_softmax(const Var& x, int axis);
 Var log_softmax(const Var& x, int axis, const Var& valid);
 // logits [N, C], targets N class ids: mean over the targets != ignore_index of -log softmax[target]
-// (0 when every target is ignored).
+// (0 when every target is ignored). With label_smoothing e in [0, 1], PyTorch's: the target is
+// (1 - e) one-hot + e uniform over the C classes, so a row's loss is
+// (1 - e) (-log p[target]) + e mean_c (-log p[c]).
 Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets,
-                  std::int32_t ignore_index = -100);
+                  std::int32_t ignore_index = -100, float label_smoothing = 0.0f);
 // log sum_i exp(row[i]) of plain floats, shifted by the maximum (never overflows), SIMD: what a
 // decoder needs to turn a row of logits into log-probabilities without recording anything.
 float log_sum_exp(std::span<const float> row);
@@ -114,6 +120,9 @@ Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape&
 inline Var embedding(const Var& weight, std::span<const std::int32_t> ids) {
     return embedding(weight, ids, Shape{ids.size()});
 }
+// The slices of x at positions ids along `axis`, in that order (torch.index_select): the axis
+// becomes ids.size() long. Backward scatter-adds, so an index taken twice gets both gradients.
+Var index_select(const Var& x, int axis, std::span<const std::int32_t> ids);
 // Elementwise choice, broadcasting all three: cond != 0 ? a : b. No gradient flows into cond.
 Var where(const Var& cond, const Var& a, const Var& b);
 // x where mask == 0, `value` where mask != 0 (PyTorch's masked_fill).

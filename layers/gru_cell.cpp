@@ -34,15 +34,14 @@ Var GRUCell::step(const Var& gi, const Var& h) const {
         throw ShapeError(fmt::format("GRUCell: state {} and input projection {} do not fit hidden_size {}",
                                      h.shape().str(), gi.shape().str(), H));
     // The gates' rows are stacked [r; z; n]: W_i{r,z,n} x + b_i{r,z,n} are three slices of gi.
-    const Var i_r = slice(gi, 1, 0, H), i_z = slice(gi, 1, H, 2 * H), i_n = slice(gi, 1, 2 * H, 3 * H);
     if (reset_after) {
         const Var gh = linear(h, weight_hh, bias_hh);  // W_h{r,z,n} h + b_h{r,z,n}, one product
-        Var r = sigmoid(i_r + slice(gh, 1, 0, H)).label("r");
-        Var z = sigmoid(i_z + slice(gh, 1, H, 2 * H)).label("z");
-        Var n = tanh(i_n + r * slice(gh, 1, 2 * H, 3 * H)).label("n");
-        return ((1.0f - z) * n + z * h).label("h'");
+        // r = sigmoid(i_r + gh_r), z = sigmoid(i_z + gh_z), n = tanh(i_n + r * gh_n),
+        // h' = (1 - z) * n + z * h: one fused op (autograd/ops/gru.cpp), 14 records' work in one
+        return gru_gates(gi, gh, h).label("h'");
     }
     // reset before: r multiplies h before the recurrent product of the candidate
+    const Var i_r = slice(gi, 1, 0, H), i_z = slice(gi, 1, H, 2 * H), i_n = slice(gi, 1, 2 * H, 3 * H);
     Var w_rz = slice(weight_hh, 0, 0, 2 * H), w_n = slice(weight_hh, 0, 2 * H, 3 * H);
     Var b_rz = slice(bias_hh, 0, 0, 2 * H), b_n = slice(bias_hh, 0, 2 * H, 3 * H);
     const Var g = linear(h, w_rz, b_rz);

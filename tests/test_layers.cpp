@@ -128,6 +128,13 @@ TEST_CASE("Embedding with a padding index, and cross-entropy, match PyTorch") {
     (sum(e * constant(fixture("embedding_and_loss", "w_e"))) + loss).backward();
     CHECK_CLOSE(emb.weight.grad(), fixture("embedding_and_loss", "grad_weight"));  // row 0 (padding): zero
     CHECK_CLOSE(logits.grad(), fixture("embedding_and_loss", "grad_logits"));
+
+    // label_smoothing 0.1, as torch.nn.functional.cross_entropy(..., label_smoothing=0.1)
+    Parameter smooth(fixture("embedding_and_loss", "logits"));
+    Var smooth_loss = cross_entropy(smooth, targets, /*ignore_index=*/0, /*label_smoothing=*/0.1f);
+    CHECK_CLOSE(smooth_loss.value(), fixture("embedding_and_loss", "loss_smooth"));
+    smooth_loss.backward();
+    CHECK_CLOSE(smooth.grad(), fixture("embedding_and_loss", "grad_logits_smooth"));
     active_tape().clear();
 }
 

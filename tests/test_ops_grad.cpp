@@ -201,6 +201,21 @@ TEST_CASE("cross_entropy: ignored targets and the mean over counted tokens") {
     Var loss = cross_entropy(constant(logits), targets, 0);
     CHECK(loss.item() == doctest::Approx((nll(0, 2) + nll(2, 5)) / 2).epsilon(1e-6));
     CHECK(cross_entropy(constant(logits), std::vector<std::int32_t>{0, 0, 0, 0}, 0).item() == 0.0f);
+
+    // Label smoothing e: (1 - e) nll + e mean_c (-log p[c]), by hand; e = 1 is the uniform target alone.
+    auto mean_nll = [&](std::size_t r) {
+        double m = 0;
+        for (std::size_t c = 0; c < 6; ++c) m += nll(r, c) / 6;
+        return m;
+    };
+    for (const float e : {0.25f, 1.0f}) {
+        CAPTURE(e);
+        CHECK_GRADS([&](Vars v) { return cross_entropy(v[0], targets, 0, e); }, {logits});
+        const double want = ((1 - e) * (nll(0, 2) + nll(2, 5)) + e * (mean_nll(0) + mean_nll(2))) / 2;
+        CHECK(cross_entropy(constant(logits), targets, 0, e).item() == doctest::Approx(want).epsilon(1e-6));
+    }
+    CHECK_THROWS_WITH_ALL(cross_entropy(constant(logits), targets, 0, 1.5f), Error, "cross_entropy", "label_smoothing 1.5",
+                          "[4, 6]");
     active_tape().clear();
 }
 
@@ -255,6 +270,28 @@ TEST_CASE("argmax of a row: the first largest value, as std::max_element, at eve
     CHECK(argmax({}) == 0);
 }
 
+TEST_CASE("index_select: slices by index along any axis, scatter-add for repeated indices") {
+    const Tensor x = rand({3, 4, 2}, 50);
+    const std::vector<std::int32_t> rows = {2, 0, 2, 2, 1}, mid = {3, 3, 0};
+    CHECK_GRADS([&](Vars v) { return index_select(v[0], 0, rows); }, {x});
+    CHECK_GRADS([&](Vars v) { return index_select(v[0], 1, mid); }, {x});
+    CHECK_GRADS([&](Vars v) { return index_select(v[0], -1, std::vector<std::int32_t>{1, 0, 1}); }, {x});
+    // Values, by the definition
+    const Tensor a = index_select(constant(x), 0, rows).value(), b = index_select(constant(x), 1, mid).value();
+    CHECK(a.shape() == Shape{5, 4, 2});
+    CHECK(b.shape() == Shape{3, 3, 2});
+    for (std::size_t p = 0; p < rows.size(); ++p)
+        for (std::size_t j = 0; j < 4; ++j)
+            for (std::size_t k = 0; k < 2; ++k) CHECK(a.at({p, j, k}) == x.at({std::size_t(rows[p]), j, k}));
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t p = 0; p < mid.size(); ++p)
+            for (std::size_t k = 0; k < 2; ++k) CHECK(b.at({i, p, k}) == x.at({i, std::size_t(mid[p]), k}));
+    CHECK_THROWS_WITH_ALL(index_select(constant(x), 1, std::vector<std::int32_t>{4}), IndexError, "index_select",
+                          "index 4", "[3, 4, 2]", "axis 1");
+    CHECK_THROWS_WITH_ALL(index_select(constant(x), 3, rows), IndexError, "index_select", "axis 3");
+    active_tape().clear();
+}
+
 TEST_CASE("embedding: rows by id, scatter-add for repeated ids") {
     Tensor w = rand({5, 3}, 17);
     const std::vector<std::int32_t> ids = {4, 1, 4, 0, 2, 4};
@@ -295,6 +332,49 @@ TEST_CASE("a composite: one GRU step (reset-after form) written from ops") {
             return (1.0f - z) * n + z * h;
         },
         {rand({2, 3}, 21), rand({2, 4}, 22), rand({12, 3}, 23), rand({12, 4}, 24), rand({12}, 25)});
+}
+
+TEST_CASE("gru_gates: the fused GRU step, against the composed ops") {
+    // H = 4 (scalar tails only) and H = 21 (whole SIMD registers and a tail in every row)
+    for (const std::size_t H : {std::size_t{4}, std::size_t{21}}) {
+        CAPTURE(H);
+        const Tensor gi = rand({3, 3 * H}, 40), gh = rand({3, 3 * H}, 41), h = rand({3, H}, 42);
+        CHECK_GRADS([](Vars x) { return gru_gates(x[0], x[1], x[2]); }, {gi, gh, h});
+        // each input used twice: the second gradient adds to the first (the first-write path and the += path)
+        CHECK_GRADS([](Vars x) { return gru_gates(x[0], x[1], x[2]) * gru_gates(x[0] * 0.5f, x[1], x[2]); }, {gi, gh, h});
+
+        // The composed reference (what GRUCell::step computed before the fusion): values and gradients agree.
+        auto run = [&](bool fused) {
+            Tape tape;
+            TapeScope scope(tape);
+            Parameter pi(gi), pg(gh), ph(h);
+            Var out;
+            if (fused) {
+                out = gru_gates(pi, pg, ph);
+            } else {
+                auto i = split(pi, 1, {H, H, H});
+                auto g = split(pg, 1, {H, H, H});
+                Var r = sigmoid(i[0] + g[0]), z = sigmoid(i[1] + g[1]);
+                Var n = tanh(i[2] + r * g[2]);
+                out = (1.0f - z) * n + z * ph;
+            }
+            sum(out * constant(rand({3, H}, 43))).backward();
+            return std::vector<Tensor>{out.value(), pi.grad(), pg.grad(), ph.grad()};
+        };
+        const auto fused = run(true), composed = run(false);
+        for (std::size_t i = 0; i < fused.size(); ++i) CHECK(max_abs_diff(fused[i], composed[i]) < 1e-6f);
+
+        // A value by hand, in double precision: row 1, unit H - 1 (the scalar tail).
+        const Tensor out = gru_gates(constant(gi), constant(gh), constant(h)).value();
+        const std::size_t b = 1, k = H - 1;
+        auto sig = [](double x) { return 1 / (1 + std::exp(-x)); };
+        const double r = sig(double(gi.at({b, k})) + gh.at({b, k})), z = sig(double(gi.at({b, H + k})) + gh.at({b, H + k}));
+        const double n = std::tanh(double(gi.at({b, 2 * H + k})) + r * gh.at({b, 2 * H + k}));
+        CHECK(out.at({b, k}) == doctest::Approx((1 - z) * n + z * h.at({b, k})).epsilon(1e-6));
+        active_tape().clear();
+    }
+    CHECK_THROWS_WITH_ALL(gru_gates(constant(rand({2, 12}, 1)), constant(rand({2, 9}, 2)), constant(rand({2, 4}, 3))),
+                          ShapeError, "gru_gates", "[2, 12]", "[2, 9]", "[2, 4]");
 }
 
 TEST_CASE("additive_scores: the fused attention scores, against the composed ops") {

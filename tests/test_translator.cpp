@@ -280,6 +280,75 @@ TEST_CASE("training as a function: train() reports through its hooks, saves, res
     CHECK_THROWS_WITH_AS(train(wild), doctest::Contains("is not finite"), NumericError);
 }
 
+TEST_CASE("--lr-decay linear and --label-smoothing: the rate falls to 0 over the epochs, resumed exactly") {
+    tg::test::Workdir tmp;
+    std::string tsv;
+    for (const Example& e : generate("local", 120, 4, 1, 6))
+        tsv += text::join_words(e.pair.source) + "\t" + text::join_words(e.pair.target) + "\n";
+    tg::write_file_atomically(tmp.path / "data.tsv", tsv);
+    TrainOptions o;
+    o.train = o.valid = tmp.path / "data.tsv";
+    o.emb = 8, o.hidden = 12, o.attn = 8, o.batch = 40;  // 3 steps an epoch
+    o.lr = 0.01;
+    o.lr_decay = "linear";
+    o.label_smoothing = 0.1;
+    o.out = tmp.path / "straight";
+    o.epochs = 2;
+    std::vector<double> rates;
+    TrainHooks hooks;
+    hooks.progress = [&](const TrainProgress& p) { rates.push_back(p.lr); };
+    train(o, hooks);
+    // 6 steps in the budget: step k (from 0) uses 0.01 (1 - k / 6).
+    REQUIRE(rates.size() == 6);
+    for (std::size_t k = 0; k < 6; ++k) CHECK(rates[k] == doctest::Approx(0.01 * (1 - double(k) / 6)).epsilon(1e-12));
+
+    // Stopped after one epoch and resumed: the schedule (a function of the step) and the smoothing
+    // (kept in the checkpoint) continue, so the parameters are bit-identical.
+    TrainOptions first = o;  // the same 2-epoch budget, stopped after step 3 (as by Ctrl-C)
+    first.out = tmp.path / "resumed";
+    TrainHooks stop_after_3;
+    std::int64_t steps = 0;
+    stop_after_3.progress = [&](const TrainProgress& p) { steps = p.step; };
+    stop_after_3.stop_requested = [&] { return steps == 3; };
+    train(first, stop_after_3);
+    TrainOptions second = first;
+    second.resume = first.out;
+    second.lr_decay.reset(), second.label_smoothing.reset();  // kept from the checkpoint
+    std::vector<double> resumed_rates;
+    TrainHooks resumed_hooks;
+    resumed_hooks.progress = [&](const TrainProgress& p) { resumed_rates.push_back(p.lr); };
+    train(second, resumed_hooks);
+    CHECK(resumed_rates == std::vector<double>(rates.begin() + 3, rates.end()));
+    const LoadedModel a = load_model(o.out), b = load_model(first.out);
+    std::map<std::string, const Tensor*> resumed;
+    for (const auto& [name, p] : b.model->named_parameters()) resumed[name] = &p->value();
+    for (const auto& [name, p] : a.model->named_parameters()) {
+        CAPTURE(name);
+        CHECK(std::memcmp(p->value().data(), resumed.at(name)->data(), p->value().numel() * sizeof(float)) == 0);
+    }
+
+    // Label smoothing changes the training loss only: in inference and in eval mode it is the plain one.
+    text::Vocab sv = a.src_vocab, tv = a.tgt_vocab;
+    const auto data = text::encode_pairs(text::read_parallel(o.train), sv, tv);
+    std::vector<std::size_t> all(data.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const text::Batch batch = text::make_batch(data, all);
+    RNNSearch& m = *a.model;
+    const float plain = m.loss(batch).item();
+    m.set_label_smoothing(0.1f);
+    const float smoothed = m.loss(batch).item();
+    float inference;
+    {
+        InferenceMode im;
+        inference = m.loss(batch).item();
+    }
+    m.eval();
+    CHECK(smoothed > plain);  // the uniform part costs more than the right word a trained model predicts
+    CHECK(inference == plain);
+    CHECK(m.loss(batch).item() == plain);
+    CHECK_THROWS_AS(m.set_label_smoothing(1.0f), tg::Error);
+}
+
 TEST_CASE("dropout: only while training, and a resumed training draws what the uninterrupted one would") {
     tg::test::Workdir tmp;
     std::string tsv;

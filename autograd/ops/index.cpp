@@ -1,4 +1,5 @@
-// Picking elements: embedding rows by id, and elementwise choice by a condition.
+// Picking elements: embedding rows by id, slices by index along an axis, and elementwise choice by a
+// condition.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -46,6 +47,41 @@ Var embedding(const Var& weight, std::span<const std::int32_t> ids, const Shape&
             float* row = g + static_cast<std::size_t>(r.saved_ids[p]) * width;
             for (std::size_t e = 0; e < width; ++e) row[e] += go[p * width + e];
         }
+    });
+}
+
+// out[..., p, ...] = x[..., ids[p], ...] along `axis` (torch.index_select); backward scatter-adds,
+// so an index taken twice gets both gradients. One copy of the picked slices, whatever x's rank.
+Var index_select(const Var& x, int axis, std::span<const std::int32_t> ids) {
+    const Shape& s = x.shape();
+    const int ax = s.axis(axis, "index_select");  // throws for an axis outside the rank
+    const AxisSplit sp = split_at(s, ax);
+    for (std::size_t p = 0; p < ids.size(); ++p)
+        if (ids[p] < 0 || static_cast<std::size_t>(ids[p]) >= sp.n)
+            throw IndexError(fmt::format("index_select: index {} at position {} is outside [0, {}) (input {}, axis {})",
+                                         ids[p], p, sp.n, s.str(), axis));
+    Op op("index_select", {x}, s.with(ax, ids.size()));
+    const float* in = x.value().data();
+    float* out = op.out().data();
+    for (std::size_t o = 0; o < sp.outer; ++o)
+        for (std::size_t p = 0; p < ids.size(); ++p)
+            std::memcpy(out + (o * ids.size() + p) * sp.inner, in + (o * sp.n + static_cast<std::size_t>(ids[p])) * sp.inner,
+                        sp.inner * sizeof(float));
+    if (op.recording()) {
+        op.saved_ids().assign(ids.begin(), ids.end());
+        op.set_attrs(ax);
+    }
+    return op.finish([](Record& r) {
+        const AxisSplit sp = split_at(r.input(0).shape(), r.attrs<int>());
+        const std::size_t picked = r.saved_ids.size();
+        float* g = r.grad_in(0).data();
+        const float* go = r.grad_out().data();
+        for (std::size_t o = 0; o < sp.outer; ++o)
+            for (std::size_t p = 0; p < picked; ++p) {
+                float* to = g + (o * sp.n + static_cast<std::size_t>(r.saved_ids[p])) * sp.inner;
+                const float* from = go + (o * picked + p) * sp.inner;
+                for (std::size_t i = 0; i < sp.inner; ++i) to[i] += from[i];
+            }
     });
 }
 

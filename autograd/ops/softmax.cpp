@@ -167,16 +167,20 @@ Var log_softmax(const Var& x, int axis, const Var& valid) {
 namespace {
 struct CrossEntropyAttrs {
     std::int32_t ignore_index;
-    float scale;  // 1 / (rows not ignored): the mean
+    float scale;      // 1 / (rows not ignored): the mean
+    float smoothing;  // label_smoothing e
 };
 }  // namespace
 
-Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std::int32_t ignore_index) {
+Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std::int32_t ignore_index,
+                  float label_smoothing) {
     const Shape& s = logits.shape();
     if (s.rank() != 2 || s[0] != targets.size())
         throw ShapeError(fmt::format("cross_entropy: expected logits [N, C] and N targets, got logits {} and {} "
                                      "targets",
                                      s.str(), targets.size()));
+    if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f))
+        throw Error(fmt::format("cross_entropy: label_smoothing {} is outside [0, 1] (logits {})", label_smoothing, s.str()));
     const std::size_t rows = s[0], classes = s[1];
     for (std::size_t n = 0; n < rows; ++n)
         if (targets[n] != ignore_index && (targets[n] < 0 || static_cast<std::size_t>(targets[n]) >= classes))
@@ -185,6 +189,7 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
     Op op("cross_entropy", {logits}, Shape{});
     FloatBuffer& lse = op.saved();  // log sum_c exp(x[n,c]) per row, for backward
     lse.resize_discard(rows);
+    const double e = label_smoothing;
     double total = 0.0;
     std::size_t count = 0;
     for (std::size_t n = 0; n < rows; ++n) {
@@ -194,22 +199,29 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
         }
         const float* x = logits.value().data() + n * classes;
         lse[n] = log_sum_exp(x, classes);
-        total += static_cast<double>(lse[n] - x[targets[n]]);
+        total += (1.0 - e) * static_cast<double>(lse[n] - x[targets[n]]);  // -log p[target]
+        if (e > 0.0) {                                                      // mean_c -log p[c] = lse - mean_c x[c]
+            double sum_x = 0.0;
+            for (std::size_t c = 0; c < classes; ++c) sum_x += static_cast<double>(x[c]);
+            total += e * (static_cast<double>(lse[n]) - sum_x / static_cast<double>(classes));
+        }
         ++count;
     }
     const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
     op.out().data()[0] = static_cast<float>(total) * scale;
     if (op.recording()) {
         op.saved_ids().assign(targets.begin(), targets.end());
-        op.set_attrs(CrossEntropyAttrs{ignore_index, scale});
+        op.set_attrs(CrossEntropyAttrs{ignore_index, scale, label_smoothing});
     }
+    // d loss / d x[n, c] = softmax(x[n])[c] - ((1 - e) [c == target] + e / C), times the mean's scale
     return op.finish([](Record& r) {
         const std::size_t rows = r.input(0).shape()[0], classes = r.input(0).shape()[1];
-        const auto [ignore_index, scale] = r.attrs<CrossEntropyAttrs>();
+        const auto [ignore_index, scale, smoothing] = r.attrs<CrossEntropyAttrs>();
         const float g = r.grad_out().item() * scale;
         float beta;  // 0: the gradient is written whole (no zero fill first); 1: added to
         float* dx = grad_to_write(r, 0, beta).data();
         const float* x = r.input(0).data();
+        const float uniform = g * smoothing / static_cast<float>(classes);
         for (std::size_t n = 0; n < rows; ++n) {
             const std::int32_t t = r.saved_ids[n];
             float* row = dx + n * classes;
@@ -218,7 +230,9 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
                 continue;
             }
             add_scaled_exp(x + n * classes, r.saved[n], g, beta, row, classes);
-            row[static_cast<std::size_t>(t)] -= g;
+            if (smoothing > 0.0f)
+                for (std::size_t c = 0; c < classes; ++c) row[c] -= uniform;
+            row[static_cast<std::size_t>(t)] -= g * (1.0f - smoothing);
         }
     });
 }

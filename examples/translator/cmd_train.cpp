@@ -37,8 +37,10 @@ int cmd_train(const Argv& argv) {
                {"--hidden", "N", "GRU size H per direction", "128"},
                {"--attn", "N", "attention size A", "128"},
                {"--lr", "X", "Adam learning rate", "1e-3"},
+               {"--lr-decay", "none|linear", "linear: the learning rate falls to 0 over --time-limit (or --epochs)", "none"},
                {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", "1.0"},
                {"--dropout", "P", "while training, zero embeddings and output-layer inputs with probability P (0: none)", "0"},
+               {"--label-smoothing", "E", "while training, aim at 1 - E on the right word and E spread over the vocabulary", "0"},
                {"--seed", "N", "random seed (initialisation and batch order)", "1"},
                {"--no-attention", "", "train the RNNencdec baseline: a fixed context, no attention", ""},
                {"--deep-output", "N", "a maxout layer of N units before the softmax, as in the paper's Appendix A (0: none)", "0"},
@@ -70,8 +72,14 @@ int cmd_train(const Argv& argv) {
     if (args.flag("--no-attention")) o.attention = false;
     o.subwords = static_cast<std::size_t>(args.integer("--subwords", 0, 1'000'000));
     if (args.given("--lr")) o.lr = args.number("--lr", 0, 10);
+    if (args.given("--lr-decay")) {
+        o.lr_decay = args.text("--lr-decay");
+        if (*o.lr_decay != "none" && *o.lr_decay != "linear")
+            throw UsageError(fmt::format("--lr-decay {}: expected none or linear", *o.lr_decay));
+    }
     if (args.given("--clip")) o.clip = args.number("--clip", 0, 1e9);
     if (args.given("--dropout")) o.dropout = args.number("--dropout", 0, 0.95);
+    if (args.given("--label-smoothing")) o.label_smoothing = args.number("--label-smoothing", 0, 0.95);
     if (args.given("--resume")) o.resume = args.text("--resume");
     apply_threads(args);
 

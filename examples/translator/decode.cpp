@@ -52,11 +52,9 @@ void append_row(viz::Matrix& m, const float* row, std::size_t cols) {
 // Every row of x [B, ...] repeated k times in place: [B*k, ...], rows b*k .. b*k+k-1 equal to row b.
 Var repeat_rows(const Var& x, std::size_t k) {
     if (!x.defined() || k == 1) return x;
-    const std::size_t rows = x.shape()[0];
-    std::vector<std::int32_t> ids(rows * k);
+    std::vector<std::int32_t> ids(x.shape()[0] * k);
     for (std::size_t r = 0; r < ids.size(); ++r) ids[r] = static_cast<std::int32_t>(r / k);
-    const Var picked = embedding(reshape(x, {rows, x.numel() / rows}), ids);  // a gather of rows
-    return reshape(picked, x.shape().with(0, rows * k));
+    return index_select(x, 0, ids);
 }
 
 RNNSearch::Encoded repeat_rows(const RNNSearch::Encoded& e, std::size_t k) {

@@ -1,5 +1,7 @@
 #include "evaluate.hpp"
 
+#include <algorithm>
+
 #include "decode.hpp"
 
 namespace translator {
@@ -21,7 +23,11 @@ std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const
     const PackedWeight packed_output(m.model->output.weight.value());  // once for every batch
     // Batches of at most 64 sentences of similar lengths and 16,384 padded tokens (beam search: K rows
     // a sentence, so products K times taller): memory bounded whatever the lengths.
-    for (const auto& which : text::plan_batches(data, 64, nullptr, kMaxBatchTokens)) {
+    // Longest first: the tape's arena reaches its peak with the first batches and later ones reuse
+    // that memory, where shortest first grew it batch after batch into fresh pages (docs/performance.md).
+    auto plan = text::plan_batches(data, 64, nullptr, kMaxBatchTokens);
+    std::reverse(plan.begin(), plan.end());
+    for (const auto& which : plan) {
         std::vector<std::vector<std::int32_t>> sources;
         for (std::size_t i : which) sources.push_back(data[i].source);
         std::vector<Translation> t = beam > 1 ? beam_search(*m.model, sources, beam, {.packed_output = &packed_output})

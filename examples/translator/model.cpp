@@ -66,6 +66,11 @@ void RNNSearch::set_dropout(float p, std::uint64_t seed) {
     dropout_gen_ = Generator(seed);
 }
 
+void RNNSearch::set_label_smoothing(float e) {
+    if (!(e >= 0.0f && e < 1.0f)) throw Error(fmt::format("label smoothing {} is outside [0, 1)", e));
+    label_smoothing_ = e;
+}
+
 Var RNNSearch::dropped(const Var& x) const {
     if (dropout_ == 0.0f || !is_training() || !grad_enabled()) return x;
     dropout_mask_.resize(x.shape());
@@ -128,7 +133,8 @@ Var RNNSearch::loss(const text::Batch& batch, Var* logits_out, Var* weights_out)
                                reshape(y_in, {B * T, E}));
     if (logits_out) *logits_out = logits;
     if (weights_out && attention) *weights_out = stack(weights, 1);
-    return cross_entropy(logits, batch.decoder_target, text::Vocab::kPad);
+    const bool training = is_training() && grad_enabled();
+    return cross_entropy(logits, batch.decoder_target, text::Vocab::kPad, training ? label_smoothing_ : 0.0f);
 }
 // </doc:loss>
 

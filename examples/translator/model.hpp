@@ -67,10 +67,14 @@ public:
     // zeroed with this probability, the rest scaled by 1 / (1 - p). Applied only when the module is in
     // training mode and gradients are on, so validation and decoding never see it.
     void set_dropout(float p, std::uint64_t seed);
+    // Label smoothing while training, under the same rule: loss() then aims at (1 - e) on the right
+    // word and e spread over the vocabulary (cross_entropy's label_smoothing); validation and the
+    // loss command score the plain -log p(y_i | ...).
+    void set_label_smoothing(float e);
 
 private:
     tg::Var dropped(const tg::Var& x) const;
-    float dropout_ = 0.0f;
+    float dropout_ = 0.0f, label_smoothing_ = 0.0f;
     mutable tg::Generator dropout_gen_{0};
     mutable tg::Tensor dropout_mask_;  // reused: no allocation per step once warmed up
     tg::Var output_logits(const tg::Var& state, const tg::Var& context, const tg::Var& prev_embedding,

@@ -35,12 +35,14 @@ struct TrainState {
     double best_valid_loss = std::numeric_limits<double>::infinity();
     std::uint64_t seed = 1;
     std::int64_t batch_size = 32, max_len = 100, min_count = 1;
-    double lr = 1e-3, clip = 1.0, dropout = 0.0;
+    double lr = 1e-3, clip = 1.0, dropout = 0.0, label_smoothing = 0.0;
+    std::string lr_decay = "none";
 
     std::string str() const {
         return fmt::format("epoch {}\nbatch {}\nstep {}\nbest_valid_loss {:.17g}\nseed {}\nbatch_size {}\nmax_len {}\n"
-                           "min_count {}\nlr {:.17g}\nclip {:.17g}\ndropout {:.17g}\n",
-                           epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip, dropout);
+                           "min_count {}\nlr {:.17g}\nclip {:.17g}\ndropout {:.17g}\nlabel_smoothing {:.17g}\nlr_decay {}\n",
+                           epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip, dropout,
+                           label_smoothing, lr_decay);
     }
     static TrainState load(const fs::path& path) {
         std::map<std::string, std::string> kv;
@@ -69,6 +71,10 @@ struct TrainState {
             s.lr = std::stod(get("lr"));
             s.clip = std::stod(get("clip"));
             s.dropout = kv.count("dropout") ? std::stod(kv["dropout"]) : 0.0;  // absent before dropout existed
+            s.label_smoothing = kv.count("label_smoothing") ? std::stod(kv["label_smoothing"]) : 0.0;
+            s.lr_decay = kv.count("lr_decay") ? kv["lr_decay"] : "none";        // absent before the decay existed
+            if (s.lr_decay != "none" && s.lr_decay != "linear")
+                throw FileError(fmt::format("{}: lr_decay '{}' is neither none nor linear", path.string(), s.lr_decay));
             return s;
         } catch (const std::logic_error&) {
             throw FileError(fmt::format("{}: a value is not a number", path.string()));
@@ -222,6 +228,8 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         state.lr = o.lr.value_or(1e-3);
         state.clip = o.clip.value_or(1.0);
         state.dropout = o.dropout.value_or(0.0);
+        state.label_smoothing = o.label_smoothing.value_or(0.0);
+        state.lr_decay = o.lr_decay.value_or("none");
     }
 
     // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
@@ -277,10 +285,15 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
                         state.step));
         // A schedule given when resuming is applied from here on, and said.
         for (const auto& [option, given, saved] : {std::tuple{"--lr", o.lr, &state.lr}, std::tuple{"--clip", o.clip, &state.clip},
-                                                   std::tuple{"--dropout", o.dropout, &state.dropout}}) {
+                                                   std::tuple{"--dropout", o.dropout, &state.dropout},
+                                                   std::tuple{"--label-smoothing", o.label_smoothing, &state.label_smoothing}}) {
             if (!given) continue;
             if (*given != *saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, *saved));
             *saved = *given;
+        }
+        if (o.lr_decay && *o.lr_decay != state.lr_decay) {
+            say(fmt::format("resuming with --lr-decay {} (it was {})", *o.lr_decay, state.lr_decay));
+            state.lr_decay = *o.lr_decay;
         }
         opt.set_lr(state.lr);
     }
@@ -319,6 +332,17 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         if (hooks.epoch_end) hooks.epoch_end(report);
     };
 
+    // --lr-decay linear: the rate falls in a straight line from --lr to 0 over the run's budget, the
+    // schedule that does best when training is cut by a budget (Li, Yumer & Ramanan, "Budgeted training",
+    // ICLR 2020). The budget is --time-limit (this run's seconds) or --epochs (all runs' steps), whichever
+    // is used up first; a resumed training thus starts its time budget again from --lr.
+    auto budget_used = [&](double seconds, std::size_t steps_per_epoch) {
+        double used = static_cast<double>(state.step) / (static_cast<double>(o.epochs) * static_cast<double>(steps_per_epoch));
+        if (o.time_limit > 0) used = std::max(used, seconds / o.time_limit);
+        return std::clamp(used, 0.0, 1.0);
+    };
+
+    model->set_label_smoothing(static_cast<float>(state.label_smoothing));
     double loss_avg = 0;
     std::size_t steps_this_run = 0;
     Tape& tape = active_tape();
@@ -328,6 +352,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         const auto plan = text::plan_batches(train, static_cast<std::size_t>(state.batch_size), &order);
         for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
             const text::Batch batch = text::make_batch(train, plan[b]);
+            if (state.lr_decay == "linear") opt.set_lr(state.lr * (1.0 - budget_used(elapsed(), plan.size())));
             // Dropout's random stream is a function of the step, so that a resumed training draws what
             // the uninterrupted one would have.
             if (state.dropout > 0)
@@ -357,7 +382,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
                 double left = per_batch * static_cast<double>((o.epochs - state.epoch) * static_cast<std::int64_t>(plan.size()) - state.batch);
                 if (o.time_limit > 0) left = std::min(left, o.time_limit - now);
                 hooks.progress({state.epoch, state.step, static_cast<double>(state.batch) / static_cast<double>(plan.size()),
-                                loss_avg, batch.target_tokens, now, left});
+                                loss_avg, opt.lr(), batch.target_tokens, now, left});
             }
             if (o.time_limit > 0 && now >= o.time_limit) stop_reason = "time limit reached";
             if (hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";

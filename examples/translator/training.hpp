@@ -31,9 +31,11 @@ struct TrainOptions {
     std::optional<std::uint64_t> seed;                           // 1
     std::size_t subwords = 0;  // about this many SentencePiece pieces per language; 0: whole words
 
-    // The schedule: defaults 1e-3, 1.0 (0: no clipping) and 0 (no dropout); may change when resuming
-    // (said). Dropout is a training setting, not part of the model (RNNSearch::set_dropout).
-    std::optional<double> lr, clip, dropout;
+    // The schedule: defaults 1e-3, 1.0 (0: no clipping), 0 (no dropout), 0 (no label smoothing) and no
+    // decay; may change when resuming (said). Dropout and label smoothing are training settings, not part
+    // of the model (RNNSearch::set_dropout, set_label_smoothing).
+    std::optional<double> lr, clip, dropout, label_smoothing;
+    std::optional<std::string> lr_decay;  // "none" (the default) or "linear": to 0 over the budget
 
     std::optional<std::filesystem::path> resume;  // continue the training saved there exactly
 };
@@ -44,6 +46,7 @@ struct TrainProgress {
     std::int64_t step = 0;         // optimizer steps so far (all runs)
     double epoch_fraction = 0;     // of the epoch under way
     double loss = 0;               // a moving average of the training loss
+    double lr = 0;                 // the learning rate this step used
     std::size_t tokens = 0;        // target tokens of this step
     double seconds = 0;            // since train() started
     double seconds_left = 0;       // estimated, within the epoch and time limits
