@@ -46,6 +46,19 @@ void gates_at(std::size_t k, std::size_t H, const float* gi, const float* gh, co
 }
 // </doc:gru-gates>
 
+// Backward at positions [k, k + width of T): the gates' gradients into one row da = [da_r, da_z, da_n]
+// (3H), and dh = dh' z written (beta 0: over garbage) or added.
+template <class T>
+void gates_backward_at(std::size_t k, std::size_t H, const float* d, const float* h, const float* r, const float* z,
+                       const float* n, const float* gh_n, float* da, float* dh, float beta_h) {
+    const T d_k = load<T>(d + k), r_k = load<T>(r + k), z_k = load<T>(z + k), n_k = load<T>(n + k), one(1.0f);
+    const T da_n = d_k * (one - z_k) * (one - n_k * n_k);                       // through n = tanh(...)
+    store(da + k, da_n * load<T>(gh_n + k) * r_k * (one - r_k));                // through r = sigmoid(...)
+    store(da + H + k, d_k * (load<T>(h + k) - n_k) * z_k * (one - z_k));        // through z = sigmoid(...)
+    store(da + 2 * H + k, da_n);
+    if (dh) store(dh + k, beta_h == 0.0f ? d_k * z_k : load<T>(dh + k) + d_k * z_k);
+}
+
 // dst = src (beta 0: dst holds garbage, not to be read) or dst += src.
 void write_or_add(float* dst, const float* src, std::size_t n, float beta) {
     if (beta == 0.0f) std::memcpy(dst, src, n * sizeof(float));
@@ -75,24 +88,21 @@ Var gru_gates(const Var& gi, const Var& gh, const Var& h) {
     // dgi = [da_r, da_z, da_n] and dgh = [da_r, da_z, da_n r].
     return op.finish([](Record& rec) {
         const std::size_t B = rec.out().shape()[0], H = rec.out().shape()[1];
-        float beta_i = 1.0f, beta_g = 1.0f;
+        float beta_i = 1.0f, beta_g = 1.0f, beta_h = 1.0f;  // 0: that buffer holds garbage, to overwrite
         float* dgi = rec.needs_grad(0) ? grad_to_write(rec, 0, beta_i).data() : nullptr;
         float* dgh = rec.needs_grad(1) ? grad_to_write(rec, 1, beta_g).data() : nullptr;
-        float* dh = rec.needs_grad(2) ? rec.grad_in(2).data() : nullptr;
+        float* dh = rec.needs_grad(2) ? grad_to_write(rec, 2, beta_h).data() : nullptr;
         float* da = scratch(Shape{3 * H}).data();  // one row's [da_r, da_z, da_n]
         for (std::size_t b = 0; b < B; ++b) {
             const float *r = rec.saved.data() + b * 4 * H, *z = r + H, *n = z + H, *gh_n = n + H;
             const float *d = rec.grad_out().data() + b * H, *h = rec.input(2).data() + b * H;
-            for (std::size_t k = 0; k < H; ++k) {
-                da[2 * H + k] = d[k] * (1.0f - z[k]) * (1.0f - n[k] * n[k]);
-                da[k] = da[2 * H + k] * gh_n[k] * r[k] * (1.0f - r[k]);
-                da[H + k] = d[k] * (h[k] - n[k]) * z[k] * (1.0f - z[k]);
-            }
-            if (dh)
-                for (std::size_t k = 0; k < H; ++k) dh[b * H + k] += d[k] * z[k];
+            float* dh_b = dh ? dh + b * H : nullptr;
+            std::size_t k = 0;
+            for (; k + Batch::size <= H; k += Batch::size) gates_backward_at<Batch>(k, H, d, h, r, z, n, gh_n, da, dh_b, beta_h);
+            for (; k < H; ++k) gates_backward_at<float>(k, H, d, h, r, z, n, gh_n, da, dh_b, beta_h);
             if (dgi) write_or_add(dgi + b * 3 * H, da, 3 * H, beta_i);
             if (dgh) {
-                for (std::size_t k = 0; k < H; ++k) da[2 * H + k] *= r[k];
+                for (std::size_t j = 0; j < H; ++j) da[2 * H + j] *= r[j];  // gh_n's gradient is da_n r
                 write_or_add(dgh + b * 3 * H, da, 3 * H, beta_g);
             }
         }
