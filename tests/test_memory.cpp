@@ -246,7 +246,7 @@ TEST_CASE("a warmed-up greedy decode of a batch makes a few allocations, whateve
 TEST_CASE("evaluating a file of every length grows the arena with its first batch only (longest first)") {
     // 600 pairs of 1 to 60 words: 10+ batches whose memory rises with their length. Shortest first,
     // each batch outgrew the last and the arena took a fresh block for it (and merged it, another):
-    // fresh memory is paid in page faults (84% of beam search's extra time on the real-text demo).
+    // fresh memory is paid in page faults (17% of beam search's time on the real-text demo, docs/performance.md).
     std::vector<text::SentencePair> pairs(600);
     for (std::size_t i = 0; i < pairs.size(); ++i)
         for (std::size_t k = 0; k <= i % 60; ++k) {

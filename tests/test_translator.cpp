@@ -78,6 +78,34 @@ const std::vector<text::EncodedPair> kPairs = {{{4, 5, 6, 3}, {4, 5, 6, 7}}, {{7
 
 text::Batch batch_of(std::vector<std::size_t> which) { return text::make_batch(kPairs, which); }
 
+// 120 pairs of the local task as data.tsv in `dir`: the training settings' tests train on it.
+std::filesystem::path write_local_tsv(const std::filesystem::path& dir) {
+    std::string tsv;
+    for (const Example& e : generate("local", 120, 4, 1, 6))
+        tsv += text::join_words(e.pair.source) + "\t" + text::join_words(e.pair.target) + "\n";
+    tg::write_file_atomically(dir / "data.tsv", tsv);
+    return dir / "data.tsv";
+}
+
+// Every parameter of two models bit-identical (a resumed training against an uninterrupted one).
+void check_bit_identical(const RNNSearch& a, const RNNSearch& b) {
+    std::map<std::string, const Tensor*> of_b;
+    for (const auto& [name, p] : b.named_parameters()) of_b[name] = &p->value();
+    for (const auto& [name, p] : a.named_parameters()) {
+        CAPTURE(name);
+        CHECK(std::memcmp(p->value().data(), of_b.at(name)->data(), p->value().numel() * sizeof(float)) == 0);
+    }
+}
+
+// All pairs of `file` as one batch, in the model's vocabularies.
+text::Batch whole_file_batch(const LoadedModel& m, const std::filesystem::path& file) {
+    text::Vocab sv = m.src_vocab, tv = m.tgt_vocab;
+    const auto data = text::encode_pairs(text::read_parallel(file), sv, tv);
+    std::vector<std::size_t> all(data.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    return text::make_batch(data, all);
+}
+
 }  // namespace
 
 TEST_CASE("the full model's loss passes a gradient check on a padded batch: attention, baseline, deep output") {
@@ -282,12 +310,8 @@ TEST_CASE("training as a function: train() reports through its hooks, saves, res
 
 TEST_CASE("--lr-decay linear and --label-smoothing: the rate falls to 0 over the epochs, resumed exactly") {
     tg::test::Workdir tmp;
-    std::string tsv;
-    for (const Example& e : generate("local", 120, 4, 1, 6))
-        tsv += text::join_words(e.pair.source) + "\t" + text::join_words(e.pair.target) + "\n";
-    tg::write_file_atomically(tmp.path / "data.tsv", tsv);
     TrainOptions o;
-    o.train = o.valid = tmp.path / "data.tsv";
+    o.train = o.valid = write_local_tsv(tmp.path);
     o.emb = 8, o.hidden = 12, o.attn = 8, o.batch = 40;  // 3 steps an epoch
     o.lr = 0.01;
     o.lr_decay = "linear";
@@ -320,19 +344,10 @@ TEST_CASE("--lr-decay linear and --label-smoothing: the rate falls to 0 over the
     train(second, resumed_hooks);
     CHECK(resumed_rates == std::vector<double>(rates.begin() + 3, rates.end()));
     const LoadedModel a = load_model(o.out), b = load_model(first.out);
-    std::map<std::string, const Tensor*> resumed;
-    for (const auto& [name, p] : b.model->named_parameters()) resumed[name] = &p->value();
-    for (const auto& [name, p] : a.model->named_parameters()) {
-        CAPTURE(name);
-        CHECK(std::memcmp(p->value().data(), resumed.at(name)->data(), p->value().numel() * sizeof(float)) == 0);
-    }
+    check_bit_identical(*a.model, *b.model);
 
     // Label smoothing changes the training loss only: in inference and in eval mode it is the plain one.
-    text::Vocab sv = a.src_vocab, tv = a.tgt_vocab;
-    const auto data = text::encode_pairs(text::read_parallel(o.train), sv, tv);
-    std::vector<std::size_t> all(data.size());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    const text::Batch batch = text::make_batch(data, all);
+    const text::Batch batch = whole_file_batch(a, o.train);
     RNNSearch& m = *a.model;
     const float plain = m.loss(batch).item();
     m.set_label_smoothing(0.1f);
@@ -351,12 +366,8 @@ TEST_CASE("--lr-decay linear and --label-smoothing: the rate falls to 0 over the
 
 TEST_CASE("dropout: only while training, and a resumed training draws what the uninterrupted one would") {
     tg::test::Workdir tmp;
-    std::string tsv;
-    for (const Example& e : generate("local", 120, 4, 1, 6))
-        tsv += text::join_words(e.pair.source) + "\t" + text::join_words(e.pair.target) + "\n";
-    tg::write_file_atomically(tmp.path / "data.tsv", tsv);
     TrainOptions o;
-    o.train = o.valid = tmp.path / "data.tsv";
+    o.train = o.valid = write_local_tsv(tmp.path);
     o.emb = 8, o.hidden = 12, o.attn = 8, o.batch = 40;
     o.dropout = 0.3;
     o.out = tmp.path / "straight";
@@ -372,19 +383,10 @@ TEST_CASE("dropout: only while training, and a resumed training draws what the u
     second.dropout.reset();  // kept from the checkpoint
     train(second);
     const LoadedModel a = load_model(o.out), b = load_model(first.out);
-    std::map<std::string, const Tensor*> resumed;
-    for (const auto& [name, p] : b.model->named_parameters()) resumed[name] = &p->value();
-    for (const auto& [name, p] : a.model->named_parameters()) {
-        CAPTURE(name);
-        CHECK(std::memcmp(p->value().data(), resumed.at(name)->data(), p->value().numel() * sizeof(float)) == 0);
-    }
+    check_bit_identical(*a.model, *b.model);
 
     // The loss with dropout differs from the spec's loss; in inference (or eval mode) they are equal.
-    text::Vocab sv = a.src_vocab, tv = a.tgt_vocab;
-    const auto data = text::encode_pairs(text::read_parallel(o.train), sv, tv);
-    std::vector<std::size_t> all(data.size());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    const text::Batch batch = text::make_batch(data, all);
+    const text::Batch batch = whole_file_batch(a, o.train);
     RNNSearch& m = *a.model;
     const float plain = m.loss(batch).item();
     m.set_dropout(0.3f, 7);

@@ -12,7 +12,9 @@
 // reference: tests/test_ops_grad.cpp checks this op's gradients and that both agree.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "autograd/detail/op.hpp"
