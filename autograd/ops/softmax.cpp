@@ -18,7 +18,7 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector registers hold
 
-// The largest of x[0..n), and below, log sum_c exp(x[c]) shifted by it so it never overflows. Explicit
+// The largest of x[0..n), their sum, and log sum_c exp(x[c]) shifted by the largest so it never overflows. Explicit
 // SIMD with unaligned loads: which elements take the vector path depends on the position in the row
 // only, never on its address, so the same inputs always give the same bits.
 float max_of(const float* x, std::size_t n) {
@@ -33,6 +33,15 @@ float max_of(const float* x, std::size_t n) {
     return m;
 }
 
+float sum_of(const float* x, std::size_t n) {
+    std::size_t c = 0;
+    Batch sv(0.0f);
+    for (; c + Batch::size <= n; c += Batch::size) sv += Batch::load_unaligned(x + c);
+    float s = xsimd::hadd(sv);
+    for (; c < n; ++c) s += x[c];
+    return s;
+}
+
 float log_sum_exp(const float* x, std::size_t n) {
     const float m = max_of(x, n);
     std::size_t c = 0;
@@ -43,15 +52,16 @@ float log_sum_exp(const float* x, std::size_t n) {
     return m + std::log(z);
 }
 
-// out[c] = beta * out[c] + g * exp(x[c] - shift) over one row (beta 0: out's old contents are ignored).
-void add_scaled_exp(const float* x, float shift, float g, float beta, float* out, std::size_t n) {
+// out[c] = beta * out[c] + g * exp(x[c] - shift) - minus over one row (beta 0: out's old contents are
+// ignored).
+void add_scaled_exp(const float* x, float shift, float g, float beta, float* out, std::size_t n, float minus = 0.0f) {
     std::size_t c = 0;
     for (; c + Batch::size <= n; c += Batch::size) {
-        Batch v = Batch(g) * xsimd::exp(Batch::load_unaligned(x + c) - Batch(shift));
+        Batch v = Batch(g) * xsimd::exp(Batch::load_unaligned(x + c) - Batch(shift)) - Batch(minus);
         if (beta != 0.0f) v += Batch::load_unaligned(out + c);
         v.store_unaligned(out + c);
     }
-    for (; c < n; ++c) out[c] = (beta != 0.0f ? out[c] : 0.0f) + g * std::exp(x[c] - shift);
+    for (; c < n; ++c) out[c] = (beta != 0.0f ? out[c] : 0.0f) + (g * std::exp(x[c] - shift) - minus);
 }
 
 // Calls f(first, stride) for every line of the tensor along the split axis.
@@ -200,11 +210,8 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
         const float* x = logits.value().data() + n * classes;
         lse[n] = log_sum_exp(x, classes);
         total += (1.0 - e) * static_cast<double>(lse[n] - x[targets[n]]);  // -log p[target]
-        if (e > 0.0) {                                                      // mean_c -log p[c] = lse - mean_c x[c]
-            double sum_x = 0.0;
-            for (std::size_t c = 0; c < classes; ++c) sum_x += static_cast<double>(x[c]);
-            total += e * (static_cast<double>(lse[n]) - sum_x / static_cast<double>(classes));
-        }
+        if (e > 0.0)  // mean_c -log p[c] = lse - mean_c x[c]
+            total += e * (static_cast<double>(lse[n]) - static_cast<double>(sum_of(x, classes)) / static_cast<double>(classes));
         ++count;
     }
     const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
@@ -229,9 +236,7 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
                 if (beta == 0.0f) std::fill_n(row, classes, 0.0f);
                 continue;
             }
-            add_scaled_exp(x + n * classes, r.saved[n], g, beta, row, classes);
-            if (smoothing > 0.0f)
-                for (std::size_t c = 0; c < classes; ++c) row[c] -= uniform;
+            add_scaled_exp(x + n * classes, r.saved[n], g, beta, row, classes, uniform);
             row[static_cast<std::size_t>(t)] -= g * (1.0f - smoothing);
         }
     });
