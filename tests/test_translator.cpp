@@ -322,6 +322,12 @@ TEST_CASE("--lr-decay linear and --label-smoothing: the rate falls to 0 over the
     TrainHooks hooks;
     hooks.progress = [&](const TrainProgress& p) { rates.push_back(p.lr); };
     train(o, hooks);
+    // A decay it does not know is refused before any work, for a program as for the command line.
+    TrainOptions unknown = o;
+    unknown.out = tmp.path / "unknown";
+    unknown.lr_decay = "cosine";
+    CHECK_THROWS_WITH_AS(train(unknown), doctest::Contains("--lr-decay cosine: expected none or linear"), UsageError);
+    CHECK_FALSE(std::filesystem::exists(unknown.out));
     // 6 steps in the budget: step k (from 0) uses 0.01 (1 - k / 6).
     REQUIRE(rates.size() == 6);
     for (std::size_t k = 0; k < 6; ++k) CHECK(rates[k] == doctest::Approx(0.01 * (1 - double(k) / 6)).epsilon(1e-12));

@@ -72,11 +72,7 @@ int cmd_train(const Argv& argv) {
     if (args.flag("--no-attention")) o.attention = false;
     o.subwords = static_cast<std::size_t>(args.integer("--subwords", 0, 1'000'000));
     if (args.given("--lr")) o.lr = args.number("--lr", 0, 10);
-    if (args.given("--lr-decay")) {
-        o.lr_decay = args.text("--lr-decay");
-        if (*o.lr_decay != "none" && *o.lr_decay != "linear")
-            throw UsageError(fmt::format("--lr-decay {}: expected none or linear", *o.lr_decay));
-    }
+    if (args.given("--lr-decay")) o.lr_decay = args.text("--lr-decay");  // checked by train()
     if (args.given("--clip")) o.clip = args.number("--clip", 0, 1e9);
     if (args.given("--dropout")) o.dropout = args.number("--dropout", 0, 0.95);
     if (args.given("--label-smoothing")) o.label_smoothing = args.number("--label-smoothing", 0, 0.95);

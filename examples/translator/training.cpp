@@ -27,6 +27,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// The learning-rate decays train() knows (TrainOptions::lr_decay).
+bool known_lr_decay(const std::string& name) { return name == "none" || name == "linear"; }
+
 // Where training stands, and the settings that must not change when it resumes.
 struct TrainState {
     std::int64_t epoch = 0;  // epochs completed
@@ -73,7 +76,7 @@ struct TrainState {
             s.dropout = kv.count("dropout") ? std::stod(kv["dropout"]) : 0.0;  // absent before dropout existed
             s.label_smoothing = kv.count("label_smoothing") ? std::stod(kv["label_smoothing"]) : 0.0;
             s.lr_decay = kv.count("lr_decay") ? kv["lr_decay"] : "none";        // absent before the decay existed
-            if (s.lr_decay != "none" && s.lr_decay != "linear")
+            if (!known_lr_decay(s.lr_decay))
                 throw FileError(fmt::format("{}: lr_decay '{}' is neither none nor linear", path.string(), s.lr_decay));
             return s;
         } catch (const std::logic_error&) {
@@ -192,6 +195,8 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     auto say = [&](const std::string& text) {
         if (hooks.message) hooks.message(text);
     };
+    if (o.lr_decay && !known_lr_decay(*o.lr_decay))  // (for a program's options as for the command line's)
+        throw UsageError(fmt::format("--lr-decay {}: expected none or linear", *o.lr_decay));
     const fs::path out = o.out;
     // Every output location is checked before anything long starts, and held: a second training
     // with the same out fails now instead of overwriting this one's checkpoints.
