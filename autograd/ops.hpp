@@ -14,6 +14,8 @@
 
 namespace tg {
 
+class Generator;
+
 // --- elementwise, broadcasting (ops/elementwise.cpp) ---
 Var add(const Var& a, const Var& b);
 Var sub(const Var& a, const Var& b);
@@ -43,6 +45,12 @@ Var log(const Var& x);
 Var tanh(const Var& x);
 Var sigmoid(const Var& x);
 Var relu(const Var& x);
+
+// --- regularisation (ops/dropout.cpp) ---
+// Inverted dropout, PyTorch's F.dropout in training: each element kept with probability 1 - p and
+// scaled by 1 / (1 - p), else 0, drawn from `gen`; backward passes the gradient through the same
+// mask. p in [0, 1) (0: x itself). Whether to drop at all (training or not) is the caller's choice.
+Var dropout(const Var& x, float p, Generator& gen);
 
 // --- matrix product through BLAS (ops/matmul.cpp) ---
 // [M,K] @ [K,N] -> [M,N];  [B,M,K] @ [B,K,N] -> [B,M,N] (batched);  [B,M,K] @ [K,N] -> [B,M,N].

@@ -11,11 +11,8 @@ Dropout::Dropout(float p, std::uint64_t seed) : p(p), gen_(seed) {
 }
 
 Var Dropout::forward(const Var& x) {
-    if (!is_training() || p == 0.0f) return x;
-    mask_.resize(x.shape());
-    const float keep = 1.0f - p;
-    for (float& m : mask_.flat()) m = gen_.uniform() < keep ? 1.0f / keep : 0.0f;
-    return x * constant(mask_);
+    if (!is_training()) return x;
+    return tg::dropout(x, p, gen_);
 }
 
 }  // namespace tg

@@ -14,7 +14,6 @@ public:
 
 private:
     Generator gen_;
-    Tensor mask_;  // reused between calls
 };
 
 }  // namespace tg

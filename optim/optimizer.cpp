@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <span>
 
 #include "autograd/error.hpp"
 
@@ -39,12 +40,26 @@ std::vector<std::pair<std::string, Tensor*>> Optimizer::named_state(
 
 namespace {
 
+// The sum of squares of a gradient, in double. One running sum would be a chain of dependent
+// additions (4 cycles each: 5 ms a step for the 4 million gradients of `make real`); eight
+// independent partial sums let the compiler use vector registers and keep the adders busy.
+double sum_of_squares(std::span<const float> g) {
+    constexpr std::size_t kLanes = 8;
+    double lane[kLanes] = {};
+    std::size_t i = 0;
+    for (; i + kLanes <= g.size(); i += kLanes)
+        for (std::size_t l = 0; l < kLanes; ++l) lane[l] += static_cast<double>(g[i + l]) * g[i + l];
+    double sq = 0.0;
+    for (; i < g.size(); ++i) sq += static_cast<double>(g[i]) * g[i];
+    for (double v : lane) sq += v;
+    return sq;
+}
+
 // The global L2 norm of the gradients of `params` (get(item) gives a Parameter&), and the scaling.
 template <class Range, class Get>
 float clip(const Range& params, Get get, float max_norm) {
     double sq = 0.0;
-    for (const auto& item : params)
-        for (float g : get(item).grad().flat()) sq += static_cast<double>(g) * g;
+    for (const auto& item : params) sq += sum_of_squares(get(item).grad().flat());
     const auto norm = static_cast<float>(std::sqrt(sq));
     const float scale = max_norm / (norm + 1e-6f);
     if (scale < 1.0f)

@@ -377,6 +377,44 @@ TEST_CASE("gru_gates: the fused GRU step, against the composed ops") {
                           ShapeError, "gru_gates", "[2, 12]", "[2, 9]", "[2, 4]");
 }
 
+TEST_CASE("dropout: kept elements scaled by 1/(1-p), the rest 0, and the gradient through the same mask") {
+    // A fresh generator of the same seed in every call, so that gradcheck sees one function.
+    CHECK_GRADS([](Vars x) { Generator g(5); return dropout(x[0], 0.3f, g); }, {rand({3, 7}, 50)});
+    CHECK_GRADS([](Vars x) { Generator g(5); return dropout(x[0], 0.3f, g) * dropout(x[0], 0.5f, g); }, {rand({3, 7}, 51)});
+
+    // Values by hand: every output is x / (1 - p) or 0, and the gradient of sum(y) is exactly that factor.
+    const Tensor x = rand({101, 99}, 52);  // odd: the last element takes its own draw
+    Tape tape;
+    TapeScope scope(tape);
+    Parameter px(x);
+    Generator gen(9);
+    const float p = 0.25f;
+    Var y = dropout(px, p, gen);
+    sum(y).backward();
+    std::size_t dropped = 0;
+    for (std::size_t i = 0; i < x.numel(); ++i) {
+        const float v = y.value().data()[i], g = px.grad().data()[i];
+        if (v == 0.0f) {
+            ++dropped;
+            CHECK(g == 0.0f);
+        } else {
+            CHECK(v == x.data()[i] * (1.0f / 0.75f));
+            CHECK(g == 1.0f / 0.75f);
+        }
+    }
+    // 9,999 draws of probability 0.25: the count is within 5 standard deviations (43) of 2,500
+    CHECK(dropped > 2500 - 5 * 43);
+    CHECK(dropped < 2500 + 5 * 43);
+    // the generator moved on: a second call drops other elements; the same seed, the same ones
+    Generator again(9);
+    CHECK(max_abs_diff(dropout(constant(x), p, again).value(), y.value()) == 0.0f);
+    CHECK(max_abs_diff(dropout(constant(x), p, gen).value(), y.value()) > 0.0f);
+    // p = 0 is x itself; p outside [0, 1) is refused, naming the op
+    CHECK(max_abs_diff(dropout(constant(x), 0.0f, gen).value(), x) == 0.0f);
+    CHECK_THROWS_WITH_ALL(dropout(constant(x), 1.0f, gen), Error, "dropout", "p = 1");
+    CHECK_THROWS_WITH_ALL(dropout(constant(x), -0.1f, gen), Error, "dropout");
+}
+
 TEST_CASE("additive_scores: the fused attention scores, against the composed ops") {
     const Tensor q = rand({2, 5}, 26), k = rand({2, 3, 5}, 27), v = rand({5}, 28);
     CHECK_GRADS([](Vars x) { return additive_scores(x[0], x[1], x[2]); }, {q, k, v});

@@ -73,10 +73,7 @@ void RNNSearch::set_label_smoothing(float e) {
 
 Var RNNSearch::dropped(const Var& x) const {
     if (dropout_ == 0.0f || !is_training() || !grad_enabled()) return x;
-    dropout_mask_.resize(x.shape());
-    const float keep = 1.0f - dropout_;
-    for (float& m : dropout_mask_.flat()) m = dropout_gen_.uniform() < keep ? 1.0f / keep : 0.0f;
-    return x * constant(dropout_mask_);
+    return tg::dropout(x, dropout_, dropout_gen_);
 }
 
 // <doc:output-and-step>

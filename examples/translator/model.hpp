@@ -76,7 +76,6 @@ private:
     tg::Var dropped(const tg::Var& x) const;
     float dropout_ = 0.0f, label_smoothing_ = 0.0f;
     mutable tg::Generator dropout_gen_{0};
-    mutable tg::Tensor dropout_mask_;  // reused: no allocation per step once warmed up
     tg::Var output_logits(const tg::Var& state, const tg::Var& context, const tg::Var& prev_embedding,
                           const tg::PackedWeight* packed_output = nullptr) const;
 };
