@@ -4,6 +4,9 @@
 // FLOPs at the machine's peak sgemm rate, or their bytes at its memory bandwidth). Prints one JSON line. bench/pytorch_reference.py is the same model in PyTorch.
 //   train_step --batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20
 //              --steps 50 --threads 1 [--no-attention] [--decode [--beam K]] [--vary-lengths]
+//              [--deep-output N] [--dropout P] [--label-smoothing E]
+// make real's model and setting: --emb 128 --hidden 256 --attn 128 --vocab 4000 --deep-output 256
+// --dropout 0.2 --label-smoothing 0.1 --threads 2 --vary-lengths.
 // --vary-lengths trains on what users train on: sentences of 1 to 30 words, bucketed by length into
 // batches of varying shapes (see varying_pairs), and reports resident memory along the run.
 #include <cblas.h>
@@ -221,7 +224,10 @@ int main(int argc, char** argv) {
                    {"--beam", "K", "with --decode: beam search of width K (K rows a sentence, </s> an ordinary word)", "1"},
                    {"--products", "", "also print, to stderr, the step's matrix products grouped by shape, with their raw time", ""},
                    {"--no-limit", "", "skip the raw-sgemm replay between steps (for profiling the step alone; limit_ms is 0)", ""},
-                   {"--vary-lengths", "", "sentences of 1-30 words in batches of varying shapes, as in real training (no limit_ms)", ""}},
+                   {"--vary-lengths", "", "sentences of 1-30 words in batches of varying shapes, as in real training (no limit_ms)", ""},
+                   {"--deep-output", "N", "a maxout layer of N units before the softmax (make real: 256; 0: none)", "0"},
+                   {"--dropout", "P", "training: dropout on the embeddings and the output layer's input (make real: 0.2)", "0"},
+                   {"--label-smoothing", "E", "training: label smoothing of the loss (make real: 0.1)", "0"}},
                   Argv(argv + 1, argv + argc));
         const auto B = static_cast<std::size_t>(args.integer("--batch", 1, 4096));
         const auto V = static_cast<std::size_t>(args.integer("--vocab", 5, 1000000));
@@ -240,8 +246,11 @@ int main(int argc, char** argv) {
         c.hidden = static_cast<std::size_t>(args.integer("--hidden", 1, 100000));
         c.attn = static_cast<std::size_t>(args.integer("--attn", 1, 100000));
         c.attention = !args.flag("--no-attention");
+        c.deep_output = static_cast<std::size_t>(args.integer("--deep-output", 0, 100000));
         Generator gen(1);
         RNNSearch model(c, gen);
+        model.set_dropout(static_cast<float>(args.number("--dropout", 0.0, 0.99)), 1);
+        model.set_label_smoothing(static_cast<float>(args.number("--label-smoothing", 0.0, 1.0)));
         Adam opt(model.named_parameters(), {.lr = 1e-3});
 
         std::vector<text::EncodedPair> pairs(B);  // random words, every sentence full length
