@@ -165,7 +165,7 @@ void Tape::backward(const Var& root) {
                                     "that shape (Var::backward(seed)) for a vector-Jacobian product",
                                     n.value.shape().str()));
     note_backward();
-    run_backward(n, nullptr);
+    sweep(n, nullptr);
 }
 
 void Tape::backward(const Var& root, const Tensor& seed) {
@@ -174,7 +174,7 @@ void Tape::backward(const Var& root, const Tensor& seed) {
         throw ShapeError(fmt::format("backward: seed gradient of shape {} for a root of shape {}",
                                      seed.shape().str(), n.value.shape().str()));
     note_backward();
-    run_backward(n, &seed);
+    sweep(n, &seed);
 }
 
 // The one way a tape grows without bound is a loop that records a step on top of the previous one
@@ -195,6 +195,26 @@ void Tape::note_backward() {
                    stacked_backwards_, n_records_, static_cast<double>(arena_.bytes_in_use()) / 1e6);
     }
     records_at_backward_ = n_records_;
+}
+
+// The reverse sweep, then the work its backward functions left for its end (at_sweep_end), or, if it
+// threw, the news that this work is void.
+void Tape::sweep(Node& root, const Tensor* seed) {
+    auto end = [this](bool completed) {
+        for (SweepEndFn f : at_sweep_end_) f(completed);
+        at_sweep_end_.clear();
+    };
+    try {
+        run_backward(root, seed);
+    } catch (...) {
+        end(false);
+        throw;
+    }
+    end(true);
+}
+
+void Tape::at_sweep_end(SweepEndFn finish) {
+    if (std::find(at_sweep_end_.begin(), at_sweep_end_.end(), finish) == at_sweep_end_.end()) at_sweep_end_.push_back(finish);
 }
 
 // <doc:backward>

@@ -127,6 +127,50 @@ Var matmul(const Var& a, const Var& b) {
     });
 }
 
+namespace {
+
+// A weight used at every step of a recurrence (a GRU's W_h, the decoder's input weight, attention's
+// query weight) gets one gradient product per step, dW += dy_t^T x_t, each over the batch's few rows
+// (32 in the examples). OpenBLAS runs such thin products no faster on two threads than on one (98
+// GFLOP/s for a [768, 256] weight), while their sum, one product over all the steps' rows, runs at 171
+// (docs/performance.md). So with more than one thread linear's backward keeps a Parameter's thin
+// pieces, and when the sweep ends each weight's are gathered into two blocks and summed in one
+// product. (On one thread both run at ~100 GFLOP/s and the gathering would only add copies.)
+struct WeightGradPiece {
+    Node* weight;     // a Parameter: its gradient exists, to add into
+    const float* x;   // [rows, in]: the forward's input, alive until the tape is released
+    const float* dy;  // [rows, out]: the output's gradient, complete once its record has run
+    std::size_t rows;
+};
+constexpr std::size_t kThinRows = 128;  // fewer rows than this: deferred
+thread_local std::vector<WeightGradPiece> pending_weight_grads;
+
+void sum_weight_grads(bool completed) {  // Tape::at_sweep_end
+    std::vector<WeightGradPiece>& pieces = pending_weight_grads;
+    thread_local FloatBuffer xs, dys;  // the gathered rows, reused
+    for (std::size_t i = 0; completed && i < pieces.size(); ++i) {
+        Node* w = pieces[i].weight;
+        if (w == nullptr) continue;  // summed with an earlier piece of its weight
+        const std::size_t n_out = w->value.shape()[0], n_in = w->value.shape()[1];
+        std::size_t rows = 0;
+        for (std::size_t j = i; j < pieces.size(); ++j) rows += pieces[j].weight == w ? pieces[j].rows : 0;
+        xs.resize_discard(rows * n_in);
+        dys.resize_discard(rows * n_out);
+        std::size_t at = 0;
+        for (std::size_t j = i; j < pieces.size(); ++j) {
+            if (pieces[j].weight != w) continue;
+            std::copy_n(pieces[j].x, pieces[j].rows * n_in, xs.data() + at * n_in);
+            std::copy_n(pieces[j].dy, pieces[j].rows * n_out, dys.data() + at * n_out);
+            at += pieces[j].rows;
+            pieces[j].weight = nullptr;
+        }
+        gemm(dys.data(), true, xs.data(), false, w->grad.data(), n_out, rows, n_in, 1.0f);  // dW += DY^T X
+    }
+    pieces.clear();
+}
+
+}  // namespace
+
 // y = x W^T (+ b), with the leading axes of x flattened into rows:
 //     dx += dy W        dW += dy^T x        db += sum of dy's rows
 Var linear(const Var& x, const Var& weight, const Var& bias) {
@@ -153,8 +197,13 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
             gemm(G, false, r.input(1).data(), false, dx, rows, n_out, n_in, beta);
         }
         if (r.needs_grad(1)) {  // dW += dy^T x
-            float* dw = grad_to_write(r, 1, beta).data();
-            gemm(G, true, r.input(0).data(), false, dw, n_out, rows, n_in, beta);
+            if (Node& w = *r.inputs[1]; w.tape == nullptr && rows < kThinRows && num_threads() > 1) {  // later
+                pending_weight_grads.push_back({&w, r.input(0).data(), G, rows});
+                r.output->tape->at_sweep_end(sum_weight_grads);
+            } else {
+                float* dw = grad_to_write(r, 1, beta).data();
+                gemm(G, true, r.input(0).data(), false, dw, n_out, rows, n_in, beta);
+            }
         }
         if (r.inputs.size() == 3 && r.needs_grad(2)) {                                                        // db += sum dy
             float* db = r.grad_in(2).data();
