@@ -154,6 +154,10 @@ void sum_weight_grads(bool completed) {  // Tape::at_sweep_end
         const std::size_t n_out = w->value.shape()[0], n_in = w->value.shape()[1];
         std::size_t rows = 0;
         for (std::size_t j = i; j < pieces.size(); ++j) rows += pieces[j].weight == w ? pieces[j].rows : 0;
+        if (rows == pieces[i].rows) {  // used once (not in a recurrence): its product as it is, no gathering
+            gemm(pieces[i].dy, true, pieces[i].x, false, w->grad.data(), n_out, rows, n_in, 1.0f);
+            continue;
+        }
         xs.resize_discard(rows * n_in);
         dys.resize_discard(rows * n_out);
         std::size_t at = 0;
