@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "autograd/variable.hpp"
@@ -119,6 +120,10 @@ float log_sum_exp(std::span<const float> row);
 // The index of the row's largest value, the first if it occurs more than once (std::max_element's
 // answer), SIMD: a greedy decoder's choice over a vocabulary of thousands. 0 for an empty row.
 std::size_t argmax(std::span<const float> row);
+// The k largest values of a row with their positions, largest first, equal values in order of position
+// (torch.topk of one row, sorted; all n if k > n), SIMD: a beam search's choice over a vocabulary of
+// thousands. `out` is reused: no allocation once it has held k.
+void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<float, std::int32_t>>& out);
 
 // --- indexing and selection (ops/index.cpp) ---
 // Rows of weight [V, E] picked by ids: output shape ids_shape + [E]. Backward scatter-adds, so an id

@@ -270,6 +270,29 @@ TEST_CASE("argmax of a row: the first largest value, as std::max_element, at eve
     CHECK(argmax({}) == 0);
 }
 
+TEST_CASE("top_k of a row: the k largest, largest first, equal values in order of position, at every length") {
+    Generator g(77);
+    std::vector<std::pair<float, std::int32_t>> got;
+    for (std::size_t n = 0; n <= 70; ++n)  // scalar heads and tails, whole registers, rows shorter than k
+        for (std::size_t k : {std::size_t{1}, std::size_t{3}, std::size_t{5}, std::size_t{80}}) {
+            CAPTURE(n);
+            CAPTURE(k);
+            std::vector<float> row(n);
+            for (float& v : row) v = std::round(g.uniform(-4.0f, 4.0f));  // few distinct values: many ties
+            std::vector<std::pair<float, std::int32_t>> want;  // the reference: sort everything
+            for (std::size_t c = 0; c < n; ++c) want.emplace_back(row[c], static_cast<std::int32_t>(c));
+            std::stable_sort(want.begin(), want.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+            want.resize(std::min(k, n));
+            top_k(row, k, got);
+            CHECK(got == want);
+        }
+    // a candidate in the middle of a register, after the first k
+    std::vector<float> row(40, 0.0f);
+    row[3] = 1.0f, row[21] = 5.0f, row[22] = 2.0f;
+    top_k(row, 2, got);
+    CHECK(got == std::vector<std::pair<float, std::int32_t>>{{5.0f, 21}, {2.0f, 22}});
+}
+
 TEST_CASE("index_select: slices by index along any axis, scatter-add for repeated indices") {
     const Tensor x = rand({3, 4, 2}, 50);
     const std::vector<std::int32_t> rows = {2, 0, 2, 2, 1}, mid = {3, 3, 0};

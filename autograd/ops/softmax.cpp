@@ -160,6 +160,28 @@ std::size_t argmax(std::span<const float> row) {
     return 0;  // empty, or only NaN
 }
 
+void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<float, std::int32_t>>& out) {
+    out.clear();
+    k = std::min(k, row.size());
+    if (k == 0) return;
+    auto offer = [&](std::size_t c) {  // keeps out sorted, at most k long
+        const float x = row[c];
+        if (out.size() == k && !(x > out.back().first)) return;  // not above the k-th best so far
+        std::size_t at = out.size();
+        while (at > 0 && x > out[at - 1].first) --at;  // after equal ones: the earlier position stays first
+        if (out.size() == k) out.pop_back();
+        out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), {x, static_cast<std::int32_t>(c)});
+    };
+    std::size_t c = 0;
+    for (; c < row.size() && out.size() < k; ++c) offer(c);
+    // Once k are held, nearly every value of a long row is below the k-th best: a whole register of
+    // them is rejected by one comparison, and only a register with a candidate is looked at value by value.
+    for (; c + Batch::size <= row.size(); c += Batch::size)
+        if (xsimd::any(Batch::load_unaligned(row.data() + c) > Batch(out.back().first)))
+            for (std::size_t j = c; j < c + Batch::size; ++j) offer(j);
+    for (; c < row.size(); ++c) offer(c);
+}
+
 Var softmax(const Var& x, int axis) { return softmax_op("softmax", x, axis, nullptr, false); }
 Var softmax(const Var& x, int axis, const Var& valid) { return softmax_op("softmax", x, axis, &valid, false); }
 Var log_softmax(const Var& x, int axis) { return softmax_op("log_softmax", x, axis, nullptr, true); }

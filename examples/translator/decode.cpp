@@ -70,20 +70,12 @@ RNNSearch::Encoded repeat_rows(const RNNSearch::Encoded& e, std::size_t k) {
 }
 
 // The k most likely words of one row of logits, best first, as (log-probability, word); ties go to the
-// smaller id. One pass over the row keeping a sorted list of k: with a vocabulary of thousands and k
-// a beam width, nearly every word is rejected by one comparison with the k-th best so far.
+// smaller id. The k largest logits are the k most likely words: the log-probability is the logit minus
+// the row's log-sum-exp, the same for all.
 void top_k_log_probs(const float* row, std::size_t n, float log_z, std::size_t k,
                      std::vector<std::pair<float, std::int32_t>>& out) {
-    out.clear();
-    k = std::min(k, n);
-    for (std::size_t v = 0; v < n; ++v) {
-        const float log_p = row[v] - log_z;
-        if (out.size() == k && !(log_p > out.back().first)) continue;  // not better than the k-th: the common case
-        std::size_t at = out.size();
-        while (at > 0 && log_p > out[at - 1].first) --at;  // after equal ones: the smaller id stays first
-        if (out.size() == k) out.pop_back();
-        out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), {log_p, static_cast<std::int32_t>(v)});
-    }
+    top_k({row, n}, k, out);
+    for (auto& [value, word] : out) value -= log_z;
 }
 
 // The output weight to decode with: the caller's packed one, or one packed here and kept in `own`.
