@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <ostream>
 #include <unordered_map>
 #include <utility>
@@ -200,9 +201,19 @@ void Tape::note_backward() {
 // The reverse sweep, then the work its backward functions left for its end (at_sweep_end), or, if it
 // threw, the news that this work is void.
 void Tape::sweep(Node& root, const Tensor* seed) {
+    // Every finish function is called once, even if one before it throws (then the rest drop their
+    // work); the first exception is passed on.
     auto end = [this](bool completed) {
-        for (SweepEndFn f : at_sweep_end_) f(completed);
+        std::exception_ptr failure;
+        for (SweepEndFn f : at_sweep_end_) {
+            try {
+                f(completed && !failure);
+            } catch (...) {
+                if (!failure) failure = std::current_exception();
+            }
+        }
         at_sweep_end_.clear();
+        if (failure) std::rethrow_exception(failure);
     };
     try {
         run_backward(root, seed);

@@ -487,6 +487,18 @@ TEST_CASE("linear on two threads: a Parameter's per-step gradients summed when t
                 for (std::size_t r = 0; r < 3; ++r) expect.at({o, i}) += x.at({r, i});
         CHECK_CLOSE(w.grad(), expect, 1e-6f, 1e-6f);
     }
+
+    // Anomaly mode sees a gradient that overflows only when the steps' pieces are summed.
+    {
+        Tape tape;
+        TapeScope scope(tape);
+        AnomalyModeGuard anomalies;
+        Parameter tiny(Tensor::full({2, 3}, 1e-20f), "tiny");
+        Var y = linear(constant(Tensor::full({2, 3}, 1e20f)), tiny);   // values ~3: finite
+        y = y + linear(constant(Tensor::full({2, 3}, 1e20f)), tiny);    // the weight used twice: gathered
+        // d/dW = 1e19 x 1e20 per element: Inf in float; every other value and gradient is finite
+        CHECK_THROWS_WITH_ALL(sum(y * 1e19f).backward(), AnomalyError, "linear", "tiny", "[2, 3]");
+    }
     set_num_threads(1);
 }
 

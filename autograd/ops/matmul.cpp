@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "autograd/detail/op.hpp"
 #include "autograd/profile.hpp"
 #include "autograd/threads.hpp"
@@ -145,8 +147,21 @@ struct WeightGradPiece {
 constexpr std::size_t kThinRows = 128;  // fewer rows than this: deferred
 thread_local std::vector<WeightGradPiece> pending_weight_grads;
 
+// Anomaly mode checks each record's gradients as it runs; these arrive after the sweep, so here.
+void check_finite(const Node& w) {
+    for (float g : w.grad.flat())
+        if (!std::isfinite(g))
+            throw AnomalyError(fmt::format("anomaly: backward of 'linear' produced NaN or Inf in the gradient of the "
+                                           "weight {} (shape {}), summed over its steps at the end of the sweep",
+                                           w.name.empty() ? "(unnamed)" : w.name, w.value.shape().str()));
+}
+
 void sum_weight_grads(bool completed) {  // Tape::at_sweep_end
     std::vector<WeightGradPiece>& pieces = pending_weight_grads;
+    struct Forget {  // whatever happens, none of these pieces outlives this sweep
+        std::vector<WeightGradPiece>& p;
+        ~Forget() { p.clear(); }
+    } forget{pieces};
     thread_local FloatBuffer xs, dys;  // the gathered rows, reused
     for (std::size_t i = 0; completed && i < pieces.size(); ++i) {
         Node* w = pieces[i].weight;
@@ -156,21 +171,21 @@ void sum_weight_grads(bool completed) {  // Tape::at_sweep_end
         for (std::size_t j = i; j < pieces.size(); ++j) rows += pieces[j].weight == w ? pieces[j].rows : 0;
         if (rows == pieces[i].rows) {  // used once (not in a recurrence): its product as it is, no gathering
             gemm(pieces[i].dy, true, pieces[i].x, false, w->grad.data(), n_out, rows, n_in, 1.0f);
-            continue;
+        } else {
+            xs.resize_discard(rows * n_in);
+            dys.resize_discard(rows * n_out);
+            std::size_t at = 0;
+            for (std::size_t j = i; j < pieces.size(); ++j) {
+                if (pieces[j].weight != w) continue;
+                std::copy_n(pieces[j].x, pieces[j].rows * n_in, xs.data() + at * n_in);
+                std::copy_n(pieces[j].dy, pieces[j].rows * n_out, dys.data() + at * n_out);
+                at += pieces[j].rows;
+                pieces[j].weight = nullptr;
+            }
+            gemm(dys.data(), true, xs.data(), false, w->grad.data(), n_out, rows, n_in, 1.0f);  // dW += DY^T X
         }
-        xs.resize_discard(rows * n_in);
-        dys.resize_discard(rows * n_out);
-        std::size_t at = 0;
-        for (std::size_t j = i; j < pieces.size(); ++j) {
-            if (pieces[j].weight != w) continue;
-            std::copy_n(pieces[j].x, pieces[j].rows * n_in, xs.data() + at * n_in);
-            std::copy_n(pieces[j].dy, pieces[j].rows * n_out, dys.data() + at * n_out);
-            at += pieces[j].rows;
-            pieces[j].weight = nullptr;
-        }
-        gemm(dys.data(), true, xs.data(), false, w->grad.data(), n_out, rows, n_in, 1.0f);  // dW += DY^T X
+        if (anomaly_mode()) check_finite(*w);
     }
-    pieces.clear();
 }
 
 }  // namespace
