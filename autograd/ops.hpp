@@ -64,6 +64,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias = Var());
 // --- fused ops of the layers (ops/attention.cpp, ops/gru.cpp) ---
 // Bahdanau attention's scores: e[b, s] = v . tanh(query[b] + keys[b, s]) for query [B, A], keys
 // [B, S, A], v [A] -> [B, S]. Equal to matmul(tanh(query[:, None] + keys), v), without the temporaries.
+// With G queries per sentence, query [B*G, A] -> [B*G, S]: row r against the keys of sentence r / G.
 Var additive_scores(const Var& query, const Var& keys, const Var& v);
 // One GRU step's gates: gi = W_i x + b_i and gh = W_h h + b_h, both [B, 3H] stacked [r; z; n], and the
 // state h [B, H] -> h' = (1 - z) n + z h with r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),

@@ -27,16 +27,20 @@ AdditiveAttention::Keys AdditiveAttention::precompute(const Var& annotations, co
 // <doc:attention-forward>
 AdditiveAttention::Result AdditiveAttention::forward(const Keys& keys, const Var& query_state) const {
     const Shape& k = keys.keys.shape();  // [B, S, A]
-    const std::size_t B = k[0], S = k[1];
-    if (query_state.shape().rank() != 2 || query_state.shape()[0] != B)
-        throw ShapeError(fmt::format("AdditiveAttention: query {} for keys {}", query_state.shape().str(), k.str()));
+    const std::size_t B = k[0], S = k[1], K = keys.annotations.shape()[2];
+    const Shape& q = query_state.shape();  // [B, H], or G queries a sentence [B*G, H] (beam search's hypotheses)
+    if (q.rank() != 2 || B == 0 || q[0] == 0 || q[0] % B != 0)
+        throw ShapeError(fmt::format("AdditiveAttention: query {} for keys {}", q.str(), k.str()));
+    const std::size_t G = q[0] / B;
     // e_ij = v_a . tanh(W_a s_{i-1} + K_j), Eq. 6 with A.1.2: one fused op, the same as the composed
     //   reshape(matmul(tanh(reshape(q, {B, 1, A}) + keys.keys), reshape(v, {A, 1})), {B, S})
     // without its three [B, S, A] temporaries (tests/test_ops_grad.cpp checks that both agree).
-    Var scores = additive_scores(query.forward(query_state), keys.keys, v).label("e");  // [B, S]
-    Var alpha = softmax(scores, 1, keys.valid).label("alpha");                     // Eq. 6, padding -> 0
-    Var context = matmul(reshape(alpha, {B, 1, S}), keys.annotations);           // Eq. 5: [B, 1, K]
-    return {reshape(context, {B, keys.annotations.shape()[2]}), alpha};
+    Var scores = additive_scores(query.forward(query_state), keys.keys, v).label("e");  // [B*G, S]
+    Var alpha = G == 1 ? softmax(scores, 1, keys.valid)                                // Eq. 6, padding -> 0
+                       : reshape(softmax(reshape(scores, {B, G, S}), 2, reshape(keys.valid, {B, 1, S})), {B * G, S});
+    alpha.label("alpha");
+    Var context = matmul(reshape(alpha, {B, G, S}), keys.annotations);  // Eq. 5: [B, G, K], each sentence's once
+    return {reshape(context, {B * G, K}), alpha};
 }
 // </doc:attention-forward>
 

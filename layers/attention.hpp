@@ -24,10 +24,11 @@ public:
     Keys precompute(const Var& annotations, const Var& valid) const;
 
     struct Result {
-        Var context;  // c_i     [B, K]
-        Var weights;  // alpha_i [B, S]
+        Var context;  // c_i     [B, K]   ([B*G, K] for G queries a sentence)
+        Var weights;  // alpha_i [B, S]   ([B*G, S])
     };
-    // Once per decoder step: query s_{i-1} [B, Q].
+    // Once per decoder step: query s_{i-1} [B, Q]. Beam search asks G queries of each sentence at once,
+    // [B*G, Q] (rows b*G .. b*G+G-1 for sentence b), against the sentence's keys, not G copies of them.
     Result forward(const Keys& keys, const Var& query) const;
 
     Linear query;  // W_a

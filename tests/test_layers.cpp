@@ -110,6 +110,36 @@ TEST_CASE("AdditiveAttention matches PyTorch; padded positions get exactly zero 
     active_tape().clear();
 }
 
+TEST_CASE("AdditiveAttention with G queries a sentence (beam search): each query as if asked alone") {
+    Generator gen(4);
+    AdditiveAttention attn(4, 6, 7, gen);
+    for (const auto& [name, p] : attn.named_parameters()) set(*p, fixture("attention", name));
+    const Tensor q1 = fixture("attention", "query");
+    const std::size_t B = q1.shape()[0], S = fixture("attention", "valid").shape()[1];
+    const Tensor q2 = Tensor::randn({B, 4}, gen);
+    Tensor both({2 * B, 4});  // sentence b's two queries in rows 2b and 2b + 1
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t j = 0; j < 4; ++j) both.at({2 * b, j}) = q1.at({b, j}), both.at({2 * b + 1, j}) = q2.at({b, j});
+    auto keys = attn.precompute(constant(fixture("attention", "annotations")), constant(fixture("attention", "valid")));
+    const auto grouped = attn.forward(keys, constant(both));
+    const auto one = attn.forward(keys, constant(q1)), two = attn.forward(keys, constant(q2));
+    REQUIRE(grouped.context.shape() == Shape{2 * B, 6});
+    REQUIRE(grouped.weights.shape() == Shape{2 * B, S});
+    for (std::size_t b = 0; b < B; ++b) {
+        for (std::size_t j = 0; j < 6; ++j) {
+            CHECK(grouped.context.value().at({2 * b, j}) == doctest::Approx(one.context.value().at({b, j})).epsilon(1e-6));
+            CHECK(grouped.context.value().at({2 * b + 1, j}) == doctest::Approx(two.context.value().at({b, j})).epsilon(1e-6));
+        }
+        for (std::size_t j = 0; j < S; ++j) {
+            CHECK(grouped.weights.value().at({2 * b, j}) == doctest::Approx(one.weights.value().at({b, j})).epsilon(1e-6));
+            CHECK(grouped.weights.value().at({2 * b + 1, j}) == doctest::Approx(two.weights.value().at({b, j})).epsilon(1e-6));
+        }
+    }
+    CHECK(grouped.weights.value().at({3, 3}) == 0.0f);  // sentence 1's padding, for its second query too
+    CHECK_THROWS_WITH_ALL(attn.forward(keys, constant(Tensor::zeros({2 * B + 1, 4}))), ShapeError, "AdditiveAttention");
+    active_tape().clear();
+}
+
 TEST_CASE("Embedding with a padding index, and cross-entropy, match PyTorch") {
     Generator gen(5);
     Embedding emb(6, 3, gen, /*padding_idx=*/0);

@@ -537,4 +537,22 @@ TEST_CASE("additive_scores: the fused attention scores, against the composed ops
 
     CHECK_THROWS_WITH_ALL(additive_scores(constant(q), constant(rand({2, 3, 4}, 1)), constant(v)), ShapeError,
                           "additive_scores", "[2, 5]", "[2, 3, 4]", "[5]");
+
+    // G = 3 queries a sentence (beam search's hypotheses) against each sentence's one set of keys: the
+    // same as the keys repeated 3 times (index_select), values and gradients, the keys' summed over G.
+    const Tensor q6 = rand({6, 5}, 36);
+    CHECK_GRADS([](Vars x) { return additive_scores(x[0], x[1], x[2]); }, {q6, k, v});
+    auto grouped = [&](bool shared) {
+        Tape tape;
+        TapeScope scope(tape);
+        Parameter pq(q6), pk(k), pv(v);
+        const std::vector<std::int32_t> rows = {0, 0, 0, 1, 1, 1};
+        Var e = additive_scores(pq, shared ? pk.var() : index_select(pk, 0, rows), pv);
+        sum(e * constant(rand({6, 3}, 37))).backward();
+        return std::vector<Tensor>{e.value(), pq.grad(), pk.grad(), pv.grad()};
+    };
+    const auto shared = grouped(true), repeated = grouped(false);
+    for (std::size_t i = 0; i < shared.size(); ++i) CHECK(max_abs_diff(shared[i], repeated[i]) < 1e-6f);
+    CHECK_THROWS_WITH_ALL(additive_scores(constant(rand({5, 5}, 38)), constant(k), constant(v)), ShapeError,
+                          "additive_scores", "[5, 5]", "[2, 3, 5]");
 }

@@ -42,44 +42,49 @@ float score_row(const float* q, const float* k, const float* v, float* energy, s
 
 }  // namespace
 
+// With G queries per set of keys (query [B*G, A]: beam search's G hypotheses of a sentence), query
+// row r reads the keys of sentence r / G: the keys are not repeated G times, and their gradient sums
+// over the G queries.
 Var additive_scores(const Var& query, const Var& keys, const Var& v) {
     const Shape &qs = query.shape(), &ks = keys.shape();
-    if (ks.rank() != 3 || !(qs == Shape{ks[0], ks[2]}) || !(v.shape() == Shape{ks[2]}))
-        throw ShapeError(fmt::format("additive_scores: expected query [B, A], keys [B, S, A] and v [A], got {}, {} and {}",
+    if (ks.rank() != 3 || qs.rank() != 2 || ks[0] == 0 || qs[0] % ks[0] != 0 || qs[0] == 0 || qs[1] != ks[2] ||
+        !(v.shape() == Shape{ks[2]}))
+        throw ShapeError(fmt::format("additive_scores: expected query [B, A] (or [B*G, A]), keys [B, S, A] and v [A], got "
+                                     "{}, {} and {}",
                                      qs.str(), ks.str(), v.shape().str()));
-    const std::size_t B = ks[0], S = ks[1], A = ks[2];
-    Op op("additive_scores", {query, keys, v}, Shape{B, S});
-    FloatBuffer& energy = op.saved();  // tanh(q + keys) [B, S, A], for backward
-    energy.resize_discard(B * S * A);
+    const std::size_t Q = qs[0], G = Q / ks[0], S = ks[1], A = ks[2];
+    Op op("additive_scores", {query, keys, v}, Shape{Q, S});
+    FloatBuffer& energy = op.saved();  // tanh(q + keys) [Q, S, A], for backward
+    energy.resize_discard(Q * S * A);
     const float *q = query.value().data(), *k = keys.value().data(), *vv = v.value().data();
     float* e = op.out().data();
-    for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t r = 0; r < Q; ++r)
         for (std::size_t s = 0; s < S; ++s)
-            e[b * S + s] = score_row(q + b * A, k + (b * S + s) * A, vv, energy.data() + (b * S + s) * A, A);
-    // With u = 1 - tanh^2 and t[b,s,a] = de[b,s] v[a] u:  dkeys = t,  dq[b] = sum_s t,  dv = sum_{b,s} de tanh.
+            e[r * S + s] = score_row(q + r * A, k + (r / G * S + s) * A, vv, energy.data() + (r * S + s) * A, A);
+    // With u = 1 - tanh^2 and t[r,s,a] = de[r,s] v[a] u:  dkeys[r/G] += t,  dq[r] = sum_s t,  dv = sum_{r,s} de tanh.
     return op.finish([](Record& r) {
-        const Shape& ks = r.input(1).shape();
-        const std::size_t B = ks[0], S = ks[1], A = ks[2];
+        const std::size_t Q = r.input(0).shape()[0], S = r.input(1).shape()[1], A = r.input(1).shape()[2];
+        const std::size_t G = Q / r.input(1).shape()[0];
         const float *E = r.saved.data(), *de = r.grad_out().data(), *v = r.input(2).data();
         float beta = 1.0f;
         float* dk = r.needs_grad(1) ? grad_to_write(r, 1, beta).data() : nullptr;
         float* dq = r.needs_grad(0) ? r.grad_in(0).data() : nullptr;
         float* dv = r.needs_grad(2) ? r.grad_in(2).data() : nullptr;
-        for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t row = 0; row < Q; ++row)
             for (std::size_t s = 0; s < S; ++s) {
-                const float g = de[b * S + s];
-                const float* e = E + (b * S + s) * A;
+                const float g = de[row * S + s];
+                const float* e = E + (row * S + s) * A;
                 // One loop per gradient, each computing t again: a single loop writing all three (measured)
                 // made the training step's backward 10% slower, as it no longer vectorises.
-                if (dk) {  // beta == 0: the buffer holds garbage, overwrite it without reading
-                    float* out = dk + (b * S + s) * A;
-                    if (beta == 0.0f)
+                if (dk) {  // beta == 0: the buffer holds garbage, overwritten by each sentence's first query
+                    float* out = dk + (row / G * S + s) * A;
+                    if (beta == 0.0f && row % G == 0)
                         for (std::size_t a = 0; a < A; ++a) out[a] = g * v[a] * (1.0f - e[a] * e[a]);
                     else
                         for (std::size_t a = 0; a < A; ++a) out[a] += g * v[a] * (1.0f - e[a] * e[a]);
                 }
                 if (dq)
-                    for (std::size_t a = 0; a < A; ++a) dq[b * A + a] += g * v[a] * (1.0f - e[a] * e[a]);
+                    for (std::size_t a = 0; a < A; ++a) dq[row * A + a] += g * v[a] * (1.0f - e[a] * e[a]);
                 if (dv)
                     for (std::size_t a = 0; a < A; ++a) dv[a] += g * e[a];
             }

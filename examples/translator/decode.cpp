@@ -57,15 +57,12 @@ Var repeat_rows(const Var& x, std::size_t k) {
     return index_select(x, 0, ids);
 }
 
+// The rows a sentence's K hypotheses start from. The attention's keys and annotations stay one per
+// sentence: attention reads them for all K queries of a sentence (AdditiveAttention::forward).
 RNNSearch::Encoded repeat_rows(const RNNSearch::Encoded& e, std::size_t k) {
     RNNSearch::Encoded r = e;
-    r.batch = e.batch * k;
-    r.annotations = repeat_rows(e.annotations, k);
     r.initial = repeat_rows(e.initial, k);
     r.fixed = repeat_rows(e.fixed, k);
-    r.keys.annotations = repeat_rows(e.keys.annotations, k);
-    r.keys.keys = repeat_rows(e.keys.keys, k);
-    r.keys.valid = repeat_rows(e.keys.valid, k);
     return r;
 }
 
@@ -141,8 +138,8 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
                                      std::size_t beam, const DecodeOptions& options) {
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
     const std::size_t K = std::max<std::size_t>(beam, 1), B = sources.size();
-    // Each sentence is encoded once, then its encoding repeated K times: rows b*K .. b*K+K-1 hold
-    // sentence b's live hypotheses.
+    // Each sentence is encoded once; rows b*K .. b*K+K-1 of the decoder's state hold sentence b's live
+    // hypotheses, which attend to the sentence's one copy of the annotations.
     const Sources batch = pad_sources(sources);
     const std::size_t S = batch.len;
     const RNNSearch::Encoded enc = repeat_rows(model.encode(batch.ids, B, S, batch.lengths), K);
