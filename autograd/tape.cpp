@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <ostream>
@@ -152,12 +151,6 @@ const Record& Tape::record(std::size_t i) const {
 }
 
 Record& Tape::record(std::size_t i) { return const_cast<Record&>(std::as_const(*this).record(i)); }
-
-static bool all_finite(const Tensor& t) {
-    for (float v : t.flat())
-        if (!std::isfinite(v)) return false;
-    return true;
-}
 
 void Tape::backward(const Var& root) {
     Node& n = root.node();

@@ -144,7 +144,7 @@ private:
     std::vector<Record> records_;               // reused across clear(), buffers and all
     std::size_t n_records_ = 0;
     std::uint64_t next_generation_ = 1, first_live_ = 1;
-    std::vector<SweepEndFn> at_sweep_end_;     // what run_backward calls when its sweep ends
+    std::vector<SweepEndFn> at_sweep_end_;     // what sweep() calls when run_backward is done
     std::size_t records_at_backward_ = 0;  // records on the tape at the last backward() (0: none since clear)
     std::size_t stacked_backwards_ = 0;    // backward passes over new records since the tape was last empty
     static constexpr std::size_t kStackedBackwardsWarning = 64;

@@ -164,6 +164,12 @@ std::string Tensor::str() const {
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
 
+bool all_finite(const Tensor& t) {
+    for (float v : t.flat())
+        if (!std::isfinite(v)) return false;
+    return true;
+}
+
 float max_abs_diff(const Tensor& a, const Tensor& b) {
     if (!(a.shape() == b.shape()))
         throw ShapeError(fmt::format("max_abs_diff: shapes {} and {} differ", a.shape().str(), b.shape().str()));

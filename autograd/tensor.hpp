@@ -114,4 +114,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 // Largest |a - b| over all elements; throws ShapeError if the shapes differ.
 float max_abs_diff(const Tensor& a, const Tensor& b);
 
+// True when no element is NaN or Inf (what anomaly mode checks of every value and gradient).
+bool all_finite(const Tensor& t);
+
 }  // namespace tg

@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 #include <string>
 
 namespace tg {
@@ -61,13 +60,10 @@ IndexBuffer& Op::saved_ids() {
 
 Var Op::finish(BackwardFn backward) {
     if (rec_) rec_->backward = backward;
-    if (anomaly_mode()) {
-        for (float v : out_->value.flat())
-            if (!std::isfinite(v)) {
-                const std::string where = rec_ ? fmt::format(", record #{}", out_->record) : "";
-                throw AnomalyError(fmt::format("anomaly: forward of '{}' produced NaN or Inf (output shape {}{})",
-                                               name_, out_->value.shape().str(), where));
-            }
+    if (anomaly_mode() && !all_finite(out_->value)) {
+        const std::string where = rec_ ? fmt::format(", record #{}", out_->record) : "";
+        throw AnomalyError(fmt::format("anomaly: forward of '{}' produced NaN or Inf (output shape {}{})", name_,
+                                       out_->value.shape().str(), where));
     }
     finished_ = true;
     return Var(out_);

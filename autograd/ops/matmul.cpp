@@ -6,8 +6,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "autograd/detail/op.hpp"
 #include "autograd/profile.hpp"
 #include "autograd/threads.hpp"
@@ -149,11 +147,10 @@ thread_local std::vector<WeightGradPiece> pending_weight_grads;
 
 // Anomaly mode checks each record's gradients as it runs; these arrive after the sweep, so here.
 void check_finite(const Node& w) {
-    for (float g : w.grad.flat())
-        if (!std::isfinite(g))
-            throw AnomalyError(fmt::format("anomaly: backward of 'linear' produced NaN or Inf in the gradient of the "
-                                           "weight {} (shape {}), summed over its steps at the end of the sweep",
-                                           w.name.empty() ? "(unnamed)" : w.name, w.value.shape().str()));
+    if (!all_finite(w.grad))
+        throw AnomalyError(fmt::format("anomaly: backward of 'linear' produced NaN or Inf in the gradient of the "
+                                       "weight {} (shape {}), summed over its steps at the end of the sweep",
+                                       w.name.empty() ? "(unnamed)" : w.name, w.value.shape().str()));
 }
 
 void sum_weight_grads(bool completed) {  // Tape::at_sweep_end
