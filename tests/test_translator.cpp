@@ -248,6 +248,45 @@ TEST_CASE("the model agrees with an independent PyTorch implementation of the sp
     }
 }
 
+TEST_CASE("the demo's model on two threads: every gradient of a step equals one thread's") {
+    // make demo trains on 2 threads, where linear defers a Parameter's thin per-step gradient
+    // products to the sweep's end (autograd/ops/matmul.cpp). The demo-sized model (E64 H128 A128) on
+    // a batch of 32 sentences of the long task, 1 to 30 words: the same gradients as one thread's,
+    // which computes each product as it comes.
+    const auto ex = generate("long", 32, 5, 1, 30);
+    std::vector<text::SentencePair> pairs;
+    std::vector<text::Sentence> srcs, tgts;
+    for (const auto& e : ex) pairs.push_back(e.pair), srcs.push_back(e.pair.source), tgts.push_back(e.pair.target);
+    const text::Vocab sv = text::Vocab::build(srcs), tv = text::Vocab::build(tgts);
+    const auto data = text::encode_pairs(pairs, sv, tv);
+    std::vector<std::size_t> all(data.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const text::Batch batch = text::make_batch(data, all);
+    ModelConfig c;
+    c.src_vocab = sv.size();
+    c.tgt_vocab = tv.size();
+    Generator gen(7);
+    RNNSearch model(c, gen);
+    auto grads = [&](int threads) {
+        set_num_threads(threads);
+        model.zero_grad();
+        {
+            Tape tape;
+            TapeScope scope(tape);
+            model.loss(batch).backward();
+        }
+        set_num_threads(1);
+        std::map<std::string, Tensor> g;
+        for (const auto& [name, p] : model.named_parameters()) g[name] = p->grad();
+        return g;
+    };
+    const auto one = grads(1), two = grads(2);
+    for (const auto& [name, g] : one) {
+        CAPTURE(name);
+        CHECK_CLOSE(two.at(name), g, 1e-4f, 1e-6f);
+    }
+}
+
 TEST_CASE("training as a function: train() reports through its hooks, saves, resumes and stops on NaN") {
     tg::test::Workdir tmp;
     auto write = [&](const std::string& name, std::size_t n, std::uint64_t seed) {
