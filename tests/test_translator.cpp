@@ -174,6 +174,41 @@ TEST_CASE("decoding with stop_at_eos off runs every sentence to max_len, greedy 
     for (std::size_t i = 0; i < sources.size(); ++i) CHECK(own[i].words == given[i].words);
 }
 
+TEST_CASE("decoding drops finished sentences from its batch: each translation is the sentence's alone") {
+    // 24 sources of 1 to 24 words: each has its own length limit (2 * length + 10), and the model
+    // (untrained, 9 target words) ends some early with </s>, so the batch loses sentences at many
+    // steps and is cut down several times (decode.cpp, keep_sentences). Every translation, its score
+    // and its attention must be what decoding the sentence alone gives.
+    Generator gen(6);
+    ModelConfig c = tiny_config(true);
+    c.emb = 8;
+    c.hidden = 16;
+    RNNSearch model(c, gen);
+    std::vector<std::vector<std::int32_t>> sources;
+    for (std::size_t n = 1; n <= 24; ++n) {
+        std::vector<std::int32_t> s;
+        for (std::size_t j = 0; j < n; ++j) s.push_back(static_cast<std::int32_t>(3 + (n * 7 + j * 3) % 5));
+        sources.push_back(s);
+    }
+    for (const std::size_t beam : {1, 3}) {
+        CAPTURE(beam);
+        const auto together = beam > 1 ? beam_search(model, sources, beam, {}) : greedy(model, sources, {});
+        std::set<std::size_t> lengths;
+        for (std::size_t i = 0; i < sources.size(); ++i) {
+            CAPTURE(i);
+            const Translation alone = beam > 1 ? beam_search(model, sources[i], beam, {}) : greedy(model, {sources[i]}, {})[0];
+            CHECK(together[i].words == alone.words);
+            CHECK(together[i].finished == alone.finished);
+            CHECK(together[i].score == doctest::Approx(alone.score).epsilon(1e-5));
+            REQUIRE(together[i].attention.values.size() == alone.attention.values.size());
+            for (std::size_t k = 0; k < alone.attention.values.size(); ++k)
+                CHECK(together[i].attention.values[k] == doctest::Approx(alone.attention.values[k]).epsilon(1e-5));
+            lengths.insert(together[i].words.size());
+        }
+        CHECK(lengths.size() >= 8);  // sentences did end at many different steps
+    }
+}
+
 TEST_CASE("alignment from attention: argmax source word per target word, without the closing tokens") {
     viz::Matrix m{3, 3, {0.1f, 0.7f, 0.2f,   // target 0 -> source 1
                          0.5f, 0.1f, 0.4f,   // target 1 -> source 0

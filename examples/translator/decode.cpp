@@ -57,6 +57,41 @@ Var repeat_rows(const Var& x, std::size_t k) {
     return index_select(x, 0, ids);
 }
 
+// Blocks of `block` rows (along axis 0) of t, the blocks `which` in order, into `out`.
+void keep_row_blocks(const Tensor& t, const std::vector<std::int32_t>& which, std::size_t block, Tensor& out) {
+    const std::size_t width = t.shape()[0] ? t.numel() / t.shape()[0] * block : 0;
+    out.resize(t.shape().with(0, which.size() * block));
+    for (std::size_t p = 0; p < which.size(); ++p)
+        std::copy_n(t.data() + static_cast<std::size_t>(which[p]) * width, width, out.data() + p * width);
+}
+
+// Drops the finished sentences from the batch being decoded: `e` keeps the sentences `which`
+// (positions in it, in order), each with `rows_per_sentence` rows of `fixed` (its hypotheses), so a
+// step computes only the rows still being translated. The kept encoder results are copied out of the
+// tape, the scope of the previous copy closed and a new one opened, and they are copied back in:
+// however often sentences are dropped, one such copy is in memory beside the encoder's own.
+void keep_sentences(RNNSearch::Encoded& e, const std::vector<std::int32_t>& which, std::size_t rows_per_sentence,
+                    std::optional<InferenceMode>& scope) {
+    thread_local Tensor annotations, keys, valid, fixed;  // reused from drop to drop: no fresh pages
+    keep_row_blocks(e.annotations.value(), which, 1, annotations);
+    if (e.keys.keys.defined()) {
+        keep_row_blocks(e.keys.keys.value(), which, 1, keys);
+        keep_row_blocks(e.keys.valid.value(), which, 1, valid);
+    }
+    if (e.fixed.defined()) keep_row_blocks(e.fixed.value(), which, rows_per_sentence, fixed);
+    scope.reset();  // releases the previous copy (the encoder's own lives in the caller's scope)
+    scope.emplace();
+    e.batch = which.size();
+    e.annotations = constant(annotations);
+    if (e.keys.keys.defined()) e.keys = {e.annotations, constant(keys), constant(valid)};
+    if (e.fixed.defined()) e.fixed = constant(fixed);
+    e.initial = Var();  // decoding has started from it
+}
+
+// Whether to drop the finished sentences now: when a quarter of the batch's rows are theirs. Each drop
+// copies the encoder's results of the sentences kept, so not after every sentence that ends.
+bool worth_dropping(std::size_t kept, std::size_t decoding) { return kept * 4 <= decoding * 3; }
+
 // The rows a sentence's K hypotheses start from. The attention's keys and annotations stay one per
 // sentence: attention reads them for all K queries of a sentence (AdditiveAttention::forward).
 RNNSearch::Encoded repeat_rows(const RNNSearch::Encoded& e, std::size_t k) {
@@ -107,27 +142,48 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
         out[b].words.reserve(limit[b]);
         if (model.attention) out[b].attention.values.reserve(limit[b] * S);
     }
+    // Position p of the batch being decoded holds sentence at[p]; finished sentences are dropped from it.
+    std::vector<std::size_t> at(B);
+    for (std::size_t b = 0; b < B; ++b) at[b] = b;
+    RNNSearch::Encoded decoding = enc;
+    std::optional<InferenceMode> segment;  // holds `decoding` once sentences have been dropped
     std::vector<std::int32_t> prev(B, Vocab::kBos);
     Tensor state = enc.initial.value();  // s_{i-1}, carried from one step's scope to the next
-    for (std::size_t i = 0; i < max_len; ++i) {
-        InferenceMode step_scope;  // a step's values are released at its end: memory of one step, any length
-        RNNSearch::Step st = model.step(enc, constant(state), prev, &output_weight);
-        std::copy_n(st.state.value().data(), state.numel(), state.data());
-        const Tensor& logits = st.logits.value();
-        const std::size_t V = logits.shape()[1];
-        bool all_done = true;
-        for (std::size_t b = 0; b < B; ++b) {
-            if (out[b].finished || i >= limit[b]) continue;
-            const float* row = logits.data() + b * V;
-            const auto best = static_cast<std::int32_t>(argmax({row, V}));
-            out[b].score += row[best] - log_sum_exp({row, V});  // log-probability of the choice
-            if (st.weights.defined()) append_row(out[b].attention, st.weights.value().data() + b * S, S);
-            prev[b] = best;
-            if (best == Vocab::kEos && options.stop_at_eos) out[b].finished = true;
-            else out[b].words.push_back(best);
-            all_done = all_done && (out[b].finished || i + 1 >= limit[b]);
+    std::vector<std::int32_t> kept;  // the positions still being decoded after a step
+    kept.reserve(B);
+    for (std::size_t i = 0; i < max_len && !at.empty(); ++i) {
+        kept.clear();
+        {
+            InferenceMode step_scope;  // a step's values are released at its end: memory of one step, any length
+            RNNSearch::Step st = model.step(decoding, constant(state), prev, &output_weight);
+            std::copy_n(st.state.value().data(), state.numel(), state.data());
+            const Tensor& logits = st.logits.value();
+            const std::size_t V = logits.shape()[1];
+            for (std::size_t p = 0; p < at.size(); ++p) {
+                Translation& t = out[at[p]];
+                if (t.finished || i >= limit[at[p]]) continue;  // waiting to be dropped
+                const float* row = logits.data() + p * V;
+                const auto best = static_cast<std::int32_t>(argmax({row, V}));
+                t.score += row[best] - log_sum_exp({row, V});  // log-probability of the choice
+                if (st.weights.defined()) append_row(t.attention, st.weights.value().data() + p * S, S);
+                prev[p] = best;
+                if (best == Vocab::kEos && options.stop_at_eos) t.finished = true;
+                else t.words.push_back(best);
+                if (!t.finished && i + 1 < limit[at[p]]) kept.push_back(static_cast<std::int32_t>(p));
+            }
         }
-        if (all_done) break;
+        if (kept.size() == at.size() || !(kept.empty() || worth_dropping(kept.size(), at.size()))) continue;
+        // Drop the finished sentences: the next step computes only the others' rows. (A finished
+        // sentence kept in the batch until the drop is decoded on, and its words ignored.)
+        if (!kept.empty()) {
+            keep_sentences(decoding, kept, 1, segment);
+            Tensor kept_state;
+            keep_row_blocks(state, kept, 1, kept_state);
+            state = std::move(kept_state);
+        }
+        for (std::size_t q = 0; q < kept.size(); ++q) at[q] = at[static_cast<std::size_t>(kept[q])], prev[q] = prev[static_cast<std::size_t>(kept[q])];
+        at.resize(kept.size());
+        prev.resize(kept.size());
     }
     for (std::size_t b = 0; b < B; ++b)  // drop the padding columns of shorter sources
         if (out[b].attention.rows) keep_columns(out[b].attention, static_cast<std::size_t>(batch.lengths[b]));
@@ -176,58 +232,80 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
     };
     std::vector<Candidate> cands;
     std::vector<std::pair<float, std::int32_t>> best_words;
-    for (std::size_t i = 0; i < longest; ++i) {
-        bool any = false;
-        for (const Sentence& s : sent) any = any || !s.done;
-        if (!any) break;
-        InferenceMode step_scope;  // a step's values are released at its end
-        RNNSearch::Step st = model.step(enc, constant(state), prev, &output_weight);
-        const Tensor& logits = st.logits.value();
-        const std::size_t V = logits.shape()[1];
-        std::copy_n(state.data(), state.numel(), next_state.data());
-        for (std::size_t b = 0; b < B; ++b) {
-            Sentence& s = sent[b];
-            if (s.done) continue;
-            // Each hypothesis's K best words first (only those can be among the K best overall),
-            // then the K best of those K x K.
-            cands.clear();
-            for (std::size_t h = 0; h < s.live.size(); ++h) {
-                const float* row = logits.data() + (b * K + s.live[h].row) * V;
-                const float log_z = log_sum_exp({row, V});
-                top_k_log_probs(row, V, log_z, K, best_words);
-                for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].t.score + log_p, h, word});
-            }
-            const std::size_t keep = std::min(K, cands.size());
-            std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), better);
-            std::vector<Hyp> next;
-            std::vector<std::size_t> parents;  // for each new hypothesis, its parent's state row
-            for (std::size_t c = 0; c < keep; ++c) {
-                Hyp h = s.live[cands[c].hyp];
-                h.t.score = cands[c].score;
-                if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + (b * K + h.row) * S, S);
-                if (cands[c].word == Vocab::kEos && options.stop_at_eos) {
-                    h.t.finished = true;
-                    s.finished.push_back(std::move(h));
+    std::vector<std::size_t> at(B);  // position p of the batch being decoded holds sentence at[p]
+    for (std::size_t b = 0; b < B; ++b) at[b] = b;
+    RNNSearch::Encoded decoding = enc;
+    std::optional<InferenceMode> segment;  // holds `decoding` once sentences have been dropped
+    std::vector<std::int32_t> kept;  // the positions still being decoded after a step
+    kept.reserve(B);
+    for (std::size_t i = 0; i < longest && !at.empty(); ++i) {
+        kept.clear();
+        {
+            InferenceMode step_scope;  // a step's values are released at its end
+            RNNSearch::Step st = model.step(decoding, constant(state), prev, &output_weight);
+            const Tensor& logits = st.logits.value();
+            const std::size_t V = logits.shape()[1];
+            std::copy_n(state.data(), state.numel(), next_state.data());
+            for (std::size_t p = 0; p < at.size(); ++p) {
+                Sentence& s = sent[at[p]];
+                if (s.done) continue;  // waiting to be dropped
+                // Each hypothesis's K best words first (only those can be among the K best overall),
+                // then the K best of those K x K.
+                cands.clear();
+                for (std::size_t h = 0; h < s.live.size(); ++h) {
+                    const float* row = logits.data() + (p * K + s.live[h].row) * V;
+                    const float log_z = log_sum_exp({row, V});
+                    top_k_log_probs(row, V, log_z, K, best_words);
+                    for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].t.score + log_p, h, word});
+                }
+                const std::size_t keep = std::min(K, cands.size());
+                std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), better);
+                std::vector<Hyp> next;
+                std::vector<std::size_t> parents;  // for each new hypothesis, its parent's state row
+                for (std::size_t c = 0; c < keep; ++c) {
+                    Hyp h = s.live[cands[c].hyp];
+                    h.t.score = cands[c].score;
+                    if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + (p * K + h.row) * S, S);
+                    if (cands[c].word == Vocab::kEos && options.stop_at_eos) {
+                        h.t.finished = true;
+                        s.finished.push_back(std::move(h));
+                        continue;
+                    }
+                    h.t.words.push_back(cands[c].word);
+                    parents.push_back(h.row);
+                    h.row = next.size();
+                    next.push_back(std::move(h));
+                }
+                s.live = std::move(next);
+                if (s.finished.size() >= K || s.live.empty() || i + 1 >= s.limit) {
+                    s.done = true;
+                    for (Hyp& h : s.live) s.finished.push_back(std::move(h));  // cut by the length limit
+                    s.live.clear();
                     continue;
                 }
-                h.t.words.push_back(cands[c].word);
-                parents.push_back(h.row);
-                h.row = next.size();
-                next.push_back(std::move(h));
+                kept.push_back(static_cast<std::int32_t>(p));
+                // The parents' states into rows 0..n-1 of this sentence (the rest keep theirs, unused).
+                for (std::size_t h = 0; h < parents.size(); ++h)
+                    std::copy_n(st.state.value().data() + (p * K + parents[h]) * H, H, next_state.data() + (p * K + h) * H);
+                for (std::size_t h = 0; h < K; ++h) prev[p * K + h] = h < s.live.size() ? s.live[h].t.words.back() : Vocab::kBos;
             }
-            s.live = std::move(next);
-            if (s.finished.size() >= K || s.live.empty() || i + 1 >= s.limit) {
-                s.done = true;
-                for (Hyp& h : s.live) s.finished.push_back(std::move(h));  // cut by the length limit
-                s.live.clear();
-                continue;
-            }
-            // The parents' states into rows 0..n-1 of this sentence (the rest keep theirs, unused).
-            for (std::size_t h = 0; h < parents.size(); ++h)
-                std::copy_n(st.state.value().data() + (b * K + parents[h]) * H, H, next_state.data() + (b * K + h) * H);
-            for (std::size_t h = 0; h < K; ++h) prev[b * K + h] = h < s.live.size() ? s.live[h].t.words.back() : Vocab::kBos;
         }
         std::swap(state, next_state);
+        if (kept.size() == at.size() || !(kept.empty() || worth_dropping(kept.size(), at.size()))) continue;
+        // Drop the finished sentences, their K rows each (as in greedy()).
+        if (!kept.empty()) {
+            keep_sentences(decoding, kept, K, segment);
+            keep_row_blocks(state, kept, K, next_state);
+            std::swap(state, next_state);
+            next_state.resize(state.shape());
+        }
+        for (std::size_t q = 0; q < kept.size(); ++q) {
+            const auto from = static_cast<std::size_t>(kept[q]);
+            at[q] = at[from];
+            std::copy_n(prev.begin() + static_cast<std::ptrdiff_t>(from * K), K, prev.begin() + static_cast<std::ptrdiff_t>(q * K));
+        }
+        at.resize(kept.size());
+        prev.resize(kept.size() * K);
     }
     std::vector<Translation> out(B);
     auto normalised = [](const Hyp& h) { return h.t.score / static_cast<double>(h.t.words.size() + (h.t.finished ? 1 : 0)); };
