@@ -92,7 +92,7 @@ std::string verify_checkpoint(const fs::path& dir) {
                 throw FileError(fmt::format("{}: missing, but {} lists it ({}{})", path.string(), marker.string(), kind, rest));
             std::string now;
             if (kind == "text") now = " " + hex(fnv1a(read_text(path)));
-            else if (kind == "npy") now = " " + load_npy(path).shape().str();
+            else if (kind == "npy") now = " " + npy_shape(path).str();
             else throw FileError(fmt::format("{}:{}: unknown kind '{}'", marker.string(), n, kind));
             if (now != rest)
                 throw FileError(fmt::format("{}: differs from what was saved in this checkpoint ({} says{}, the file has{}): "

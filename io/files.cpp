@@ -17,10 +17,31 @@ std::string read_text(const std::filesystem::path& path) {
     if (std::filesystem::is_directory(path)) throw FileError(fmt::format("{}: is a directory, not a file", path.string()));
     std::ifstream in(path, std::ios::binary);
     if (!in) throw FileError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
-    std::ostringstream s;
-    s << in.rdbuf();
+    // Sized once from the file's length and read into place (a stream copy grows by doubling and
+    // then copies: three first touches of every page of a large checkpoint); what may follow the
+    // length read (a file that grew; all of a pipe or of a /proc file, which have no length) is appended.
+    std::string s;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec)) {
+        in.seekg(0, std::ios::end);
+        if (const std::streamoff size = in.tellg(); size > 0) {
+            s.resize(static_cast<std::size_t>(size));
+            in.seekg(0);
+            in.read(s.data(), size);
+            s.resize(static_cast<std::size_t>(in.gcount()));
+            if (in.eof()) in.clear(in.rdstate() & ~(std::ios::failbit | std::ios::eofbit));  // it shrank: what is there
+        } else {
+            in.clear();
+            in.seekg(0);
+        }
+    }
+    if (!in.bad() && in.peek() != std::ifstream::traits_type::eof()) {
+        std::ostringstream rest;
+        rest << in.rdbuf();
+        s += rest.str();
+    }
     if (in.bad()) throw FileError(fmt::format("{}: read error", path.string()));
-    return s.str();
+    return s;
 }
 
 void crash_point() {

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <bit>
+#include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <limits>
 
 namespace tg {
@@ -57,7 +59,15 @@ Shape parse_shape(const std::string& header, const std::string& name) {
 
 }  // namespace
 
-Tensor parse_npy(const std::string& bytes, const std::string& name) {
+namespace {
+
+// What the header says: the shape, where the data starts, checked against the file's `size` bytes.
+// `bytes` holds at least the file's first min(size, 12 + kMaxHeader) bytes.
+struct Header {
+    Shape shape;
+    std::size_t data_start = 0;
+};
+Header parse_header(const std::string& bytes, std::size_t size, const std::string& name) {
     if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0) bad(name, "it does not start with the .npy magic");
     const auto major = static_cast<unsigned char>(bytes[6]);
     std::size_t header_len = 0, header_start = 0;
@@ -83,7 +93,7 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
     const Shape shape = parse_shape(header, name);
 
     // The payload must hold exactly the shape's elements: checked before allocating anything.
-    const std::size_t payload = bytes.size() - header_start - header_len;
+    const std::size_t payload = size - header_start - header_len;
     std::size_t count = 1;
     for (std::size_t d : shape) {
         if (d != 0 && count > std::numeric_limits<std::size_t>::max() / sizeof(float) / d)
@@ -93,9 +103,29 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
     if (count * sizeof(float) != payload)
         bad(name, fmt::format("shape {} needs {} bytes of data, the file has {}{}", shape.str(), count * sizeof(float),
                               payload, payload < count * sizeof(float) ? " (truncated?)" : ""));
-    Tensor t(shape);
-    if (count) std::memcpy(t.data(), bytes.data() + header_start + header_len, payload);
+    return {shape, header_start + header_len};
+}
+
+}  // namespace
+
+Tensor parse_npy(const std::string& bytes, const std::string& name) {
+    const Header h = parse_header(bytes, bytes.size(), name);
+    Tensor t(h.shape);
+    if (t.numel()) std::memcpy(t.data(), bytes.data() + h.data_start, t.numel() * sizeof(float));
     return t;
+}
+
+Shape npy_shape(const std::filesystem::path& path) {
+    const std::string name = path.string();
+    std::ifstream in(path, std::ios::binary);
+    if (!in || std::filesystem::is_directory(path)) throw FileError(fmt::format("{}: cannot open", name));
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (ec) throw FileError(fmt::format("{}: cannot read its size: {}", name, ec.message()));
+    std::string head(static_cast<std::size_t>(std::min<std::uintmax_t>(size, 12 + kMaxHeader)), '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    if (static_cast<std::size_t>(in.gcount()) != head.size()) throw FileError(fmt::format("{}: read error", name));
+    return parse_header(head, static_cast<std::size_t>(size), name).shape;
 }
 
 Tensor load_npy(const std::filesystem::path& path) { return parse_npy(read_text(path), path.string()); }

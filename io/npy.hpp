@@ -21,6 +21,10 @@ void save_npy(const std::filesystem::path& path, const Tensor& t);
 // Reads a float32 .npy; throws FileError naming the file and what is wrong with it.
 Tensor load_npy(const std::filesystem::path& path);
 
+// The shape of a float32 .npy, read from its header alone, with the same checks (the data's size
+// against the file's): what a checkpoint's verification needs, without reading the data.
+Shape npy_shape(const std::filesystem::path& path);
+
 // The same checks on bytes in memory (for files already read, and for fuzzing); `name` is used in
 // error messages.
 Tensor parse_npy(const std::string& bytes, const std::string& name);

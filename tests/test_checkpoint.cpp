@@ -81,6 +81,30 @@ TEST_CASE("npy files: what numpy writes we read, and we write exactly what numpy
     }
 }
 
+TEST_CASE("npy_shape reads the header alone, with load_npy's checks; read_text reads files without a length") {
+    TempDir tmp;
+    save_npy(tmp.path / "w.npy", rand({7, 4}, 2));
+    CHECK(npy_shape(tmp.path / "w.npy") == Shape{7, 4});
+    CHECK(npy_shape(fs::path(TG_FIXTURES) / "linear" / "weight.npy") == Shape{5, 4});  // numpy's own
+    const std::string good = read_bytes(tmp.path / "w.npy");
+    // Each broken file: npy_shape refuses it as load_npy does, with the same message.
+    for (const std::string& bad : {good.substr(0, good.size() - 5), good.substr(0, 40), good + "xx",
+                                   std::string("this is not a numpy file at all"), std::string()}) {
+        write_bytes(tmp.path / "bad.npy", bad);
+        std::string from_load, from_shape;
+        try { load_npy(tmp.path / "bad.npy"); } catch (const FileError& e) { from_load = e.what(); }
+        try { npy_shape(tmp.path / "bad.npy"); } catch (const FileError& e) { from_shape = e.what(); }
+        CAPTURE(from_load);
+        CHECK(!from_load.empty());
+        CHECK(from_shape == from_load);
+    }
+    // /proc files report a length of 0 and still have content: read as a stream, like a pipe.
+    CHECK(read_text("/proc/self/status").starts_with("Name:"));
+    write_bytes(tmp.path / "empty.txt", "");
+    CHECK(read_text(tmp.path / "empty.txt").empty());
+    CHECK(read_text(tmp.path / "w.npy") == good);
+}
+
 TEST_CASE("save, load and resume: parameters and optimizer state round-trip bit for bit") {
     TempDir tmp;
     const fs::path dir = tmp.path / "ckpt";
