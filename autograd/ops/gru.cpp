@@ -62,7 +62,7 @@ void gates_backward_at(std::size_t k, std::size_t H, const float* d, const float
 }
 
 // dst = src (beta 0: dst holds garbage, not to be read) or dst += src.
-void write_or_add(float* dst, const float* src, std::size_t n, float beta) {
+void add_to(float* dst, const float* src, std::size_t n, float beta) {
     if (beta == 0.0f) std::memcpy(dst, src, n * sizeof(float));
     else for (std::size_t k = 0; k < n; ++k) dst[k] += src[k];
 }
@@ -94,18 +94,24 @@ Var gru_gates(const Var& gi, const Var& gh, const Var& h) {
         float* dgi = rec.needs_grad(0) ? grad_to_write(rec, 0, beta_i).data() : nullptr;
         float* dgh = rec.needs_grad(1) ? grad_to_write(rec, 1, beta_g).data() : nullptr;
         float* dh = rec.needs_grad(2) ? grad_to_write(rec, 2, beta_h).data() : nullptr;
-        float* da = scratch(Shape{3 * H}).data();  // one row's [da_r, da_z, da_n]
+        float* scratch_row = scratch(Shape{3 * H}).data();
         for (std::size_t b = 0; b < B; ++b) {
             const float *r = rec.saved.data() + b * 4 * H, *z = r + H, *n = z + H, *gh_n = n + H;
             const float *d = rec.grad_out().data() + b * H, *h = rec.input(2).data() + b * H;
             float* dh_b = dh ? dh + b * H : nullptr;
+            // One row's [da_r, da_z, da_n], straight into dgi when its buffer is fresh (beta 0).
+            float* da = dgi && beta_i == 0.0f ? dgi + b * 3 * H : scratch_row;
             std::size_t k = 0;
             for (; k + Batch::size <= H; k += Batch::size) gates_backward_at<Batch>(k, H, d, h, r, z, n, gh_n, da, dh_b, beta_h);
             for (; k < H; ++k) gates_backward_at<float>(k, H, d, h, r, z, n, gh_n, da, dh_b, beta_h);
-            if (dgi) write_or_add(dgi + b * 3 * H, da, 3 * H, beta_i);
+            if (dgi && da == scratch_row) add_to(dgi + b * 3 * H, da, 3 * H, 1.0f);
             if (dgh) {
-                for (std::size_t j = 0; j < H; ++j) da[2 * H + j] *= r[j];  // gh_n's gradient is da_n r
-                write_or_add(dgh + b * 3 * H, da, 3 * H, beta_g);
+                float* g = dgh + b * 3 * H;
+                add_to(g, da, 2 * H, beta_g);
+                for (std::size_t j = 0; j < H; ++j) {  // gh_n's gradient is da_n r
+                    const float v = da[2 * H + j] * r[j];
+                    g[2 * H + j] = beta_g == 0.0f ? v : g[2 * H + j] + v;
+                }
             }
         }
     });

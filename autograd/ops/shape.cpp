@@ -17,10 +17,13 @@ Var reshape(const Var& x, const Shape& shape) {
                                      x.numel(), shape.str(), shape.numel()));
     Op op("reshape", {x}, shape);
     std::copy_n(x.value().data(), x.numel(), op.out().data());
-    return op.finish([](Record& r) {
-        float* g = r.grad_in(0).data();
+    return op.finish([](Record& r) {  // the gradient as it is: copied into a fresh buffer, else added
+        float beta = 1.0f;
+        float* g = grad_to_write(r, 0, beta).data();
         const float* go = r.grad_out().data();
-        for (std::size_t i = 0, n = r.grad_out().numel(); i < n; ++i) g[i] += go[i];
+        const std::size_t n = r.grad_out().numel();
+        if (beta == 0.0f) std::copy_n(go, n, g);
+        else for (std::size_t i = 0; i < n; ++i) g[i] += go[i];
     });
 }
 
@@ -158,9 +161,11 @@ static Var join(const char* name, std::span<const Var> xs, int axis_in, bool new
         std::size_t at = 0;
         for (std::size_t k = 0; k < r.inputs.size(); ++k) {
             const std::size_t len = r.inputs[k]->value.numel() / (out.outer * out.inner);
-            if (r.needs_grad(k))
-                copy_runs(r.grad_out().data(), out.n, at, r.grad_in(k).data(), len, 0, out.outer, len,
-                          out.inner, true);
+            if (r.needs_grad(k)) {  // each input's gradient is one run of the output's: copied, or added
+                float beta = 1.0f;
+                float* g = grad_to_write(r, static_cast<int>(k), beta).data();
+                copy_runs(r.grad_out().data(), out.n, at, g, len, 0, out.outer, len, out.inner, beta != 0.0f);
+            }
             at += len;
         }
     });
