@@ -8,8 +8,10 @@
 // of each one's maximum, which grew to gigabytes on batches of varying lengths).
 //
 // One refinement over Stan: when a step needed more than one block, reset() replaces them all by a
-// single block as large as the step's peak, so a warmed-up step runs in one contiguous block and
-// never allocates (chains of blocks exist only while the peak is still growing).
+// single block of the step's peak and half as much again, so a warmed-up step runs in one contiguous
+// block and never allocates (chains of blocks exist only while the peak is still growing), and a peak
+// that creeps up does not fault a fresh block in every time (the untouched half is address space,
+// not memory).
 #pragma once
 #include <cstddef>
 #include <vector>

@@ -35,10 +35,10 @@ TEST_CASE("arena: aligned bump allocation, O(1) reset, marks, and one block once
     CHECK(static_cast<char*>(arena.allocate(64)) == a + 192);  // the space after the mark is handed out again
 
     CHECK(arena.peak_bytes() == 192 + 1024);
-    arena.reset();                        // two blocks were needed: merged into one of the peak's size
+    arena.reset();                        // two blocks were needed: merged into one, the peak and half again
     CHECK(arena.bytes_in_use() == 0);
     CHECK(arena.num_blocks() == 1);
-    CHECK(arena.reserved_bytes() == arena.peak_bytes());
+    CHECK(arena.reserved_bytes() == (arena.peak_bytes() * 3 / 2 + 63) / 64 * 64);
     const std::size_t before = tg::bench::allocations();
     arena.allocate(10);
     arena.allocate(100);
@@ -186,7 +186,24 @@ TEST_CASE("training on batches of varying shapes: the arena's high-water mark is
         largest = std::max(largest, fresh.arena().peak_bytes());
     }
     CHECK(peak_n == largest);
-    CHECK(reserved_n == largest);
+    CHECK(reserved_n <= largest * 3 / 2 + 64);  // the one block: the peak and half again, at most
+}
+
+TEST_CASE("a peak that creeps up step after step allocates a new block rarely, not every step") {
+    // Training's first epoch meets its batch shapes in random order, so the peak grows by a little,
+    // many times. Each new block is fresh memory, faulted in page by page: with blocks of exactly the
+    // peak that was two allocations (a chained block, then the merge) every step that grew it.
+    tg::Arena arena(1024);
+    std::size_t need = 100'000;
+    for (int step = 0; step < 40; ++step) {  // each step 5% more than the last: 7x over the 40
+        arena.allocate(need / 2);
+        arena.allocate(need - need / 2);
+        arena.reset();
+        need += need / 20;
+    }
+    MESSAGE("blocks allocated over 40 steps growing 5% each: " << arena.blocks_allocated());
+    CHECK(arena.blocks_allocated() <= 16);
+    CHECK(arena.reserved_bytes() <= arena.peak_bytes() * 3 / 2 + 64);
 }
 
 TEST_CASE("decoding a whole file leaves the caller's tape as it was, in the memory of one step") {
