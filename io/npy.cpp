@@ -2,8 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <bit>
 #include <algorithm>
+#include <bit>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -56,10 +57,6 @@ Shape parse_shape(const std::string& header, const std::string& name) {
     }
     return shape;
 }
-
-}  // namespace
-
-namespace {
 
 // What the header says: the shape, where the data starts, checked against the file's `size` bytes.
 // `bytes` holds at least the file's first min(size, 12 + kMaxHeader) bytes.
@@ -117,8 +114,9 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
 
 Shape npy_shape(const std::filesystem::path& path) {
     const std::string name = path.string();
+    if (std::filesystem::is_directory(path)) throw FileError(fmt::format("{}: is a directory, not a file", name));
     std::ifstream in(path, std::ios::binary);
-    if (!in || std::filesystem::is_directory(path)) throw FileError(fmt::format("{}: cannot open", name));
+    if (!in) throw FileError(fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
     std::error_code ec;
     const std::uintmax_t size = std::filesystem::file_size(path, ec);
     if (ec) throw FileError(fmt::format("{}: cannot read its size: {}", name, ec.message()));

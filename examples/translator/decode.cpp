@@ -65,32 +65,62 @@ void keep_row_blocks(const Tensor& t, const std::vector<std::int32_t>& which, st
         std::copy_n(t.data() + static_cast<std::size_t>(which[p]) * width, width, out.data() + p * width);
 }
 
-// Drops the finished sentences from the batch being decoded: `e` keeps the sentences `which`
-// (positions in it, in order), each with `rows_per_sentence` rows of `fixed` (its hypotheses), so a
-// step computes only the rows still being translated. The kept encoder results are copied out of the
-// tape, the scope of the previous copy closed and a new one opened, and they are copied back in:
-// however often sentences are dropped, one such copy is in memory beside the encoder's own.
-void keep_sentences(RNNSearch::Encoded& e, const std::vector<std::int32_t>& which, std::size_t rows_per_sentence,
-                    std::optional<InferenceMode>& scope) {
-    thread_local Tensor annotations, keys, valid, fixed;  // reused from drop to drop: no fresh pages
-    keep_row_blocks(e.annotations.value(), which, 1, annotations);
-    if (e.keys.keys.defined()) {
-        keep_row_blocks(e.keys.keys.value(), which, 1, keys);
-        keep_row_blocks(e.keys.valid.value(), which, 1, valid);
+// The sentences still being decoded, so that a step computes only their rows: position p of the
+// batch holds sentence at[p], its rows p*K .. p*K+K-1 of the decoder's state and previous words (K
+// hypotheses a sentence in beam search, 1 in greedy decoding).
+struct DecodingBatch {
+    DecodingBatch(const RNNSearch::Encoded& encoded, std::size_t sentences, std::size_t rows_per_sentence)
+        : enc(encoded), at(sentences), K(rows_per_sentence) {
+        for (std::size_t b = 0; b < sentences; ++b) at[b] = b;
     }
-    if (e.fixed.defined()) keep_row_blocks(e.fixed.value(), which, rows_per_sentence, fixed);
-    scope.reset();  // releases the previous copy (the encoder's own lives in the caller's scope)
-    scope.emplace();
-    e.batch = which.size();
-    e.annotations = constant(annotations);
-    if (e.keys.keys.defined()) e.keys = {e.annotations, constant(keys), constant(valid)};
-    if (e.fixed.defined()) e.fixed = constant(fixed);
-    e.initial = Var();  // decoding has started from it
-}
 
-// Whether to drop the finished sentences now: when a quarter of the batch's rows are theirs. Each drop
-// copies the encoder's results of the sentences kept, so not after every sentence that ends.
-bool worth_dropping(std::size_t kept, std::size_t decoding) { return kept * 4 <= decoding * 3; }
+    // After a step, `kept` lists the positions still being decoded. Once a quarter of the rows are
+    // finished sentences' (each drop copies the others' encoder results, so not after every sentence
+    // that ends), or none is left, they are dropped, and `state` and `prev` follow.
+    void keep(const std::vector<std::int32_t>& kept, Tensor& state, std::vector<std::int32_t>& prev) {
+        if (kept.size() == at.size() || (!kept.empty() && kept.size() * 4 > at.size() * 3)) return;
+        if (!kept.empty()) {
+            keep_encoded(kept);
+            Tensor kept_state;
+            keep_row_blocks(state, kept, K, kept_state);
+            state = std::move(kept_state);
+        }
+        for (std::size_t q = 0; q < kept.size(); ++q) {
+            const auto from = static_cast<std::size_t>(kept[q]);
+            at[q] = at[from];
+            std::copy_n(prev.begin() + static_cast<std::ptrdiff_t>(from * K), K, prev.begin() + static_cast<std::ptrdiff_t>(q * K));
+        }
+        at.resize(kept.size());
+        prev.resize(kept.size() * K);
+    }
+
+    RNNSearch::Encoded enc;        // the encoder's results of the sentences at[0..]
+    std::vector<std::size_t> at;   // the sentence at each position
+
+private:
+    // The kept sentences' encoder results are copied out of the tape, the scope of the previous copy
+    // closed and a new one opened, and they are copied back in: however often sentences are dropped,
+    // one such copy is in memory beside the encoder's own (in the caller's scope).
+    void keep_encoded(const std::vector<std::int32_t>& kept) {
+        thread_local Tensor annotations, keys, valid, fixed;  // reused from drop to drop: no fresh pages
+        keep_row_blocks(enc.annotations.value(), kept, 1, annotations);
+        if (enc.keys.keys.defined()) {
+            keep_row_blocks(enc.keys.keys.value(), kept, 1, keys);
+            keep_row_blocks(enc.keys.valid.value(), kept, 1, valid);
+        }
+        if (enc.fixed.defined()) keep_row_blocks(enc.fixed.value(), kept, K, fixed);
+        scope_.reset();
+        scope_.emplace();
+        enc.batch = kept.size();
+        enc.annotations = constant(annotations);
+        if (enc.keys.keys.defined()) enc.keys = {enc.annotations, constant(keys), constant(valid)};
+        if (enc.fixed.defined()) enc.fixed = constant(fixed);
+        enc.initial = Var();  // decoding has started from it
+    }
+
+    std::size_t K;
+    std::optional<InferenceMode> scope_;  // holds enc once sentences have been dropped
+};
 
 // The rows a sentence's K hypotheses start from. The attention's keys and annotations stay one per
 // sentence: attention reads them for all K queries of a sentence (AdditiveAttention::forward).
@@ -142,20 +172,17 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
         out[b].words.reserve(limit[b]);
         if (model.attention) out[b].attention.values.reserve(limit[b] * S);
     }
-    // Position p of the batch being decoded holds sentence at[p]; finished sentences are dropped from it.
-    std::vector<std::size_t> at(B);
-    for (std::size_t b = 0; b < B; ++b) at[b] = b;
-    RNNSearch::Encoded decoding = enc;
-    std::optional<InferenceMode> segment;  // holds `decoding` once sentences have been dropped
+    DecodingBatch decoding(enc, B, 1);  // finished sentences are dropped from it
     std::vector<std::int32_t> prev(B, Vocab::kBos);
     Tensor state = enc.initial.value();  // s_{i-1}, carried from one step's scope to the next
     std::vector<std::int32_t> kept;  // the positions still being decoded after a step
     kept.reserve(B);
+    const std::vector<std::size_t>& at = decoding.at;
     for (std::size_t i = 0; i < max_len && !at.empty(); ++i) {
         kept.clear();
         {
             InferenceMode step_scope;  // a step's values are released at its end: memory of one step, any length
-            RNNSearch::Step st = model.step(decoding, constant(state), prev, &output_weight);
+            RNNSearch::Step st = model.step(decoding.enc, constant(state), prev, &output_weight);
             std::copy_n(st.state.value().data(), state.numel(), state.data());
             const Tensor& logits = st.logits.value();
             const std::size_t V = logits.shape()[1];
@@ -172,18 +199,7 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
                 if (!t.finished && i + 1 < limit[at[p]]) kept.push_back(static_cast<std::int32_t>(p));
             }
         }
-        if (kept.size() == at.size() || !(kept.empty() || worth_dropping(kept.size(), at.size()))) continue;
-        // Drop the finished sentences: the next step computes only the others' rows. (A finished
-        // sentence kept in the batch until the drop is decoded on, and its words ignored.)
-        if (!kept.empty()) {
-            keep_sentences(decoding, kept, 1, segment);
-            Tensor kept_state;
-            keep_row_blocks(state, kept, 1, kept_state);
-            state = std::move(kept_state);
-        }
-        for (std::size_t q = 0; q < kept.size(); ++q) at[q] = at[static_cast<std::size_t>(kept[q])], prev[q] = prev[static_cast<std::size_t>(kept[q])];
-        at.resize(kept.size());
-        prev.resize(kept.size());
+        decoding.keep(kept, state, prev);  // a finished sentence left in the batch is decoded on, its words ignored
     }
     for (std::size_t b = 0; b < B; ++b)  // drop the padding columns of shorter sources
         if (out[b].attention.rows) keep_columns(out[b].attention, static_cast<std::size_t>(batch.lengths[b]));
@@ -232,17 +248,15 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
     };
     std::vector<Candidate> cands;
     std::vector<std::pair<float, std::int32_t>> best_words;
-    std::vector<std::size_t> at(B);  // position p of the batch being decoded holds sentence at[p]
-    for (std::size_t b = 0; b < B; ++b) at[b] = b;
-    RNNSearch::Encoded decoding = enc;
-    std::optional<InferenceMode> segment;  // holds `decoding` once sentences have been dropped
+    DecodingBatch decoding(enc, B, K);  // finished sentences are dropped from it, their K rows each
+    const std::vector<std::size_t>& at = decoding.at;
     std::vector<std::int32_t> kept;  // the positions still being decoded after a step
     kept.reserve(B);
     for (std::size_t i = 0; i < longest && !at.empty(); ++i) {
         kept.clear();
         {
             InferenceMode step_scope;  // a step's values are released at its end
-            RNNSearch::Step st = model.step(decoding, constant(state), prev, &output_weight);
+            RNNSearch::Step st = model.step(decoding.enc, constant(state), prev, &output_weight);
             const Tensor& logits = st.logits.value();
             const std::size_t V = logits.shape()[1];
             std::copy_n(state.data(), state.numel(), next_state.data());
@@ -291,21 +305,8 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
             }
         }
         std::swap(state, next_state);
-        if (kept.size() == at.size() || !(kept.empty() || worth_dropping(kept.size(), at.size()))) continue;
-        // Drop the finished sentences, their K rows each (as in greedy()).
-        if (!kept.empty()) {
-            keep_sentences(decoding, kept, K, segment);
-            keep_row_blocks(state, kept, K, next_state);
-            std::swap(state, next_state);
-            next_state.resize(state.shape());
-        }
-        for (std::size_t q = 0; q < kept.size(); ++q) {
-            const auto from = static_cast<std::size_t>(kept[q]);
-            at[q] = at[from];
-            std::copy_n(prev.begin() + static_cast<std::ptrdiff_t>(from * K), K, prev.begin() + static_cast<std::ptrdiff_t>(q * K));
-        }
-        at.resize(kept.size());
-        prev.resize(kept.size() * K);
+        decoding.keep(kept, state, prev);
+        next_state.resize(state.shape());
     }
     std::vector<Translation> out(B);
     auto normalised = [](const Hyp& h) { return h.t.score / static_cast<double>(h.t.words.size() + (h.t.finished ? 1 : 0)); };
