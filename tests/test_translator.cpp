@@ -73,6 +73,14 @@ ModelConfig tiny_config(bool attention) {
     return c;
 }
 
+// The decoding tests' model: tiny, with room enough for its translations to differ.
+ModelConfig decoding_config() {
+    ModelConfig c = tiny_config(true);
+    c.emb = 8;
+    c.hidden = 16;
+    return c;
+}
+
 // Two pairs of different lengths, so the batch has padding on both sides.
 const std::vector<text::EncodedPair> kPairs = {{{4, 5, 6, 3}, {4, 5, 6, 7}}, {{7, 3}, {8}}};
 
@@ -137,10 +145,7 @@ TEST_CASE("padding does not change the loss: a batch is the token-weighted mix o
 
 TEST_CASE("beam search of width 1 is greedy decoding; wider beams score at least as well") {
     Generator gen(5);
-    ModelConfig c = tiny_config(true);
-    c.emb = 8;
-    c.hidden = 16;
-    RNNSearch model(c, gen);
+    RNNSearch model(decoding_config(), gen);
     for (const auto& source : {std::vector<std::int32_t>{4, 5, 6, 3}, std::vector<std::int32_t>{7, 3},
                                std::vector<std::int32_t>{5, 5, 7, 6, 4, 3}}) {
         const Translation g = greedy(model, {source}, {.max_len = 12})[0];
@@ -177,13 +182,10 @@ TEST_CASE("decoding with stop_at_eos off runs every sentence to max_len, greedy 
 TEST_CASE("decoding drops finished sentences from its batch: each translation is the sentence's alone") {
     // 24 sources of 1 to 24 words: each has its own length limit (2 * length + 10), and the model
     // (untrained, 9 target words) ends some early with </s>, so the batch loses sentences at many
-    // steps and is cut down several times (decode.cpp, keep_sentences). Every translation, its score
+    // steps and is cut down several times (decode.cpp, DecodingBatch). Every translation, its score
     // and its attention must be what decoding the sentence alone gives.
     Generator gen(6);
-    ModelConfig c = tiny_config(true);
-    c.emb = 8;
-    c.hidden = 16;
-    RNNSearch model(c, gen);
+    RNNSearch model(decoding_config(), gen);
     std::vector<std::vector<std::int32_t>> sources;
     for (std::size_t n = 1; n <= 24; ++n) {
         std::vector<std::int32_t> s;
