@@ -38,12 +38,13 @@ std::pair<Var, Var> run(const GRUCell& cell, const Var& x, const Var& valid, std
         for (std::size_t k = 0; k < T; ++k) {
             const std::size_t t = reverse ? T - 1 - k : k;
             InferenceMode step_scope;
-            const Var h_new = cell.step(select(gi_all, 1, t), constant(state));
+            const float* h_new = cell.step(select(gi_all, 1, t), constant(state)).value().data();
+            const float* running = valid.value().data() + t * B;  // [B]: 1 inside the sentence
             for (std::size_t b = 0; b < B; ++b) {
                 float* out = outputs.data() + (b * T + t) * H;
-                if (t < min_len || valid.value().data()[t * B + b] != 0.0f) {
-                    std::copy_n(h_new.value().data() + b * H, H, out);
-                    std::copy_n(h_new.value().data() + b * H, H, state.data() + b * H);
+                if (t < min_len || running[b] != 0.0f) {
+                    std::copy_n(h_new + b * H, H, out);
+                    std::copy_n(h_new + b * H, H, state.data() + b * H);
                 } else {
                     std::fill_n(out, H, 0.0f);  // zero output at padding; the state carried through
                 }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <string>
 
 namespace tg {
@@ -79,6 +80,11 @@ Tensor& grad_to_write(Record& r, int i, float& beta) {
         n.has_grad = true;
     }
     return n.grad;
+}
+
+void write_or_add(float* dst, const float* src, std::size_t n, float beta) {
+    if (beta == 0.0f) std::memcpy(dst, src, n * sizeof(float));
+    else for (std::size_t k = 0; k < n; ++k) dst[k] += src[k];
 }
 
 Tensor& scratch(const Shape& s) {

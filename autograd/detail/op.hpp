@@ -45,6 +45,9 @@ AxisSplit split_at(const Shape& s, int axis);
 // (the buffer holds garbage and must be overwritten, saving grad_in()'s zero fill) and 1 after (add
 // to it). For BLAS calls (C = alpha A B + beta C).
 Tensor& grad_to_write(Record& r, int i, float& beta);
+// What a backward that copies a gradient does with that buffer: dst = src (beta 0: dst holds
+// garbage, not to be read) or dst += src.
+void write_or_add(float* dst, const float* src, std::size_t n, float beta);
 
 // Adds into `into` (shape S) the tensor `g` whose shape S broadcasts to, summing over the broadcast
 // axes: the one place where every broadcasting op's backward "un-broadcasts" its gradient.

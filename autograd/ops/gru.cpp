@@ -13,7 +13,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstring>
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
@@ -61,12 +60,6 @@ void gates_backward_at(std::size_t k, std::size_t H, const float* d, const float
     if (dh) store(dh + k, beta_h == 0.0f ? d_k * z_k : load<T>(dh + k) + d_k * z_k);
 }
 
-// dst = src (beta 0: dst holds garbage, not to be read) or dst += src.
-void add_to(float* dst, const float* src, std::size_t n, float beta) {
-    if (beta == 0.0f) std::memcpy(dst, src, n * sizeof(float));
-    else for (std::size_t k = 0; k < n; ++k) dst[k] += src[k];
-}
-
 }  // namespace
 
 Var gru_gates(const Var& gi, const Var& gh, const Var& h) {
@@ -104,10 +97,10 @@ Var gru_gates(const Var& gi, const Var& gh, const Var& h) {
             std::size_t k = 0;
             for (; k + Batch::size <= H; k += Batch::size) gates_backward_at<Batch>(k, H, d, h, r, z, n, gh_n, da, dh_b, beta_h);
             for (; k < H; ++k) gates_backward_at<float>(k, H, d, h, r, z, n, gh_n, da, dh_b, beta_h);
-            if (dgi && da == scratch_row) add_to(dgi + b * 3 * H, da, 3 * H, 1.0f);
+            if (dgi && da == scratch_row) write_or_add(dgi + b * 3 * H, da, 3 * H, 1.0f);
             if (dgh) {
                 float* g = dgh + b * 3 * H;
-                add_to(g, da, 2 * H, beta_g);
+                write_or_add(g, da, 2 * H, beta_g);
                 for (std::size_t j = 0; j < H; ++j) {  // gh_n's gradient is da_n r
                     const float v = da[2 * H + j] * r[j];
                     g[2 * H + j] = beta_g == 0.0f ? v : g[2 * H + j] + v;

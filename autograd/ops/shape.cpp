@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "autograd/detail/op.hpp"
 
@@ -20,10 +19,7 @@ Var reshape(const Var& x, const Shape& shape) {
     return op.finish([](Record& r) {  // the gradient as it is: copied into a fresh buffer, else added
         float beta = 1.0f;
         float* g = grad_to_write(r, 0, beta).data();
-        const float* go = r.grad_out().data();
-        const std::size_t n = r.grad_out().numel();
-        if (beta == 0.0f) std::copy_n(go, n, g);
-        else for (std::size_t i = 0; i < n; ++i) g[i] += go[i];
+        write_or_add(g, r.grad_out().data(), r.grad_out().numel(), beta);
     });
 }
 
@@ -74,10 +70,7 @@ static void copy_runs(const float* src, std::size_t src_n, std::size_t src_at, f
     for (std::size_t o = 0; o < outer; ++o) {
         const float* s = src + (o * src_n + src_at) * inner;
         float* d = dst + (o * dst_n + dst_at) * inner;
-        if (add)
-            for (std::size_t i = 0; i < len * inner; ++i) d[i] += s[i];
-        else
-            std::memcpy(d, s, len * inner * sizeof(float));
+        write_or_add(d, s, len * inner, add ? 1.0f : 0.0f);
     }
 }
 
