@@ -11,6 +11,7 @@
 
 #include "helpers.hpp"
 #include "model.hpp"
+#include "autograd/profile.hpp"
 #include "optim/adam.hpp"
 #include "tasks.hpp"
 #include "training.hpp"
@@ -130,6 +131,55 @@ TEST_CASE("the full model's loss passes a gradient check on a padded batch: atte
         opt.allow_zero_grad = true;  // the rows of words not in the batch get no gradient, rightly
         CHECK_GRADS([&](Vars) { return model.loss(batch); }, std::vector<Tensor>{}, model.parameters(), opt);
     }
+}
+
+// A padded position's logits would only be thrown away by the loss: the output layer's product,
+// most of a step's arithmetic with a real vocabulary, must see the target words' positions alone.
+TEST_CASE("the output layer computes the positions with a target word, not the padding") {
+    Generator gen(5);
+    ModelConfig c = tiny_config(true);
+    c.deep_output = 3;  // the maxout layer too
+    RNNSearch model(c, gen);
+    const text::Batch batch = batch_of({0, 1});
+    REQUIRE(batch.target_tokens < batch.size * batch.tgt_len);  // the batch has padding
+    std::vector<GemmCall> products;
+    set_gemm_log(&products);
+    Var logits;
+    const float loss = model.loss(batch, &logits).item();
+    set_gemm_log(nullptr);
+    CHECK(logits.shape() == Shape{batch.target_tokens, c.tgt_vocab});
+    std::size_t output_products = 0;
+    for (const GemmCall& g : products) {
+        if (g.n != c.tgt_vocab && g.m != c.tgt_vocab) continue;
+        ++output_products;
+        CHECK(g.m * g.n == batch.target_tokens * c.tgt_vocab);
+    }
+    CHECK(output_products == 1);
+    // The same loss as every position's logits, computed step by step as decoding does, with the
+    // padding ignored by cross_entropy; and the same logits row for row.
+    const std::size_t B = batch.size, T = batch.tgt_len;
+    InferenceMode inference;
+    const RNNSearch::Encoded enc = model.encode(batch.source, B, batch.src_len, batch.source_lengths);
+    std::vector<Var> step_logits;
+    Var s = enc.initial;
+    for (std::size_t i = 0; i < T; ++i) {
+        std::vector<std::int32_t> words;
+        for (std::size_t b = 0; b < B; ++b) words.push_back(batch.decoder_input[b * T + i]);
+        const RNNSearch::Step step = model.step(enc, s, words);
+        s = step.state;
+        step_logits.push_back(step.logits);
+    }
+    const Var all = reshape(stack(step_logits, 1), {B * T, c.tgt_vocab});
+    CHECK(cross_entropy(all, batch.decoder_target, text::Vocab::kPad).item() == doctest::Approx(loss).epsilon(1e-6));
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < B * T; ++k) {
+        if (batch.decoder_target[k] == text::Vocab::kPad) continue;
+        for (std::size_t v = 0; v < c.tgt_vocab; ++v)
+            CHECK(all.value().data()[k * c.tgt_vocab + v] == doctest::Approx(logits.value().data()[n * c.tgt_vocab + v]).epsilon(1e-6));
+        ++n;
+    }
+    CHECK(n == batch.target_tokens);
+    active_tape().clear();
 }
 
 TEST_CASE("padding does not change the loss: a batch is the token-weighted mix of its sentences") {

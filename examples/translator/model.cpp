@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
 #include "text/vocab.hpp"
@@ -123,15 +125,27 @@ Var RNNSearch::loss(const text::Batch& batch, Var* logits_out, Var* weights_out)
         states[i] = s;
         contexts[i] = context;
     }
-    // The output layer for all steps in one product: [B*T, 3H + E] -> [B*T, Vt]. The inputs are
-    // flattened, not the logits: with a real vocabulary those are the step's largest tensor.
+    // The output layer for all steps in one product: [N, 3H + E] -> [N, Vt]. The inputs are
+    // flattened, not the logits: with a real vocabulary those are the step's largest tensor. Only
+    // the N positions with a target word go in: a padded position's logits would be computed and
+    // then ignored by the loss, and the output layer is most of a step's arithmetic (~5% of the
+    // positions are padding in length-sorted batches).
     const std::size_t H = config.hidden, E = config.emb;
-    Var logits = output_logits(reshape(stack(states, 1), {B * T, H}), reshape(stack(contexts, 1), {B * T, 2 * H}),
-                               reshape(y_in, {B * T, E}));
+    std::vector<std::int32_t> rows, targets;  // rows of [B*T] with a target, and those targets
+    for (std::size_t k = 0; k < B * T; ++k)
+        if (batch.decoder_target[k] != text::Vocab::kPad) {
+            rows.push_back(static_cast<std::int32_t>(k));
+            targets.push_back(batch.decoder_target[k]);
+        }
+    auto flat = [&](const Var& x, std::size_t width) {  // [B, T, width] -> [N, width]
+        Var all = reshape(x, {B * T, width});
+        return rows.size() == B * T ? all : index_select(all, 0, rows);
+    };
+    Var logits = output_logits(flat(stack(states, 1), H), flat(stack(contexts, 1), 2 * H), flat(y_in, E));
     if (logits_out) *logits_out = logits;
     if (weights_out && attention) *weights_out = stack(weights, 1);
     const bool training = is_training() && grad_enabled();
-    return cross_entropy(logits, batch.decoder_target, text::Vocab::kPad, training ? label_smoothing_ : 0.0f);
+    return cross_entropy(logits, targets, text::Vocab::kPad, training ? label_smoothing_ : 0.0f);
 }
 // </doc:loss>
 

@@ -49,8 +49,9 @@ public:
               const tg::PackedWeight* packed_output = nullptr) const;
 
     // Teacher forcing over a batch: the mean over its non-pad target tokens of -log p(y_i | ...).
-    // With `logits_out`, also returns the logits [B*T, Vt] (row b*T + i: sentence b, step i); with
-    // `weights_out`, alpha [B, T, S].
+    // With `logits_out`, also returns the logits [N, Vt] of the N non-pad target positions, in the
+    // order of batch.decoder_target (sentence b, step i: position b*T + i); with `weights_out`,
+    // alpha [B, T, S].
     tg::Var loss(const tg::text::Batch& batch, tg::Var* logits_out = nullptr, tg::Var* weights_out = nullptr) const;
 
     ModelConfig config;

@@ -148,11 +148,12 @@ Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>
         loss_sum += static_cast<double>(loss) * static_cast<double>(batch.target_tokens);
         tokens += static_cast<double>(batch.target_tokens);
         const Tensor& l = logits.value();
-        const std::size_t V = l.shape()[1];  // logits [B*T, V]
-        for (std::size_t k = 0; k < batch.size * batch.tgt_len; ++k) {
-            if (batch.decoder_target[k] == text::Vocab::kPad) continue;
-            const float* row = l.data() + k * V;
-            right += std::max_element(row, row + V) - row == batch.decoder_target[k] ? 1.0 : 0.0;
+        const std::size_t V = l.shape()[1];  // logits [N, V]: the non-pad positions, in order
+        std::size_t n = 0;
+        for (std::int32_t target : batch.decoder_target) {
+            if (target == text::Vocab::kPad) continue;
+            const float* row = l.data() + n++ * V;
+            right += std::max_element(row, row + V) - row == target ? 1.0 : 0.0;
         }
     }
     return {loss_sum / std::max(tokens, 1.0), right / std::max(tokens, 1.0)};
