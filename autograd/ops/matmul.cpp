@@ -1,4 +1,5 @@
-// Matrix products through BLAS (xtensor-blas's gemm over OpenBLAS's cblas_sgemm).
+// Matrix products: our own for AVX-512 (autograd/gemm_avx512.cpp) where it is compiled in, else
+// BLAS (xtensor-blas's gemm over OpenBLAS's cblas_sgemm).
 // Backward needs two more products per input pair; both accumulate straight into the gradient
 // buffers (beta = 1), so no temporary matrix is ever built:
 //     dA += dC B^T        dB += A^T dC
@@ -6,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/detail/gemm.hpp"
 #include "autograd/detail/op.hpp"
 #include "autograd/profile.hpp"
 #include "autograd/threads.hpp"
@@ -23,6 +25,8 @@ void gemm(const float* a, bool ta, const float* b, bool tb, float* c, std::size_
     static const int threads_set = num_threads();  // links threads.cpp, whose start-up sets the default
     (void)threads_set;
     log_gemm({ta, tb, m, n, k, beta});
+    if (own_gemm_enabled())  // our AVX-512 product (autograd/gemm_avx512.cpp)
+        return gemm_avx512(a, ta, ta ? m : k, b, tb, tb ? k : n, c, n, m, n, k, beta);
     auto A = ta ? matrix(a, k, m) : matrix(a, m, k);
     auto B = tb ? matrix(b, n, k) : matrix(b, k, n);
     auto C = matrix(c, m, n);

@@ -1,0 +1,169 @@
+// A single-precision matrix product for AVX-512, written the way BLIS and OpenBLAS write theirs
+// (Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", 2008; BLIS's five
+// loops around a micro-kernel), in about a hundred lines.
+//
+// Why our own: the products are most of a training step's time, and the OpenBLAS this project runs
+// on may not use the CPU's widest instructions. Debian 12's OpenBLAS 0.3.21 predates AMD's Zen 4 and
+// Zen 5, and the machines of docs/performance.md pin it to its AVX2 ("Haswell") kernels with
+// OPENBLAS_CORETYPE because its AVX-512 kernels are not trusted there. This kernel uses AVX-512 and is
+// checked by the test suite against a double-precision product for every transpose, edge and block
+// size (tests/test_gemm.cpp): on the Zen 5 core of docs/performance.md it runs the translator's
+// products at 155-200 GFLOP/s where the pinned OpenBLAS runs them at 84-106.
+//
+// The structure: C is computed in tiles of MR x NR = 12 x 32 floats, each held in 24 of the 32 vector
+// registers while the micro-kernel runs down a K-slice of KC: per k it loads 32 floats of B (two
+// registers) and broadcasts 12 of A, 24 fused multiply-adds. Around it, blocks sized for the caches:
+// op(B) is copied ("packed") KC x NC at a time into panels of NR columns, laid out in the order the
+// micro-kernel reads them (a B panel, 32 KB, stays in L1 while the A panels stream past it); op(A)
+// MC x KC at a time into panels of MR rows (150 KB, in L2). Packing also takes care of transposes
+// and of edges: a partial panel is padded with zeros, and a partial tile of C goes through a small
+// buffer. The first K-slice applies beta; the others accumulate.
+#include "autograd/detail/gemm.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "autograd/tensor.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace tg::detail {
+
+#if defined(__AVX512F__)
+
+namespace {
+
+constexpr std::size_t MR = 12, NR = 32;              // a tile of C: 24 registers of 16 floats
+constexpr std::size_t KC = 256, MC = 144, NC = 4096; // blocks: an A panel in L1, A's block in L2, B's in L3
+
+// One tile: c[0:MR, 0:NR] = (accumulate ? c : 0) + a_panel b_panel over kc. The packed panels:
+// a[p * MR + i] = op(A)[i, p], b[p * NR + j] = op(B)[p, j].
+template <bool Accumulate>
+void micro_kernel(std::size_t kc, const float* __restrict a, const float* __restrict b, float* c, std::size_t ldc) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (std::size_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (std::size_t p = 0; p < kc; ++p, a += MR, b += NR) {
+        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+        for (std::size_t i = 0; i < MR; ++i) {
+            const __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 12
+    for (std::size_t i = 0; i < MR; ++i) {
+        float* ci = c + i * ldc;
+        if constexpr (Accumulate) {
+            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
+            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc[i][1]);
+        }
+        _mm512_storeu_ps(ci, acc[i][0]);
+        _mm512_storeu_ps(ci + 16, acc[i][1]);
+    }
+}
+
+// op(B)[pc : pc + kc, jc : jc + nc] into panels of NR columns, zero-padded to whole panels.
+void pack_b(const float* b, bool trans, std::size_t ldb, std::size_t pc, std::size_t kc, std::size_t jc, std::size_t nc,
+            float* out) {
+    for (std::size_t jr = 0; jr < nc; jr += NR, out += kc * NR) {
+        const std::size_t w = std::min(NR, nc - jr);
+        if (w < NR) std::fill_n(out, kc * NR, 0.0f);
+        if (!trans) {  // rows of op(B) = rows of B: contiguous runs of w
+            for (std::size_t p = 0; p < kc; ++p) std::memcpy(out + p * NR, b + (pc + p) * ldb + jc + jr, w * sizeof(float));
+        } else {  // op(B)[p, j] = B[j, p]: read B's rows, write the panel's columns
+            for (std::size_t j = 0; j < w; ++j) {
+                const float* row = b + (jc + jr + j) * ldb + pc;
+                for (std::size_t p = 0; p < kc; ++p) out[p * NR + j] = row[p];
+            }
+        }
+    }
+}
+
+// op(A)[ic : ic + mc, pc : pc + kc] into panels of MR rows, zero-padded to whole panels.
+void pack_a(const float* a, bool trans, std::size_t lda, std::size_t ic, std::size_t mc, std::size_t pc, std::size_t kc,
+            float* out) {
+    for (std::size_t ir = 0; ir < mc; ir += MR, out += kc * MR) {
+        const std::size_t h = std::min(MR, mc - ir);
+        if (h < MR) std::fill_n(out, kc * MR, 0.0f);
+        if (trans) {  // op(A)[i, p] = A[p, i]: the panel's rows are runs of A's rows
+            for (std::size_t p = 0; p < kc; ++p) std::memcpy(out + p * MR, a + (pc + p) * lda + ic + ir, h * sizeof(float));
+        } else {
+            for (std::size_t i = 0; i < h; ++i) {
+                const float* row = a + (ic + ir + i) * lda + pc;
+                for (std::size_t p = 0; p < kc; ++p) out[p * MR + i] = row[p];
+            }
+        }
+    }
+}
+
+}  // namespace
+
+bool own_gemm_enabled() {
+    static const bool enabled = [] {
+        const char* env = std::getenv("TAPEGRAD_GEMM");
+        return !(env && std::string_view(env) == "openblas");
+    }();
+    return enabled;
+}
+
+void gemm_avx512(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
+                 float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+    if (m == 0 || n == 0) return;
+    if (k == 0) {  // an empty sum
+        if (beta == 0.0f)
+            for (std::size_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+        return;
+    }
+    thread_local FloatBuffer packed_a, packed_b;  // grown once, reused by every product on this thread
+    if (packed_a.size() < MC * KC) packed_a.resize_discard(MC * KC);
+    if (packed_b.size() < NC * KC) packed_b.resize_discard((NC + NR) * KC);
+    alignas(64) float tile[MR * NR];
+    for (std::size_t jc = 0; jc < n; jc += NC) {
+        const std::size_t nc = std::min(NC, n - jc);
+        for (std::size_t pc = 0; pc < k; pc += KC) {
+            const std::size_t kc = std::min(KC, k - pc);
+            const bool accumulate = pc > 0 || beta != 0.0f;
+            pack_b(b, trans_b, ldb, pc, kc, jc, nc, packed_b.data());
+            for (std::size_t ic = 0; ic < m; ic += MC) {
+                const std::size_t mc = std::min(MC, m - ic);
+                pack_a(a, trans_a, lda, ic, mc, pc, kc, packed_a.data());
+                for (std::size_t jr = 0; jr < nc; jr += NR) {
+                    const std::size_t w = std::min(NR, nc - jr);
+                    const float* bp = packed_b.data() + jr * kc;
+                    for (std::size_t ir = 0; ir < mc; ir += MR) {
+                        const std::size_t h = std::min(MR, mc - ir);
+                        const float* ap = packed_a.data() + ir * kc;
+                        float* ct = c + (ic + ir) * ldc + jc + jr;
+                        if (h == MR && w == NR) {
+                            if (accumulate) micro_kernel<true>(kc, ap, bp, ct, ldc);
+                            else micro_kernel<false>(kc, ap, bp, ct, ldc);
+                        } else {  // an edge: the whole tile into the buffer, its valid part into C
+                            micro_kernel<false>(kc, ap, bp, tile, NR);
+                            for (std::size_t i = 0; i < h; ++i)
+                                for (std::size_t j = 0; j < w; ++j)
+                                    ct[i * ldc + j] = (accumulate ? ct[i * ldc + j] : 0.0f) + tile[i * NR + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#else  // not compiled for AVX-512: OpenBLAS does every product
+
+bool own_gemm_enabled() { return false; }
+void gemm_avx512(const float*, bool, std::size_t, const float*, bool, std::size_t, float*, std::size_t, std::size_t,
+                 std::size_t, std::size_t, float) {
+    std::abort();  // unreachable: callers check own_gemm_enabled()
+}
+
+#endif
+
+}  // namespace tg::detail
