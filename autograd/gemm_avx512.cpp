@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "autograd/tensor.hpp"
+#include "autograd/threads.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -112,9 +113,9 @@ bool own_gemm_enabled() {
     return enabled;
 }
 
-void gemm_avx512(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
-                 float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
-    if (m == 0 || n == 0) return;
+namespace {
+void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
+                     float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     if (k == 0) {  // an empty sum
         if (beta == 0.0f)
             for (std::size_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
@@ -154,6 +155,30 @@ void gemm_avx512(const float* a, bool trans_a, std::size_t lda, const float* b, 
             }
         }
     }
+}
+
+}  // namespace
+
+// With more than one thread, a large product is cut into as many pieces of C, each computed by one
+// thread: across its columns when op(B) is the larger operand (each thread packs only its columns of
+// it), else across its rows. Small products (the GRU's 32-row steps) are not worth waking a thread.
+void gemm_avx512(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
+                 float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+    if (m == 0 || n == 0) return;
+    const auto threads = static_cast<std::size_t>(num_threads());
+    constexpr double kWorthSplitting = 1 << 24;  // FLOPs: ~0.1 ms of one core
+    if (threads == 1 || 2.0 * double(m) * double(n) * double(k) < kWorthSplitting)
+        return gemm_one_thread(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
+    const bool by_columns = n >= m;
+    const std::size_t tile = by_columns ? NR : MR, extent = by_columns ? n : m;
+    const std::size_t per = ((extent + tile - 1) / tile + threads - 1) / threads * tile;  // whole tiles a piece
+    parallel_for((extent + per - 1) / per, [&](std::size_t piece) {
+        const std::size_t from = piece * per, count = std::min(per, extent - from);
+        if (by_columns)  // C[:, from : from + count] = op(A) op(B)[:, from : from + count]
+            gemm_one_thread(a, trans_a, lda, trans_b ? b + from * ldb : b + from, trans_b, ldb, c + from, ldc, m, count, k, beta);
+        else  // C[from : from + count, :] = op(A)[from : from + count, :] op(B)
+            gemm_one_thread(trans_a ? a + from : a + from * lda, trans_a, lda, b, trans_b, ldb, c + from * ldc, ldc, count, n, k, beta);
+    });
 }
 
 #else  // not compiled for AVX-512: OpenBLAS does every product

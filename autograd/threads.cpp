@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "autograd/error.hpp"
 
@@ -31,5 +35,90 @@ void set_num_threads(int n) {
 }
 
 int num_threads() { return threads; }
+
+namespace {
+// The helper threads of parallel_for: each waits for a new job, takes parts until none is left,
+// and reports when it has finished its last.
+class Helpers {
+public:
+    ~Helpers() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (std::thread& t : threads_) t.join();
+    }
+
+    std::mutex in_use;  // one job at a time; a caller that finds it taken runs its job alone
+
+    void run(std::size_t parts, std::size_t helpers, const std::function<void(std::size_t)>& job) {
+        std::unique_lock lock(mutex_);
+        while (threads_.size() < helpers) threads_.emplace_back([this] { serve(); });
+        job_ = &job;
+        parts_ = parts;
+        next_ = 0;
+        done_ = 0;
+        const std::uint64_t gen = ++generation_;
+        lock.unlock();
+        wake_.notify_all();
+        take_parts(gen);
+        lock.lock();
+        finished_.wait(lock, [&] { return done_ == parts_; });
+        job_ = nullptr;
+    }
+
+private:
+    // Parts of the job of generation `gen` until none is left. A helper that wakes late may find a
+    // later job running: it takes nothing of it, since it knows that job's generation only when woken
+    // for it. (The job stays alive while a part of it runs: run() waits for every part.)
+    void take_parts(std::uint64_t gen) {
+        for (;;) {
+            std::size_t i;
+            const std::function<void(std::size_t)>* job;
+            {
+                std::lock_guard lock(mutex_);
+                if (generation_ != gen || next_ == parts_) return;
+                i = next_++;
+                job = job_;
+            }
+            (*job)(i);
+            std::lock_guard lock(mutex_);
+            if (++done_ == parts_) finished_.notify_all();
+        }
+    }
+    void serve() {
+        std::uint64_t seen = 0;
+        for (;;) {
+            {
+                std::unique_lock lock(mutex_);
+                wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+                if (stop_) return;
+                seen = generation_;
+            }
+            take_parts(seen);
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_, finished_;
+    std::vector<std::thread> threads_;
+    const std::function<void(std::size_t)>* job_ = nullptr;
+    std::size_t parts_ = 0, next_ = 0, done_ = 0;
+    std::uint64_t generation_ = 0;
+    bool stop_ = false;
+};
+}  // namespace
+
+void detail::parallel_for(std::size_t parts, const std::function<void(std::size_t)>& job) {
+    static Helpers helpers;
+    const std::size_t n = std::min<std::size_t>(parts, static_cast<std::size_t>(num_threads()));
+    std::unique_lock lock(helpers.in_use, std::try_to_lock);
+    if (n <= 1 || !lock.owns_lock()) {
+        for (std::size_t i = 0; i < parts; ++i) job(i);
+        return;
+    }
+    helpers.run(parts, n - 1, job);
+}
 
 }  // namespace tg

@@ -28,13 +28,17 @@ TEST_CASE("our AVX-512 product equals a double-precision product: transposes, be
     }
     // Tiles are 12 x 32, K-slices 256, A blocks 144 rows, B blocks 4,096 columns.
     const std::vector<Sizes> sizes = {{1, 1, 1},   {12, 32, 5},   {13, 33, 1},    {11, 31, 257}, {150, 40, 520},
-                                      {24, 64, 256}, {13, 4100, 260}, {32, 384, 128}, {5, 3, 0}};
+                                      {24, 64, 256}, {13, 4100, 260}, {32, 384, 128}, {5, 3, 0}, {300, 100, 300}};
     Generator gen(11);
     constexpr std::size_t pad = 3;  // every leading dimension is 3 wider than its matrix
+    // Two threads split a large product (13 x 4,100 by columns, 300 x 100 by rows) into pieces.
+    for (const int threads : {1, 2})
     for (const Sizes& s : sizes)
         for (const bool ta : {false, true})
             for (const bool tb : {false, true})
                 for (const float beta : {0.0f, 1.0f}) {
+                    set_num_threads(threads);
+                    CAPTURE(threads);
                     CAPTURE(s.m);
                     CAPTURE(s.n);
                     CAPTURE(s.k);
@@ -69,6 +73,7 @@ TEST_CASE("our AVX-512 product equals a double-precision product: transposes, be
                     }
                     CHECK(wrong == 0);
                     CHECK(touched == 0);  // nothing written between a row's end and the next row
+                    set_num_threads(1);
                 }
 }
 
