@@ -1,6 +1,7 @@
 // bench/train_step: the translator's training step (or greedy decoding) on random data of exact
-// sizes, timed, with two limits measured in the same run: limit_ms, the time raw cblas_sgemm needs
-// for exactly the same matrix products, and hw_limit_ms, what the hardware allows for them (their
+// sizes, timed, with two limits measured in the same run: limit_ms, the time the same matrix
+// products take alone, by the routine tapegrad uses ("products": our AVX-512 kernel or OpenBLAS),
+// and hw_limit_ms, what the hardware allows for them (their
 // FLOPs at the machine's peak sgemm rate, or their bytes at its memory bandwidth). Prints one JSON line. bench/pytorch_reference.py is the same model in PyTorch.
 //   train_step --batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20
 //              --steps 50 --threads 1 [--no-attention] [--decode [--beam K]] [--vary-lengths]
@@ -22,6 +23,7 @@
 #include "args.hpp"
 #include "decode.hpp"
 #include "commands.hpp"
+#include "autograd/detail/gemm.hpp"
 #include "autograd/profile.hpp"
 #include "bench/alloc_counter.hpp"
 #include "model.hpp"
@@ -52,7 +54,17 @@ double median(std::vector<double> v) {
     return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// Raw cblas_sgemm on the logged products, on buffers big enough for the largest (allocated once).
+// One product by the routine tapegrad's ops use: our AVX-512 kernel where it is compiled in
+// (autograd/gemm_avx512.cpp), else OpenBLAS's cblas_sgemm. (`openblas`: OpenBLAS whatever the build.)
+void product(const GemmCall& g, const float* a, const float* b, float* c, bool openblas = false) {
+    const std::size_t lda = g.trans_a ? g.m : g.k, ldb = g.trans_b ? g.k : g.n;
+    if (!openblas && tg::detail::own_gemm_enabled())
+        return tg::detail::gemm_avx512(a, g.trans_a, lda, b, g.trans_b, ldb, c, g.n, g.m, g.n, g.k, g.beta);
+    cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans, g.trans_b ? CblasTrans : CblasNoTrans, int(g.m), int(g.n),
+                int(g.k), 1.0f, a, int(lda), b, int(ldb), g.beta, c, int(g.n));
+}
+
+// The logged products alone, by the same routine, on buffers big enough for the largest (allocated once).
 struct Replay {
     const std::vector<GemmCall>& calls;
     std::vector<float> A, B, C;
@@ -65,17 +77,14 @@ struct Replay {
     }
     double ms() {
         const auto start = Clock::now();
-        for (const GemmCall& g : calls) {
-            const auto m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
-            cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans, g.trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-                        1.0f, A.data(), g.trans_a ? m : k, B.data(), g.trans_b ? k : n, g.beta, C.data(), n);
-        }
+        for (const GemmCall& g : calls) product(g, A.data(), B.data(), C.data());
         return ms_since(start);
     }
 };
 
 // What this machine allows, measured at the start of the run: the rate of a large square sgemm (the
-// best rate OpenBLAS reaches here) and the rate at which a buffer far larger than the caches is read.
+// best rate OpenBLAS or our own product reaches here) and the rate at which a buffer far larger than
+// the caches is read.
 // Measured in a child process, so that its 512 MB of buffers do not count in this process's peak
 // memory; with the thread count the step uses.
 struct MachineLimits {
@@ -94,13 +103,16 @@ MachineLimits measure_machine(int threads) {
         for (const int n : {256, 512, 1024, 1536}) {
             std::vector<float> a(static_cast<std::size_t>(n) * n, 0.01f), b(a.size(), 0.02f), c(a.size());
             const int reps = n <= 512 ? 40 : 6;
-            double best = 1e30;
-            for (int i = 0; i < reps; ++i) {
-                const auto start = Clock::now();
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-                best = std::min(best, ms_since(start));
+            const auto u = static_cast<std::size_t>(n);
+            for (const bool openblas : {true, false}) {
+                double best = 1e30;
+                for (int i = 0; i < reps; ++i) {
+                    const auto start = Clock::now();
+                    product({false, false, u, u, u, 0.0f}, a.data(), b.data(), c.data(), openblas);
+                    best = std::min(best, ms_since(start));
+                }
+                m.gflop_per_s = std::max(m.gflop_per_s, 2.0 * n * n * n / (best * 1e6));
             }
-            m.gflop_per_s = std::max(m.gflop_per_s, 2.0 * n * n * n / (best * 1e6));
         }
         double best = 1e30;
         std::vector<float> big(std::size_t{128} << 20, 1.0f);  // 512 MB
@@ -384,7 +396,7 @@ int main(int argc, char** argv) {
                    "\"gflop_per_step\": {:.4f}, \"forward_ms\": {:.3f}, \"forward_limit_ms\": {:.3f}, \"backward_ms\": {:.3f}, "
                    "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}, "
                    "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}, "
-                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}, \"cpu_over_wall\": {:.2f}}}\n",
+                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}, \"cpu_over_wall\": {:.2f}, \"products\": \"{}\"}}\n",
                    decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
                    *std::min_element(times.begin(), times.end()), vary ? static_cast<double>(tokens_done) / run_s : static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, over_limit,
@@ -393,7 +405,7 @@ int main(int argc, char** argv) {
                    static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0),
                    static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0), hw_limit,
                    hw_limit > 0 ? med / hw_limit : 0, machine.gflop_per_s, machine.gb_per_s, decode ? beam : 0,
-                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s);
+                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s, tg::detail::own_gemm_enabled() ? "tapegrad-avx512" : "openblas");
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);
