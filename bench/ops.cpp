@@ -1,6 +1,7 @@
 // bench/ops: the engine's own costs, printed as one JSON object.
 //   record_overhead_ns  time per recorded small elementwise op beyond its arithmetic
-//   matmul_*            the matmul op against raw cblas_sgemm on the same operands (ratio ~1 is ideal)
+//   matmul_*            the matmul op against a raw call of the product routine it uses (our AVX-512
+//                       kernel, or cblas_sgemm), same operands (ratio ~1 is ideal); and OpenBLAS's time
 //   allocs_per_step     heap allocations in a warmed-up forward+backward step of a small loop
 // Ratios are measured in one run with the two sides interleaved, since the machine is shared.
 #include <cblas.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "autograd/detail/gemm.hpp"
 #include "bench/alloc_counter.hpp"
 
 namespace {
@@ -75,7 +77,7 @@ int main() {
     // --- matmul op against raw sgemm, same operands ---
     struct Case {
         std::size_t m, k, n;
-        double op_ns = 0, raw_ns = 0;
+        double op_ns = 0, raw_ns = 0, openblas_ns = 0;
     };
     std::vector<Case> cases = {{32, 128, 384}, {640, 256, 128}};
     for (Case& c : cases) {
@@ -86,19 +88,25 @@ int main() {
             Var y = matmul(a, w);
             (void)y;
         };
-        auto sgemm = [&] {
+        auto openblas = [&] {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(c.m), static_cast<int>(c.n),
                         static_cast<int>(c.k), 1.0f, a.value().data(), static_cast<int>(c.k), w.value().data(),
                         static_cast<int>(c.n), 0.0f, out.data(), static_cast<int>(c.n));
         };
+        auto raw = [&] {
+            if (!tg::detail::own_gemm_enabled()) return openblas();
+            tg::detail::gemm_avx512(a.value().data(), false, c.k, w.value().data(), false, c.n, out.data(), c.n, c.m, c.n, c.k, 0.0f);
+        };
         const int reps = c.m * c.k * c.n > 10'000'000 ? 20 : 200;
-        std::vector<double> o, s;
+        std::vector<double> o, s, b;
         for (int r = 0; r < 11; ++r) {
             o.push_back(time_ns(op, reps));
-            s.push_back(time_ns(sgemm, reps));
+            s.push_back(time_ns(raw, reps));
+            b.push_back(time_ns(openblas, reps));
         }
         c.op_ns = median(o);
         c.raw_ns = median(s);
+        c.openblas_ns = median(b);
     }
 
     // --- allocations per warmed-up step: a recorded MLP step with backward ---
@@ -119,8 +127,8 @@ int main() {
 
     fmt::print("{{\"record_overhead_ns\": {:.1f}, \"record_overhead_target_ns\": 300, ", overhead);
     for (const Case& c : cases)
-        fmt::print("\"matmul_{}x{}x{}\": {{\"op_us\": {:.2f}, \"sgemm_us\": {:.2f}, \"ratio\": {:.3f}}}, ", c.m, c.k,
-                   c.n, c.op_ns / 1e3, c.raw_ns / 1e3, c.op_ns / c.raw_ns);
+        fmt::print("\"matmul_{}x{}x{}\": {{\"op_us\": {:.2f}, \"raw_us\": {:.2f}, \"ratio\": {:.3f}, \"openblas_us\": {:.2f}}}, ",
+                   c.m, c.k, c.n, c.op_ns / 1e3, c.raw_ns / 1e3, c.op_ns / c.raw_ns, c.openblas_ns / 1e3);
     fmt::print("\"matmul_ratio_target\": 1.10, \"allocs_per_step\": {}, \"allocs_per_step_target\": 0}}\n",
                allocs_per_step);
 }
