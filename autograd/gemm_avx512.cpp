@@ -47,7 +47,11 @@ template <bool Accumulate>
 void micro_kernel(std::size_t kc, const float* __restrict a, const float* __restrict b, float* c, std::size_t ldc) {
     __m512 acc[MR][2];
 #pragma GCC unroll 12
-    for (std::size_t i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (std::size_t i = 0; i < MR; ++i) {
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);  // C's tile arrives while the sums run
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
+    }
     for (std::size_t p = 0; p < kc; ++p, a += MR, b += NR) {
         const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 12
