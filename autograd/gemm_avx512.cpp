@@ -73,6 +73,31 @@ void micro_kernel(std::size_t kc, const float* __restrict a, const float* __rest
     }
 }
 
+// Sixteen rows of 16 floats (r[i] = row i) become sixteen columns (r[c] = element c of every row), in
+// three rounds of shuffles: pairs of rows interleaved, then groups of four within each 128-bit lane,
+// then the lanes themselves.
+void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);      // per lane: r_i[0] r_i+1[0] r_i[1] r_i+1[1]
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);  //           r_i[2] r_i+1[2] r_i[3] r_i+1[3]
+    }
+    for (int g = 0; g < 16; g += 4) {  // rows g..g+3, per lane: element q of each
+        u[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
+        u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; ++q) {  // u[4g + q], lane l: element 4l + q of rows 4g..4g+3
+        const __m512 v0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x88), v1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xDD);
+        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xDD);
+        r[q] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[q + 8] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[q + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[q + 12] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
 // op(B)[pc : pc + kc, jc : jc + nc] into panels of NR columns, zero-padded to whole panels.
 void pack_b(const float* b, bool trans, std::size_t ldb, std::size_t pc, std::size_t kc, std::size_t jc, std::size_t nc,
             float* out) {
@@ -81,10 +106,18 @@ void pack_b(const float* b, bool trans, std::size_t ldb, std::size_t pc, std::si
         if (w < NR) std::fill_n(out, kc * NR, 0.0f);
         if (!trans) {  // rows of op(B) = rows of B: contiguous runs of w
             for (std::size_t p = 0; p < kc; ++p) std::memcpy(out + p * NR, b + (pc + p) * ldb + jc + jr, w * sizeof(float));
-        } else {  // op(B)[p, j] = B[j, p]: read B's rows, write the panel's columns
-            for (std::size_t j = 0; j < w; ++j) {
+        } else {  // op(B)[p, j] = B[j, p]: B's rows become the panel's columns, 16 x 16 at a time
+            std::size_t p0 = 0;
+            for (; w == NR && p0 + 16 <= kc; p0 += 16)
+                for (std::size_t j0 = 0; j0 < NR; j0 += 16) {
+                    __m512 r[16];
+                    for (std::size_t i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(b + (jc + jr + j0 + i) * ldb + pc + p0);
+                    transpose16(r);
+                    for (std::size_t q = 0; q < 16; ++q) _mm512_store_ps(out + (p0 + q) * NR + j0, r[q]);
+                }
+            for (std::size_t j = 0; j < w; ++j) {  // the rest: a partial panel, or the last kc % 16 rows
                 const float* row = b + (jc + jr + j) * ldb + pc;
-                for (std::size_t p = 0; p < kc; ++p) out[p * NR + j] = row[p];
+                for (std::size_t p = p0; p < kc; ++p) out[p * NR + j] = row[p];
             }
         }
     }
