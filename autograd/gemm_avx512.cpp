@@ -1,14 +1,14 @@
 // A single-precision matrix product for AVX-512, written the way BLIS and OpenBLAS write theirs
 // (Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", 2008; BLIS's five
-// loops around a micro-kernel), in about a hundred lines.
+// loops around a micro-kernel), in under two hundred lines.
 //
 // Why our own: the products are most of a training step's time, and the OpenBLAS this project runs
 // on may not use the CPU's widest instructions. Debian 12's OpenBLAS 0.3.21 predates AMD's Zen 4 and
 // Zen 5, and the machines of docs/performance.md pin it to its AVX2 ("Haswell") kernels with
 // OPENBLAS_CORETYPE because its AVX-512 kernels are not trusted there. This kernel uses AVX-512 and is
 // checked by the test suite against a double-precision product for every transpose, edge and block
-// size (tests/test_gemm.cpp): on the Zen 5 core of docs/performance.md it runs the translator's
-// products at 155-200 GFLOP/s where the pinned OpenBLAS runs them at 84-106.
+// size (tests/test_gemm.cpp): on one core of the AMD EPYC of docs/performance.md it runs the
+// translator's products at 130-195 GFLOP/s where the pinned OpenBLAS runs them at 84-106.
 //
 // The structure: C is computed in tiles of MR x NR = 12 x 32 floats, each held in 24 of the 32 vector
 // registers while the micro-kernel runs down a K-slice of KC: per k it loads 32 floats of B (two
@@ -16,8 +16,9 @@
 // op(B) is copied ("packed") KC x NC at a time into panels of NR columns, laid out in the order the
 // micro-kernel reads them (a B panel, 32 KB, stays in L1 while the A panels stream past it); op(A)
 // MC x KC at a time into panels of MR rows (150 KB, in L2). Packing also takes care of transposes
-// and of edges: a partial panel is padded with zeros, and a partial tile of C goes through a small
-// buffer. The first K-slice applies beta; the others accumulate.
+// (a transposed B, every linear's x W^T, 16 x 16 at a time through an in-register transpose) and of
+// edges: a partial panel is padded with zeros, and a partial tile of C goes through a small buffer.
+// The first K-slice applies beta; the others accumulate.
 #include "autograd/detail/gemm.hpp"
 
 #include <algorithm>
@@ -160,7 +161,7 @@ void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float*
     }
     thread_local FloatBuffer packed_a, packed_b;  // grown once, reused by every product on this thread
     if (packed_a.size() < MC * KC) packed_a.resize_discard(MC * KC);
-    if (packed_b.size() < NC * KC) packed_b.resize_discard((NC + NR) * KC);
+    if (packed_b.size() < NC * KC) packed_b.resize_discard(NC * KC);  // (NC is whole panels)
     alignas(64) float tile[MR * NR];
     for (std::size_t jc = 0; jc < n; jc += NC) {
         const std::size_t nc = std::min(NC, n - jc);

@@ -1,5 +1,5 @@
-// How many threads tapegrad may use. OpenBLAS runs the matrix products; everything else is
-// single-threaded today, so this is where any threads of our own will be set too.
+// How many threads tapegrad may use: OpenBLAS's threads, and tapegrad's own, which split a large
+// matrix product between them (autograd/gemm_avx512.cpp); everything else is single-threaded today.
 #pragma once
 #include <cstddef>
 #include <functional>

@@ -1,6 +1,7 @@
 // The packed weight of decoding (autograd/packed.hpp): the same numbers as a product computed in
 // double precision by plain loops, for every shape the kernel treats differently (row counts around
-// its 6-row tiles, column counts around its 16-column panels, depths split into several passes),
+// its tiles of 6 rows, or 12 with AVX-512, column counts around its panels of 16 or 32 columns,
+// depths split into several passes),
 // with threads, and its refusals.
 #include <cmath>
 
@@ -34,9 +35,9 @@ double worst_relative_error(const Tensor& x, const Tensor& w, const Tensor* b, c
 TEST_CASE("linear with a packed weight equals the exact product for every tile and panel shape") {
     NoGradGuard no_grad;
     std::uint64_t seed = 1;
-    for (std::size_t rows : {1, 5, 6, 7, 12, 13, 32})
-        for (std::size_t n_in : {1, 3, 17, 448, 801})  // 801: three passes over k of 267
-            for (std::size_t n_out : {1, 15, 16, 17, 100}) {
+    for (std::size_t rows : {1, 5, 6, 7, 11, 12, 13, 14, 25, 32})
+        for (std::size_t n_in : {1, 3, 17, 448, 801})  // 801: several passes over k
+            for (std::size_t n_out : {1, 15, 16, 17, 31, 32, 33, 100}) {
                 CAPTURE(rows);
                 CAPTURE(n_in);
                 CAPTURE(n_out);
@@ -51,10 +52,11 @@ TEST_CASE("linear with a packed weight equals the exact product for every tile a
 
 TEST_CASE("linear with a packed weight: leading axes, two threads, the unpacked op's numbers") {
     NoGradGuard no_grad;
-    const Tensor x = rand({3, 4, 40}, 7), w = rand({1200, 40}, 8), b = rand({1200}, 9);
+    // 4,200 columns: 132 or 263 panels, enough for two threads to split them.
+    const Tensor x = rand({3, 4, 40}, 7), w = rand({4200, 40}, 8), b = rand({4200}, 9);
     const PackedWeight packed(w);
     const Tensor one_thread = linear(constant(x), packed, constant(b)).value();
-    CHECK(one_thread.shape() == Shape{3, 4, 1200});
+    CHECK(one_thread.shape() == Shape{3, 4, 4200});
     CHECK(worst_relative_error(x, w, &b, one_thread) < 1e-5);
     set_num_threads(2);  // the columns are split between threads: each sum is the same, bit for bit
     const Tensor two_threads = linear(constant(x), packed, constant(b)).value();

@@ -4,14 +4,15 @@
 // it loads the panel's two 8-float vectors once and multiplies them by each row's x[r][k] (a
 // broadcast). Per 12 fused multiply-adds that is 2 + 6 loads, well within what a core can feed, so
 // the loop runs at the machine's multiply-add rate. The rows are packed too, per pass over k, so a
-// tile reads them as one stream.
+// tile reads them as one stream. Built for AVX-512, the same code runs on vectors of 16 floats:
+// tiles of 12 rows x 32 columns in 24 of the 32 registers (as autograd/gemm_avx512.cpp's).
 #include <cblas.h>
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -33,11 +34,18 @@ constexpr bool kPack = true;
 constexpr bool kPack = false;
 #endif
 
-constexpr std::size_t kCols = 16;       // output columns per panel: two vectors of 8 floats
-constexpr std::size_t kRows = 6;        // rows per tile: 6 x 2 accumulators + 2 weights + 1 broadcast <= 16 registers
-constexpr std::size_t kMaxDepth = 512;  // k per pass: a panel's slice (<= 32 KB) stays in the L1 cache
+#if defined(__AVX512F__)
+constexpr std::size_t kLanes = 16;      // floats per vector register
+constexpr std::size_t kRows = 12;       // rows per tile: 12 x 2 accumulators + 2 weights + 1 broadcast <= 32 registers
+constexpr std::size_t kMaxDepth = 256;  // k per pass: a panel's slice (<= 32 KB) stays in the L1 cache
+#else
+constexpr std::size_t kLanes = 8;
+constexpr std::size_t kRows = 6;        // 6 x 2 accumulators + 2 weights + 1 broadcast <= 16 registers
+constexpr std::size_t kMaxDepth = 512;
+#endif
+constexpr std::size_t kCols = 2 * kLanes;  // output columns per panel: two vectors
 
-typedef float Vec8 __attribute__((vector_size(32)));  // GCC's vector extension: one AVX register
+typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));  // GCC's vector extension: one register
 
 // y[r][0..cols) += sum over k of xs[k][r] * panel[k][0..cols), for the R rows of one tile. With
 // `next`, also asks for the same slice of the next panel to be brought into L2, one 64-byte line per k:
@@ -46,12 +54,13 @@ typedef float Vec8 __attribute__((vector_size(32)));  // GCC's vector extension:
 template <std::size_t R>
 void tile(const float* xs, const float* panel, std::size_t depth, float* y, std::size_t ldy, std::size_t cols,
           const float* next = nullptr) {
-    Vec8 acc[R][2] = {};
+    Vec acc[R][2] = {};
     for (std::size_t k = 0; k < depth; ++k) {
-        if (next) __builtin_prefetch(next + k * kCols, 0, 2);
-        Vec8 w0, w1;
+        if (next)
+            for (std::size_t line = 0; line < kCols; line += 16) __builtin_prefetch(next + k * kCols + line, 0, 2);
+        Vec w0, w1;
         std::memcpy(&w0, panel + k * kCols, sizeof w0);
-        std::memcpy(&w1, panel + k * kCols + 8, sizeof w1);
+        std::memcpy(&w1, panel + k * kCols + kLanes, sizeof w1);
         for (std::size_t r = 0; r < R; ++r) {
             const float x = xs[k * R + r];
             acc[r][0] += x * w0;
@@ -61,35 +70,34 @@ void tile(const float* xs, const float* panel, std::size_t depth, float* y, std:
     for (std::size_t r = 0; r < R; ++r) {
         float* out = y + r * ldy;
         if (cols == kCols) {
-            Vec8 o0, o1;
+            Vec o0, o1;
             std::memcpy(&o0, out, sizeof o0);
-            std::memcpy(&o1, out + 8, sizeof o1);
+            std::memcpy(&o1, out + kLanes, sizeof o1);
             o0 += acc[r][0];
             o1 += acc[r][1];
             std::memcpy(out, &o0, sizeof o0);
-            std::memcpy(out + 8, &o1, sizeof o1);
-        } else {  // the last panel of a width that is not a multiple of 16
-            for (std::size_t c = 0; c < cols; ++c) out[c] += acc[r][c / 8][c % 8];
+            std::memcpy(out + kLanes, &o1, sizeof o1);
+        } else {  // the last panel of a width that is not a multiple of kCols
+            for (std::size_t c = 0; c < cols; ++c) out[c] += acc[r][c / kLanes][c % kLanes];
         }
     }
 }
 
-// One tile of `rows` rows (1 to 6).
+// One tile of `rows` rows (1 to kRows): tile<1>, ..., tile<kRows> chosen at run time.
+template <std::size_t... R>
+void tile_of_impl(std::index_sequence<R...>, std::size_t rows, const float* xs, const float* panel, std::size_t depth,
+                  float* y, std::size_t ldy, std::size_t cols, const float* next) {
+    ((rows == R + 1 ? tile<R + 1>(xs, panel, depth, y, ldy, cols, next) : void()), ...);
+}
 void tile_of(std::size_t rows, const float* xs, const float* panel, std::size_t depth, float* y, std::size_t ldy,
              std::size_t cols, const float* next) {
-    switch (rows) {
-        case 1: return tile<1>(xs, panel, depth, y, ldy, cols, next);
-        case 2: return tile<2>(xs, panel, depth, y, ldy, cols, next);
-        case 3: return tile<3>(xs, panel, depth, y, ldy, cols, next);
-        case 4: return tile<4>(xs, panel, depth, y, ldy, cols, next);
-        case 5: return tile<5>(xs, panel, depth, y, ldy, cols, next);
-        default: return tile<kRows>(xs, panel, depth, y, ldy, cols, next);
-    }
+    tile_of_impl(std::make_index_sequence<kRows>{}, rows, xs, panel, depth, y, ldy, cols, next);
 }
 
-// Calls f(first row, rows) for each tile of m rows: tiles of 6, then the rest. A tile of 1 or 2 rows
-// keeps only 2 or 4 sums in flight, too few to hide the multiply-add's latency, so 6 + 1 and 6 + 2
-// rows are cut 4 + 3 and 4 + 4 (32 rows: 6 x 4 + 4 + 4).
+// Calls f(first row, rows) for each tile of m rows: tiles of kRows, then the rest. A tile of 1 or 2
+// rows keeps only 2 or 4 sums in flight, too few to hide the multiply-add's latency, so with 6-row
+// tiles 6 + 1 and 6 + 2 rows are cut 4 + 3 and 4 + 4 (32 rows: 6 x 4 + 4 + 4; with 12-row tiles,
+// 12 + 12 + 8).
 template <class F>
 void for_each_tile(std::size_t m, F f) {
     std::size_t sixes = m / kRows, rest = m % kRows, r0 = 0;
@@ -132,7 +140,7 @@ void panels_product(const float* xp, std::size_t m, std::size_t k, const float* 
         const std::size_t col = p * kCols, cols = std::min(kCols, n - col);
         for (std::size_t k0 = 0; k0 < k; k0 += step) {
             const std::size_t depth = std::min(step, k - k0);
-            const float* panel = w + col * k + k0 * kCols;  // panel p is [k][16]; this pass's slice of it
+            const float* panel = w + col * k + k0 * kCols;  // panel p is [k][kCols]; this pass's slice of it
             const float* pass = xp + k0 * m;
             const float* next = p + 1 < p1 ? panel + kCols * k : nullptr;
             for_each_tile(m, [&](std::size_t r0, std::size_t rows) {
@@ -171,8 +179,9 @@ PackedWeight::PackedWeight(const Tensor& weight) {
         data_.assign(w, w + out_ * in_);
         return;
     }
-    // Panel p holds output columns [16p, 16p + 16) as [in][16]: its row k is W[16p .. 16p + 15][k],
-    // one 64-byte cache line (the buffer is 64-byte aligned). Columns past the end are zeros.
+    // Panel p holds output columns [C p, C p + C) as [in][C] (C = kCols, 16 or 32): its row k is
+    // W[C p .. C p + C - 1][k], one or two 64-byte cache lines (the buffer is 64-byte aligned).
+    // Columns past the end are zeros.
     const std::size_t panels = (out_ + kCols - 1) / kCols;
     data_.resize_discard(panels * kCols * in_);
     advise_huge_pages(data_.data(), data_.size() * sizeof(float));
@@ -216,12 +225,9 @@ Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {
         // Threads split the panels (the columns); each reads all of x and its own share of W.
         const std::size_t panels = (n_out + kCols - 1) / kCols;
         const std::size_t threads = std::min<std::size_t>(num_threads(), std::max<std::size_t>(1, panels / 64));
-        std::vector<std::thread> helpers;
-        for (std::size_t t = 1; t < threads; ++t)
-            helpers.emplace_back(panels_product, xp.data(), rows, n_in, weight.data(), n_out, y, panels * t / threads,
-                                 panels * (t + 1) / threads);
-        panels_product(xp.data(), rows, n_in, weight.data(), n_out, y, 0, panels / threads);
-        for (auto& h : helpers) h.join();
+        detail::parallel_for(threads, [&](std::size_t t) {
+            panels_product(xp.data(), rows, n_in, weight.data(), n_out, y, panels * t / threads, panels * (t + 1) / threads);
+        });
     }
     return op.finish([](Record&) { throw TapeError("linear (packed) has no backward"); });
 }
