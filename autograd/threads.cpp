@@ -52,10 +52,11 @@ public:
 
     std::mutex in_use;  // one job at a time; a caller that finds it taken runs its job alone
 
-    void run(std::size_t parts, std::size_t helpers, const std::function<void(std::size_t)>& job) {
+    void run(std::size_t parts, std::size_t helpers, void (*call)(void*, std::size_t), void* job) {
         std::unique_lock lock(mutex_);
         while (threads_.size() < helpers) threads_.emplace_back([this] { serve(); });
-        job_ = &job;
+        call_ = call;
+        job_ = job;
         parts_ = parts;
         next_ = 0;
         done_ = 0;
@@ -75,14 +76,16 @@ private:
     void take_parts(std::uint64_t gen) {
         for (;;) {
             std::size_t i;
-            const std::function<void(std::size_t)>* job;
+            void (*call)(void*, std::size_t);
+            void* job;
             {
                 std::lock_guard lock(mutex_);
                 if (generation_ != gen || next_ == parts_) return;
                 i = next_++;
+                call = call_;
                 job = job_;
             }
-            (*job)(i);
+            call(job, i);
             std::lock_guard lock(mutex_);
             if (++done_ == parts_) finished_.notify_all();
         }
@@ -103,22 +106,27 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_, finished_;
     std::vector<std::thread> threads_;
-    const std::function<void(std::size_t)>* job_ = nullptr;
+    void (*call_)(void*, std::size_t) = nullptr;
+    void* job_ = nullptr;
     std::size_t parts_ = 0, next_ = 0, done_ = 0;
     std::uint64_t generation_ = 0;
     bool stop_ = false;
 };
 }  // namespace
 
-void detail::parallel_for(std::size_t parts, const std::function<void(std::size_t)>& job) {
+void detail::parallel_for_impl(std::size_t parts, void (*call)(void*, std::size_t), void* job) {
     static Helpers helpers;
     const std::size_t n = std::min<std::size_t>(parts, static_cast<std::size_t>(num_threads()));
-    std::unique_lock lock(helpers.in_use, std::try_to_lock);
-    if (n <= 1 || !lock.owns_lock()) {
-        for (std::size_t i = 0; i < parts; ++i) job(i);
+    if (n <= 1) {
+        for (std::size_t i = 0; i < parts; ++i) call(job, i);
         return;
     }
-    helpers.run(parts, n - 1, job);
+    std::unique_lock lock(helpers.in_use, std::try_to_lock);
+    if (!lock.owns_lock()) {
+        for (std::size_t i = 0; i < parts; ++i) call(job, i);
+        return;
+    }
+    helpers.run(parts, n - 1, call, job);
 }
 
 }  // namespace tg

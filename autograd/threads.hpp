@@ -2,7 +2,7 @@
 // matrix product between them (autograd/gemm_avx512.cpp); everything else is single-threaded today.
 #pragma once
 #include <cstddef>
-#include <functional>
+#include <type_traits>
 
 namespace tg {
 
@@ -15,8 +15,15 @@ namespace detail {
 // Runs job(0), ..., job(parts - 1) and returns when all are done: on this thread and up to
 // num_threads() - 1 helper threads, started on first use and kept (a product split in two halves
 // must not pay for starting a thread). `job` must not throw. Runs everything on this thread when
-// there is one thread, one part, or another thread is already using the helpers.
-void parallel_for(std::size_t parts, const std::function<void(std::size_t)>& job);
+// there is one thread, one part, or another thread is already using the helpers. The job is passed
+// by reference, never copied: no allocation per call (decoding calls this every step).
+void parallel_for_impl(std::size_t parts, void (*call)(void* job, std::size_t part), void* job);
+template <class F>
+void parallel_for(std::size_t parts, F&& job) {
+    using Job = std::remove_reference_t<F>;
+    parallel_for_impl(parts, [](void* j, std::size_t part) { (*static_cast<Job*>(j))(part); },
+                      const_cast<void*>(static_cast<const void*>(&job)));
+}
 }  // namespace detail
 
 }  // namespace tg
