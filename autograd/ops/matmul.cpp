@@ -136,10 +136,11 @@ namespace {
 // A weight used at every step of a recurrence (a GRU's W_h, the decoder's input weight, attention's
 // query weight) gets one gradient product per step, dW += dy_t^T x_t, each over the batch's few rows
 // (32 in the examples). OpenBLAS runs such thin products no faster on two threads than on one (98
-// GFLOP/s for a [768, 256] weight), while their sum, one product over all the steps' rows, runs at 171
-// (docs/performance.md); our own product does not split them at all (too small to be worth it). So with more than one thread linear's backward keeps a Parameter's thin
-// pieces, and when the sweep ends each weight's are gathered into two blocks and summed in one
-// product. (On one thread both run at ~100 GFLOP/s and the gathering would only add copies.)
+// GFLOP/s for a [768, 256] weight), while their sum, one product over all the steps' rows, runs at
+// 171 (docs/performance.md); our own product does not split them at all (too small to be worth it).
+// So with more than one thread linear's backward keeps a Parameter's thin pieces, and when the sweep
+// ends each weight's are gathered into two blocks and summed in one product, which two threads share.
+// (On one thread the gathering would only add copies.)
 struct WeightGradPiece {
     Node* weight;     // a Parameter: its gradient exists, to add into
     const float* x;   // [rows, in]: the forward's input, alive until the tape is released
