@@ -21,6 +21,8 @@
 // The first K-slice applies beta; the others accumulate.
 #include "autograd/detail/gemm.hpp"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -195,8 +197,6 @@ void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float*
     }
 }
 
-}  // namespace
-
 // With more than one thread, a large product is cut into as many pieces of C, each computed by one
 // thread: across its columns when op(B) is the larger operand (each thread packs only its columns of
 // it), else across its rows. Small products (the GRU's 32-row steps) are not worth waking a thread.
@@ -219,14 +219,21 @@ void gemm_avx512(const float* a, bool trans_a, std::size_t lda, const float* b, 
     });
 }
 
+}  // namespace
+
 #else  // not compiled for AVX-512: OpenBLAS does every product
 
 bool own_gemm_enabled() { return false; }
-void gemm_avx512(const float*, bool, std::size_t, const float*, bool, std::size_t, float*, std::size_t, std::size_t,
-                 std::size_t, std::size_t, float) {
-    std::abort();  // unreachable: callers check own_gemm_enabled()
-}
 
 #endif
+
+void sgemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
+           std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+#if defined(__AVX512F__)
+    if (own_gemm_enabled()) return gemm_avx512(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
+#endif
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
+                int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
 
 }  // namespace tg::detail

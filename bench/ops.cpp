@@ -94,8 +94,7 @@ int main() {
                         static_cast<int>(c.n), 0.0f, out.data(), static_cast<int>(c.n));
         };
         auto raw = [&] {
-            if (!tg::detail::own_gemm_enabled()) return openblas();
-            tg::detail::gemm_avx512(a.value().data(), false, c.k, w.value().data(), false, c.n, out.data(), c.n, c.m, c.n, c.k, 0.0f);
+            tg::detail::sgemm(a.value().data(), false, c.k, w.value().data(), false, c.n, out.data(), c.n, c.m, c.n, c.k, 0.0f);
         };
         const int reps = c.m * c.k * c.n > 10'000'000 ? 20 : 200;
         std::vector<double> o, s, b;

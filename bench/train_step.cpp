@@ -58,8 +58,7 @@ double median(std::vector<double> v) {
 // (autograd/gemm_avx512.cpp), else OpenBLAS's cblas_sgemm. (`openblas`: OpenBLAS whatever the build.)
 void product(const GemmCall& g, const float* a, const float* b, float* c, bool openblas = false) {
     const std::size_t lda = g.trans_a ? g.m : g.k, ldb = g.trans_b ? g.k : g.n;
-    if (!openblas && tg::detail::own_gemm_enabled())
-        return tg::detail::gemm_avx512(a, g.trans_a, lda, b, g.trans_b, ldb, c, g.n, g.m, g.n, g.k, g.beta);
+    if (!openblas) return tg::detail::sgemm(a, g.trans_a, lda, b, g.trans_b, ldb, c, g.n, g.m, g.n, g.k, g.beta);
     cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans, g.trans_b ? CblasTrans : CblasNoTrans, int(g.m), int(g.n),
                 int(g.k), 1.0f, a, int(lda), b, int(ldb), g.beta, c, int(g.n));
 }

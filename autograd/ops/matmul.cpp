@@ -1,10 +1,8 @@
 // Matrix products: our own for AVX-512 (autograd/gemm_avx512.cpp) where it is compiled in, else
-// BLAS (xtensor-blas's gemm over OpenBLAS's cblas_sgemm).
+// OpenBLAS's cblas_sgemm (detail::sgemm chooses).
 // Backward needs two more products per input pair; both accumulate straight into the gradient
 // buffers (beta = 1), so no temporary matrix is ever built:
 //     dA += dC B^T        dB += A^T dC
-#include <xtensor-blas/xblas.hpp>
-
 #include <fmt/format.h>
 
 #include "autograd/detail/gemm.hpp"
@@ -25,12 +23,7 @@ void gemm(const float* a, bool ta, const float* b, bool tb, float* c, std::size_
     static const int threads_set = num_threads();  // links threads.cpp, whose start-up sets the default
     (void)threads_set;
     log_gemm({ta, tb, m, n, k, beta});
-    if (own_gemm_enabled())  // our AVX-512 product (autograd/gemm_avx512.cpp)
-        return gemm_avx512(a, ta, ta ? m : k, b, tb, tb ? k : n, c, n, m, n, k, beta);
-    auto A = ta ? matrix(a, k, m) : matrix(a, m, k);
-    auto B = tb ? matrix(b, n, k) : matrix(b, k, n);
-    auto C = matrix(c, m, n);
-    xt::blas::gemm(A, B, C, ta, tb, 1.0f, beta);
+    sgemm(a, ta, ta ? m : k, b, tb, tb ? k : n, c, n, m, n, k, beta);
 }
 
 // The sizes of one product: `batch` independent [m,k] @ [k,n] products. `b_shared`: B is one
