@@ -4,7 +4,7 @@ BUILD      ?= build
 SAN_BUILD  ?= build-sanitize
 SHELL      := /bin/bash
 MESON_ARGS ?=
-PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxtensor-blas-dev libxsimd-dev \
+PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxsimd-dev \
               libopenblas-dev doctest-dev libfmt-dev libsentencepiece-dev
 
 # Debian's OpenBLAS 0.3.21 predates Zen 4 and would pick its AVX2 kernels there; on a CPU with

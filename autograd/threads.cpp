@@ -10,7 +10,7 @@
 
 #include "autograd/error.hpp"
 
-// From OpenBLAS; declared here because <cblas.h> clashes with xtensor-blas's own prototypes.
+// From OpenBLAS (its own header, not <cblas.h>'s standard prototypes).
 extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace tg {
