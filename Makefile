@@ -115,7 +115,7 @@ fuzz-deps:
 fuzz-build: fuzz-deps
 	mkdir -p $(FUZZ_DIR)
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_tsv.cpp text/corpus.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_tsv
-	clang++ $(FUZZ_FLAGS) fuzz/fuzz_vocab.cpp text/vocab.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_vocab
+	clang++ $(FUZZ_FLAGS) fuzz/fuzz_vocab.cpp text/vocab.cpp text/corpus.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_vocab
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_npy.cpp io/npy.cpp io/files.cpp autograd/tensor.cpp autograd/arena.cpp autograd/shape.cpp -lfmt -o $(FUZZ_DIR)/fuzz_npy
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_args.cpp examples/translator/args.cpp autograd/threads.cpp -lfmt -lopenblas -o $(FUZZ_DIR)/fuzz_args
 

@@ -1,7 +1,11 @@
 #include "autograd/arena.hpp"
 
 #include <algorithm>
+#include <fmt/format.h>
+
 #include <new>
+
+#include "autograd/error.hpp"
 
 // Under AddressSanitizer the arena marks what it has not handed out as poisoned, so a read or write
 // past the end of a tensor is caught as it would be with one heap allocation per tensor.
@@ -58,7 +62,13 @@ void* Arena::allocate_slow(std::size_t bytes) {
     while (next < blocks_.size() && blocks_[next].size < bytes) ++next;
     if (next == blocks_.size()) {
         const std::size_t size = std::max(blocks_.empty() ? first_block_bytes_ : 2 * blocks_.back().size, bytes);
-        blocks_.push_back({static_cast<char*>(::operator new(size, kAlign)), size});
+        void* block = ::operator new(size, kAlign, std::nothrow);
+        if (!block)
+            throw OutOfMemory(fmt::format("out of memory: the tape's arena needed a block of {:.1f} MB for {:.1f} MB of values "
+                                          "(holding {:.1f} MB)", static_cast<double>(size) / 1048576.0,
+                                          static_cast<double>(bytes) / 1048576.0, static_cast<double>(in_use_) / 1048576.0));
+        blocks_.reserve(blocks_.size() + 1);
+        blocks_.push_back({static_cast<char*>(block), size});
         ++blocks_allocated_;
         TG_POISON(blocks_.back().data, size);
     }
@@ -80,7 +90,7 @@ void Arena::rewind(const Mark& m) {
     in_use_ = m.in_use;
 }
 
-void Arena::reset() {
+void Arena::reset() noexcept {
     if (blocks_.size() > 1) {  // the peak outgrew the first block: one block from now on
         // The peak and half as much again. A fresh block is faulted in page by page as the next
         // steps touch it (~8 us a page on a virtual machine), so a peak that creeps up batch after
@@ -88,10 +98,14 @@ void Arena::reset() {
         // block each time; the pages beyond the peak are never touched, so they take address space,
         // not memory (docs/performance.md: the first 130 steps of training at 8,000 words took 280K page
         // faults with a block of exactly the peak, 105K with this, at the same peak RSS).
+        // reset() runs in StepScope's destructor, also while an exception (out of memory) unwinds: it
+        // must not throw. Without the memory for the merged block, the next step starts from none.
         free_blocks();
         const std::size_t size = round_up(peak_ + peak_ / 2);
-        blocks_.push_back({static_cast<char*>(::operator new(size, kAlign)), size});
-        ++blocks_allocated_;
+        if (void* block = ::operator new(size, kAlign, std::nothrow)) {
+            blocks_.push_back({static_cast<char*>(block), size});  // (free_blocks kept the vector's room)
+            ++blocks_allocated_;
+        }
     }
     if (!blocks_.empty()) TG_POISON(blocks_[0].data, blocks_[0].size);
     current_ = offset_ = in_use_ = 0;

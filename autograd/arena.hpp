@@ -44,7 +44,7 @@ public:
     void rewind(const Mark& m);
 
     // Releases everything (O(1) when the step fitted in one block; else merges the blocks into one).
-    void reset();
+    void reset() noexcept;
 
     std::size_t bytes_in_use() const { return in_use_; }
     std::size_t peak_bytes() const { return peak_; }  // the high-water mark of bytes_in_use()

@@ -37,4 +37,10 @@ struct NumericError : Error {
     using Error::Error;
 };
 
+// Memory ran out; the message says what was being allocated and how much ("out of memory: the tape's
+// arena needed a block of 2048.0 MB ..."), where std::bad_alloc says only "std::bad_alloc".
+struct OutOfMemory : Error {
+    using Error::Error;
+};
+
 }  // namespace tg

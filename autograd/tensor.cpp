@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "autograd/arena.hpp"
+#include "autograd/error.hpp"
 #include "autograd/random.hpp"
 
 namespace tg {
@@ -61,7 +62,10 @@ void Buffer<T>::resize_discard(std::size_t n) {
     if (n > capacity_) {
         release();  // stays consistent if the allocation below throws
         data_ = arena_ ? arena_->allocate_array<T>(n)
-                       : static_cast<T*>(::operator new(std::max<std::size_t>(n, 1) * sizeof(T), kAlignment));
+                       : static_cast<T*>(::operator new(std::max<std::size_t>(n, 1) * sizeof(T), kAlignment, std::nothrow));
+        if (!data_)
+            throw OutOfMemory(fmt::format("out of memory: a tensor of {} values ({:.1f} MB)", n,
+                                          static_cast<double>(n * sizeof(T)) / 1048576.0));
         capacity_ = n;
     }
     size_ = n;

@@ -69,7 +69,9 @@ TEST_CASE("--out never replaces a user's file or folder, the input, or the curre
     fs::create_directories(w.path / "empty");
     CHECK_RUN(run(t.train + "--epochs 1 --out " + w / "empty"), 0, "best, saved");
     CHECK(tg::is_checkpoint_dir(w.path / "empty"));
-    CHECK_RUN(run(t.train + "--epochs 1 --out " + w / "empty"), 0, "best, saved");
+    // A trained model is not replaced by a new training unless asked (--force), only continued (--resume).
+    CHECK_RUN(run(t.train + "--epochs 1 --out " + w / "empty"), 2, "holds a trained model", "--resume", "--force");
+    CHECK_RUN(run(t.train + "--epochs 1 --force --out " + w / "empty"), 0, "best, saved");
 }
 
 TEST_CASE("a second writer of the same checkpoint fails at once, naming the holder") {
@@ -84,7 +86,7 @@ TEST_CASE("a checkpoint identifies itself: swapped vocabulary words are refused,
     Workdir w;
     fs::copy(t.model, w.path / "m", fs::copy_options::recursive);
     const std::string marker = tg::read_text(w.path / "m" / tg::kCheckpointMarker);
-    CHECK(marker.rfind("tapegrad checkpoint\nformat 1\nfingerprint ", 0) == 0);
+    CHECK(marker.rfind("tapegrad checkpoint\nformat 1\nkind model\nfingerprint ", 0) == 0);
     CHECK(marker.find("file tgt.vocab text ") != std::string::npos);
     CHECK(marker.find("file decoder.weight_hh.npy npy [48, 16]") != std::string::npos);
     const std::string data = " --data " + t.w / "valid.tsv";
@@ -192,9 +194,9 @@ TEST_CASE("--opt=value, --version, and bounded work: long sentences and impossib
     CHECK_RUN(run("eval --checkpoint=" + t.model + " --data=" + t.w / "valid.tsv" + " --beam=2"), 0, "all");
     CHECK_RUN(run("eval --checkpoint " + t.model + " --data " + t.w / "valid.tsv" + " --json=yes"), 2, "--json", "takes no value");
     std::string huge;
-    for (int i = 0; i < 100000; ++i) huge += "a ";
+    for (int i = 0; i < 20000; ++i) huge += "a ";  // 20,000 words in 40,000 bytes
     tg::write_file_atomically(w / "huge.txt", "a b\n" + huge + "\n");
-    CHECK_RUN(run("translate --checkpoint " + t.model + " < " + w / "huge.txt"), 1, "stdin:2", "100000 words", "--max-words");
+    CHECK_RUN(run("translate --checkpoint " + t.model + " < " + w / "huge.txt"), 1, "stdin:2", "20000 words", "--max-words");
     tg::write_file_atomically(w / "huge.tsv", "a b\tc\n" + huge.substr(0, 2 * 1001) + "\tc\n");
     CHECK_RUN(run("eval --checkpoint " + t.model + " --data " + w / "huge.tsv"), 1, "huge.tsv:2", "--max-words");
     CHECK_RUN(run("train " + t.data + "--epochs 1 --hidden 100000 --out " + w / "big"), 2, "--hidden 100000", "GB");

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <istream>
 #include <sstream>
 
 #include "io/files.hpp"
@@ -10,7 +11,6 @@ namespace tg::text {
 
 namespace {
 
-constexpr std::size_t kMaxLine = 100000;
 
 // The byte offset of the first invalid UTF-8 sequence in s, or npos.
 std::size_t invalid_utf8(const std::string& s) {
@@ -42,11 +42,7 @@ void for_each_line(const std::string& text, const std::string& name, F&& f) {
         std::string line = text.substr(start, end - start);
         ++number;
         clean_line(line, number == 1);
-        if (line.size() > kMaxLine)
-            throw FileError(fmt::format("{}:{}:1: line of {} bytes is longer than the limit of {}", name, number,
-                                        line.size(), kMaxLine));
-        if (std::size_t bad = invalid_utf8(line); bad != std::string::npos)
-            throw FileError(fmt::format("{}:{}:{}: invalid UTF-8", name, number, bad + 1));
+        check_line(line, name, number);
         f(number, line);
         start = end + 1;
     }
@@ -54,15 +50,46 @@ void for_each_line(const std::string& text, const std::string& name, F&& f) {
 
 }  // namespace
 
+void check_line(const std::string& line, const std::string& name, std::size_t number) {
+    if (line.size() > kMaxLineBytes)
+        throw FileError(fmt::format("{}:{}:1: line of {} bytes is longer than the limit of {}", name, number, line.size(),
+                                    kMaxLineBytes));
+    if (std::size_t bad = invalid_utf8(line); bad != std::string::npos)
+        throw FileError(fmt::format("{}:{}:{}: invalid UTF-8", name, number, bad + 1));
+}
+
+bool read_line(std::istream& in, std::string& line, const std::string& name, std::size_t number) {
+    line.clear();
+    std::streambuf* buf = in.rdbuf();
+    bool any = false;
+    for (int c; (c = buf->sbumpc()) != std::char_traits<char>::eof();) {
+        any = true;
+        if (c == '\n') break;
+        if (line.size() > kMaxLineBytes + 1)  // (one byte more than the limit: a CR and a BOM may still go)
+            throw FileError(fmt::format("{}:{}:1: a line of more than {} bytes; the limit is {}", name, number,
+                                        kMaxLineBytes + 1, kMaxLineBytes));
+        line.push_back(static_cast<char>(c));
+    }
+    if (!any) {
+        in.setstate(std::ios::eofbit);
+        return false;
+    }
+    clean_line(line, number == 1);
+    check_line(line, name, number);
+    return true;
+}
+
 void clean_line(std::string& line, bool first) {
     if (!line.empty() && line.back() == '\r') line.pop_back();                    // CRLF (Windows) endings
     if (first && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);             // a UTF-8 byte order mark
 }
 
+bool is_word_separator(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+
 Sentence split_words(const std::string& line) {
     Sentence words;
     std::size_t i = 0;
-    auto space = [&](std::size_t k) { return line[k] == ' ' || line[k] == '\t'; };
+    auto space = [&](std::size_t k) { return is_word_separator(line[k]); };
     while (i < line.size()) {
         while (i < line.size() && space(i)) ++i;
         std::size_t j = i;
@@ -91,6 +118,12 @@ std::vector<SentencePair> parse_parallel(const std::string& text, const std::str
         if (end != std::string::npos) ++extra;
         else end = line.size();
         SentencePair p{split_words(line.substr(0, tab)), split_words(line.substr(tab + 1, end - tab - 1))};
+        // What training accepts, its vocabulary file must hold: no token over the vocabulary's limit.
+        for (const Sentence* side : {&p.source, &p.target})
+            for (const std::string& w : *side)
+                if (w.size() > Vocab::kMaxTokenBytes)
+                    throw FileError(fmt::format("{}:{}:{}: a word of {} bytes; the limit is {}", name, n,
+                                                line.find(w, side == &p.source ? 0 : tab + 1) + 1, w.size(), Vocab::kMaxTokenBytes));
         if (p.source.empty()) throw FileError(fmt::format("{}:{}:1: the source side is empty", name, n));
         if (p.target.empty()) throw FileError(fmt::format("{}:{}:{}: the target side is empty", name, n, tab + 2));
         pairs.push_back(std::move(p));

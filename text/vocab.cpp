@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "io/files.hpp"
+#include "text/corpus.hpp"
 
 namespace tg::text {
 
@@ -49,9 +50,10 @@ Vocab Vocab::parse(const std::string& text, const std::string& name) {
         if (n <= 4 && line != kSpecials[n - 1])
             throw FileError(fmt::format("{}:{}: expected '{}' (the first four lines are <pad> <unk> <s> </s>), found '{}'",
                                         name, n, kSpecials[n - 1], line.substr(0, 40)));
-        if (line.empty() || line.find_first_of(" \t") != std::string::npos)
-            throw FileError(fmt::format("{}:{}: a token must be non-empty and without spaces or tabs", name, n));
-        if (line.size() > 1000) throw FileError(fmt::format("{}:{}: a token of {} bytes; the limit is 1000", name, n, line.size()));
+        if (line.empty() || std::any_of(line.begin(), line.end(), is_word_separator))
+            throw FileError(fmt::format("{}:{}: a token must be non-empty and without white space", name, n));
+        if (line.size() > kMaxTokenBytes)
+            throw FileError(fmt::format("{}:{}: a token of {} bytes; the limit is {}", name, n, line.size(), kMaxTokenBytes));
         if (v.contains(line)) throw FileError(fmt::format("{}:{}: '{}' appears twice", name, n, line));
         v.add(line);
     }

@@ -15,6 +15,7 @@ using Sentence = std::vector<std::string>;
 class Vocab {
 public:
     static constexpr std::int32_t kPad = 0, kUnk = 1, kBos = 2, kEos = 3;
+    static constexpr std::size_t kMaxTokenBytes = 1000;  // a longer word is refused by every reader
 
     Vocab();  // only the four specials
 

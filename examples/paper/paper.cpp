@@ -136,11 +136,12 @@ int main(int argc, char** argv) {
                 ModelResult r{fmt::format("{}-{}", attention ? "RNNsearch" : "RNNencdec", len), attention, len, {}};
                 fmt::print("== training {} for {:.0f} s\n", r.name, s.seconds_per_model);
                 std::fflush(stdout);
-                const fs::path dir = out / r.name;  // a checkpoint from an earlier run is replaced by train's first save
+                const fs::path dir = out / r.name;  // a checkpoint from an earlier run of paper is replaced (force)
                 TrainOptions train;
                 train.train = data / fmt::format("train_{}.tsv", len);
                 train.valid = data / fmt::format("valid_{}.tsv", len);
                 train.out = dir;
+                train.force = true;
                 train.epochs = 100000;
                 train.time_limit = s.seconds_per_model;
                 train.emb = s.emb;

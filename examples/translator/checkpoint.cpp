@@ -9,7 +9,9 @@ namespace translator {
 namespace fs = std::filesystem;
 using namespace tg;
 
-LoadedModel load_model(const fs::path& dir_in) {
+namespace {
+
+LoadedModel load_model_once(const fs::path& dir_in) {
     const fs::path dir = checkpoint_dir_to_read(dir_in);  // or DIR.old, left by an interrupted save
     verify_checkpoint(dir);  // vocabularies and weights saved together, unchanged since
     LoadedModel m;
@@ -29,6 +31,8 @@ LoadedModel load_model(const fs::path& dir_in) {
     };
     auto expect_rank2 = [&](const std::string& name, const Shape& s) {
         if (s.rank() != 2) throw FileError(fmt::format("{}/{}.npy: shape {}, expected a matrix", dir.string(), name, s.str()));
+        if (s[0] == 0 || s[1] == 0)  // every size of the model is at least 1
+            throw FileError(fmt::format("{}/{}.npy: shape {} has a dimension of size 0", dir.string(), name, s.str()));
     };
     const Shape src = shape_of("src_embed.weight"), tgt = shape_of("tgt_embed.weight"), hh = shape_of("encoder.fwd.weight_hh");
     expect_rank2("src_embed.weight", src);
@@ -62,6 +66,13 @@ LoadedModel load_model(const fs::path& dir_in) {
     m.model = std::make_unique<RNNSearch>(c, gen);
     load_module(dir, *m.model);  // every file present, every shape right, nothing unexpected
     return m;
+}
+
+}  // namespace
+
+LoadedModel load_model(const fs::path& dir) {
+    // One complete save, even while a training saves into the folder (io/checkpoint.hpp).
+    return read_consistently(dir, load_model_once);
 }
 
 text::Sentence LoadedModel::source_units(const text::Sentence& words) const {

@@ -44,11 +44,12 @@ int cmd_eval(const Argv& argv) {
               argv);
     const auto beam = static_cast<std::size_t>(beam_width(args));
     apply_threads(args);
-    const std::vector<fs::path> inputs = {args.text("--data"), args.text("--align")};
+    const std::vector<fs::path> inputs = {args.text("--data"), args.text("--align"), args.text("--checkpoint"),
+                                          args.text("--checkpoint") + ".old"};
     for (const char* option : {"--out-hyp", "--out-align"})
         if (args.given(option)) check_file_output(args.text(option), option, inputs);
-    if (args.given("--out-hyp") && args.given("--out-align") && fs::absolute(args.text("--out-hyp")) == fs::absolute(args.text("--out-align")))
-        throw UsageError("--out-align: the same file as --out-hyp");
+    if (args.given("--out-hyp") && args.given("--out-align") && same_file(args.text("--out-hyp"), args.text("--out-align")))
+        throw UsageError(fmt::format("--out-align {}: the same file as --out-hyp {}", args.text("--out-align"), args.text("--out-hyp")));
     const std::size_t longest = max_words(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
@@ -101,9 +102,11 @@ int cmd_grads(const Argv& argv) {
               {{"--checkpoint", "DIR", "the model", "", true},
                {"--data", "F.tsv", "sentence pairs: the loss and gradients of all lines together", "", true},
                {"--out", "DIR", "writes DIR/<parameter name>.npy, each parameter's gradient", "", true},
+               {"--force", "", "replace a checkpoint of another kind at --out (a trained model)", ""},
                kMaxWordsOption},
               argv);
-    check_checkpoint_output(args.text("--out"), "--out", {args.text("--data"), args.text("--checkpoint")});
+    const bool force = args.flag("--force");
+    check_checkpoint_output(args.text("--out"), "--out", {args.text("--data"), args.text("--checkpoint")}, "gradients", force);
     CheckpointLock lock(args.text("--out"));
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
@@ -132,7 +135,7 @@ int cmd_grads(const Argv& argv) {
         loss += static_cast<double>(chunk_loss.item()) * share;
         chunk_loss.backward(Tensor::scalar(share));  // d total / d chunk loss = its share of the tokens
     }
-    CheckpointWriter w(args.text("--out"));
+    CheckpointWriter w(args.text("--out"), "gradients", force);
     for (const auto& [name, p] : m.model->named_parameters()) w.add_tensor(name, p->grad());
     w.commit();
     fmt::print("loss {:.7f} over {} target tokens of {} sentences; gradients of {} parameters written to {}/\n", loss,

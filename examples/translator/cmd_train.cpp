@@ -19,9 +19,22 @@ namespace translator {
 namespace {
 
 // Ctrl-C (SIGINT) and a polite kill (SIGTERM, as from a job scheduler) both stop training after
-// the current step and save; the number says which came, for the exit status (128 + signal).
+// the current step (or validation batch) and save; the number says which came, for the exit status
+// (128 + signal). During set-up (reading the data, learning subwords) there is nothing to save, and a
+// second signal means "now": both exit at once. Saves are atomic, so the last checkpoint stays whole.
 volatile std::sig_atomic_t interrupted = 0;
-extern "C" void on_stop_signal(int sig) { interrupted = sig; }
+volatile std::sig_atomic_t in_setup = 1;
+extern "C" void on_stop_signal(int sig) {
+    if (interrupted || in_setup) {
+        static const char setup[] = "\nstopped during set-up: nothing was trained, nothing saved\n";
+        static const char again[] = "\nstopped at once by a second signal: the last saved checkpoint is intact\n";
+        const char* text = in_setup ? setup : again;
+        const std::size_t n = in_setup ? sizeof setup - 1 : sizeof again - 1;
+        if (::write(STDERR_FILENO, text, n) < 0) {}
+        ::_exit(128 + sig);
+    }
+    interrupted = sig;
+}
 
 }  // namespace
 
@@ -48,6 +61,8 @@ int cmd_train(const Argv& argv) {
                {"--min-count", "N", "words seen fewer times become <unk>", "1"},
                {"--subwords", "N", "cut words into about N subword pieces per language, learnt from --train (SentencePiece; 0: whole words)", "0"},
                {"--resume", "DIR", "continue the training saved in DIR exactly where it stopped", ""},
+               {"--new-data", "", "with --resume: go on with a --train file other than the one the training was saved with", ""},
+               {"--force", "", "replace what --out holds (a trained model of another training) instead of refusing", ""},
                kThreadsOption},
               argv);
     TrainOptions o;
@@ -77,6 +92,9 @@ int cmd_train(const Argv& argv) {
     if (args.given("--dropout")) o.dropout = args.number("--dropout", 0, 0.95);
     if (args.given("--label-smoothing")) o.label_smoothing = args.number("--label-smoothing", 0, 0.95);
     if (args.given("--resume")) o.resume = args.text("--resume");
+    if (args.flag("--new-data") && !o.resume) throw UsageError("--new-data: only with --resume");
+    o.allow_new_data = args.flag("--new-data");
+    o.force = args.flag("--force");
     apply_threads(args);
 
     const bool tty = ::isatty(STDOUT_FILENO);
@@ -113,8 +131,10 @@ int cmd_train(const Argv& argv) {
         std::fflush(stdout);
     };
     hooks.stop_requested = [] { return interrupted != 0; };
+    hooks.training_started = [] { in_setup = 0; };
 
     interrupted = 0;
+    in_setup = 1;
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
     TrainResult r;

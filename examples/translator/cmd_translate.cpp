@@ -94,8 +94,9 @@ int cmd_translate(const Argv& argv) {
     if (show && !m.model->attention) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
     const PackedWeight packed(m.model->output.weight.value());
     std::string line;
-    for (std::size_t n = 1; std::getline(std::cin, line); ++n) {
-        text::clean_line(line, n == 1);  // CRLF and a BOM, as every file reader does
+    // Lines are read as every file reader reads them (CRLF and a BOM dropped; a line of invalid UTF-8
+    // or over the length limit refused, naming it), and never held beyond that limit.
+    for (std::size_t n = 1; text::read_line(std::cin, line, "stdin", n); ++n) {
         const text::Sentence words = text::split_words(line);
         if (words.empty()) {
             fmt::print("\n");
@@ -111,7 +112,8 @@ int cmd_translate(const Argv& argv) {
             const Labelled l = labelled(m, units, t, args.flag("--words"));
             fmt::print("{}\n", viz::terminal_heatmap(l.attention, l.cols, l.rows, ::isatty(STDOUT_FILENO) != 0));
         }
-        std::fflush(stdout);
+        if (std::fflush(stdout) != 0)  // a full disk or a closed pipe: stop now, with status 1
+            throw FileError(fmt::format("stdout: write error after {} lines: {}", n - 1, std::strerror(errno)));
     }
     return 0;
 }
@@ -126,8 +128,13 @@ int cmd_attention(const Argv& argv) {
                kBeamOption},
               argv);
     const auto beam = static_cast<std::size_t>(beam_width(args));
-    check_file_output(args.text("--svg"), "--svg", {});
-    if (args.given("--csv")) check_file_output(args.text("--csv"), "--csv", {args.text("--svg")});
+    const std::vector<std::filesystem::path> inputs = {args.text("--checkpoint"), args.text("--checkpoint") + ".old"};
+    check_file_output(args.text("--svg"), "--svg", inputs);
+    if (args.given("--csv")) {
+        check_file_output(args.text("--csv"), "--csv", inputs);
+        if (same_file(args.text("--csv"), args.text("--svg")))
+            throw UsageError(fmt::format("--csv {}: the same file as --svg {}", args.text("--csv"), args.text("--svg")));
+    }
     const text::Sentence words = text::split_words(args.text("--source"));
     if (words.empty()) throw UsageError("--source: the sentence is empty");
     const LoadedModel m = load_model(args.text("--checkpoint"));

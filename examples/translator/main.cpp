@@ -3,8 +3,11 @@
 // Exit status: 0 success, 1 a bad input file or a failure while running, 2 a bad command line.
 #include <fmt/core.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <new>
 
 #include "args.hpp"
 #include "autograd/error.hpp"
@@ -24,14 +27,29 @@ const char kUsage[] =
 
 }  // namespace
 
+// What went to stdout reached it: a full disk or a closed pipe is a failure (status 1), not a success
+// with output missing. (Each subcommand's lines are flushed as they go; this catches the rest.)
+static int finished(const std::string& command, int status) {
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        fmt::print(stderr, "translator {}: stdout: write error: {}\n", command, std::strerror(errno));
+        return status == 0 ? 1 : status;
+    }
+    return status;
+}
+
+static int run_command(const std::string& command, const translator::Argv& args);
+
 int main(int argc, char** argv) {
-    using namespace translator;
     if (argc < 2) {
         std::fputs(kUsage, stderr);
         return 2;
     }
     const std::string command = argv[1];
-    const Argv args(argv + 2, argv + argc);
+    return finished(command, run_command(command, translator::Argv(argv + 2, argv + argc)));
+}
+
+static int run_command(const std::string& command, const translator::Argv& args) {
+    using namespace translator;
     try {
         if (command == "--help" || command == "-h" || command == "help") {
             std::fputs(kUsage, stdout);
@@ -60,6 +78,12 @@ int main(int argc, char** argv) {
         return 1;
     } catch (const tg::NumericError& e) {
         fmt::print(stderr, "translator {}: {}\n", command, e.what());
+        return 1;
+    } catch (const tg::OutOfMemory& e) {
+        fmt::print(stderr, "translator {}: {}\n", command, e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        fmt::print(stderr, "translator {}: out of memory (smaller sizes, --batch or --max-len need less)\n", command);
         return 1;
     } catch (const std::exception& e) {
         fmt::print(stderr, "translator {}: error: {}\n", command, e.what());

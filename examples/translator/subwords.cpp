@@ -8,6 +8,8 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <set>
+
 #include "args.hpp"
 #include "io/files.hpp"
 
@@ -33,6 +35,21 @@ private:
 
 Subwords Subwords::train(const std::vector<std::string>& sentences, std::size_t pieces) {
     if (sentences.empty()) throw UsageError("--subwords: no sentences to learn pieces from");
+    // Every character is a piece of its own (character coverage 1), and so are the word-start mark and
+    // <unk>: fewer pieces than that cannot be learnt. Said in the option's words, before SentencePiece
+    // would say it in its own (naming an option the translator does not have).
+    std::set<std::string> characters;
+    for (const std::string& line : sentences)
+        for (std::size_t i = 0; i < line.size();) {
+            std::size_t n = 1;
+            while (i + n < line.size() && (static_cast<unsigned char>(line[i + n]) & 0xC0) == 0x80) ++n;
+            if (line[i] != ' ') characters.insert(line.substr(i, n));
+            i += n;
+        }
+    if (pieces < characters.size() + 2)
+        throw UsageError(fmt::format("--subwords {}: too few pieces: the training file has {} distinct characters, each a piece "
+                                     "of its own, plus the word-start mark and <unk>; give at least {}", pieces,
+                                     characters.size(), characters.size() + 2));
     // Unigram model; every character kept (no <unk> for a rare letter); no <s> or </s> of its own
     // (the translator adds its own); a vocabulary size that is a target, not a demand, so that a
     // small corpus gets fewer pieces instead of an error; quiet.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -40,12 +41,14 @@ struct TrainState {
     std::int64_t batch_size = 32, max_len = 100, min_count = 1;
     double lr = 1e-3, clip = 1.0, dropout = 0.0, label_smoothing = 0.0;
     std::string lr_decay = "none";
+    std::string train_data;  // the --train file's fingerprint ("" in states saved before it was kept)
 
     std::string str() const {
         return fmt::format("epoch {}\nbatch {}\nstep {}\nbest_valid_loss {:.17g}\nseed {}\nbatch_size {}\nmax_len {}\n"
-                           "min_count {}\nlr {:.17g}\nclip {:.17g}\ndropout {:.17g}\nlabel_smoothing {:.17g}\nlr_decay {}\n",
+                           "min_count {}\nlr {:.17g}\nclip {:.17g}\ndropout {:.17g}\nlabel_smoothing {:.17g}\nlr_decay {}\n"
+                           "train_data {}\n",
                            epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip, dropout,
-                           label_smoothing, lr_decay);
+                           label_smoothing, lr_decay, train_data);
     }
     static TrainState load(const fs::path& path) {
         std::map<std::string, std::string> kv;
@@ -76,6 +79,7 @@ struct TrainState {
             s.dropout = kv.count("dropout") ? std::stod(kv["dropout"]) : 0.0;  // absent before dropout existed
             s.label_smoothing = kv.count("label_smoothing") ? std::stod(kv["label_smoothing"]) : 0.0;
             s.lr_decay = kv.count("lr_decay") ? kv["lr_decay"] : "none";        // absent before the decay existed
+            s.train_data = kv.count("train_data") ? kv["train_data"] : "";
             if (!known_lr_decay(s.lr_decay))
                 throw FileError(fmt::format("{}: lr_decay '{}' is neither none nor linear", path.string(), s.lr_decay));
             return s;
@@ -127,20 +131,32 @@ void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
                                             std::pair{"--attn", o.attn}, std::pair{"--deep-output", o.deep_output}})
             if (value) sizes += fmt::format("{}{} {}", sizes.empty() ? "" : " ", option, *value);
         throw UsageError(fmt::format("{}: a model of {:.3g} parameters needs {:.1f} GB for its weights, gradients and "
-                                     "Adam's state; this machine has {:.1f} GB", sizes.empty() ? "the model" : sizes, n,
-                                     need / 1e9, have / 1e9));
+                                     "Adam's state; the limit is 80% of this machine's {:.1f} GB of memory ({:.1f} GB)",
+                                     sizes.empty() ? "the model" : sizes, n, need / 1e9, have / 1e9, 0.8 * have / 1e9));
     }
 }
 
+// What resuming checks the --train file against: its size and a hash of its bytes (FNV-1a, 64 bits:
+// a fingerprint against mistakes, not against forgery).
+std::string file_fingerprint(const fs::path& path) {
+    const std::string bytes = read_text(path);
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+    return fmt::format("{}-bytes-fnv1a-{:016x}", bytes.size(), h);
+}
+
 struct Validation {
+    bool complete = true;  // false: stopped part way, by a stop request
     double loss = 0, accuracy = 0;
 };
 
 // Teacher-forced loss and next-word accuracy over a data set, without recording. Each batch runs in
-// an InferenceMode on the active tape (the training tape, released by the last StepScope): no memory of its own.
-Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>& data) {
+// an InferenceMode on the active tape (the training tape, released by the last StepScope): no memory of
+// its own. `stop` is polled between batches: a stop request ends a long validation at once.
+Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>& data, const std::function<bool()>& stop) {
     double loss_sum = 0, right = 0, tokens = 0;
     for (const auto& which : text::plan_batches(data, 64, nullptr)) {
+        if (stop && stop()) return {false, 0, 0};
         InferenceMode inference;
         const text::Batch batch = text::make_batch(data, which);
         Var logits;
@@ -156,7 +172,7 @@ Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>
             right += std::max_element(row, row + V) - row == target ? 1.0 : 0.0;
         }
     }
-    return {loss_sum / std::max(tokens, 1.0), right / std::max(tokens, 1.0)};
+    return {true, loss_sum / std::max(tokens, 1.0), right / std::max(tokens, 1.0)};
 }
 
 // Why training stopped on a loss or gradient norm that is not finite: the batch is replayed in
@@ -186,6 +202,9 @@ std::string clock_text(double seconds) {
 }
 
 std::string epoch_line(const EpochReport& e) {
+    if (!e.validated)
+        return fmt::format("epoch {:>6.2f}  step {:>6}  validation stopped part way{}  ({} elapsed)", e.epochs_done, e.step,
+                           e.saved ? "; training state saved" : "; NOT saved", clock_text(e.seconds));
     return fmt::format("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}  ({} elapsed)", e.epochs_done,
                        e.step, e.valid_loss, 100 * e.valid_accuracy,
                        !e.saved ? (e.best ? "  best, NOT saved" : "  NOT saved") : e.best ? "  best, saved" : "",
@@ -202,9 +221,19 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     // Every output location is checked before anything long starts, and held: a second training
     // with the same out fails now instead of overwriting this one's checkpoints.
     std::vector<fs::path> inputs = {o.train, o.valid};
-    if (o.resume && fs::absolute(*o.resume).lexically_normal() != fs::absolute(out).lexically_normal())
-        inputs.push_back(*o.resume);  // resuming in place (out = resume) is allowed
-    check_checkpoint_output(out, "--out", inputs);
+    const bool in_place = o.resume && (same_file(*o.resume, out) || same_file(*o.resume, out.string() + ".old"));
+    if (o.resume && !in_place) inputs.push_back(*o.resume);  // resuming in place (out = resume) is allowed
+    if (o.resume && !fs::exists(*o.resume) && !fs::exists(o.resume->string() + ".old"))
+        throw UsageError(fmt::format("--resume {}: no such checkpoint folder", o.resume->string()));
+    check_checkpoint_output(out, "--out", inputs, "model", o.force);
+    // A trained model at --out is never replaced by another training unless asked: it is continued in
+    // place with --resume, or replaced with --force.
+    const auto holds_model = [](const fs::path& dir) {
+        return checkpoint_kind(dir) == "model" || checkpoint_kind(dir.string() + ".old") == "model";
+    };
+    if (!in_place && !o.force && holds_model(checkpoint_path(out)))
+        throw UsageError(fmt::format("--out {}: holds a trained model; continue it with --resume {} --out {}, name a new "
+                                     "folder, or add --force to replace it", out.string(), out.string(), out.string()));
     CheckpointLock lock(out);
 
     TrainState state;
@@ -213,11 +242,11 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     std::shared_ptr<const Subwords> src_subwords, tgt_subwords;
     fs::path resume_from;
     if (o.resume) {
-        const fs::path dir = *o.resume;
+        const fs::path dir = checkpoint_dir_to_read(*o.resume);  // or DIR.old, left by an interrupted save
         resume_from = fs::exists(dir / "last" / "train_state.txt") ? dir / "last" : dir;
         if (!fs::exists(resume_from / "train_state.txt"))
-            throw FileError(fmt::format("{}: no train_state.txt: not a training checkpoint to resume",
-                                        (resume_from / "train_state.txt").string()));
+            throw FileError(fmt::format("{}: a model without its training state (train_state.txt): it can be evaluated and "
+                                        "translated with, not resumed", o.resume->string()));
         state = TrainState::load(resume_from / "train_state.txt");
         LoadedModel loaded = load_model(resume_from);
         model = std::move(loaded.model);
@@ -237,6 +266,19 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         state.label_smoothing = o.label_smoothing.value_or(0.0);
         state.lr_decay = o.lr_decay.value_or("none");
     }
+    // The training data is the one the state was saved with, or a change the user asked for.
+    const std::string fingerprint = file_fingerprint(o.train);
+    bool new_data = false;
+    if (o.resume && !state.train_data.empty() && state.train_data != fingerprint) {
+        if (!o.allow_new_data)
+            throw UsageError(fmt::format("--train {}: not the file the training being resumed was trained on (it was {}, this "
+                                         "one is {}); resume with that file, or add --new-data to go on with this one",
+                                         o.train.string(), state.train_data, fingerprint));
+        say(fmt::format("resuming on new data ({}): epoch {} starts again from its first batch", o.train.string(), state.epoch + 1));
+        new_data = true;
+    }
+    state.train_data = fingerprint;
+    if (new_data) state.batch = 0;
 
     // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
     auto read = [&](const fs::path& file) {
@@ -255,6 +297,18 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     // From here on a "word" is a piece, for a subword model.
     read_train = to_units(std::move(read_train), src_subwords.get(), tgt_subwords.get());
     valid_pairs = to_units(std::move(valid_pairs), src_subwords.get(), tgt_subwords.get());
+    // Validation obeys --max-len as training does: its memory grows with the square of a pair's length.
+    const auto too_long = [&](const text::SentencePair& p) {
+        return p.source.size() > static_cast<std::size_t>(state.max_len) || p.target.size() > static_cast<std::size_t>(state.max_len);
+    };
+    if (const auto skipped = std::count_if(valid_pairs.begin(), valid_pairs.end(), too_long); skipped > 0) {
+        if (static_cast<std::size_t>(skipped) == valid_pairs.size())
+            throw UsageError(fmt::format("--max-len: no validation pair of {} is {} {} or shorter", o.valid.string(),
+                                         state.max_len, src_subwords ? "pieces" : "words"));
+        say(fmt::format("{}: {} validation pairs with a side longer than --max-len {} are not scored", o.valid.string(),
+                        skipped, state.max_len));
+        std::erase_if(valid_pairs, too_long);
+    }
     std::vector<text::SentencePair> train_pairs;
     for (text::SentencePair& p : read_train)
         if (p.source.size() <= static_cast<std::size_t>(state.max_len) && p.target.size() <= static_cast<std::size_t>(state.max_len))
@@ -312,17 +366,20 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
 
     // Saving: the best model goes to `out` itself (with the state, since it is also the latest);
     // a later state that is not better goes to out/last, so the best is never overwritten by it.
+    // The first save of a training that is not resumed in place goes to `out` itself, whatever was there.
+    bool top_is_ours = in_place;
     auto save = [&](bool best) {
-        const bool top = best || !fs::exists(out / "src.vocab");
-        CheckpointWriter w(top ? out : out / "last");
+        const bool top = best || !top_is_ours;
+        CheckpointWriter w(top ? out : out / "last", "model", o.force);
         add_model(w, *model, src_vocab, tgt_vocab, src_subwords.get(), tgt_subwords.get());
         save_optimizer(w, opt);
         w.add_text("train_state.txt", state.str());
         w.commit();
+        if (top) top_is_ours = true;
     };
     auto validate_and_save = [&](double epochs_done) {
-        const Validation v = validate(*model, valid);
-        EpochReport report{epochs_done, state.step, v.loss, v.accuracy, v.loss < state.best_valid_loss, true, 0};
+        const Validation v = validate(*model, valid, hooks.stop_requested);
+        EpochReport report{v.complete, epochs_done, state.step, v.loss, v.accuracy, v.complete && v.loss < state.best_valid_loss, true, 0};
         const double previous_best = state.best_valid_loss;
         if (report.best) state.best_valid_loss = v.loss;
         try {
@@ -349,6 +406,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     };
 
     model->set_label_smoothing(static_cast<float>(state.label_smoothing));
+    if (hooks.training_started) hooks.training_started();
     double loss_avg = 0;
     std::size_t steps_this_run = 0;
     Tape& tape = active_tape();
@@ -400,6 +458,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             state.batch = 0;
         }
         validate_and_save(epochs_done);
+        if (!stop_reason && hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
     }
     return {stop_reason ? stop_reason : "done", state.step, state.best_valid_loss, elapsed(),
             static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0)};

@@ -38,6 +38,13 @@ struct TrainOptions {
     std::optional<std::string> lr_decay;  // "none" (the default) or "linear": to 0 over the budget
 
     std::optional<std::filesystem::path> resume;  // continue the training saved there exactly
+    // Resuming with a --train file other than the one the training was saved with (its fingerprint,
+    // in train_state.txt, differs) is an error unless this is set: then the epoch under way starts over
+    // on the new data.
+    bool allow_new_data = false;
+    // Replace what `out` holds (a trained model of another training, a checkpoint of another kind)
+    // instead of refusing: a new training never replaces a trained model unless asked.
+    bool force = false;
 };
 
 // After every step, for a progress display.
@@ -54,6 +61,7 @@ struct TrainProgress {
 
 // After each validation and save.
 struct EpochReport {
+    bool validated = true;  // false: a stop interrupted the validation; the state was saved without it
     double epochs_done = 0;
     std::int64_t step = 0;
     double valid_loss = 0, valid_accuracy = 0;
@@ -70,7 +78,8 @@ struct TrainHooks {
     std::function<void(const std::string&)> message;     // notes: the model, resuming, ignored columns
     std::function<void(const TrainProgress&)> progress;  // after every step
     std::function<void(const EpochReport&)> epoch_end;   // after each validation and save
-    std::function<bool()> stop_requested;                // polled after every step: true stops and saves
+    std::function<bool()> stop_requested;                // polled after every step and validation batch: true stops and saves
+    std::function<void()> training_started;              // set-up is over (data read, model built): a stop now saves
 };
 
 struct TrainResult {
