@@ -5,7 +5,11 @@
 
 #include <atomic>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <vector>
+
+#include "io/files.hpp"
 #include <string>
 
 #include "helpers.hpp"
@@ -48,6 +52,37 @@ struct Workdir {
     ~Workdir() { std::filesystem::remove_all(path); }
     std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
+
+// A small task and a model trained on it for one epoch (a few seconds), shared by the tests.
+
+struct Trained {
+    Workdir w;
+    std::string data, train, model;  // data: --train and --valid; train: a whole `train` command but --out
+    Trained() {
+        const std::string gen = "generate --task local --min-len 1 --max-len 8 ";
+        REQUIRE(run(gen + "--n 300 --seed 1 --split train --out " + w / "train").status == 0);
+        REQUIRE(run(gen + "--n 30 --seed 2 --split valid --out " + w / "valid").status == 0);
+        data = "--train " + w / "train.tsv" + " --valid " + w / "valid.tsv" + " ";
+        train = "train " + data + "--emb 8 --hidden 16 --attn 8 --batch 16 --seed 3 ";
+        model = w / "model";
+        REQUIRE(run(train + "--epochs 1 --out " + model).status == 0);
+    }
+};
+
+inline Trained& trained() {  // one for the whole suite
+    static Trained t;
+    return t;
+}
+
+inline std::string listing(const std::filesystem::path& dir) {  // names and contents of every file under dir
+    std::string s;
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) s += f.string() + (std::filesystem::is_regular_file(f) ? ":" + tg::read_text(f) : "/") + "\n";
+    return s;
+}
+
 
 #define CHECK_RUN(result, expected_status, ...)                                                         \
     do {                                                                                                \

@@ -15,38 +15,6 @@
 namespace fs = std::filesystem;
 using namespace tg::test;
 
-namespace {
-
-// A small task and a model trained on it for one epoch (a few seconds), shared by the tests below.
-struct Trained {
-    Workdir w;
-    std::string data, train, model;  // data: --train and --valid; train: a whole `train` command but --out
-    Trained() {
-        const std::string gen = "generate --task local --min-len 1 --max-len 8 ";
-        REQUIRE(run(gen + "--n 300 --seed 1 --split train --out " + w / "train").status == 0);
-        REQUIRE(run(gen + "--n 30 --seed 2 --split valid --out " + w / "valid").status == 0);
-        data = "--train " + w / "train.tsv" + " --valid " + w / "valid.tsv" + " ";
-        train = "train " + data + "--emb 8 --hidden 16 --attn 8 --batch 16 --seed 3 ";
-        model = w / "model";
-        REQUIRE(run(train + "--epochs 1 --out " + model).status == 0);
-    }
-};
-
-Trained& trained() {
-    static Trained t;
-    return t;
-}
-
-std::string listing(const fs::path& dir) {  // names and contents of every file under dir
-    std::string s;
-    std::vector<fs::path> files;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) s += f.string() + (fs::is_regular_file(f) ? ":" + tg::read_text(f) : "/") + "\n";
-    return s;
-}
-
-}  // namespace
 
 TEST_CASE("--out never replaces a user's file or folder, the input, or the current folder") {
     Trained& t = trained();

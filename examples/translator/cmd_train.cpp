@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <string>
 
 #include "args.hpp"
 #include "autograd/tape.hpp"
@@ -132,6 +133,11 @@ int cmd_train(const Argv& argv) {
     };
     hooks.stop_requested = [] { return interrupted != 0; };
     hooks.training_started = [] { in_setup = 0; };
+    // Testing hook: TAPEGRAD_SIGINT_IN_SETUP=PHASE sends Ctrl-C's signal as that phase of set-up begins.
+    const char* setup_env = std::getenv("TAPEGRAD_SIGINT_IN_SETUP");
+    hooks.setup_phase = [setup_env](const char* what) {
+        if (setup_env && std::string(what) == setup_env) std::raise(SIGINT);
+    };
 
     interrupted = 0;
     in_setup = 1;

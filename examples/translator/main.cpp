@@ -29,9 +29,13 @@ const char kUsage[] =
 
 // What went to stdout reached it: a full disk or a closed pipe is a failure (status 1), not a success
 // with output missing. (Each subcommand's lines are flushed as they go; this catches the rest.)
+// Errors are said with stdio's fputs, which reports a failure instead of throwing: a message that
+// cannot be written (stderr on a full disk too) must not turn an error into an abort.
+static void say_error(const std::string& text) { std::fputs((text + "\n").c_str(), stderr); }
+
 static int finished(const std::string& command, int status) {
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-        fmt::print(stderr, "translator {}: stdout: write error: {}\n", command, std::strerror(errno));
+        say_error(fmt::format("translator {}: stdout: write error: {}", command, std::strerror(errno)));
         return status == 0 ? 1 : status;
     }
     return status;
@@ -71,22 +75,22 @@ static int run_command(const std::string& command, const translator::Argv& args)
         std::fputs(h.usage.c_str(), stdout);
         return 0;
     } catch (const UsageError& e) {
-        fmt::print(stderr, "translator {}: {} (see translator {} --help)\n", command, e.what(), command);
+        say_error(fmt::format("translator {}: {} (see translator {} --help)", command, e.what(), command));
         return 2;
     } catch (const tg::FileError& e) {
-        fmt::print(stderr, "translator {}: {}\n", command, e.what());
+        say_error(fmt::format("translator {}: {}", command, e.what()));
         return 1;
     } catch (const tg::NumericError& e) {
-        fmt::print(stderr, "translator {}: {}\n", command, e.what());
+        say_error(fmt::format("translator {}: {}", command, e.what()));
         return 1;
     } catch (const tg::OutOfMemory& e) {
-        fmt::print(stderr, "translator {}: {}\n", command, e.what());
+        say_error(fmt::format("translator {}: {}", command, e.what()));
         return 1;
     } catch (const std::bad_alloc&) {
-        fmt::print(stderr, "translator {}: out of memory (smaller sizes, --batch or --max-len need less)\n", command);
+        say_error(fmt::format("translator {}: out of memory (smaller sizes, --batch or --max-len need less)", command));
         return 1;
     } catch (const std::exception& e) {
-        fmt::print(stderr, "translator {}: error: {}\n", command, e.what());
+        say_error(fmt::format("translator {}: error: {}", command, e.what()));
         return 1;
     }
 }

@@ -287,8 +287,13 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         if (extra) say(fmt::format("{}: {} lines have more than two columns; the first two are used", file.string(), extra));
         return pairs;
     };
+    auto phase = [&](const char* what) {
+        if (hooks.setup_phase) hooks.setup_phase(what);
+    };
+    phase("reading the data");
     std::vector<text::SentencePair> read_train = read(o.train), valid_pairs = read(o.valid);
     if (o.subwords > 0 && !model) {  // learnt from the training file, one model per language
+        phase("learning subword pieces");
         std::vector<std::string> sources, targets;
         for (const auto& p : read_train) sources.push_back(text::join_words(p.source)), targets.push_back(text::join_words(p.target));
         src_subwords = std::make_shared<const Subwords>(Subwords::train(sources, o.subwords));
@@ -316,6 +321,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     if (train_pairs.empty())
         throw UsageError(fmt::format("--max-len: no training pair of {} is {} {} or shorter", o.train.string(), state.max_len,
                                      src_subwords ? "pieces" : "words"));
+    phase("building the model");
     if (!model) {
         std::vector<text::Sentence> sources, targets;
         for (const auto& p : train_pairs) {

@@ -79,6 +79,7 @@ struct TrainHooks {
     std::function<void(const TrainProgress&)> progress;  // after every step
     std::function<void(const EpochReport&)> epoch_end;   // after each validation and save
     std::function<bool()> stop_requested;                // polled after every step and validation batch: true stops and saves
+    std::function<void(const char*)> setup_phase;        // set-up under way: "reading the data", "learning subwords", ...
     std::function<void()> training_started;              // set-up is over (data read, model built): a stop now saves
 };
 
