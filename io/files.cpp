@@ -62,42 +62,57 @@ bool save_should_fail() {
     return fail_at > 0 && ++saves == fail_at;
 }
 
-void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
+AtomicFile::AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
     // A temporary name of this process's own (O_EXCL: never a file that was already there).
-    std::filesystem::path tmp;
-    int fd = -1;
-    for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
-        tmp = path.string() + fmt::format(".tmp-{}{}", ::getpid(), attempt ? fmt::format("-{}", attempt) : "");
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0 && errno != EEXIST) break;
+    for (int attempt = 0; fd_ < 0 && attempt < 100; ++attempt) {
+        tmp_ = path_.string() + fmt::format(".tmp-{}{}", ::getpid(), attempt ? fmt::format("-{}", attempt) : "");
+        fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd_ < 0 && errno != EEXIST) break;
     }
-    if (fd < 0) throw FileError(fmt::format("{}: cannot create: {}", tmp.string(), std::strerror(errno)));
+    if (fd_ < 0) throw FileError(fmt::format("{}: cannot create: {}", tmp_.string(), std::strerror(errno)));
+}
+
+AtomicFile::~AtomicFile() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        ::unlink(tmp_.c_str());  // nothing left behind
+    }
+}
+
+void AtomicFile::write(std::string_view bytes) {
     std::size_t done = 0;
-    while (done < content.size()) {
-        const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const int err = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw FileError(fmt::format("{}: write failed: {}", tmp.string(), std::strerror(err)));
-        }
+        if (n <= 0) throw FileError(fmt::format("{}: write failed: {}", tmp_.string(), std::strerror(errno)));
         done += static_cast<std::size_t>(n);
     }
+}
+
+void AtomicFile::commit() {
     crash_point();  // written, not flushed
-    const bool synced = ::fsync(fd) == 0;
-    if (!(::close(fd) == 0 && synced)) {
-        ::unlink(tmp.c_str());
-        throw FileError(fmt::format("{}: cannot flush to disk: {}", tmp.string(), std::strerror(errno)));
+    const bool synced = ::fsync(fd_) == 0;
+    const bool closed = ::close(fd_) == 0;
+    fd_ = -1;
+    if (!(closed && synced)) {
+        const int err = errno;
+        ::unlink(tmp_.c_str());
+        throw FileError(fmt::format("{}: cannot flush to disk: {}", tmp_.string(), std::strerror(err)));
     }
     crash_point();  // flushed, not renamed
     std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
+    std::filesystem::rename(tmp_, path_, ec);
     if (ec) {
-        ::unlink(tmp.c_str());  // nothing left behind
-        throw FileError(fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+        ::unlink(tmp_.c_str());
+        throw FileError(fmt::format("{}: cannot rename into place: {}", path_.string(), ec.message()));
     }
     crash_point();  // in place
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
+    AtomicFile file(path);
+    file.write(content);
+    file.commit();
 }
 
 void fsync_path(const std::filesystem::path& path) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "autograd/error.hpp"
 
@@ -17,6 +18,23 @@ struct FileError : Error {
 
 std::string read_text(const std::filesystem::path& path);
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+// The same, written piece by piece (a file too large to hold: eval's translations of a long file):
+// write() appends to a temporary name of this process's own, commit() flushes it to disk and renames
+// it over `path`. Destroyed without commit(), the temporary file is removed and `path` is untouched.
+class AtomicFile {
+public:
+    explicit AtomicFile(std::filesystem::path path);
+    ~AtomicFile();
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    void write(std::string_view bytes);
+    void commit();
+
+private:
+    std::filesystem::path path_, tmp_;
+    int fd_ = -1;
+};
 void fsync_path(const std::filesystem::path& path);  // makes a directory's new entries durable
 
 // A testing hook for interruption: each step of a save (a file written, flushed, renamed; a

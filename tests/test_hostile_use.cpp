@@ -9,6 +9,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
+#include <sstream>
 #include <thread>
 
 #include "cli_helpers.hpp"
@@ -467,4 +469,34 @@ TEST_CASE("18, 20: stdin is held to what files are: valid UTF-8, lines of at mos
     weight.data()[3] = std::nanf("");
     tg::save_npy(fs::path(nan) / "output.weight.npy", weight);
     CHECK_RUN(run("translate --checkpoint " + nan, "the dog\n"), 1, "output.weight.npy", "not finite");
+}
+
+TEST_CASE("21: eval streams its file: memory does not grow with the number of lines, and chunks change no answer") {
+    Trained& t = trained();
+    Workdir w;
+    const std::string pairs = tg::read_text(t.w / "train.tsv");  // 300 lines
+    auto repeated = [&](int times) {
+        std::string s;
+        for (int i = 0; i < times; ++i) s += pairs;
+        return s;
+    };
+    tg::write_file_atomically(w / "small.tsv", repeated(20));   // 6,000 lines
+    tg::write_file_atomically(w / "large.tsv", repeated(200));  // 60,000 lines: ~30 chunks
+    const std::string eval = T() + " eval --checkpoint " + t.model + " --data ";
+    const Measured small = run_measured(eval + w / "small.tsv" + " --out-hyp " + w / "small.hyp > /dev/null 2>&1");
+    const Measured large = run_measured(eval + w / "large.tsv" + " --out-hyp " + w / "large.hyp > /dev/null 2>&1");
+    REQUIRE(small.status == 0);
+    REQUIRE(large.status == 0);
+    MESSAGE("eval peak memory: " << small.peak_mb << " MB for 6,000 lines, " << large.peak_mb << " MB for 60,000");
+    CHECK(large.peak_mb - small.peak_mb < 10);  // holding the file took ~46x its size: +130 MB here
+    // Every copy of a line has the same translation, wherever the chunks were cut.
+    std::istringstream hyps(tg::read_text(w / "large.hyp"));
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(hyps, l);) lines.push_back(l);
+    REQUIRE(lines.size() == 60000);
+    int differ = 0;
+    for (std::size_t i = 300; i < lines.size(); ++i) differ += lines[i] != lines[i % 300];
+    CHECK(differ == 0);
+    CHECK(tg::read_text(w / "small.hyp") == std::accumulate(lines.begin(), lines.begin() + 6000, std::string(),
+                                                            [](std::string a, const std::string& b) { return a + b + "\n"; }));
 }

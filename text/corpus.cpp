@@ -106,27 +106,33 @@ std::string join_words(const Sentence& words) {
     return s;
 }
 
+SentencePair parse_pair(const std::string& line, const std::string& name, std::size_t n, bool* extra_columns) {
+    const std::size_t tab = line.find('\t');
+    if (tab == std::string::npos)
+        throw FileError(fmt::format("{}:{}:{}: no tab: a line is 'source<TAB>target'", name, n, line.size() + 1));
+    // Exports of Tatoeba and Anki add columns (attribution, ids): the first two are the pair.
+    std::size_t end = line.find('\t', tab + 1);
+    if (extra_columns) *extra_columns = end != std::string::npos;
+    if (end == std::string::npos) end = line.size();
+    SentencePair p{split_words(line.substr(0, tab)), split_words(line.substr(tab + 1, end - tab - 1))};
+    if (p.source.empty()) throw FileError(fmt::format("{}:{}:1: the source side is empty", name, n));
+    if (p.target.empty()) throw FileError(fmt::format("{}:{}:{}: the target side is empty", name, n, tab + 2));
+    // What training accepts, its vocabulary file must hold: no token over the vocabulary's limit.
+    for (const Sentence* side : {&p.source, &p.target})
+        for (const std::string& w : *side)
+            if (w.size() > Vocab::kMaxTokenBytes)
+                throw FileError(fmt::format("{}:{}:{}: a word of {} bytes; the limit is {}", name, n,
+                                            line.find(w, side == &p.source ? 0 : tab + 1) + 1, w.size(), Vocab::kMaxTokenBytes));
+    return p;
+}
+
 std::vector<SentencePair> parse_parallel(const std::string& text, const std::string& name, std::size_t* extra_columns) {
     std::vector<SentencePair> pairs;
     std::size_t extra = 0;
     for_each_line(text, name, [&](std::size_t n, const std::string& line) {
-        const std::size_t tab = line.find('\t');
-        if (tab == std::string::npos)
-            throw FileError(fmt::format("{}:{}:{}: no tab: a line is 'source<TAB>target'", name, n, line.size() + 1));
-        // Exports of Tatoeba and Anki add columns (attribution, ids): the first two are the pair.
-        std::size_t end = line.find('\t', tab + 1);
-        if (end != std::string::npos) ++extra;
-        else end = line.size();
-        SentencePair p{split_words(line.substr(0, tab)), split_words(line.substr(tab + 1, end - tab - 1))};
-        // What training accepts, its vocabulary file must hold: no token over the vocabulary's limit.
-        for (const Sentence* side : {&p.source, &p.target})
-            for (const std::string& w : *side)
-                if (w.size() > Vocab::kMaxTokenBytes)
-                    throw FileError(fmt::format("{}:{}:{}: a word of {} bytes; the limit is {}", name, n,
-                                                line.find(w, side == &p.source ? 0 : tab + 1) + 1, w.size(), Vocab::kMaxTokenBytes));
-        if (p.source.empty()) throw FileError(fmt::format("{}:{}:1: the source side is empty", name, n));
-        if (p.target.empty()) throw FileError(fmt::format("{}:{}:{}: the target side is empty", name, n, tab + 2));
-        pairs.push_back(std::move(p));
+        bool more = false;
+        pairs.push_back(parse_pair(line, name, n, &more));
+        extra += more;
     });
     if (pairs.empty()) throw FileError(fmt::format("{}: no sentence pairs (the file is empty)", name));
     if (extra_columns) *extra_columns = extra;
@@ -137,35 +143,36 @@ std::vector<SentencePair> read_parallel(const std::filesystem::path& path, std::
     return parse_parallel(read_text(path), path.string(), extra_columns);
 }
 
+Alignment parse_alignment(const std::string& line, const std::string& name, std::size_t n, const SentencePair* pair) {
+    Alignment a;
+    for (std::size_t i = 0; i < line.size();) {
+        if (line[i] == ' ') {
+            ++i;
+            continue;
+        }
+        const std::size_t start = i;
+        while (i < line.size() && line[i] != ' ') ++i;
+        const std::string link = line.substr(start, i - start);
+        const std::size_t dash = link.find('-');
+        auto is_number = [](const std::string& s) {
+            return !s.empty() && s.size() <= 6 && s.find_first_not_of("0123456789") == std::string::npos;
+        };
+        if (dash == std::string::npos || !is_number(link.substr(0, dash)) || !is_number(link.substr(dash + 1)))
+            throw FileError(fmt::format("{}:{}:{}: '{}' is not a link 'i-j' of two indices", name, n, start + 1, link));
+        const int s = std::stoi(link.substr(0, dash)), t = std::stoi(link.substr(dash + 1));
+        if (pair && (static_cast<std::size_t>(s) >= pair->source.size() || static_cast<std::size_t>(t) >= pair->target.size()))
+            throw FileError(fmt::format("{}:{}:{}: link {} is outside a pair of {} source and {} target words", name, n,
+                                        start + 1, link, pair->source.size(), pair->target.size()));
+        a.emplace_back(s, t);
+    }
+    return a;
+}
+
 std::vector<Alignment> parse_alignments(const std::string& text, const std::string& name,
                                         const std::vector<SentencePair>* pairs) {
     std::vector<Alignment> out;
     for_each_line(text, name, [&](std::size_t n, const std::string& line) {
-        Alignment a;
-        for (std::size_t i = 0; i < line.size();) {
-            if (line[i] == ' ') {
-                ++i;
-                continue;
-            }
-            const std::size_t start = i;
-            while (i < line.size() && line[i] != ' ') ++i;
-            const std::string link = line.substr(start, i - start);
-            const std::size_t dash = link.find('-');
-            auto is_number = [](const std::string& s) {
-                return !s.empty() && s.size() <= 6 && s.find_first_not_of("0123456789") == std::string::npos;
-            };
-            if (dash == std::string::npos || !is_number(link.substr(0, dash)) || !is_number(link.substr(dash + 1)))
-                throw FileError(fmt::format("{}:{}:{}: '{}' is not a link 'i-j' of two indices", name, n, start + 1, link));
-            const int s = std::stoi(link.substr(0, dash)), t = std::stoi(link.substr(dash + 1));
-            if (pairs && out.size() < pairs->size()) {
-                const SentencePair& p = (*pairs)[out.size()];
-                if (static_cast<std::size_t>(s) >= p.source.size() || static_cast<std::size_t>(t) >= p.target.size())
-                    throw FileError(fmt::format("{}:{}:{}: link {} is outside a pair of {} source and {} target words",
-                                                name, n, start + 1, link, p.source.size(), p.target.size()));
-            }
-            a.emplace_back(s, t);
-        }
-        out.push_back(std::move(a));
+        out.push_back(parse_alignment(line, name, n, pairs && out.size() < pairs->size() ? &(*pairs)[out.size()] : nullptr));
     });
     if (pairs && out.size() != pairs->size())
         throw FileError(fmt::format("{}: {} lines of alignments for {} sentence pairs", name, out.size(), pairs->size()));

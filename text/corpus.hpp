@@ -49,6 +49,12 @@ std::vector<SentencePair> read_parallel(const std::filesystem::path& path, std::
 std::vector<SentencePair> parse_parallel(const std::string& text, const std::string& name,
                                          std::size_t* extra_columns = nullptr);
 
+// One line of each (cleaned and checked, as read_line gives it), for readers that stream a file:
+// `n` is its line number for errors; `extra_columns` is set when the line has more than two columns;
+// with `pair`, every link must fall inside it.
+SentencePair parse_pair(const std::string& line, const std::string& name, std::size_t n, bool* extra_columns = nullptr);
+Alignment parse_alignment(const std::string& line, const std::string& name, std::size_t n, const SentencePair* pair = nullptr);
+
 // Throws tg::FileError for a malformed link (file, line, column), or an index outside the
 // sentence when `pairs` is given (then the file must have one line per pair).
 std::vector<Alignment> read_alignments(const std::filesystem::path& path, const std::vector<SentencePair>* pairs = nullptr);

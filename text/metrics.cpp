@@ -94,20 +94,20 @@ double corpus_bleu_13a(std::span<const std::string> hypotheses, std::span<const 
     return corpus_bleu(h, r);
 }
 
-double corpus_bleu(std::span<const Sentence> hypotheses, std::span<const Sentence> references) {
-    std::size_t matched[4] = {}, total[4] = {}, hyp_len = 0, ref_len = 0;
-    for (std::size_t k = 0; k < hypotheses.size() && k < references.size(); ++k) {
-        hyp_len += hypotheses[k].size();
-        ref_len += references[k].size();
-        for (std::size_t n = 1; n <= 4; ++n) {
-            const NGramCounts ref = ngrams(references[k], n);
-            for (const auto& [gram, count] : ngrams(hypotheses[k], n)) {
-                auto it = ref.find(gram);
-                matched[n - 1] += std::min(count, it == ref.end() ? std::size_t{0} : it->second);  // clipped
-                total[n - 1] += count;
-            }
+void BleuStats::add(const Sentence& hypothesis, const Sentence& reference) {
+    hyp_len += hypothesis.size();
+    ref_len += reference.size();
+    for (std::size_t n = 1; n <= 4; ++n) {
+        const NGramCounts ref = ngrams(reference, n);
+        for (const auto& [gram, count] : ngrams(hypothesis, n)) {
+            auto it = ref.find(gram);
+            matched[n - 1] += std::min(count, it == ref.end() ? std::size_t{0} : it->second);  // clipped
+            total[n - 1] += count;
         }
     }
+}
+
+double BleuStats::bleu() const {
     double log_precision = 0.0;
     for (std::size_t n = 0; n < 4; ++n) {
         if (matched[n] == 0) return 0.0;
@@ -115,6 +115,12 @@ double corpus_bleu(std::span<const Sentence> hypotheses, std::span<const Sentenc
     }
     const double brevity = hyp_len < ref_len ? std::exp(1.0 - static_cast<double>(ref_len) / static_cast<double>(hyp_len)) : 1.0;
     return 100.0 * brevity * std::exp(log_precision);
+}
+
+double corpus_bleu(std::span<const Sentence> hypotheses, std::span<const Sentence> references) {
+    BleuStats stats;
+    for (std::size_t k = 0; k < hypotheses.size() && k < references.size(); ++k) stats.add(hypotheses[k], references[k]);
+    return stats.bleu();
 }
 
 void AlignmentScore::add(const Alignment& predicted_links, const Alignment& gold_links) {

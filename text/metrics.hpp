@@ -13,6 +13,14 @@ namespace tg::text {
 // the references; no smoothing, so 0 when some n has no match. Whitespace tokens.
 double corpus_bleu(std::span<const Sentence> hypotheses, std::span<const Sentence> references);
 
+// The sums corpus BLEU is made of, added sentence by sentence: a corpus of any size is scored in the
+// memory of one sentence. corpus_bleu(h, r) is BleuStats with every pair added, then bleu().
+struct BleuStats {
+    std::size_t matched[4] = {}, total[4] = {}, hyp_len = 0, ref_len = 0;
+    void add(const Sentence& hypothesis, const Sentence& reference);
+    double bleu() const;
+};
+
 // The "13a" tokenization (mteval-v13a.pl, sacreBLEU's default): BLEU as the field reports it is
 // corpus_bleu over 13a tokens of detokenized hypotheses and raw references. Punctuation and symbols
 // become tokens of their own, a period or comma only when not between digits, a dash after a digit;

@@ -1,7 +1,12 @@
 // translator eval: exact match, BLEU, AER and the same by source length; translator grads.
 #include <fmt/core.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 
 #include "args.hpp"
 #include "autograd/ops.hpp"
@@ -11,6 +16,7 @@
 #include "commands.hpp"
 #include "decode.hpp"
 #include "evaluate.hpp"
+#include "io/files.hpp"
 #include "outputs.hpp"
 #include "text/metrics.hpp"
 
@@ -52,30 +58,75 @@ int cmd_eval(const Argv& argv) {
         throw UsageError(fmt::format("--out-align {}: the same file as --out-hyp {}", args.text("--out-align"), args.text("--out-hyp")));
     const std::size_t longest = max_words(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
-    const std::vector<text::SentencePair> pairs = text::read_parallel(args.text("--data"));
-    for (std::size_t i = 0; i < pairs.size(); ++i)
-        if (pairs[i].source.size() > longest)
-            throw FileError(fmt::format("{}:{}: a source of {} words; sentences of more than {} are refused (--max-words)",
-                                        args.text("--data"), i + 1, pairs[i].source.size(), longest));
     if (args.given("--out-align") && !m.model->attention)
         throw UsageError("--out-align: this checkpoint is the no-attention baseline; it has no alignments");
     for (const char* option : {"--align", "--out-align"})
         if (args.given(option) && m.subwords())
             throw UsageError(fmt::format("{}: this model reads subword pieces, and alignments are between words", option));
     const bool with_aer = args.given("--align");
+    if (with_aer && !m.model->attention)
+        throw UsageError("--align: this checkpoint is the no-attention baseline; it has no alignments to score");
+
+    // The file is read, translated and scored a chunk of lines at a time (and the outputs written as
+    // they come, under temporary names renamed into place at the end): memory is one chunk's, however
+    // long the file.
+    const std::string data_name = args.text("--data"), align_name = args.text("--align");
+    auto open = [](const std::string& name) {
+        if (fs::is_directory(name)) throw FileError(fmt::format("{}: is a directory, not a file", name));
+        auto in = std::make_unique<std::ifstream>(name, std::ios::binary);
+        if (!*in) throw FileError(fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
+        return in;
+    };
+    const auto data = open(data_name);
+    const auto align = with_aer ? open(align_name) : nullptr;
+    std::optional<AtomicFile> hyp_out, align_out;
+    if (args.given("--out-hyp")) hyp_out.emplace(args.text("--out-hyp"));
+    if (args.given("--out-align")) align_out.emplace(args.text("--out-align"));
+    Evaluator evaluator(m, with_aer, beam, 5, args.given("--out-align"));
+    constexpr std::size_t kChunk = 2048;
+    std::vector<text::SentencePair> pairs;
     std::vector<text::Alignment> gold;
+    auto flush = [&] {
+        const Evaluator::Chunk out = evaluator.add(pairs, with_aer ? &gold : nullptr);
+        std::string text;
+        if (hyp_out) {
+            for (const std::string& h : out.hyps) text += h + '\n';
+            hyp_out->write(text);
+        }
+        if (align_out) {
+            text.clear();
+            for (const text::Alignment& a : out.alignments) text += text::format_alignment(a) + '\n';
+            align_out->write(text);
+        }
+        pairs.clear();
+        gold.clear();
+    };
+    std::size_t n = 0;
+    std::string line;
+    while (text::read_line(*data, line, data_name, n + 1)) {
+        ++n;
+        text::SentencePair pair = text::parse_pair(line, data_name, n);
+        if (pair.source.size() > longest)
+            throw FileError(fmt::format("{}:{}: a source of {} words; sentences of more than {} are refused (--max-words)",
+                                        data_name, n, pair.source.size(), longest));
+        if (with_aer) {
+            if (!text::read_line(*align, line, align_name, n))
+                throw FileError(fmt::format("{}: {} lines of alignments for more sentence pairs", align_name, n - 1));
+            gold.push_back(text::parse_alignment(line, align_name, n, &pair));
+        }
+        pairs.push_back(std::move(pair));
+        if (pairs.size() == kChunk) flush();
+    }
+    if (n == 0) throw FileError(fmt::format("{}: no sentence pairs (the file is empty)", data_name));
     if (with_aer) {
-        if (!m.model->attention)
-            throw UsageError("--align: this checkpoint is the no-attention baseline; it has no alignments to score");
-        gold = text::read_alignments(args.text("--align"), &pairs);
+        std::size_t lines = n;
+        while (text::read_line(*align, line, align_name, lines + 1)) ++lines;
+        if (lines != n) throw FileError(fmt::format("{}: {} lines of alignments for {} sentence pairs", align_name, lines, n));
     }
-    const Evaluation e = evaluate(m, pairs, with_aer ? &gold : nullptr, beam, 5, args.given("--out-align"));
-    if (args.given("--out-hyp")) {
-        std::string hyp;
-        for (const std::string& h : e.hyps) hyp += h + '\n';
-        write_file_atomically(args.text("--out-hyp"), hyp);
-    }
-    if (args.given("--out-align")) text::write_alignments(args.text("--out-align"), e.alignments);
+    if (!pairs.empty()) flush();
+    if (hyp_out) hyp_out->commit();
+    if (align_out) align_out->commit();
+    const Evaluation& e = evaluator.result();
     if (args.flag("--json")) {
         std::string by_length;
         for (const auto& [b, s] : e.by_length)
@@ -85,15 +136,15 @@ int cmd_eval(const Argv& argv) {
                    e.detokenized ? "13a" : "none", beam, by_length);
         return 0;
     }
-    auto line = [&](const std::string& label, const Scores& s) {
+    auto print_row = [&](const std::string& label, const Scores& s) {
         fmt::print("{:<10} {:>9} {:>11.2f}% {:>8.2f}", label, s.sentences, 100.0 * s.exact_match(), s.bleu());
         if (with_aer) fmt::print(" {:>8.4f}", s.alignment.aer());
         fmt::print("\n");
     };
     if (e.detokenized) fmt::print("BLEU on detokenized text, 13a tokenization (as sacreBLEU); lengths in source words\n");
     fmt::print("{:<10} {:>9} {:>12} {:>8}{}\n", "length", "sentences", "exact match", "BLEU", with_aer ? "      AER" : "");
-    for (const auto& [b, s] : e.by_length) line(fmt::format("{}-{}", 5 * b + 1, 5 * b + 5), s);
-    line("all", e.all);
+    for (const auto& [b, s] : e.by_length) print_row(fmt::format("{}-{}", 5 * b + 1, 5 * b + 5), s);
+    print_row("all", e.all);
     return 0;
 }
 

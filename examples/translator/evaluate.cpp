@@ -12,15 +12,13 @@ double Scores::exact_match() const {
     return sentences ? static_cast<double>(exact) / static_cast<double>(sentences) : 0.0;
 }
 
-double Scores::bleu() const { return text::corpus_bleu(hyps, refs); }
 
 namespace {
 
 // Greedy or beam search in batches of similar lengths: target ids.
 std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data,
-                                                     std::size_t beam) {
+                                                     std::size_t beam, const PackedWeight& packed_output) {
     std::vector<std::vector<std::int32_t>> out(data.size());
-    const PackedWeight packed_output(m.model->output.weight.value());  // once for every batch
     // Batches of at most 64 sentences of similar lengths and 16,384 padded tokens (beam search: K rows
     // a sentence, so products K times taller): memory bounded whatever the lengths.
     // Longest first: the tape's arena reaches its peak with the first batches and later ones reuse
@@ -39,36 +37,48 @@ std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const
 
 }  // namespace
 
-Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>& pairs,
-                    const std::vector<text::Alignment>* gold, std::size_t beam, std::size_t bucket, bool want_alignments) {
-    Evaluation e;
-    e.bucket = bucket;
-    e.detokenized = m.subwords();
+Evaluator::Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam, std::size_t bucket, bool want_alignments)
+    : m_(m), beam_(beam), want_alignments_(want_alignments), packed_output_(m.model->output.weight.value()) {
+    e_.bucket = bucket;
+    e_.detokenized = m.subwords();
     // Alignments are between words; a subword model attends over pieces (see --words of attention).
-    e.has_aer = gold != nullptr && m.model->attention != nullptr && !m.subwords();
+    e_.has_aer = with_gold && m.model->attention != nullptr && !m.subwords();
+}
+
+Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, const std::vector<text::Alignment>* gold) {
+    Chunk out;
     // What the model reads and writes: words, or pieces.
-    const auto data = text::encode_pairs(to_units(pairs, m.src_subwords.get(), m.tgt_subwords.get()), m.src_vocab, m.tgt_vocab);
-    const auto ids = translate_all(m, data, beam);
-    const bool forced = (e.has_aer || want_alignments) && m.model->attention != nullptr && !m.subwords();
-    const std::vector<viz::Matrix> attention = forced ? forced_attention(*m.model, data) : std::vector<viz::Matrix>{};
+    const auto data = text::encode_pairs(to_units(pairs, m_.src_subwords.get(), m_.tgt_subwords.get()), m_.src_vocab, m_.tgt_vocab);
+    const auto ids = translate_all(m_, data, beam_, packed_output_);
+    const bool forced = (e_.has_aer || want_alignments_) && m_.model->attention != nullptr && !m_.subwords();
+    const std::vector<viz::Matrix> attention = forced ? forced_attention(*m_.model, data) : std::vector<viz::Matrix>{};
     std::vector<text::Alignment> links;  // read off the forced attention, for AER and --out-align alike
     for (std::size_t i = 0; forced && i < pairs.size(); ++i)
         links.push_back(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()));
-    if (want_alignments) e.alignments = links;
     for (std::size_t i = 0; i < pairs.size(); ++i) {
         // Word models: BLEU over the words as they are. Subword models: the pieces joined back into
         // text, scored against the raw reference with sacreBLEU's 13a tokenization.
-        e.hyps.push_back(m.target_text(ids[i]));
-        const text::Sentence hyp = e.detokenized ? text::tokenize_13a(e.hyps.back()) : m.tgt_vocab.decode(ids[i]);
-        const text::Sentence ref = e.detokenized ? text::tokenize_13a(text::join_words(pairs[i].target)) : pairs[i].target;
-        for (Scores* s : {&e.all, &e.by_length[(pairs[i].source.size() - 1) / bucket]}) {
+        out.hyps.push_back(m_.target_text(ids[i]));
+        const text::Sentence hyp = e_.detokenized ? text::tokenize_13a(out.hyps.back()) : m_.tgt_vocab.decode(ids[i]);
+        const text::Sentence ref = e_.detokenized ? text::tokenize_13a(text::join_words(pairs[i].target)) : pairs[i].target;
+        for (Scores* s : {&e_.all, &e_.by_length[(pairs[i].source.size() - 1) / e_.bucket]}) {
             ++s->sentences;
             s->exact += hyp == ref;
-            s->hyps.push_back(hyp);
-            s->refs.push_back(ref);
-            if (e.has_aer) s->alignment.add(links[i], (*gold)[i]);
+            s->bleu_stats.add(hyp, ref);
+            if (e_.has_aer) s->alignment.add(links[i], (*gold)[i]);
         }
     }
+    if (want_alignments_) out.alignments = std::move(links);
+    return out;
+}
+
+Evaluation evaluate(const LoadedModel& m, const std::vector<text::SentencePair>& pairs,
+                    const std::vector<text::Alignment>* gold, std::size_t beam, std::size_t bucket, bool want_alignments) {
+    Evaluator evaluator(m, gold != nullptr, beam, bucket, want_alignments);
+    Evaluator::Chunk all = evaluator.add(pairs, gold);
+    Evaluation e = evaluator.result();
+    e.hyps = std::move(all.hyps);
+    e.alignments = std::move(all.alignments);
     return e;
 }
 

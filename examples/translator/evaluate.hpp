@@ -4,6 +4,7 @@
 #include <map>
 #include <vector>
 
+#include "autograd/packed.hpp"
 #include "checkpoint.hpp"
 #include "text/corpus.hpp"
 #include "text/metrics.hpp"
@@ -12,10 +13,10 @@ namespace translator {
 
 struct Scores {
     std::size_t sentences = 0, exact = 0;
-    std::vector<tg::text::Sentence> hyps, refs;
+    tg::text::BleuStats bleu_stats;
     tg::text::AlignmentScore alignment;
-    double exact_match() const;  // a fraction of the sentences
-    double bleu() const;         // corpus BLEU-4, 0-100
+    double exact_match() const;                          // a fraction of the sentences
+    double bleu() const { return bleu_stats.bleu(); }    // corpus BLEU-4, 0-100
 };
 
 struct Evaluation {
@@ -26,6 +27,28 @@ struct Evaluation {
     bool detokenized = false;                      // a subword model: BLEU on text, 13a-tokenized
     std::vector<std::string> hyps;                 // every translation as text, in file order
     std::vector<tg::text::Alignment> alignments;   // with want_alignments: the forced-decoding links scored by AER
+};
+
+// Scoring chunk by chunk: `translator eval` reads its file a chunk at a time, so a file of any length is
+// scored in the memory of one chunk. Each sentence's translation is its own (batches never change it),
+// so the scores are those of evaluate() on the whole file.
+class Evaluator {
+public:
+    Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam = 1, std::size_t bucket = 5, bool want_alignments = false);
+    struct Chunk {
+        std::vector<std::string> hyps;                // the chunk's translations as text, in order
+        std::vector<tg::text::Alignment> alignments;  // with want_alignments: the links AER scores
+    };
+    // Translates and scores `pairs`; `gold` holds one alignment per pair when constructed with_gold.
+    Chunk add(const std::vector<tg::text::SentencePair>& pairs, const std::vector<tg::text::Alignment>* gold);
+    const Evaluation& result() const { return e_; }
+
+private:
+    const LoadedModel& m_;
+    std::size_t beam_;
+    bool want_alignments_;
+    tg::PackedWeight packed_output_;  // once for every chunk
+    Evaluation e_;
 };
 
 // Translates every source (greedy in batches of similar lengths, or beam search of width `beam`)
