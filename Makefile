@@ -16,12 +16,27 @@ ifeq ($(origin OPENBLAS_CORETYPE), undefined)
   endif
 endif
 
-.PHONY: deps build test demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer interop
+.PHONY: deps check-build-dir build test demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer interop
 
 # Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
+# On a system without dpkg (not Debian), nothing is installed: the libraries are looked for with
+# pkg-config and the tools on the PATH, and what is missing is named.
+DPKG_QUERY ?= dpkg-query
+PKGCONFIG_NEEDED := xtensor xsimd openblas fmt sentencepiece
+TOOLS_NEEDED := g++ pkg-config meson ninja cmake
 deps:
-	@missing=""; for p in $(PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	@if ! command -v $(DPKG_QUERY) >/dev/null 2>&1; then \
+	  missing=""; \
+	  for t in $(TOOLS_NEEDED); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	  if command -v pkg-config >/dev/null 2>&1; then \
+	    for l in $(PKGCONFIG_NEEDED); do pkg-config --exists $$l || missing="$$missing $$l"; done; fi; \
+	  command -v pkg-config >/dev/null 2>&1 && pkg-config --exists doctest 2>/dev/null || \
+	    [ -f /usr/include/doctest/doctest.h ] || [ -f /usr/local/include/doctest/doctest.h ] || missing="$$missing doctest"; \
+	  if [ -n "$$missing" ]; then echo "make deps: no dpkg here, and these are missing:$$missing (install them with your system's packages)" >&2; exit 1; fi; \
+	  exit 0; \
+	fi; \
+	missing=""; for p in $(PACKAGES); do \
+	  $(DPKG_QUERY) -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	echo "make deps: installing$$missing"; \
@@ -36,19 +51,35 @@ deps:
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_ARGS)
 
-build: deps $(BUILD)/build.ninja
+# A build folder copied from another checkout still points at that tree's sources (meson-info.json
+# names them): building there would spin and fail. Say what to do instead.
+check-build-dir:
+	@for b in $(BUILD) $(SAN_BUILD); do info=$$b/meson-info/meson-info.json; \
+	if [ -f "$$info" ]; then \
+	  src=$$(grep -o '"source": *"[^"]*"' "$$info" | head -n 1 | sed 's/.*: *"//; s/"$$//'); \
+	  if [ -n "$$src" ] && [ "$$(cd "$$src" 2>/dev/null && pwd -P)" != "$$(pwd -P)" ]; then \
+	    echo "make: $$b/ was configured for another source tree ($$src), not this one ($$(pwd -P)); run 'make clean' (it removes $(BUILD)/ and $(SAN_BUILD)/) and try again" >&2; \
+	    exit 1; \
+	  fi; \
+	fi; done
+
+build: deps check-build-dir $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 test: build
 	$(BUILD)/tests/tests
 
-# Installs the public headers (PREFIX/include/tapegrad/), libtapegrad.a and tapegrad.pc (pkg-config).
-# The library is compiled for this CPU (-march=native); configure with MESON_ARGS=-Dnative=false
-# for a copy that runs on any x86-64.
+# Installs the public headers (PREFIX/include/tapegrad/, included as <tapegrad/...>), the library
+# (LIBRARY=static: libtapegrad.a, the default; shared: libtapegrad.so; both) and tapegrad.pc
+# (pkg-config). Only the library is built for it, not the tests, examples or benchmarks. The library
+# is compiled for this CPU (-march=native); configure with MESON_ARGS=-Dnative=false for a copy that
+# runs on any x86-64.
 PREFIX ?= /usr/local
-install: build
-	meson configure $(BUILD) --prefix=$(abspath $(PREFIX))
-	meson install -C $(BUILD) --quiet
+LIBRARY ?= static
+install: deps check-build-dir $(BUILD)/build.ninja
+	meson setup --reconfigure $(BUILD) --prefix=$(abspath $(PREFIX)) -Ddefault_library=$(LIBRARY) >/dev/null
+	meson compile -C $(BUILD) tapegrad
+	meson install -C $(BUILD) --no-rebuild --quiet
 
 # The bridge to PyTorch (tools/pytorch/): a model trained by tapegrad loads into PyTorch, one trained
 # further by PyTorch loads back; both sides must agree on loss, gradients (1e-5) and translations.
@@ -96,7 +127,7 @@ bench: build
 $(SAN_BUILD)/build.ninja:
 	meson setup $(SAN_BUILD) -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined -Dxtensor_asserts=true $(MESON_ARGS)
 
-test-sanitize: deps $(SAN_BUILD)/build.ninja
+test-sanitize: deps check-build-dir $(SAN_BUILD)/build.ninja
 	ninja -C $(SAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(SAN_BUILD)/tests/tests

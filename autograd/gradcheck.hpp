@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/variable.hpp"
+#include "variable.hpp"
 
 namespace tg {
 

@@ -22,7 +22,7 @@
 #include <initializer_list>
 #include <span>
 
-#include "autograd/tape.hpp"
+#include "tape.hpp"
 
 namespace tg {
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/variable.hpp"
+#include "variable.hpp"
 
 namespace tg {
 

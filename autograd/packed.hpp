@@ -11,7 +11,7 @@
 #pragma once
 #include <cstddef>
 
-#include "autograd/variable.hpp"
+#include "variable.hpp"
 
 namespace tg {
 

@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "autograd/error.hpp"
+#include "error.hpp"
 
 namespace tg {
 

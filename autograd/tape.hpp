@@ -20,8 +20,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "autograd/arena.hpp"
-#include "autograd/variable.hpp"
+#include "arena.hpp"
+#include "variable.hpp"
 
 namespace tg {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/shape.hpp"
+#include "shape.hpp"
 
 namespace tg {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "autograd/tensor.hpp"
+#include "tensor.hpp"
 
 namespace tg {
 

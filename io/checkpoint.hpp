@@ -24,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "io/npy.hpp"
-#include "layers/module.hpp"
-#include "optim/optimizer.hpp"
+#include "npy.hpp"
+#include "../layers/module.hpp"
+#include "../optim/optimizer.hpp"
 
 namespace tg {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "autograd/error.hpp"
+#include "../autograd/error.hpp"
 
 namespace tg {
 

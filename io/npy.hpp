@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include "autograd/tensor.hpp"
-#include "io/files.hpp"
+#include "../autograd/tensor.hpp"
+#include "files.hpp"
 
 namespace tg {
 

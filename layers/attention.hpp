@@ -7,7 +7,7 @@
 //
 // Parameter names: query.weight (W_a [A, Q], no bias), key.weight (U_a [A, K]), key.bias (b_a [A]), v [A].
 #pragma once
-#include "layers/linear.hpp"
+#include "linear.hpp"
 
 namespace tg {
 

@@ -1,7 +1,7 @@
 // Dropout: in training mode zeroes each element with probability p and scales the rest by
 // 1/(1-p) (PyTorch's inverted dropout); in evaluation mode it is the identity.
 #pragma once
-#include "layers/module.hpp"
+#include "module.hpp"
 
 namespace tg {
 

@@ -6,7 +6,7 @@
 #include <memory>
 #include <span>
 
-#include "layers/gru_cell.hpp"
+#include "gru_cell.hpp"
 
 namespace tg {
 

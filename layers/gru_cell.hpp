@@ -10,7 +10,7 @@
 // The paper writes the update gate the other way round (its z weights the new state); with the
 // convention above a checkpoint is interchangeable with PyTorch's nn.GRUCell.
 #pragma once
-#include "layers/module.hpp"
+#include "module.hpp"
 
 namespace tg {
 

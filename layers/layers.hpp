@@ -1,12 +1,12 @@
 // Every layer, in one include.
 #pragma once
-#include "layers/attention.hpp"
-#include "layers/dropout.hpp"
-#include "layers/embedding.hpp"
-#include "layers/gru.hpp"
-#include "layers/gru_cell.hpp"
-#include "layers/linear.hpp"
+#include "attention.hpp"
+#include "dropout.hpp"
+#include "embedding.hpp"
+#include "gru.hpp"
+#include "gru_cell.hpp"
+#include "linear.hpp"
 // <doc:layer-includes>
-#include "layers/maxout.hpp"
+#include "maxout.hpp"
 // </doc:layer-includes>
-#include "layers/module.hpp"
+#include "module.hpp"

@@ -1,6 +1,6 @@
 // Linear: y = x W^T + b, PyTorch's nn.Linear (weight [out, in], bias [out]).
 #pragma once
-#include "layers/module.hpp"
+#include "module.hpp"
 
 namespace tg {
 

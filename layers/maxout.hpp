@@ -9,8 +9,8 @@
 #pragma once
 #include <string>
 
-#include "autograd/ops.hpp"
-#include "layers/module.hpp"
+#include "../autograd/ops.hpp"
+#include "module.hpp"
 
 namespace tg {
 

@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/random.hpp"
-#include "autograd/variable.hpp"
+#include "../autograd/random.hpp"
+#include "../autograd/variable.hpp"
 
 namespace tg {
 

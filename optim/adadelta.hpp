@@ -2,7 +2,7 @@
 // semantics:  s = rho s + (1 - rho) g^2;  d = sqrt(u + eps) / sqrt(s + eps) * g;
 //             u = rho u + (1 - rho) d^2;  p -= lr * d        (lr 1.0 as in the method)
 #pragma once
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace tg {
 

@@ -4,7 +4,7 @@
 //     m  = beta1 m + (1 - beta1) g                      v = beta2 v + (1 - beta2) g^2
 //     p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 #pragma once
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace tg {
 

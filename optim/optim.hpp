@@ -1,7 +1,7 @@
 // Every optimizer, clipping and the learning-rate schedules, in one include.
 #pragma once
-#include "optim/adadelta.hpp"
-#include "optim/adam.hpp"
-#include "optim/optimizer.hpp"
-#include "optim/schedule.hpp"
-#include "optim/sgd.hpp"
+#include "adadelta.hpp"
+#include "adam.hpp"
+#include "optimizer.hpp"
+#include "schedule.hpp"
+#include "sgd.hpp"

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "layers/module.hpp"
+#include "../layers/module.hpp"
 
 namespace tg {
 

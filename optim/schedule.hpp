@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace tg {
 

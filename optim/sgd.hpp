@@ -2,7 +2,7 @@
 //     d = g + weight_decay * p;  buf = d (first step) or momentum * buf + (1 - dampening) * d;
 //     d = nesterov ? d + momentum * buf : buf;  p -= lr * d
 #pragma once
-#include "optim/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace tg {
 

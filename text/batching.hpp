@@ -5,8 +5,8 @@
 #include <span>
 #include <vector>
 
-#include "autograd/random.hpp"
-#include "text/corpus.hpp"
+#include "../autograd/random.hpp"
+#include "corpus.hpp"
 
 namespace tg::text {
 

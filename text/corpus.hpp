@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "text/vocab.hpp"
+#include "vocab.hpp"
 
 namespace tg::text {
 

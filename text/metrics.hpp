@@ -4,7 +4,7 @@
 #include <span>
 #include <string>
 
-#include "text/corpus.hpp"
+#include "corpus.hpp"
 
 namespace tg::text {
 

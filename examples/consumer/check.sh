@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Builds and runs examples/consumer two ways, as a user of tapegrad would:
-#   1. against an installed copy (make install PREFIX=...), found with pkg-config;
-#   2. with tapegrad as a meson subproject, in a debug build of the consumer, checking that the
-#      library itself is still compiled optimised and that no test, example or benchmark is built.
+# Builds and runs examples/consumer as a user of tapegrad would:
+#   1. against an installed copy (make install PREFIX=...), found with pkg-config, by meson, by the
+#      compiler alone and by CMake (pkg_check_modules ... IMPORTED_TARGET); every public header of the
+#      tree is installed and compiles on its own as <tapegrad/...>; make install built the library only;
+#   2. against an installed shared library (make install LIBRARY=shared);
+#   3. with tapegrad as a meson subproject, in a debug build of the consumer, checking that the
+#      library itself is still compiled optimised and that no test, example or benchmark is built;
+#   4. make deps on a system without dpkg: found with pkg-config, nothing installed.
 # Usage: examples/consumer/check.sh [WORKDIR]   (default: a fresh temporary folder, removed after)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -11,7 +15,21 @@ work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 
 echo "--- 1. installed copy, found by pkg-config"
-make -C "$root" install PREFIX="$work/prefix" >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
+# A build folder of its own, so that installing builds nothing but the library.
+make -C "$root" install BUILD="$work/lib-build" PREFIX="$work/prefix" >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
+built=$(find "$work/lib-build" -type f \( -name '*.o' \) | grep -v 'tapegrad.*\.p/' | head -n 3 || true)
+[ -z "$built" ] || { echo "make install built more than the library: $built"; exit 1; }
+[ ! -e "$work/lib-build/tests/tests" ] || { echo "make install built the tests"; exit 1; }
+inc=$(find "$work/prefix" -type d -name include | head -n 1)
+missing=0
+for h in $(cd "$root" && ls tapegrad.hpp autograd/*.hpp layers/*.hpp optim/*.hpp io/*.hpp text/*.hpp viz/*.hpp | grep -v '^autograd/profile.hpp$'); do
+    [ -f "$inc/tapegrad/$h" ] || { echo "public header not installed: $h"; missing=1; }
+    printf '#include <tapegrad/%s>\nint main() {}\n' "$h" > "$work/one.cpp"
+    g++ -std=c++20 -fsyntax-only -I"$inc" "$work/one.cpp" || { echo "<tapegrad/$h> does not compile on its own"; missing=1; }
+done
+[ ! -e "$inc/autograd" ] && [ ! -e "$inc/tapegrad/autograd/detail" ] || { echo "headers installed outside tapegrad/ or private ones"; missing=1; }
+[ "$missing" = 0 ] || exit 1
+echo "every public header installed, each compiles alone as <tapegrad/...>"
 pc=$(dirname "$(find "$work/prefix" -name tapegrad.pc | head -n 1)")
 PKG_CONFIG_PATH="$pc" meson setup "$work/installed" "$root/examples/consumer" >"$work/setup1.log" 2>&1 ||
     { cat "$work/setup1.log"; exit 1; }
@@ -22,8 +40,23 @@ ninja -C "$work/installed" >/dev/null
 PKG_CONFIG_PATH="$pc" g++ -O2 "$root/examples/consumer/consumer.cpp" -o "$work/consumer-gxx" \
     $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs tapegrad)
 "$work/consumer-gxx" "$work/ckpt-gxx" | tail -n 1
+# CMake, through the pkg-config file's imported target:
+PKG_CONFIG_PATH="$pc" cmake -S "$root/examples/consumer" -B "$work/cmake-build" >"$work/cmake.log" 2>&1 ||
+    { cat "$work/cmake.log"; exit 1; }
+cmake --build "$work/cmake-build" >"$work/cmake-build.log" 2>&1 || { cat "$work/cmake-build.log"; exit 1; }
+(cd "$work" && "$work/cmake-build/consumer" "$work/ckpt-cmake" | tail -n 1)
 
-echo "--- 2. tapegrad as a meson subproject, consumer in a debug build"
+echo "--- 2. installed shared library"
+make -C "$root" install BUILD="$work/shared-build" PREFIX="$work/shared" LIBRARY=shared >"$work/install2.log" 2>&1 ||
+    { cat "$work/install2.log"; exit 1; }
+so=$(find "$work/shared" -name 'libtapegrad.so' | head -n 1)
+[ -n "$so" ] || { echo "no libtapegrad.so installed"; exit 1; }
+pc2=$(dirname "$(find "$work/shared" -name tapegrad.pc | head -n 1)")
+PKG_CONFIG_PATH="$pc2" g++ -O2 "$root/examples/consumer/consumer.cpp" -o "$work/consumer-so" \
+    $(PKG_CONFIG_PATH="$pc2" pkg-config --cflags --libs tapegrad) -Wl,-rpath,"$(dirname "$so")"
+ldd "$work/consumer-so" | grep -q "$so" || { echo "the consumer did not link the shared library"; exit 1; }
+"$work/consumer-so" "$work/ckpt-so" | tail -n 1
+echo "--- 3. tapegrad as a meson subproject, consumer in a debug build"
 cp -r "$root/examples/consumer" "$work/sub"
 mkdir -p "$work/sub/subprojects"
 ln -s "$root" "$work/sub/subprojects/tapegrad"
@@ -44,4 +77,9 @@ assert not extra, f"the subproject built more than the library: {extra[:3]}"
 print(f"subproject: {len(lib)} library file at -O2 ({len(built) - 1} library sources), consumer at -O0, nothing else built")
 PY
 (cd "$work" && "$work/sub-build/consumer" "$work/ckpt2")
-echo "consumer: both ways ok"
+echo "--- 4. make deps without dpkg: what is installed is found with pkg-config"
+make -C "$root" --no-print-directory deps DPKG_QUERY=no-such-dpkg-query
+make -C "$root" --no-print-directory deps DPKG_QUERY=no-such-dpkg-query PKGCONFIG_NEEDED=no-such-library 2>"$work/deps.log" &&
+    { echo "make deps did not notice a missing library"; exit 1; }
+grep -q "no-such-library" "$work/deps.log" || { cat "$work/deps.log"; exit 1; }
+echo "consumer: every way ok"

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <vector>
 
-#include <tapegrad.hpp>
+#include <tapegrad/tapegrad.hpp>
 
 namespace my {
 using namespace tg;
