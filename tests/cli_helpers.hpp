@@ -21,6 +21,18 @@ struct Result {
     std::string output;  // stdout and stderr together
 };
 
+// Runs a whole shell command, its redirections as written; the output is what it writes to the pipe.
+inline Result run_shell(const std::string& command) {
+    Result r;
+    FILE* p = popen(command.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+    const int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
 // Runs `translator ARGS` through the shell (ARGS may hold redirections), with `stdin_text` on stdin.
 // With `env` ("NAME=value ..."), those variables are set for the translator only.
 // With `cwd`, it runs in that folder.
@@ -29,14 +41,7 @@ inline Result run(const std::string& args, const std::string& stdin_text = "", c
     std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + (env.empty() ? "" : "env " + env + " ") +
                       std::string(TG_TRANSLATOR) + " " + args + " 2>&1";
     if (!stdin_text.empty()) cmd = "printf '%s' '" + stdin_text + "' | " + cmd;
-    Result r;
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+    return run_shell(cmd);
 }
 
 // A fresh temporary folder for one test, removed afterwards.

@@ -52,16 +52,6 @@ bool built_with_sanitizers() {  // ASan reserves terabytes of address space: no 
 
 std::string T() { return TG_TRANSLATOR; }
 
-Result run_shell(const std::string& command) {  // a whole shell command, its redirections as written
-    Result r;
-    FILE* p = popen(command.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
 
 // A copy of the suite's trained model in `w`, as `name`.
 std::string copy_model(const Workdir& w, const std::string& name) {
@@ -291,17 +281,10 @@ TEST_CASE("10, 22: out of memory in a training step is a one-line error with sta
     }
     Trained& t = trained();
     Workdir w;
-    const std::string cmd = "prlimit --as=1500000000 " + T() + " train " + t.data + "--epochs 1 --hidden 2000 --out " +
-                            w / "big2" + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    const int st = pclose(p);
-    CHECK_MESSAGE(WIFEXITED(st), out);
-    CHECK_MESSAGE(WEXITSTATUS(st) == 1, out);
-    CHECK_MESSAGE(out.find("out of memory") != std::string::npos, out);
-    CHECK_MESSAGE(out.find("terminate") == std::string::npos, out);
+    const Result r = run_shell("prlimit --as=1500000000 " + T() + " train " + t.data + "--epochs 1 --hidden 2000 --out " +
+                               w / "big" + " 2>&1");
+    CHECK_RUN(r, 1, "out of memory", "arena");
+    CHECK_MESSAGE(r.output.find("terminate") == std::string::npos, r.output);
 }
 
 TEST_CASE("11: a checkpoint with a dimension of size 0 is refused as it loads") {
@@ -464,7 +447,7 @@ TEST_CASE("18, 20: stdin is held to what files are: valid UTF-8, lines of at mos
     CHECK(base.status == 0);
     CHECK(m.status == 1);
     MESSAGE("translate: peak " << base.peak_mb << " MB on one short line, " << m.peak_mb << " MB on a 60 MB line");
-    CHECK(m.peak_mb - base.peak_mb < 20);
+    if (!built_with_sanitizers()) CHECK(m.peak_mb - base.peak_mb < 20);  // (ASan's quarantine keeps what is freed)
     CHECK_RUN(run("translate --checkpoint " + t.model + " < " + w / "line.txt"), 1, "stdin:1", "more than 100001 bytes");
     // NaN weights are refused as the model loads, naming the file.
     const std::string nan = copy_model(w, "nan");
@@ -491,7 +474,8 @@ TEST_CASE("21: eval streams its file: memory does not grow with the number of li
     REQUIRE(small.status == 0);
     REQUIRE(large.status == 0);
     MESSAGE("eval peak memory: " << small.peak_mb << " MB for 6,000 lines, " << large.peak_mb << " MB for 60,000");
-    CHECK(large.peak_mb - small.peak_mb < 10);  // holding the file took ~46x its size: +130 MB here
+    if (!built_with_sanitizers())  // (ASan's quarantine keeps freed memory: resident memory grows with work there)
+        CHECK(large.peak_mb - small.peak_mb < 10);  // holding the file took ~46x its size: +130 MB here
     // Every copy of a line has the same translation, wherever the chunks were cut.
     std::istringstream hyps(tg::read_text(w / "large.hyp"));
     std::vector<std::string> lines;
