@@ -48,4 +48,8 @@ void crash_point();
 // check that a failed save is reported as failed. Without it, it returns false.
 bool save_should_fail();
 
+// A testing hook for file systems without an atomic exchange (overlayfs, some network file systems):
+// with TAPEGRAD_NO_EXCHANGE set, a checkpoint save (and its probe) takes the fallback path, moving the
+// previous checkpoint to DIR.old and the new one into place, as it must where renameat2 fails.
+
 }  // namespace tg

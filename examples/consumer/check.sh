@@ -6,7 +6,8 @@
 #   2. against an installed shared library (make install LIBRARY=shared);
 #   3. with tapegrad as a meson subproject, in a debug build of the consumer, checking that the
 #      library itself is still compiled optimised and that no test, example or benchmark is built;
-#   4. make deps on a system without dpkg: found with pkg-config, nothing installed.
+#   4. make deps on a system without dpkg: found with pkg-config, nothing installed;
+#   5. a build folder configured for another source tree: refused, saying what to do.
 # Usage: examples/consumer/check.sh [WORKDIR]   (default: a fresh temporary folder, removed after)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -82,4 +83,10 @@ make -C "$root" --no-print-directory deps DPKG_QUERY=no-such-dpkg-query
 make -C "$root" --no-print-directory deps DPKG_QUERY=no-such-dpkg-query PKGCONFIG_NEEDED=no-such-library 2>"$work/deps.log" &&
     { echo "make deps did not notice a missing library"; exit 1; }
 grep -q "no-such-library" "$work/deps.log" || { cat "$work/deps.log"; exit 1; }
+echo "--- 5. a build folder copied from another checkout is refused with what to do"
+mkdir -p "$work/copy/build/meson-info"
+cp "$root/Makefile" "$work/copy/"
+printf '{"directories": {"source": "%s", "build": "%s"}}\n' "$root" "$root/build" > "$work/copy/build/meson-info/meson-info.json"
+make -C "$work/copy" --no-print-directory check-build-dir 2>"$work/copy.log" && { echo "a foreign build folder was accepted"; exit 1; }
+grep -q "make clean" "$work/copy.log" || { cat "$work/copy.log"; exit 1; }
 echo "consumer: every way ok"
