@@ -305,6 +305,7 @@ TEST_CASE("12: Ctrl-C during set-up stops at once; a second signal stops at once
         CHECK_RUN(run(t.train + "--epochs 1 --out " + w / "m", "", std::string("TAPEGRAD_SIGINT_IN_SETUP='") + phase + "'"), 130,
                   "stopped during set-up", "nothing saved");
         CHECK(!fs::exists(w.path / "m"));
+        CHECK(!fs::exists(w.path / "m.lock"));  // nothing left behind
     }
     CHECK_RUN(run(t.train + "--epochs 1 --subwords 40 --out " + w / "m", "", "TAPEGRAD_SIGINT_IN_SETUP='learning subword pieces'"),
               130, "stopped during set-up");
@@ -397,6 +398,10 @@ TEST_CASE("13: a stop during validation ends it at once and saves the last step'
     CHECK(reports[0].saved);
     CHECK(tg::read_text(o.out / "train_state.txt").find(fmt::format("step {}\n", steps)) != std::string::npos);
     CHECK(translator::epoch_line(reports[0]).find("validation stopped part way") != std::string::npos);
+    // The command line says so too (step 19 ends the first epoch of this data, its validation begins).
+    CHECK_RUN(run(t.train + "--epochs 2 --out " + w / "cli", "", "TAPEGRAD_SIGTERM_AT_STEP=19"), 143,
+              "validation stopped part way", "no validation finished", "after 19 steps");
+    CHECK(tg::read_text(w / "cli/train_state.txt").find("step 19\n") != std::string::npos);
 }
 
 TEST_CASE("15: a reader sees one complete save while a writer saves into the same folder") {

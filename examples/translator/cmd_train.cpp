@@ -5,14 +5,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "args.hpp"
 #include "autograd/tape.hpp"
 #include "commands.hpp"
+#include "io/checkpoint.hpp"
 #include "training.hpp"
 
 namespace translator {
@@ -25,8 +28,10 @@ namespace {
 // second signal means "now": both exit at once. Saves are atomic, so the last checkpoint stays whole.
 volatile std::sig_atomic_t interrupted = 0;
 volatile std::sig_atomic_t in_setup = 1;
+char held_lock[4096] = {};  // the lock file train() holds, removed on the way out as its destructor would
 extern "C" void on_stop_signal(int sig) {
     if (interrupted || in_setup) {
+        if (held_lock[0]) ::unlink(held_lock);
         static const char setup[] = "\nstopped during set-up: nothing was trained, nothing saved\n";
         static const char again[] = "\nstopped at once by a second signal: the last saved checkpoint is intact\n";
         const char* text = in_setup ? setup : again;
@@ -135,7 +140,11 @@ int cmd_train(const Argv& argv) {
     hooks.training_started = [] { in_setup = 0; };
     // Testing hook: TAPEGRAD_SIGINT_IN_SETUP=PHASE sends Ctrl-C's signal as that phase of set-up begins.
     const char* setup_env = std::getenv("TAPEGRAD_SIGINT_IN_SETUP");
-    hooks.setup_phase = [setup_env](const char* what) {
+    const std::string lock_path = tg::checkpoint_path(o.out).string() + ".lock";
+    held_lock[0] = '\0';
+    hooks.setup_phase = [setup_env, &lock_path](const char* what) {
+        if (std::string(what) == "holding the lock" && lock_path.size() < sizeof held_lock)
+            std::memcpy(held_lock, lock_path.c_str(), lock_path.size() + 1);
         if (setup_env && std::string(what) == setup_env) std::raise(SIGINT);
     };
 
@@ -151,8 +160,10 @@ int cmd_train(const Argv& argv) {
         std::fflush(stdout);
         throw;
     }
-    fmt::print("{} after {} steps in {}; best valid loss {:.4f}; checkpoint in {}/\n",
-               interrupted ? "interrupted" : r.stop_reason, r.steps, clock_text(r.seconds), r.best_valid_loss, o.out.string());
+    fmt::print("{} after {} steps in {}; {}; checkpoint in {}/\n", interrupted ? "interrupted" : r.stop_reason, r.steps,
+               clock_text(r.seconds),
+               std::isfinite(r.best_valid_loss) ? fmt::format("best valid loss {:.4f}", r.best_valid_loss) : "no validation finished",
+               o.out.string());
     fmt::print("tape memory: {:.1f} MB at the largest step\n", r.tape_peak_mb);
     if (interrupted)
         fmt::print("stopped by {}; the checkpoint above is saved\n", interrupted == SIGTERM ? "SIGTERM" : "Ctrl-C (SIGINT)");

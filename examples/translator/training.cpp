@@ -235,6 +235,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         throw UsageError(fmt::format("--out {}: holds a trained model; continue it with --resume {} --out {}, name a new "
                                      "folder, or add --force to replace it", out.string(), out.string(), out.string()));
     CheckpointLock lock(out);
+    if (hooks.setup_phase) hooks.setup_phase("holding the lock");
 
     TrainState state;
     std::unique_ptr<RNNSearch> model;
