@@ -112,3 +112,51 @@ TEST_CASE("docs: every included file, printed output and command in the docs is 
     MESSAGE(checked << " marked blocks checked");
     CHECK(checked >= 10);
 }
+
+TEST_CASE("docs: every repository path the docs and README quote exists") {
+    // A path in backquotes whose first folder is one of the repository's (`layers/maxout.hpp`,
+    // `examples/consumer/`), or a relative markdown link outside code blocks ([the spec](spec/cli.md)),
+    // must exist; `bench/ops` names the program built from bench/ops.cpp. Paths with placeholders
+    // (`<name>`, `*`) are patterns, not paths.
+    const fs::path root = TG_SOURCE_ROOT;
+    const std::vector<std::string> tops = {"autograd", "layers", "optim", "io", "text", "viz", "examples",
+                                           "tests", "bench", "docs", "tools", "fuzz", ".ci"};
+    std::vector<fs::path> mds = {root / "README.md"};
+    for (const auto& e : fs::recursive_directory_iterator(root / "docs"))
+        if (e.path().extension() == ".md") mds.push_back(e.path());
+    int checked = 0;
+    for (const fs::path& md : mds) {
+        std::istringstream in(tg::read_text(md));
+        bool code = false;
+        int n = 0;
+        for (std::string line; std::getline(in, line);) {
+            ++n;
+            if (line.rfind("```", 0) == 0) code = !code;
+            if (code) continue;
+            for (std::size_t a = line.find('`'); a != std::string::npos; a = line.find('`', a)) {
+                const std::size_t b = line.find('`', a + 1);
+                if (b == std::string::npos) break;
+                std::string t = line.substr(a + 1, b - a - 1);
+                a = b + 1;
+                t = t.substr(0, t.find_first_of("#:"));
+                const std::string first = t.substr(0, t.find('/'));
+                if (t.find('/') == std::string::npos || std::find(tops.begin(), tops.end(), first) == tops.end() ||
+                    t.find_first_of(" *<>{}$") != std::string::npos)
+                    continue;
+                ++checked;
+                CHECK_MESSAGE((fs::exists(root / t) || fs::exists(root / (t + ".cpp"))),
+                              md.filename().string() << ":" << n << " quotes " << t << ", which does not exist");
+            }
+            for (std::size_t a = line.find("]("); a != std::string::npos; a = line.find("](", a + 1)) {
+                std::string t = line.substr(a + 2, line.find(')', a) - a - 2);
+                t = t.substr(0, t.find('#'));
+                if (t.empty() || t.rfind("http", 0) == 0 || t.find(' ') != std::string::npos) continue;
+                ++checked;
+                CHECK_MESSAGE(fs::exists(md.parent_path() / t), md.filename().string() << ":" << n << " links " << t
+                                                                                     << ", which does not exist");
+            }
+        }
+    }
+    MESSAGE(checked << " quoted paths and links checked");
+    CHECK(checked > 50);
+}

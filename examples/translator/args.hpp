@@ -48,7 +48,7 @@ private:
 };
 
 // Options several subcommands share.
-const OptionSpec kThreadsOption{"--threads", "N", "threads for OpenBLAS", "1"};
+const OptionSpec kThreadsOption{"--threads", "N", "threads for the matrix products (OpenBLAS's and tapegrad's own)", "1"};
 const OptionSpec kBeamOption{"--beam", "K", "beam width (1: greedy)", "1"};
 // Decoding time and memory grow with a sentence's length (2n + 10 steps, each attending over n
 // words): a longer source is refused with an error naming its line, never a hang or gigabytes.
