@@ -13,6 +13,7 @@
 
 #include "autograd/autograd.hpp"
 #include "autograd/detail/gemm.hpp"
+#include "autograd/threads.hpp"
 #include "bench/alloc_counter.hpp"
 
 namespace {

@@ -24,6 +24,7 @@
 #include "decode.hpp"
 #include "commands.hpp"
 #include "autograd/detail/gemm.hpp"
+#include "autograd/threads.hpp"
 #include "autograd/profile.hpp"
 #include "bench/alloc_counter.hpp"
 #include "model.hpp"

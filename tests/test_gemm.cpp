@@ -12,6 +12,7 @@
 #include "autograd/random.hpp"
 #include "autograd/tape.hpp"
 #include "helpers.hpp"
+#include "autograd/threads.hpp"
 
 using namespace tg;
 

@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "helpers.hpp"
+#include "autograd/packed.hpp"
+#include "autograd/threads.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;

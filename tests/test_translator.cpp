@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "helpers.hpp"
+#include "autograd/threads.hpp"
 #include "model.hpp"
 #include "autograd/profile.hpp"
 #include "optim/adam.hpp"
