@@ -78,7 +78,7 @@ PREFIX ?= /usr/local
 LIBRARY ?= static
 install: deps check-build-dir $(BUILD)/build.ninja
 	meson setup --reconfigure $(BUILD) --prefix=$(abspath $(PREFIX)) -Ddefault_library=$(LIBRARY) >/dev/null
-	meson compile -C $(BUILD) tapegrad
+	meson compile -C $(BUILD) $(if $(filter both,$(LIBRARY)),tapegrad:static_library tapegrad:shared_library,tapegrad:$(LIBRARY)_library)
 	meson install -C $(BUILD) --no-rebuild --quiet
 
 # The bridge to PyTorch (tools/pytorch/): a model trained by tapegrad loads into PyTorch, one trained
