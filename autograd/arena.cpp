@@ -62,12 +62,12 @@ void* Arena::allocate_slow(std::size_t bytes) {
     while (next < blocks_.size() && blocks_[next].size < bytes) ++next;
     if (next == blocks_.size()) {
         const std::size_t size = std::max(blocks_.empty() ? first_block_bytes_ : 2 * blocks_.back().size, bytes);
+        blocks_.reserve(blocks_.size() + 1);  // first: the push below cannot throw and lose the block
         void* block = ::operator new(size, kAlign, std::nothrow);
         if (!block)
             throw OutOfMemory(fmt::format("out of memory: the tape's arena needed a block of {:.1f} MB for {:.1f} MB of values "
                                           "(holding {:.1f} MB)", static_cast<double>(size) / 1048576.0,
                                           static_cast<double>(bytes) / 1048576.0, static_cast<double>(in_use_) / 1048576.0));
-        blocks_.reserve(blocks_.size() + 1);
         blocks_.push_back({static_cast<char*>(block), size});
         ++blocks_allocated_;
         TG_POISON(blocks_.back().data, size);

@@ -29,12 +29,6 @@ fs::path npy_path(const fs::path& dir, const std::string& name) { return dir / (
 
 fs::path readable_dir(const fs::path& dir) { return checkpoint_dir_to_read(dir); }
 
-// FNV-1a, 64 bits: a fingerprint of the files' contents, not a defence against forgery.
-std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h = 0xcbf29ce484222325ull) {
-    for (const unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
-    return h;
-}
-
 std::string hex(std::uint64_t h) { return fmt::format("{:016x}", h); }
 
 std::string fingerprint_of(const std::vector<std::string>& entries) {
@@ -81,7 +75,7 @@ std::vector<std::pair<std::string, std::string>> marker_lines(const fs::path& di
 
 bool process_alive(long pid) { return pid > 0 && !(::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH); }
 
-// "NAME.saving-PID" (a staging folder of NAME) and "NAME.lock": the pid, or 0 if `entry` is neither.
+// "NAME.saving-PID" (a staging folder of NAME): the pid, or 0 if `entry` is not one.
 long staging_pid(const std::string& entry) {
     const auto at = entry.rfind(".saving-");
     if (at == std::string::npos || at == 0) return 0;
@@ -155,6 +149,13 @@ bool is_checkpoint_dir(const fs::path& dir) { return fs::is_directory(dir) && fs
 
 bool is_replaceable_dir(const fs::path& dir) { return is_checkpoint_dir(dir) || is_empty_dir(dir); }
 
+void check_old_is_ours(const fs::path& dir) {
+    const fs::path old = checkpoint_path(dir).string() + ".old";
+    if (fs::exists(fs::symlink_status(old)) && !is_checkpoint_dir(old))
+        throw FileError(fmt::format("{}: exists and is not a checkpoint tapegrad moved aside; a save may need that name: "
+                                    "move it away", old.string()));
+}
+
 void probe_checkpoint_save(const fs::path& dir_in) {
     const fs::path dir = checkpoint_path(dir_in);
     const bool exchange = std::getenv("TAPEGRAD_NO_EXCHANGE") == nullptr;
@@ -172,9 +173,10 @@ void probe_checkpoint_save(const fs::path& dir_in) {
         if (renamed) fail("renaming a new folder into place", renamed);
         return;
     }
+    check_old_is_ours(dir);
     const fs::path old = dir.string() + ".old";
     if (fs::exists(fs::symlink_status(old))) {
-        if (!is_checkpoint_dir(old) || !is_checkpoint_dir(dir)) return;  // the save itself decides (and says)
+        if (!is_checkpoint_dir(dir)) return;  // DIR empty, its checkpoint at DIR.old: the save itself decides
         fs::remove_all(old, ec);  // a stale copy left by an interrupted fallback save: the save would remove it
     }
     if (!fs::create_directory(old, ec)) fail("creating " + old.string(), ec ? ec.value() : EEXIST);
@@ -256,9 +258,17 @@ std::string verify_checkpoint(const fs::path& dir) {
     return fingerprint;
 }
 
+fs::path CheckpointLock::path_for(const fs::path& dir) { return checkpoint_path(dir).string() + ".lock"; }
+
 CheckpointLock::CheckpointLock(const fs::path& dir_in) {
     const fs::path dir = checkpoint_path(dir_in);
-    path_ = dir.string() + ".lock";
+    path_ = path_for(dir);
+    auto read_lock = [this](std::string& text) {  // the file's first bytes; false if it holds more than a lock's
+        char buf[64] = {};
+        const ssize_t got = ::pread(fd_, buf, sizeof buf, 0);
+        text.assign(buf, got > 0 ? static_cast<std::size_t>(got) : 0);
+        return got >= 0 && static_cast<std::size_t>(got) < sizeof buf;
+    };
     for (int attempt = 0;; ++attempt) {
         // Created here (O_EXCL), or opened as it is; never through a symbolic link (O_NOFOLLOW).
         bool created = true;
@@ -281,10 +291,9 @@ CheckpointLock::CheckpointLock(const fs::path& dir_in) {
             release_fd();
             throw FileError(fmt::format("{}: exists and is not a regular file; refusing to use it as a lock", path_.string()));
         }
+        std::string text;
         if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-            char buf[64] = {};
-            const ssize_t got = ::pread(fd_, buf, sizeof buf - 1, 0);
-            const std::string text(buf, got > 0 ? static_cast<std::size_t>(got) : 0);
+            read_lock(text);
             const auto at = text.find("pid ");
             const std::string pid = at != std::string::npos ? text.substr(at + 4, text.find('\n', at) - at - 4) : text;
             release_fd();
@@ -300,15 +309,13 @@ CheckpointLock::CheckpointLock(const fs::path& dir_in) {
             throw FileError(fmt::format("{}: replaced at every attempt to lock it", path_.string()));
         }
         if (!created) {  // a stale lock of a process that ended, or somebody's file that must stay as it is
-            char buf[64] = {};
-            const ssize_t got = ::pread(fd_, buf, sizeof buf, 0);
-            if (got < 0 || static_cast<std::size_t>(got) >= sizeof buf || !is_lock_text(std::string(buf, static_cast<std::size_t>(got)))) {
+            if (!read_lock(text) || !is_lock_text(text)) {
                 release_fd();
                 throw FileError(fmt::format("{}: exists and is not a lock file tapegrad made; refusing to touch it: move it "
                                             "away, or name another folder", path_.string()));
             }
         }
-        const std::string text = fmt::format("tapegrad lock\npid {}\n", ::getpid());
+        text = fmt::format("tapegrad lock\npid {}\n", ::getpid());
         if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, text.data(), text.size(), 0) < 0) {}  // the pid is only for messages
         return;
     }
@@ -336,11 +343,7 @@ CheckpointWriter::CheckpointWriter(fs::path dir, std::string kind, bool replace_
     if (const std::string was = checkpoint_kind(dir_); !was.empty() && was != kind_ && !replace_other_kind)
         throw FileError(fmt::format("{}: holds a checkpoint of kind '{}'; refusing to replace it with one of kind '{}'",
                                     dir_.string(), was, kind_));
-    // The fallback save moves the previous checkpoint to DIR.old: a DIR.old of the user's stops the save now.
-    const fs::path old = dir_.string() + ".old";
-    if (fs::exists(fs::symlink_status(old)) && !is_checkpoint_dir(old))
-        throw FileError(fmt::format("{}: exists and is not a checkpoint tapegrad moved aside; a save may need that name: "
-                                    "move it away", old.string()));
+    check_old_is_ours(dir_);  // a DIR.old of the user's stops the save now, before anything is written
     // Staging folders of saves whose process died (killed mid-save) are removed: only those that carry
     // tapegrad's marks (a folder of the user's that happens to have such a name stays).
     std::error_code ec;
@@ -451,12 +454,9 @@ void CheckpointWriter::commit() {
     } else {
         // No atomic exchange on this file system: move the old one aside, then the new one in.
         // A crash between the two renames leaves the old checkpoint at DIR.old, which loading finds.
-        // DIR.old is removed only if it is a checkpoint (checked when the save began, and again here).
-        if (fs::exists(fs::symlink_status(old))) {
-            if (!is_checkpoint_dir(old))
-                throw FileError(fmt::format("{}: exists and is not a checkpoint tapegrad moved aside; move it away", old.string()));
-            fs::remove_all(old);
-        }
+        // DIR.old is removed only if it is a checkpoint.
+        check_old_is_ours(dir_);  // (checked when the save began; a user may have made one since)
+        if (fs::exists(fs::symlink_status(old))) fs::remove_all(old);
         std::error_code ec;
         fs::rename(dir_, old, ec);
         if (ec)

@@ -73,11 +73,16 @@ std::string checkpoint_kind(const std::filesystem::path& dir);
 // folder it lists, not a nested checkpoint or a staging folder or lock of one. Sorted.
 std::vector<std::string> unknown_entries(const std::filesystem::path& dir);
 
+// The fallback save moves the previous checkpoint to DIR.old: a DIR.old that is not a checkpoint (a
+// user's file or folder) must never be removed, so a save there is refused. Throws FileError naming it.
+void check_old_is_ours(const std::filesystem::path& dir);
+
 // Tries, before any long work, the renames a save at `dir` will make, so that a file system that
 // cannot make them (overlayfs cannot rename a folder of a lower layer: EXDEV) fails now, not after
 // an epoch of training. Moves nothing of the user's: an empty folder is exchanged with `dir` and back
 // (were the process killed in between, `dir` would be empty and its checkpoint at DIR.old, where
-// loading and the next save find it). Throws FileError naming the folder and the system's reason.
+// loading and the next save find it). Throws FileError naming the folder and the system's reason, or
+// a DIR.old of the user's (check_old_is_ours).
 void probe_checkpoint_save(const std::filesystem::path& dir);
 
 // Where a checkpoint is read from: `dir`, or `dir.old` where an interrupted save's fallback path
@@ -120,6 +125,7 @@ std::string verify_checkpoint(const std::filesystem::path& dir);
 class CheckpointLock {
 public:
     explicit CheckpointLock(const std::filesystem::path& dir);
+    static std::filesystem::path path_for(const std::filesystem::path& dir);  // DIR.lock
     ~CheckpointLock();
     CheckpointLock(const CheckpointLock&) = delete;
     CheckpointLock& operator=(const CheckpointLock&) = delete;

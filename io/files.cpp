@@ -44,6 +44,11 @@ std::string read_text(const std::filesystem::path& path) {
     return s;
 }
 
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h) {
+    for (const unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+
 void crash_point() {
     static const long crash_at = [] {
         const char* v = std::getenv("TAPEGRAD_CRASH_AT");

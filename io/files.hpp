@@ -2,6 +2,7 @@
 // and renamed over the target, so an interrupted write leaves the old file or the new one, never
 // a mixture. Errors are FileErrors that name the file.
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -17,6 +18,10 @@ struct FileError : Error {
 };
 
 std::string read_text(const std::filesystem::path& path);
+
+// FNV-1a, 64 bits, of `bytes` (continuing from `h`): what checkpoints and training states use to
+// tell whether a file is the one they were saved with; a fingerprint against mistakes, not forgery.
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h = 0xcbf29ce484222325ull);
 void write_file_atomically(const std::filesystem::path& path, const std::string& content);
 
 // The same, written piece by piece (a file too large to hold: eval's translations of a long file):

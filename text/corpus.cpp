@@ -11,7 +11,6 @@ namespace tg::text {
 
 namespace {
 
-
 // The byte offset of the first invalid UTF-8 sequence in s, or npos.
 std::size_t invalid_utf8(const std::string& s) {
     std::size_t i = 0;

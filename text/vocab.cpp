@@ -45,8 +45,7 @@ Vocab Vocab::parse(const std::string& text, const std::string& name) {
     v.ids_.clear();
     std::string line;
     for (std::size_t n = 1; std::getline(in, line); ++n) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();     // CRLF endings
-        if (n == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte order mark
+        clean_line(line, n == 1);  // CRLF endings and a byte order mark, as every reader drops them
         if (n <= 4 && line != kSpecials[n - 1])
             throw FileError(fmt::format("{}:{}: expected '{}' (the first four lines are <pad> <unk> <s> </s>), found '{}'",
                                         name, n, kSpecials[n - 1], line.substr(0, 40)));

@@ -140,7 +140,7 @@ int cmd_train(const Argv& argv) {
     hooks.training_started = [] { in_setup = 0; };
     // Testing hook: TAPEGRAD_SIGINT_IN_SETUP=PHASE sends Ctrl-C's signal as that phase of set-up begins.
     const char* setup_env = std::getenv("TAPEGRAD_SIGINT_IN_SETUP");
-    const std::string lock_path = tg::checkpoint_path(o.out).string() + ".lock";
+    const std::string lock_path = tg::CheckpointLock::path_for(o.out).string();
     held_lock[0] = '\0';
     hooks.setup_phase = [setup_env, &lock_path](const char* what) {
         if (std::string(what) == "holding the lock" && lock_path.size() < sizeof held_lock)

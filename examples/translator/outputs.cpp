@@ -80,16 +80,12 @@ void check_checkpoint_output(const fs::path& given, const char* option, const st
         }
         check_writable(abs, given, option);  // a folder is swapped by rename: it needs write permission too
     }
-    const fs::path old = dir.string() + ".old";
-    if (fs::exists(fs::symlink_status(old, ec)) && !tg::is_checkpoint_dir(old))
-        throw UsageError(fmt::format("{} {}: {} exists and is not a checkpoint tapegrad moved aside; a save may need that "
-                                     "name: move it away", option, given.string(), old.string()));
     const fs::path parent = parent_of(abs);
     if (!fs::is_directory(parent))
         throw UsageError(fmt::format("{} {}: the folder {} does not exist", option, given.string(), parent.string()));
     check_writable(parent, given, option);
     try {
-        tg::probe_checkpoint_save(dir);
+        tg::probe_checkpoint_save(dir);  // (and a DIR.old of the user's)
     } catch (const tg::FileError& e) {
         throw UsageError(fmt::format("{} {}", option, e.what()));
     }

@@ -17,6 +17,7 @@
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
 #include "checkpoint.hpp"
+#include "io/files.hpp"
 #include "optim/adam.hpp"
 #include "outputs.hpp"
 
@@ -136,14 +137,8 @@ void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
     }
 }
 
-// What resuming checks the --train file against: its size and a hash of its bytes (FNV-1a, 64 bits:
-// a fingerprint against mistakes, not against forgery).
-std::string file_fingerprint(const fs::path& path) {
-    const std::string bytes = read_text(path);
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
-    return fmt::format("{}-bytes-fnv1a-{:016x}", bytes.size(), h);
-}
+// What resuming checks the --train file against: its size and a hash of its bytes.
+std::string fingerprint(const std::string& bytes) { return fmt::format("{}-bytes-fnv1a-{:016x}", bytes.size(), fnv1a(bytes)); }
 
 struct Validation {
     bool complete = true;  // false: stopped part way, by a stop request
@@ -267,32 +262,30 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         state.label_smoothing = o.label_smoothing.value_or(0.0);
         state.lr_decay = o.lr_decay.value_or("none");
     }
-    // The training data is the one the state was saved with, or a change the user asked for.
-    const std::string fingerprint = file_fingerprint(o.train);
-    bool new_data = false;
-    if (o.resume && !state.train_data.empty() && state.train_data != fingerprint) {
-        if (!o.allow_new_data)
-            throw UsageError(fmt::format("--train {}: not the file the training being resumed was trained on (it was {}, this "
-                                         "one is {}); resume with that file, or add --new-data to go on with this one",
-                                         o.train.string(), state.train_data, fingerprint));
-        say(fmt::format("resuming on new data ({}): epoch {} starts again from its first batch", o.train.string(), state.epoch + 1));
-        new_data = true;
-    }
-    state.train_data = fingerprint;
-    if (new_data) state.batch = 0;
-
     // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
-    auto read = [&](const fs::path& file) {
-        std::size_t extra = 0;
-        auto pairs = text::read_parallel(file, &extra);
-        if (extra) say(fmt::format("{}: {} lines have more than two columns; the first two are used", file.string(), extra));
-        return pairs;
-    };
     auto phase = [&](const char* what) {
         if (hooks.setup_phase) hooks.setup_phase(what);
     };
     phase("reading the data");
-    std::vector<text::SentencePair> read_train = read(o.train), valid_pairs = read(o.valid);
+    auto parse = [&](const std::string& bytes, const fs::path& file) {
+        std::size_t extra = 0;
+        auto pairs = text::parse_parallel(bytes, file.string(), &extra);
+        if (extra) say(fmt::format("{}: {} lines have more than two columns; the first two are used", file.string(), extra));
+        return pairs;
+    };
+    const std::string train_bytes = read_text(o.train);
+    std::vector<text::SentencePair> read_train = parse(train_bytes, o.train), valid_pairs = parse(read_text(o.valid), o.valid);
+    // The training data is the one the state was saved with, or a change the user asked for.
+    const std::string train_fingerprint = fingerprint(train_bytes);
+    if (o.resume && !state.train_data.empty() && state.train_data != train_fingerprint) {
+        if (!o.allow_new_data)
+            throw UsageError(fmt::format("--train {}: not the file the training being resumed was trained on (it was {}, this "
+                                         "one is {}); resume with that file, or add --new-data to go on with this one",
+                                         o.train.string(), state.train_data, train_fingerprint));
+        say(fmt::format("resuming on new data ({}): epoch {} starts again from its first batch", o.train.string(), state.epoch + 1));
+        state.batch = 0;
+    }
+    state.train_data = train_fingerprint;
     if (o.subwords > 0 && !model) {  // learnt from the training file, one model per language
         phase("learning subword pieces");
         std::vector<std::string> sources, targets;
@@ -317,8 +310,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     }
     std::vector<text::SentencePair> train_pairs;
     for (text::SentencePair& p : read_train)
-        if (p.source.size() <= static_cast<std::size_t>(state.max_len) && p.target.size() <= static_cast<std::size_t>(state.max_len))
-            train_pairs.push_back(std::move(p));
+        if (!too_long(p)) train_pairs.push_back(std::move(p));
     if (train_pairs.empty())
         throw UsageError(fmt::format("--max-len: no training pair of {} is {} {} or shorter", o.train.string(), state.max_len,
                                      src_subwords ? "pieces" : "words"));
