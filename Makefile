@@ -2,6 +2,7 @@
 # missing (Debian 12 packages) and builds first.
 BUILD      ?= build
 SAN_BUILD  ?= build-sanitize
+REF_BUILD  ?= build-reference
 SHELL      := /bin/bash
 MESON_ARGS ?=
 PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxsimd-dev \
@@ -16,7 +17,7 @@ ifeq ($(origin OPENBLAS_CORETYPE), undefined)
   endif
 endif
 
-.PHONY: deps check-build-dir build test demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer interop
+.PHONY: deps check-build-dir build test test-reference demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer interop
 
 # Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
 # On a system without dpkg (not Debian), nothing is installed: the libraries are looked for with
@@ -54,7 +55,7 @@ $(BUILD)/build.ninja:
 # A build folder copied from another checkout still points at that tree's sources (meson-info.json
 # names them): building there would spin and fail. Say what to do instead.
 check-build-dir:
-	@for b in $(BUILD) $(SAN_BUILD); do info=$$b/meson-info/meson-info.json; \
+	@for b in $(BUILD) $(SAN_BUILD) $(REF_BUILD); do info=$$b/meson-info/meson-info.json; \
 	if [ -f "$$info" ]; then \
 	  src=$$(grep -o '"source": *"[^"]*"' "$$info" | head -n 1 | sed 's/.*: *"//; s/"$$//'); \
 	  if [ -n "$$src" ] && [ "$$(cd "$$src" 2>/dev/null && pwd -P)" != "$$(pwd -P)" ]; then \
@@ -124,6 +125,15 @@ bench: build
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer), with
 # xtensor's own bounds checks on. -O1: xsimd's AVX-512 code does not compile at -O0 with g++ 12.
+# The reference engine alone (-Dkernels=false: no kernels/, no OpenBLAS): every op on the plain loops
+# beside it. CI runs the whole suite on it, so the code a reader learns from cannot rot.
+$(REF_BUILD)/build.ninja:
+	meson setup $(REF_BUILD) -Dkernels=false $(MESON_ARGS)
+
+test-reference: deps check-build-dir $(REF_BUILD)/build.ninja
+	ninja -C $(REF_BUILD)
+	$(REF_BUILD)/tests/tests
+
 $(SAN_BUILD)/build.ninja:
 	meson setup $(SAN_BUILD) -Dbuildtype=debug -Doptimization=1 -Db_sanitize=address,undefined -Dxtensor_asserts=true $(MESON_ARGS)
 
@@ -148,7 +158,7 @@ fuzz-build: fuzz-deps
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_tsv.cpp text/corpus.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_tsv
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_vocab.cpp text/vocab.cpp text/corpus.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_vocab
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_npy.cpp io/npy.cpp io/files.cpp autograd/tensor.cpp autograd/arena.cpp autograd/shape.cpp -lfmt -o $(FUZZ_DIR)/fuzz_npy
-	clang++ $(FUZZ_FLAGS) fuzz/fuzz_args.cpp examples/translator/args.cpp autograd/threads.cpp -lfmt -lopenblas -o $(FUZZ_DIR)/fuzz_args
+	clang++ $(FUZZ_FLAGS) fuzz/fuzz_args.cpp examples/translator/args.cpp kernels/threads.cpp -lfmt -lopenblas -o $(FUZZ_DIR)/fuzz_args
 
 fuzz: fuzz-build
 	@for t in tsv vocab npy args; do \
@@ -161,4 +171,4 @@ fuzz: fuzz-build
 	done
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(REF_BUILD)

@@ -1,5 +1,5 @@
 // Everything a user of the autograd engine needs, in one include. Speed-only features are opt-in
-// headers: packed weights for decoding (packed.hpp) and the library's threads (threads.hpp).
+// headers of kernels/: packed weights for decoding (kernels/packed.hpp), threads (kernels/threads.hpp).
 #pragma once
 #include "error.hpp"
 #include "gradcheck.hpp"

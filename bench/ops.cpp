@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
-#include "autograd/detail/gemm.hpp"
-#include "autograd/threads.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/threads.hpp"
 #include "bench/alloc_counter.hpp"
 
 namespace {
@@ -95,7 +95,7 @@ int main() {
                         static_cast<int>(c.n), 0.0f, out.data(), static_cast<int>(c.n));
         };
         auto raw = [&] {
-            tg::detail::sgemm(a.value().data(), false, c.k, w.value().data(), false, c.n, out.data(), c.n, c.m, c.n, c.k, 0.0f);
+            tg::kernels::gemm(a.value().data(), false, c.k, w.value().data(), false, c.n, out.data(), c.n, c.m, c.n, c.k, 0.0f);
         };
         const int reps = c.m * c.k * c.n > 10'000'000 ? 20 : 200;
         std::vector<double> o, s, b;

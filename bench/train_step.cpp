@@ -23,9 +23,9 @@
 #include "args.hpp"
 #include "decode.hpp"
 #include "commands.hpp"
-#include "autograd/detail/gemm.hpp"
-#include "autograd/threads.hpp"
-#include "autograd/profile.hpp"
+#include "kernels/threads.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/profile.hpp"
 #include "bench/alloc_counter.hpp"
 #include "model.hpp"
 #include "optim/adam.hpp"
@@ -55,11 +55,11 @@ double median(std::vector<double> v) {
     return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// One product by the routine tapegrad's ops use: our AVX-512 kernel where it is compiled in
-// (autograd/gemm_avx512.cpp), else OpenBLAS's cblas_sgemm. (`openblas`: OpenBLAS whatever the build.)
+// One product by the routine tapegrad's ops use (kernels::gemm: OpenBLAS while training, ours for
+// AVX-512 while decoding where it is compiled in). (`openblas`: OpenBLAS whatever the build.)
 void product(const GemmCall& g, const float* a, const float* b, float* c, bool openblas = false) {
     const std::size_t lda = g.trans_a ? g.m : g.k, ldb = g.trans_b ? g.k : g.n;
-    if (!openblas) return tg::detail::sgemm(a, g.trans_a, lda, b, g.trans_b, ldb, c, g.n, g.m, g.n, g.k, g.beta);
+    if (!openblas) return tg::kernels::gemm(a, g.trans_a, lda, b, g.trans_b, ldb, c, g.n, g.m, g.n, g.k, g.beta);
     cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans, g.trans_b ? CblasTrans : CblasNoTrans, int(g.m), int(g.n),
                 int(g.k), 1.0f, a, int(lda), b, int(ldb), g.beta, c, int(g.n));
 }
@@ -282,7 +282,7 @@ int main(int argc, char** argv) {
         std::size_t next_batch = 0;
         std::size_t tokens_done = 0;  // target tokens of the timed steps (varies with the batch)
 
-        // Decoding reads the output weight packed (autograd/packed.hpp); what packing costs, once per run
+        // Decoding reads the output weight packed (kernels/packed.hpp); what packing costs, once per run
         // (median of 5: the process's first packs of a large weight also pay for fresh memory).
         std::vector<double> pack_t;
         PackedWeight packed;
@@ -405,7 +405,7 @@ int main(int argc, char** argv) {
                    static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0),
                    static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0), hw_limit,
                    hw_limit > 0 ? med / hw_limit : 0, machine.gflop_per_s, machine.gb_per_s, decode ? beam : 0,
-                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s, tg::detail::own_gemm_enabled() ? "tapegrad-avx512" : "openblas");
+                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s, tg::kernels::own_gemm_compiled() && decode ? "tapegrad-avx512" : "openblas");
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);

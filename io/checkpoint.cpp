@@ -158,7 +158,7 @@ void check_old_is_ours(const fs::path& dir) {
 
 void probe_checkpoint_save(const fs::path& dir_in) {
     const fs::path dir = checkpoint_path(dir_in);
-    const bool exchange = std::getenv("TAPEGRAD_NO_EXCHANGE") == nullptr;
+    const bool exchange = !(fault_hooks().no_exchange && fault_hooks().no_exchange());
     std::error_code ec;
     auto fail = [&](const std::string& what, int err) {
         throw FileError(fmt::format("{}: a save could not publish a checkpoint here ({}: {}{}); name a folder on another file "
@@ -412,8 +412,8 @@ void link_tree(const fs::path& from, const fs::path& to) {
 }  // namespace
 
 void CheckpointWriter::commit() {
-    if (save_should_fail())
-        throw FileError(fmt::format("{}: save failed (simulated by TAPEGRAD_FAIL_SAVE_AT)", dir_.string()));
+    if (fault_hooks().fail_save && fault_hooks().fail_save())
+        throw FileError(fmt::format("{}: save failed (a fault injected by a test)", dir_.string()));
     std::sort(folders_.begin(), folders_.end());
     folders_.erase(std::unique(folders_.begin(), folders_.end()), folders_.end());
     std::string marker = "tapegrad checkpoint\nformat 1\n";
@@ -443,7 +443,7 @@ void CheckpointWriter::commit() {
     const fs::path parent = dir_.parent_path().empty() ? fs::path(".") : dir_.parent_path();
     const fs::path old = dir_.string() + ".old";
     crash_point();  // complete and flushed, not yet published
-    const bool exchange = std::getenv("TAPEGRAD_NO_EXCHANGE") == nullptr;  // testing: as on overlayfs
+    const bool exchange = !(fault_hooks().no_exchange && fault_hooks().no_exchange());  // tests: as on overlayfs
     if (!fs::exists(dir_)) {
         std::error_code ec;
         fs::rename(staging_, dir_, ec);

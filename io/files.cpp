@@ -49,22 +49,9 @@ std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h) {
     return h;
 }
 
-void crash_point() {
-    static const long crash_at = [] {
-        const char* v = std::getenv("TAPEGRAD_CRASH_AT");
-        return v ? std::atol(v) : 0L;
-    }();
-    static long calls = 0;
-    if (crash_at > 0 && ++calls == crash_at) ::kill(::getpid(), SIGKILL);
-}
-
-bool save_should_fail() {
-    static const long fail_at = [] {
-        const char* v = std::getenv("TAPEGRAD_FAIL_SAVE_AT");
-        return v ? std::atol(v) : 0L;
-    }();
-    static long saves = 0;
-    return fail_at > 0 && ++saves == fail_at;
+FaultHooks& fault_hooks() {
+    static FaultHooks hooks;  // (a function's static: set before main by a test's initialiser, whatever the order)
+    return hooks;
 }
 
 AtomicFile::AtomicFile(std::filesystem::path path) : path_(std::move(path)) {

@@ -42,19 +42,19 @@ private:
 };
 void fsync_path(const std::filesystem::path& path);  // makes a directory's new entries durable
 
-// A testing hook for interruption: each step of a save (a file written, flushed, renamed; a
-// checkpoint swapped in) calls crash_point(). With TAPEGRAD_CRASH_AT=N in the environment, the
-// N-th call kills the process with SIGKILL, so tests can interrupt a save at every step and check
-// that the last good checkpoint survives (tests/test_interrupt.cpp). Without it, it does nothing.
-void crash_point();
-
-// A testing hook for failure: with TAPEGRAD_FAIL_SAVE_AT=N in the environment, the N-th checkpoint
-// save fails (CheckpointWriter::commit throws FileError before publishing anything), so tests can
-// check that a failed save is reported as failed. Without it, it returns false.
-bool save_should_fail();
-
-// A testing hook for file systems without an atomic exchange (overlayfs, some network file systems):
-// with TAPEGRAD_NO_EXCHANGE set, a checkpoint save (and its probe) takes the fallback path, moving the
-// previous checkpoint to DIR.old and the new one into place, as it must where renameat2 fails.
+// Fault injection, for tests only. The library calls these hooks at each step of a save (a file
+// written, flushed, renamed; a checkpoint swapped in), before publishing a checkpoint, and when it
+// chooses how to publish one. All are null, and so do nothing, unless a test program sets them
+// (tests/fault_injection.cpp, linked into the test build of the translator only): tests kill a save
+// at every step, fail one, or publish as on overlayfs, and no shipped program reads anything for them.
+struct FaultHooks {
+    void (*save_step)() = nullptr;    // at each step of a save: a test may kill the process here
+    bool (*fail_save)() = nullptr;    // true: this checkpoint save fails before publishing anything
+    bool (*no_exchange)() = nullptr;  // true: publish as on a file system without an atomic exchange
+};
+FaultHooks& fault_hooks();
+inline void crash_point() {
+    if (fault_hooks().save_step) fault_hooks().save_step();
+}
 
 }  // namespace tg

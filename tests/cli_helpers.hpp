@@ -34,12 +34,13 @@ inline Result run_shell(const std::string& command) {
 }
 
 // Runs `translator ARGS` through the shell (ARGS may hold redirections), with `stdin_text` on stdin.
-// With `env` ("NAME=value ..."), those variables are set for the translator only.
+// With `env` ("NAME=value ..."), those variables are set for the translator only, and the translator
+// is its test build (translator-faults), whose fault hooks read them (tests/fault_injection.cpp).
 // With `cwd`, it runs in that folder.
 inline Result run(const std::string& args, const std::string& stdin_text = "", const std::string& env = "",
                   const std::string& cwd = "") {
     std::string cmd = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + (env.empty() ? "" : "env " + env + " ") +
-                      std::string(TG_TRANSLATOR) + " " + args + " 2>&1";
+                      std::string(env.empty() ? TG_TRANSLATOR : TG_TRANSLATOR_FAULTS) + " " + args + " 2>&1";
     if (!stdin_text.empty()) cmd = "printf '%s' '" + stdin_text + "' | " + cmd;
     return run_shell(cmd);
 }

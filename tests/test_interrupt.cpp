@@ -1,6 +1,7 @@
 // Interrupting training never loses the last good checkpoint, and resuming ends exactly where an
 // uninterrupted run ends. A real `translator train` process is killed (SIGKILL) at many steps of
-// its saves, through the TAPEGRAD_CRASH_AT hook (io/files.hpp): after each kill the checkpoint
+// its saves, through the save_step fault hook (io/files.hpp; TAPEGRAD_CRASH_AT in the translator's test
+// build, tests/fault_injection.cpp): after each kill the checkpoint
 // folder, if one was ever completed, must load; then --resume must finish the training with
 // parameters equal, bit for bit, to those of a run that was never interrupted.
 #include <sys/wait.h>
@@ -41,7 +42,9 @@ TEST_CASE("SIGKILL at any step of a save keeps the last checkpoint; --resume end
     const fs::path dir = fs::temp_directory_path() / ("tapegrad-interrupt-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
-    const std::string T = TG_TRANSLATOR, d = dir.string();
+    // The test build of the translator: the same program, with fault hooks that read TAPEGRAD_CRASH_AT and
+    // TAPEGRAD_SIGINT_AT_STEP (tests/fault_injection.cpp); without them it runs as the shipped one.
+    const std::string T = TG_TRANSLATOR_FAULTS, d = dir.string();
     REQUIRE(run_status(T + " generate --task local --n 120 --seed 1 --max-len 5 --out " + d + "/data") == 0);
     const std::string train = T + " train --train " + d + "/data.tsv --valid " + d + "/data.tsv --epochs 3 --batch 16" +
                               " --emb 8 --hidden 8 --attn 8 --seed 4 ";

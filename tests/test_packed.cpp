@@ -1,4 +1,4 @@
-// The packed weight of decoding (autograd/packed.hpp): the same numbers as a product computed in
+// The packed weight of decoding (kernels/packed.hpp): the same numbers as a product computed in
 // double precision by plain loops, for every shape the kernel treats differently (row counts around
 // its tiles of 6 rows, or 12 with AVX-512, column counts around its panels of 16 or 32 columns,
 // depths split into several passes),
@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "helpers.hpp"
-#include "autograd/packed.hpp"
-#include "autograd/threads.hpp"
+#include "kernels/packed.hpp"
+#include "kernels/threads.hpp"
 #include "tapegrad.hpp"
 
 using namespace tg;

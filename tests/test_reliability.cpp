@@ -150,7 +150,7 @@ TEST_CASE("a save that fails is reported as failed, never as saved") {
     Trained& t = trained();
     Workdir w;
     const Result r = run(t.train + "--epochs 1 --out " + w / "m", "", "TAPEGRAD_FAIL_SAVE_AT=1");
-    CHECK_RUN(r, 1, "best, NOT saved", "could not be saved", "simulated");
+    CHECK_RUN(r, 1, "best, NOT saved", "could not be saved", "a fault injected by a test");
     CHECK(r.output.find("best, saved") == std::string::npos);
     CHECK(!fs::exists(w.path / "m"));
 }

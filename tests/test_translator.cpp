@@ -10,9 +10,8 @@
 #include <cmath>
 
 #include "helpers.hpp"
-#include "autograd/threads.hpp"
+#include "kernels/threads.hpp"
 #include "model.hpp"
-#include "autograd/profile.hpp"
 #include "optim/adam.hpp"
 #include "tasks.hpp"
 #include "training.hpp"
@@ -143,17 +142,18 @@ TEST_CASE("the output layer computes the positions with a target word, not the p
     RNNSearch model(c, gen);
     const text::Batch batch = batch_of({0, 1});
     REQUIRE(batch.target_tokens < batch.size * batch.tgt_len);  // the batch has padding
-    std::vector<GemmCall> products;
-    set_gemm_log(&products);
+    Tape tape;
+    TapeScope on(tape);
     Var logits;
     const float loss = model.loss(batch, &logits).item();
-    set_gemm_log(nullptr);
     CHECK(logits.shape() == Shape{batch.target_tokens, c.tgt_vocab});
-    std::size_t output_products = 0;
-    for (const GemmCall& g : products) {
-        if (g.n != c.tgt_vocab && g.m != c.tgt_vocab) continue;
+    std::size_t output_products = 0;  // the records of the products that make a row of logits
+    for (std::size_t i = 0; i < tape.num_records(); ++i) {
+        const Record& r = tape.record(i);
+        const Shape& out = r.out().shape();
+        if ((std::string(r.op) != "linear" && std::string(r.op) != "matmul") || out[out.rank() - 1] != c.tgt_vocab) continue;
         ++output_products;
-        CHECK(g.m * g.n == batch.target_tokens * c.tgt_vocab);
+        CHECK(r.out().numel() == batch.target_tokens * c.tgt_vocab);
     }
     CHECK(output_products == 1);
     // The same loss as every position's logits, computed step by step as decoding does, with the

@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
 #include <string>
 
 namespace tg {
@@ -71,21 +70,6 @@ Var Op::finish(BackwardFn backward) {
 }
 
 namespace detail {
-
-Tensor& grad_to_write(Record& r, int i, float& beta) {
-    Node& n = *r.inputs[static_cast<std::size_t>(i)];
-    beta = n.has_grad ? 1.0f : 0.0f;
-    if (!n.has_grad) {
-        n.grad.resize(n.value.shape());
-        n.has_grad = true;
-    }
-    return n.grad;
-}
-
-void write_or_add(float* dst, const float* src, std::size_t n, float beta) {
-    if (beta == 0.0f) std::memcpy(dst, src, n * sizeof(float));
-    else for (std::size_t k = 0; k < n; ++k) dst[k] += src[k];
-}
 
 Tensor& scratch(const Shape& s) {
     thread_local Tensor t;

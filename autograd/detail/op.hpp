@@ -40,40 +40,24 @@ struct AxisSplit {
 };
 AxisSplit split_at(const Shape& s, int axis);
 
-// --- two shortcuts of the built-in ops, on top of Record::grad_in() ---
-// The gradient buffer of input i for a backward that writes it whole: `beta` is 0 the first time
-// (the buffer holds garbage and must be overwritten, saving grad_in()'s zero fill) and 1 after (add
-// to it). For BLAS calls (C = alpha A B + beta C).
-Tensor& grad_to_write(Record& r, int i, float& beta);
-// What a backward that copies a gradient does with that buffer: dst = src (beta 0: dst holds
-// garbage, not to be read) or dst += src.
-void write_or_add(float* dst, const float* src, std::size_t n, float beta);
-
 // Adds into `into` (shape S) the tensor `g` whose shape S broadcasts to, summing over the broadcast
-// axes: the one place where every broadcasting op's backward "un-broadcasts" its gradient.
+// axes: the one place where a broadcasting op's backward "un-broadcasts" its gradient.
 void sum_to(const Tensor& g, Tensor& into);
-// A scratch tensor for backward temporaries (one per thread, reused).
+// A tensor for backward temporaries, one per thread and reused: a warmed-up step allocates nothing.
 Tensor& scratch(const Shape& s);
 
-// grad(input i) += expr, where expr has the output's shape; reduces over broadcast axes if input i
-// was broadcast. Same shape: one fused pass, no temporary.
+// grad += expr, where expr has the op's output shape `out` and grad the shape of an input that was
+// broadcast to it (or the same shape: then one pass, no temporary). Used with grad_in:
+//     add_to(r.grad_in(0), view(r.grad_out()) * view(r.input(1)), r.out().shape());
 template <class E>
-void accumulate(Record& r, int i, E&& expr) {
-    Node& input = *r.inputs[static_cast<std::size_t>(i)];
-    if (!input.has_grad && input.value.shape() == r.out().shape()) {  // the first gradient: assign, no zero fill
-        input.grad.resize(input.value.shape());
-        input.has_grad = true;
-        xt::noalias(view(input.grad)) = std::forward<E>(expr);
+void add_to(Tensor& grad, E&& expr, const Shape& out) {
+    if (grad.shape() == out) {
+        xt::noalias(view(grad)) += std::forward<E>(expr);
         return;
     }
-    Tensor& g = r.grad_in(static_cast<std::size_t>(i));
-    if (g.shape() == r.out().shape()) {
-        xt::noalias(view(g)) += std::forward<E>(expr);
-    } else {
-        Tensor& tmp = scratch(r.out().shape());
-        xt::noalias(view(tmp)) = std::forward<E>(expr);
-        sum_to(tmp, g);
-    }
+    Tensor& full = scratch(out);  // the gradient before summing over the broadcast axes
+    xt::noalias(view(full)) = std::forward<E>(expr);
+    sum_to(full, grad);
 }
 
 }  // namespace tg::detail

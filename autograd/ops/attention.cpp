@@ -1,38 +1,27 @@
 // additive_scores: the alignment model of Bahdanau attention as one op,
 //     e[b, s] = v . tanh(q[b] + keys[b, s])          (the paper's Eq. 6 with A.1.2's a(s_{i-1}, h_j))
 // Composed from add, tanh and matmul it writes and reads three [B, S, A] temporaries at every decoder
-// step and runs a one-column product through BLAS; fused, one pass forward (SIMD) keeps tanh's values (for
-// backward) and one pass backward writes every gradient. The composed form stays the readable
-// reference: tests/test_ops_grad.cpp checks this op's gradients and that both agree.
+// step and runs a one-column product; fused, one pass forward keeps tanh's values (for backward) and
+// one pass backward writes every gradient. tests/test_ops_grad.cpp checks this op's gradients and that
+// it agrees with the composed form.
 #include <fmt/format.h>
 
 #include <cmath>
-#include <xsimd/xsimd.hpp>
 
 #include "autograd/detail/op.hpp"
+#include "kernels/kernels.hpp"
 
 namespace tg {
-using namespace detail;
 
 namespace {
 
-using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector registers hold
-
-// One row of the forward: energy = tanh(q + k) over A floats, returns v . energy. Explicit SIMD with
-// unaligned loads: which elements take the vector path depends on the position in the row only, not
-// on the row's address (A need not be a multiple of 16), so the same inputs always give the same
-// bits; xtensor would treat an unaligned head with scalar code.
+// One score: energy = tanh(q + k) over A floats, kept for backward; returns v . energy (the
+// reference; kernels/fused_rows.cpp has it in SIMD).
 // <doc:score-row>
 float score_row(const float* q, const float* k, const float* v, float* energy, std::size_t A) {
-    Batch acc(0.0f);
-    std::size_t a = 0;
-    for (; a + Batch::size <= A; a += Batch::size) {
-        const Batch e = xsimd::tanh(Batch::load_unaligned(q + a) + Batch::load_unaligned(k + a));
-        e.store_unaligned(energy + a);
-        acc = xsimd::fma(e, Batch::load_unaligned(v + a), acc);
-    }
-    float score = xsimd::hadd(acc);
-    for (; a < A; ++a) {
+    if constexpr (kernels::enabled) return kernels::score_row(q, k, v, energy, A);
+    float score = 0.0f;
+    for (std::size_t a = 0; a < A; ++a) {
         energy[a] = std::tanh(q[a] + k[a]);
         score += energy[a] * v[a];
     }
@@ -66,8 +55,7 @@ Var additive_scores(const Var& query, const Var& keys, const Var& v) {
         const std::size_t Q = r.input(0).shape()[0], S = r.input(1).shape()[1], A = r.input(1).shape()[2];
         const std::size_t G = Q / r.input(1).shape()[0];
         const float *E = r.saved.data(), *de = r.grad_out().data(), *v = r.input(2).data();
-        float beta = 1.0f;
-        float* dk = r.needs_grad(1) ? grad_to_write(r, 1, beta).data() : nullptr;
+        float* dk = r.needs_grad(1) ? r.grad_in(1).data() : nullptr;
         float* dq = r.needs_grad(0) ? r.grad_in(0).data() : nullptr;
         float* dv = r.needs_grad(2) ? r.grad_in(2).data() : nullptr;
         for (std::size_t row = 0; row < Q; ++row)
@@ -76,13 +64,8 @@ Var additive_scores(const Var& query, const Var& keys, const Var& v) {
                 const float* e = E + (row * S + s) * A;
                 // One loop per gradient, each computing t again: a single loop writing all three (measured)
                 // made the training step's backward 10% slower, as it no longer vectorises.
-                if (dk) {  // beta == 0: the buffer holds garbage, overwritten by each sentence's first query
-                    float* out = dk + (row / G * S + s) * A;
-                    if (beta == 0.0f && row % G == 0)
-                        for (std::size_t a = 0; a < A; ++a) out[a] = g * v[a] * (1.0f - e[a] * e[a]);
-                    else
-                        for (std::size_t a = 0; a < A; ++a) out[a] += g * v[a] * (1.0f - e[a] * e[a]);
-                }
+                if (dk)
+                    for (std::size_t a = 0; a < A; ++a) dk[(row / G * S + s) * A + a] += g * v[a] * (1.0f - e[a] * e[a]);
                 if (dq)
                     for (std::size_t a = 0; a < A; ++a) dq[row * A + a] += g * v[a] * (1.0f - e[a] * e[a]);
                 if (dv)

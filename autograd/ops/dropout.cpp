@@ -36,7 +36,7 @@ Var dropout(const Var& x, float p, Generator& gen) {
     for (std::size_t k = 0; k < n; ++k) out[k] = in[k] * mask[k];
     return op.finish([](Record& r) {
         auto m = xt::adapt(r.saved.data(), r.saved.size(), xt::no_ownership(), xshape(r.out().shape()));
-        accumulate(r, 0, view(r.grad_out()) * m);
+        xt::noalias(view(r.grad_in(0))) += view(r.grad_out()) * m;
     });
 }
 

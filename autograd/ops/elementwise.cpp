@@ -1,5 +1,5 @@
 // Arithmetic with NumPy broadcasting. Each op: the value, then its derivative, a few lines apart.
-// Gradients of broadcast inputs are summed back to their shape by accumulate() (see detail/op.hpp).
+// Gradients of broadcast inputs are summed back to their shape by add_to() (see detail/op.hpp).
 #include "autograd/detail/op.hpp"
 
 namespace tg {
@@ -9,8 +9,8 @@ Var add(const Var& a, const Var& b) {  // d(a+b) = da + db
     Op op("add", {a, b}, broadcast_shapes(a.shape(), b.shape(), "add"));
     xt::noalias(view(op.out())) = view(a.value()) + view(b.value());
     return op.finish([](Record& r) {
-        if (r.needs_grad(0)) accumulate(r, 0, view(r.grad_out()));
-        if (r.needs_grad(1)) accumulate(r, 1, view(r.grad_out()));
+        if (r.needs_grad(0)) add_to(r.grad_in(0), view(r.grad_out()), r.out().shape());
+        if (r.needs_grad(1)) add_to(r.grad_in(1), view(r.grad_out()), r.out().shape());
     });
 }
 
@@ -18,8 +18,8 @@ Var sub(const Var& a, const Var& b) {  // d(a-b) = da - db
     Op op("sub", {a, b}, broadcast_shapes(a.shape(), b.shape(), "sub"));
     xt::noalias(view(op.out())) = view(a.value()) - view(b.value());
     return op.finish([](Record& r) {
-        if (r.needs_grad(0)) accumulate(r, 0, view(r.grad_out()));
-        if (r.needs_grad(1)) accumulate(r, 1, -view(r.grad_out()));
+        if (r.needs_grad(0)) add_to(r.grad_in(0), view(r.grad_out()), r.out().shape());
+        if (r.needs_grad(1)) add_to(r.grad_in(1), -view(r.grad_out()), r.out().shape());
     });
 }
 
@@ -27,8 +27,8 @@ Var mul(const Var& a, const Var& b) {  // d(ab) = b da + a db
     Op op("mul", {a, b}, broadcast_shapes(a.shape(), b.shape(), "mul"));
     xt::noalias(view(op.out())) = view(a.value()) * view(b.value());
     return op.finish([](Record& r) {
-        if (r.needs_grad(0)) accumulate(r, 0, view(r.grad_out()) * view(r.input(1)));
-        if (r.needs_grad(1)) accumulate(r, 1, view(r.grad_out()) * view(r.input(0)));
+        if (r.needs_grad(0)) add_to(r.grad_in(0), view(r.grad_out()) * view(r.input(1)), r.out().shape());
+        if (r.needs_grad(1)) add_to(r.grad_in(1), view(r.grad_out()) * view(r.input(0)), r.out().shape());
     });
 }
 
@@ -36,22 +36,22 @@ Var div(const Var& a, const Var& b) {  // d(a/b) = da / b - a db / b^2
     Op op("div", {a, b}, broadcast_shapes(a.shape(), b.shape(), "div"));
     xt::noalias(view(op.out())) = view(a.value()) / view(b.value());
     return op.finish([](Record& r) {
-        if (r.needs_grad(0)) accumulate(r, 0, view(r.grad_out()) / view(r.input(1)));
-        if (r.needs_grad(1)) accumulate(r, 1, -view(r.grad_out()) * view(r.out()) / view(r.input(1)));  // a/b^2 = out/b
+        if (r.needs_grad(0)) add_to(r.grad_in(0), view(r.grad_out()) / view(r.input(1)), r.out().shape());
+        if (r.needs_grad(1)) add_to(r.grad_in(1), -view(r.grad_out()) * view(r.out()) / view(r.input(1)), r.out().shape());  // a/b^2 = out/b
     });
 }
 
 Var neg(const Var& a) {
     Op op("neg", {a}, a.shape());
     xt::noalias(view(op.out())) = -view(a.value());
-    return op.finish([](Record& r) { accumulate(r, 0, -view(r.grad_out())); });
+    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += -view(r.grad_out()); });
 }
 
 // With a float: the scalar is an attribute of the record, not a value on the tape.
 Var add_scalar(const Var& a, float s) {
     Op op("add_scalar", {a}, a.shape());
     xt::noalias(view(op.out())) = view(a.value()) + s;
-    return op.finish([](Record& r) { accumulate(r, 0, view(r.grad_out())); });
+    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += view(r.grad_out()); });
 }
 
 namespace {
@@ -64,13 +64,13 @@ Var mul_scalar(const Var& a, float s) {
     Op op("mul_scalar", {a}, a.shape());
     xt::noalias(view(op.out())) = view(a.value()) * s;
     op.set_attrs(Factor{s});
-    return op.finish([](Record& r) { accumulate(r, 0, view(r.grad_out()) * r.attrs<Factor>().s); });
+    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += view(r.grad_out()) * r.attrs<Factor>().s; });
 }
 
 Var rsub_scalar(const Var& a, float s) {
     Op op("rsub_scalar", {a}, a.shape());
     xt::noalias(view(op.out())) = s - view(a.value());
-    return op.finish([](Record& r) { accumulate(r, 0, -view(r.grad_out())); });
+    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += -view(r.grad_out()); });
 }
 
 }  // namespace tg

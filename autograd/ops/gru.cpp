@@ -7,58 +7,36 @@
 //     n  = tanh(gi_n + r * gh_n)         candidate state
 //     h' = (1 - z) * n + z * h           new state
 // Composed from slice, add, sigmoid, tanh and mul that is 14 records a step, each a pass over [B, H]
-// with its own temporary (the slices are copies); fused, one SIMD pass forward keeps r, z, n and gh_n
-// for backward, and one pass backward writes all three gradients. The composed form stays the readable
-// reference: tests/test_ops_grad.cpp checks this op's gradients and that both agree.
+// with its own temporary (the slices are copies); fused, one pass forward keeps r, z, n and gh_n for
+// backward, and one pass backward writes all three gradients. tests/test_ops_grad.cpp checks this op's
+// gradients and that it agrees with the composed form.
 #include <fmt/format.h>
 
 #include <cmath>
-#include <type_traits>
-#include <xsimd/xsimd.hpp>
 
 #include "autograd/detail/op.hpp"
+#include "kernels/kernels.hpp"
 
 namespace tg {
-using namespace detail;
 
 namespace {
 
-using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector registers hold
-
-// The same code for a vector of floats and for the row's scalar tail (as in ops/attention.cpp: which
-// elements take the vector path depends on the position only, so the same inputs give the same bits).
-template <class T> T load(const float* p) { if constexpr (std::is_same_v<T, float>) return *p; else return T::load_unaligned(p); }
-inline void store(float* p, float v) { *p = v; }
-inline void store(float* p, const Batch& v) { v.store_unaligned(p); }
-template <class T> T sigmoid_of(const T& x) { using std::exp, xsimd::exp; return T(1.0f) / (T(1.0f) + exp(-x)); }
-template <class T> T tanh_of(const T& x) { using std::tanh, xsimd::tanh; return tanh(x); }
-
-// One step's gates at positions [k, k + width of T) of a row; gi and gh rows are [r; z; n] (3H).
+// One row of the forward (the reference; kernels/fused_rows.cpp has it in SIMD). gi and gh rows are
+// [r; z; n] (3H); r, z, n and gh_n are kept for backward.
 // <doc:gru-gates>
-template <class T>
-void gates_at(std::size_t k, std::size_t H, const float* gi, const float* gh, const float* h, float* r, float* z, float* n,
-              float* gh_n, float* h_new) {
-    const T r_k = sigmoid_of(load<T>(gi + k) + load<T>(gh + k));               // r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
-    const T z_k = sigmoid_of(load<T>(gi + H + k) + load<T>(gh + H + k));       // z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
-    const T g_k = load<T>(gh + 2 * H + k);
-    const T n_k = tanh_of(load<T>(gi + 2 * H + k) + r_k * g_k);                // n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-    store(h_new + k, (T(1.0f) - z_k) * n_k + z_k * load<T>(h + k));           // h' = (1 - z) * n + z * h
-    store(r + k, r_k), store(z + k, z_k), store(n + k, n_k), store(gh_n + k, g_k);  // for backward
+void gates_row(std::size_t H, const float* gi, const float* gh, const float* h, float* r, float* z, float* n,
+               float* gh_n, float* h_new) {
+    if constexpr (kernels::enabled) return kernels::gru_gates_row(H, gi, gh, h, r, z, n, gh_n, h_new);
+    auto sigmoid = [](float x) { return 1.0f / (1.0f + std::exp(-x)); };
+    for (std::size_t k = 0; k < H; ++k) {
+        r[k] = sigmoid(gi[k] + gh[k]);                   // r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+        z[k] = sigmoid(gi[H + k] + gh[H + k]);           // z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        gh_n[k] = gh[2 * H + k];
+        n[k] = std::tanh(gi[2 * H + k] + r[k] * gh_n[k]);  // n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+        h_new[k] = (1.0f - z[k]) * n[k] + z[k] * h[k];   // h' = (1 - z) * n + z * h
+    }
 }
 // </doc:gru-gates>
-
-// Backward at positions [k, k + width of T): the gates' gradients into one row da = [da_r, da_z, da_n]
-// (3H), and dh = dh' z written (beta 0: over garbage) or added.
-template <class T>
-void gates_backward_at(std::size_t k, std::size_t H, const float* d, const float* h, const float* r, const float* z,
-                       const float* n, const float* gh_n, float* da, float* dh, float beta_h) {
-    const T d_k = load<T>(d + k), r_k = load<T>(r + k), z_k = load<T>(z + k), n_k = load<T>(n + k), one(1.0f);
-    const T da_n = d_k * (one - z_k) * (one - n_k * n_k);                       // through n = tanh(...)
-    store(da + k, da_n * load<T>(gh_n + k) * r_k * (one - r_k));                // through r = sigmoid(...)
-    store(da + H + k, d_k * (load<T>(h + k) - n_k) * z_k * (one - z_k));        // through z = sigmoid(...)
-    store(da + 2 * H + k, da_n);
-    if (dh) store(dh + k, beta_h == 0.0f ? d_k * z_k : load<T>(dh + k) + d_k * z_k);
-}
 
 }  // namespace
 
@@ -72,39 +50,30 @@ Var gru_gates(const Var& gi, const Var& gh, const Var& h) {
     FloatBuffer& saved = op.saved();  // per row: r, z, n, gh_n (4H floats), for backward
     saved.resize_discard(B * 4 * H);
     for (std::size_t b = 0; b < B; ++b) {
-        const float *gi_b = gi.value().data() + b * 3 * H, *gh_b = gh.value().data() + b * 3 * H, *h_b = h.value().data() + b * H;
-        float *r = saved.data() + b * 4 * H, *z = r + H, *n = z + H, *gh_n = n + H, *out = op.out().data() + b * H;
-        std::size_t k = 0;
-        for (; k + Batch::size <= H; k += Batch::size) gates_at<Batch>(k, H, gi_b, gh_b, h_b, r, z, n, gh_n, out);
-        for (; k < H; ++k) gates_at<float>(k, H, gi_b, gh_b, h_b, r, z, n, gh_n, out);
+        float* r = saved.data() + b * 4 * H;
+        gates_row(H, gi.value().data() + b * 3 * H, gh.value().data() + b * 3 * H, h.value().data() + b * H, r, r + H,
+                  r + 2 * H, r + 3 * H, op.out().data() + b * H);
     }
     // Backward, from dh': dz = dh' (h - n), dn = dh' (1 - z), dh = dh' z; through the activations
     // da_n = dn (1 - n^2), da_r = (da_n gh_n) r (1 - r), da_z = dz z (1 - z); then
     // dgi = [da_r, da_z, da_n] and dgh = [da_r, da_z, da_n r].
     return op.finish([](Record& rec) {
         const std::size_t B = rec.out().shape()[0], H = rec.out().shape()[1];
-        float beta_i = 1.0f, beta_g = 1.0f, beta_h = 1.0f;  // 0: that buffer holds garbage, to overwrite
-        float* dgi = rec.needs_grad(0) ? grad_to_write(rec, 0, beta_i).data() : nullptr;
-        float* dgh = rec.needs_grad(1) ? grad_to_write(rec, 1, beta_g).data() : nullptr;
-        float* dh = rec.needs_grad(2) ? grad_to_write(rec, 2, beta_h).data() : nullptr;
-        float* scratch_row = scratch(Shape{3 * H}).data();
-        for (std::size_t b = 0; b < B; ++b) {
+        const float *d = rec.grad_out().data(), *h = rec.input(2).data();
+        float* dgi = rec.needs_grad(0) ? rec.grad_in(0).data() : nullptr;
+        float* dgh = rec.needs_grad(1) ? rec.grad_in(1).data() : nullptr;
+        float* dh = rec.needs_grad(2) ? rec.grad_in(2).data() : nullptr;
+        for (std::size_t b = 0; b < B; ++b, d += H, h += H) {
             const float *r = rec.saved.data() + b * 4 * H, *z = r + H, *n = z + H, *gh_n = n + H;
-            const float *d = rec.grad_out().data() + b * H, *h = rec.input(2).data() + b * H;
-            float* dh_b = dh ? dh + b * H : nullptr;
-            // One row's [da_r, da_z, da_n], straight into dgi when its buffer is fresh (beta 0).
-            float* da = dgi && beta_i == 0.0f ? dgi + b * 3 * H : scratch_row;
-            std::size_t k = 0;
-            for (; k + Batch::size <= H; k += Batch::size) gates_backward_at<Batch>(k, H, d, h, r, z, n, gh_n, da, dh_b, beta_h);
-            for (; k < H; ++k) gates_backward_at<float>(k, H, d, h, r, z, n, gh_n, da, dh_b, beta_h);
-            if (dgi && da == scratch_row) write_or_add(dgi + b * 3 * H, da, 3 * H, 1.0f);
-            if (dgh) {
-                float* g = dgh + b * 3 * H;
-                write_or_add(g, da, 2 * H, beta_g);
-                for (std::size_t j = 0; j < H; ++j) {  // gh_n's gradient is da_n r
-                    const float v = da[2 * H + j] * r[j];
-                    g[2 * H + j] = beta_g == 0.0f ? v : g[2 * H + j] + v;
-                }
+            float *gi_row = dgi ? dgi + b * 3 * H : nullptr, *gh_row = dgh ? dgh + b * 3 * H : nullptr;
+#pragma GCC ivdep  // each position k reads and writes its own elements only: vectorise without alias checks
+            for (std::size_t k = 0; k < H; ++k) {
+                const float da_n = d[k] * (1.0f - z[k]) * (1.0f - n[k] * n[k]);     // through n = tanh(...)
+                const float da_r = da_n * gh_n[k] * r[k] * (1.0f - r[k]);           // through r = sigmoid(...)
+                const float da_z = d[k] * (h[k] - n[k]) * z[k] * (1.0f - z[k]);     // through z = sigmoid(...)
+                if (gi_row) gi_row[k] += da_r, gi_row[H + k] += da_z, gi_row[2 * H + k] += da_n;
+                if (gh_row) gh_row[k] += da_r, gh_row[H + k] += da_z, gh_row[2 * H + k] += da_n * r[k];
+                if (dh) dh[b * H + k] += d[k] * z[k];
             }
         }
     });

@@ -92,8 +92,8 @@ Var where(const Var& cond, const Var& a, const Var& b) {
     xt::noalias(view(op.out())) = xt::where(xt::not_equal(view(cond.value()), 0.0f), view(a.value()), view(b.value()));
     return op.finish([](Record& r) {
         auto chosen = xt::not_equal(view(r.input(0)), 0.0f);
-        if (r.needs_grad(1)) accumulate(r, 1, xt::where(chosen, view(r.grad_out()), 0.0f));
-        if (r.needs_grad(2)) accumulate(r, 2, xt::where(chosen, 0.0f, view(r.grad_out())));
+        if (r.needs_grad(1)) add_to(r.grad_in(1), xt::where(chosen, view(r.grad_out()), 0.0f), r.out().shape());
+        if (r.needs_grad(2)) add_to(r.grad_in(2), xt::where(chosen, 0.0f, view(r.grad_out())), r.out().shape());
     });
 }
 
@@ -105,7 +105,7 @@ Var masked_fill(const Var& x, const Var& mask, float value) {
     Op op("masked_fill", {x, mask}, x.shape());
     xt::noalias(view(op.out())) = xt::where(xt::not_equal(view(mask.value()), 0.0f), value, view(x.value()));
     return op.finish([](Record& r) {
-        accumulate(r, 0, xt::where(xt::not_equal(view(r.input(1)), 0.0f), 0.0f, view(r.grad_out())));
+        add_to(r.grad_in(0), xt::where(xt::not_equal(view(r.input(1)), 0.0f), 0.0f, view(r.grad_out())), r.out().shape());
     });
 }
 

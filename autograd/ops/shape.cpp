@@ -16,10 +16,10 @@ Var reshape(const Var& x, const Shape& shape) {
                                      x.numel(), shape.str(), shape.numel()));
     Op op("reshape", {x}, shape);
     std::copy_n(x.value().data(), x.numel(), op.out().data());
-    return op.finish([](Record& r) {  // the gradient as it is: copied into a fresh buffer, else added
-        float beta = 1.0f;
-        float* g = grad_to_write(r, 0, beta).data();
-        write_or_add(g, r.grad_out().data(), r.grad_out().numel(), beta);
+    return op.finish([](Record& r) {  // the gradient as it is, in the input's shape
+        float* g = r.grad_in(0).data();
+        const float* d = r.grad_out().data();
+        for (std::size_t k = 0; k < r.grad_out().numel(); ++k) g[k] += d[k];
     });
 }
 
@@ -70,7 +70,8 @@ static void copy_runs(const float* src, std::size_t src_n, std::size_t src_at, f
     for (std::size_t o = 0; o < outer; ++o) {
         const float* s = src + (o * src_n + src_at) * inner;
         float* d = dst + (o * dst_n + dst_at) * inner;
-        write_or_add(d, s, len * inner, add ? 1.0f : 0.0f);
+        if (add) for (std::size_t k = 0; k < len * inner; ++k) d[k] += s[k];
+        else std::copy_n(s, len * inner, d);
     }
 }
 
@@ -154,11 +155,8 @@ static Var join(const char* name, std::span<const Var> xs, int axis_in, bool new
         std::size_t at = 0;
         for (std::size_t k = 0; k < r.inputs.size(); ++k) {
             const std::size_t len = r.inputs[k]->value.numel() / (out.outer * out.inner);
-            if (r.needs_grad(k)) {  // each input's gradient is one run of the output's: copied, or added
-                float beta = 1.0f;
-                float* g = grad_to_write(r, static_cast<int>(k), beta).data();
-                copy_runs(r.grad_out().data(), out.n, at, g, len, 0, out.outer, len, out.inner, beta != 0.0f);
-            }
+            if (r.needs_grad(k))  // each input's gradient is one run of the output's, added
+                copy_runs(r.grad_out().data(), out.n, at, r.grad_in(k).data(), len, 0, out.outer, len, out.inner, true);
             at += len;
         }
     });

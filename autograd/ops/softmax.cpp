@@ -5,9 +5,9 @@
 
 #include <cmath>
 #include <limits>
-#include <xsimd/xsimd.hpp>
 
 #include "autograd/detail/op.hpp"
+#include "kernels/kernels.hpp"
 
 namespace tg {
 using namespace detail;
@@ -16,52 +16,24 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector registers hold
-
-// The largest of x[0..n), their sum, and log sum_c exp(x[c]) shifted by the largest so it never overflows. Explicit
-// SIMD with unaligned loads: which elements take the vector path depends on the position in the row
-// only, never on its address, so the same inputs always give the same bits.
-float max_of(const float* x, std::size_t n) {
-    std::size_t c = 0;
-    Batch mv(kNegInf);
-    for (; c + Batch::size <= n; c += Batch::size) mv = xsimd::max(mv, Batch::load_unaligned(x + c));
-    alignas(64) float lanes[Batch::size];  // (Debian 12's xsimd 8 has no reduce_max)
-    mv.store_aligned(lanes);
+// Three loops over one row of logits, the reference and the SIMD kernel (kernels/rows.cpp) of each.
+float sum_of(const float* x, std::size_t n) {  // x[0] + ... + x[n-1]
+    if constexpr (kernels::enabled) return kernels::sum_of(x, n);
+    double s = 0.0;  // (in double: the reference is the accurate one)
+    for (std::size_t c = 0; c < n; ++c) s += x[c];
+    return static_cast<float>(s);
+}
+double log_sum_exp(const float* x, std::size_t n) {  // log sum_c exp(x[c]), shifted by the largest: never overflows
+    if constexpr (kernels::enabled) return kernels::log_sum_exp(x, n);
     float m = kNegInf;
-    for (float l : lanes) m = std::max(m, l);
-    for (; c < n; ++c) m = std::max(m, x[c]);
-    return m;
-}
-
-float sum_of(const float* x, std::size_t n) {
-    std::size_t c = 0;
-    Batch sv(0.0f);
-    for (; c + Batch::size <= n; c += Batch::size) sv += Batch::load_unaligned(x + c);
-    float s = xsimd::hadd(sv);
-    for (; c < n; ++c) s += x[c];
-    return s;
-}
-
-float log_sum_exp(const float* x, std::size_t n) {
-    const float m = max_of(x, n);
-    std::size_t c = 0;
-    Batch zv(0.0f);
-    for (c = 0; c + Batch::size <= n; c += Batch::size) zv += xsimd::exp(Batch::load_unaligned(x + c) - Batch(m));
-    float z = xsimd::hadd(zv);
-    for (; c < n; ++c) z += std::exp(x[c] - m);
+    double z = 0.0;
+    for (std::size_t c = 0; c < n; ++c) m = std::max(m, x[c]);
+    for (std::size_t c = 0; c < n; ++c) z += std::exp(x[c] - m);
     return m + std::log(z);
 }
-
-// out[c] = beta * out[c] + g * exp(x[c] - shift) - minus over one row (beta 0: out's old contents are
-// ignored).
-void add_scaled_exp(const float* x, float shift, float g, float beta, float* out, std::size_t n, float minus = 0.0f) {
-    std::size_t c = 0;
-    for (; c + Batch::size <= n; c += Batch::size) {
-        Batch v = Batch(g) * xsimd::exp(Batch::load_unaligned(x + c) - Batch(shift)) - Batch(minus);
-        if (beta != 0.0f) v += Batch::load_unaligned(out + c);
-        v.store_unaligned(out + c);
-    }
-    for (; c < n; ++c) out[c] = (beta != 0.0f ? out[c] : 0.0f) + (g * std::exp(x[c] - shift) - minus);
+void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_t n, float minus) {  // out += g e^(x - shift) - minus
+    if constexpr (kernels::enabled) return kernels::add_scaled_exp(x, shift, g, out, n, minus);
+    for (std::size_t c = 0; c < n; ++c) out[c] += g * std::exp(x[c] - shift) - minus;
 }
 
 // Calls f(first, stride) for every line of the tensor along the split axis.
@@ -151,37 +123,6 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
 
 }  // namespace
 
-float log_sum_exp(std::span<const float> row) { return row.empty() ? kNegInf : log_sum_exp(row.data(), row.size()); }
-
-std::size_t argmax(std::span<const float> row) {
-    const float m = max_of(row.data(), row.size());  // then where it first occurs: usually well before the end
-    for (std::size_t c = 0; c < row.size(); ++c)
-        if (row[c] == m) return c;
-    return 0;  // empty, or only NaN
-}
-
-void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<float, std::int32_t>>& out) {
-    out.clear();
-    k = std::min(k, row.size());
-    if (k == 0) return;
-    auto offer = [&](std::size_t c) {  // keeps out sorted, at most k long
-        const float x = row[c];
-        if (out.size() == k && !(x > out.back().first)) return;  // not above the k-th best so far
-        std::size_t at = out.size();
-        while (at > 0 && x > out[at - 1].first) --at;  // after equal ones: the earlier position stays first
-        if (out.size() == k) out.pop_back();
-        out.insert(out.begin() + static_cast<std::ptrdiff_t>(at), {x, static_cast<std::int32_t>(c)});
-    };
-    std::size_t c = 0;
-    for (; c < row.size() && out.size() < k; ++c) offer(c);
-    // Once k are held, nearly every value of a long row is below the k-th best: a whole register of
-    // them is rejected by one comparison, and only a register with a candidate is looked at value by value.
-    for (; c + Batch::size <= row.size(); c += Batch::size)
-        if (xsimd::any(Batch::load_unaligned(row.data() + c) > Batch(out.back().first)))
-            for (std::size_t j = c; j < c + Batch::size; ++j) offer(j);
-    for (; c < row.size(); ++c) offer(c);
-}
-
 Var softmax(const Var& x, int axis) { return softmax_op("softmax", x, axis, nullptr, false); }
 Var softmax(const Var& x, int axis, const Var& valid) { return softmax_op("softmax", x, axis, &valid, false); }
 Var log_softmax(const Var& x, int axis) { return softmax_op("log_softmax", x, axis, nullptr, true); }
@@ -193,9 +134,8 @@ Var log_softmax(const Var& x, int axis, const Var& valid) {
 // d loss / d x[n,c] = (p[n,c] - [c == t_n]) / count, with p[n,c] = exp(x[n,c] - lse[n]).
 //
 // Only each row's log-sum-exp is kept for backward, which recomputes p: with a real vocabulary the
-// logits are the largest tensor of a training step (B*T x V: 68 MB for 1,056 rows of 16,000 words),
-// and keeping p as well would double it. Both passes are SIMD (xsimd's exp), which also makes the
-// forward one exp pass instead of the two a softmax-then-loss would take.
+// logits are the largest tensor of a training step (B*T rows of V words), and keeping p as well would
+// double it.
 namespace {
 struct CrossEntropyAttrs {
     std::int32_t ignore_index;
@@ -230,10 +170,11 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
             continue;
         }
         const float* x = logits.value().data() + n * classes;
-        lse[n] = log_sum_exp(x, classes);
-        total += (1.0 - e) * static_cast<double>(lse[n] - x[targets[n]]);  // -log p[target]
+        const double row_lse = log_sum_exp(x, classes);
+        lse[n] = static_cast<float>(row_lse);
+        total += (1.0 - e) * (row_lse - x[targets[n]]);  // -log p[target]
         if (e > 0.0)  // mean_c -log p[c] = lse - mean_c x[c]
-            total += e * (static_cast<double>(lse[n]) - static_cast<double>(sum_of(x, classes)) / static_cast<double>(classes));
+            total += e * (row_lse - static_cast<double>(sum_of(x, classes)) / static_cast<double>(classes));
         ++count;
     }
     const float scale = count ? 1.0f / static_cast<float>(count) : 0.0f;
@@ -247,18 +188,14 @@ Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets, std:
         const std::size_t rows = r.input(0).shape()[0], classes = r.input(0).shape()[1];
         const auto [ignore_index, scale, smoothing] = r.attrs<CrossEntropyAttrs>();
         const float g = r.grad_out().item() * scale;
-        float beta;  // 0: the gradient is written whole (no zero fill first); 1: added to
-        float* dx = grad_to_write(r, 0, beta).data();
+        float* dx = r.grad_in(0).data();
         const float* x = r.input(0).data();
         const float uniform = g * smoothing / static_cast<float>(classes);
         for (std::size_t n = 0; n < rows; ++n) {
             const std::int32_t t = r.saved_ids[n];
             float* row = dx + n * classes;
-            if (t == ignore_index) {  // an ignored row (padding) gets no gradient
-                if (beta == 0.0f) std::fill_n(row, classes, 0.0f);
-                continue;
-            }
-            add_scaled_exp(x + n * classes, r.saved[n], g, beta, row, classes, uniform);
+            if (t == ignore_index) continue;  // an ignored row (padding) gets no gradient
+            add_scaled_exp(x + n * classes, r.saved[n], g, row, classes, uniform);
             row[static_cast<std::size_t>(t)] -= g * (1.0f - smoothing);
         }
     });

@@ -7,13 +7,13 @@ using namespace detail;
 Var exp(const Var& x) {  // dy/dx = y
     Op op("exp", {x}, x.shape());
     xt::noalias(view(op.out())) = xt::exp(view(x.value()));
-    return op.finish([](Record& r) { accumulate(r, 0, view(r.grad_out()) * view(r.out())); });
+    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += view(r.grad_out()) * view(r.out()); });
 }
 
 Var log(const Var& x) {  // dy/dx = 1/x
     Op op("log", {x}, x.shape());
     xt::noalias(view(op.out())) = xt::log(view(x.value()));
-    return op.finish([](Record& r) { accumulate(r, 0, view(r.grad_out()) / view(r.input(0))); });
+    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += view(r.grad_out()) / view(r.input(0)); });
 }
 
 // <doc:tanh>
@@ -22,7 +22,7 @@ Var tanh(const Var& x) {  // dy/dx = 1 - y^2
     xt::noalias(view(op.out())) = xt::tanh(view(x.value()));
     return op.finish([](Record& r) {
         auto y = view(r.out());
-        accumulate(r, 0, view(r.grad_out()) * (1.0f - y * y));
+        xt::noalias(view(r.grad_in(0))) += view(r.grad_out()) * (1.0f - y * y);
     });
 }
 // </doc:tanh>
@@ -32,14 +32,14 @@ Var sigmoid(const Var& x) {  // dy/dx = y (1 - y)
     xt::noalias(view(op.out())) = 1.0f / (1.0f + xt::exp(-view(x.value())));
     return op.finish([](Record& r) {
         auto y = view(r.out());
-        accumulate(r, 0, view(r.grad_out()) * y * (1.0f - y));
+        xt::noalias(view(r.grad_in(0))) += view(r.grad_out()) * y * (1.0f - y);
     });
 }
 
 Var relu(const Var& x) {  // dy/dx = 1 where x > 0, else 0
     Op op("relu", {x}, x.shape());
     xt::noalias(view(op.out())) = xt::maximum(view(x.value()), 0.0f);
-    return op.finish([](Record& r) { accumulate(r, 0, xt::where(view(r.input(0)) > 0.0f, view(r.grad_out()), 0.0f)); });
+    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += xt::where(view(r.input(0)) > 0.0f, view(r.grad_out()), 0.0f); });
 }
 
 }  // namespace tg

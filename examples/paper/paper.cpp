@@ -14,7 +14,7 @@
 #include <map>
 
 #include "args.hpp"
-#include "autograd/threads.hpp"
+#include "kernels/threads.hpp"
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "decode.hpp"

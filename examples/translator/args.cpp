@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <optional>
 
-#include "autograd/threads.hpp"
+#include "kernels/threads.hpp"
 
 namespace translator {
 

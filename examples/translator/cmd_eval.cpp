@@ -11,7 +11,7 @@
 #include "args.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
-#include "autograd/threads.hpp"
+#include "kernels/threads.hpp"
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "decode.hpp"

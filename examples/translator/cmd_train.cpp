@@ -44,6 +44,11 @@ extern "C" void on_stop_signal(int sig) {
 
 }  // namespace
 
+TrainFaults& train_faults() {
+    static TrainFaults faults;
+    return faults;
+}
+
 int cmd_train(const Argv& argv) {
     Args args("train", "--train F.tsv --valid F.tsv --out DIR [options]",
               {{"--train", "F.tsv", "training pairs", "", true},
@@ -107,15 +112,8 @@ int cmd_train(const Argv& argv) {
     TrainHooks hooks;
     hooks.message = [](const std::string& text) { fmt::print("{}\n", text); };
     double last_report = -1, window_start = 0, window_tokens = 0;
-    // Testing hooks: TAPEGRAD_SIGINT_AT_STEP=N (or TAPEGRAD_SIGTERM_AT_STEP=N) sends this process
-    // Ctrl-C's signal (or a kill's) after step N.
-    const char* sigint_env = std::getenv("TAPEGRAD_SIGINT_AT_STEP");
-    const char* sigterm_env = std::getenv("TAPEGRAD_SIGTERM_AT_STEP");
-    const std::int64_t sigint_at = sigint_env ? std::atoll(sigint_env) : 0;
-    const std::int64_t sigterm_at = sigterm_env ? std::atoll(sigterm_env) : 0;
     hooks.progress = [&](const TrainProgress& p) {
-        if (p.step == sigint_at) std::raise(SIGINT);
-        if (p.step == sigterm_at) std::raise(SIGTERM);
+        if (train_faults().after_step) train_faults().after_step(p.step);
         window_tokens += static_cast<double>(p.tokens);
         if (last_report >= 0 && p.seconds - last_report < (tty ? 0.25 : 5.0)) return;  // a bar at 4 Hz, else a line every 5 s
         if (last_report < 0) last_report = 0;
@@ -138,14 +136,12 @@ int cmd_train(const Argv& argv) {
     };
     hooks.stop_requested = [] { return interrupted != 0; };
     hooks.training_started = [] { in_setup = 0; };
-    // Testing hook: TAPEGRAD_SIGINT_IN_SETUP=PHASE sends Ctrl-C's signal as that phase of set-up begins.
-    const char* setup_env = std::getenv("TAPEGRAD_SIGINT_IN_SETUP");
     const std::string lock_path = tg::CheckpointLock::path_for(o.out).string();
     held_lock[0] = '\0';
-    hooks.setup_phase = [setup_env, &lock_path](const char* what) {
+    hooks.setup_phase = [&lock_path](const char* what) {
         if (std::string(what) == "holding the lock" && lock_path.size() < sizeof held_lock)
             std::memcpy(held_lock, lock_path.c_str(), lock_path.size() + 1);
-        if (setup_env && std::string(what) == setup_env) std::raise(SIGINT);
+        if (train_faults().setup_phase) train_faults().setup_phase(what);
     };
 
     interrupted = 0;

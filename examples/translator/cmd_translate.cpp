@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "args.hpp"
-#include "autograd/threads.hpp"
+#include "kernels/threads.hpp"
 #include "checkpoint.hpp"
 #include "commands.hpp"
 #include "decode.hpp"

@@ -4,7 +4,7 @@
 #include <map>
 #include <vector>
 
-#include "autograd/packed.hpp"
+#include "kernels/packed.hpp"
 #include "checkpoint.hpp"
 #include "text/corpus.hpp"
 #include "text/metrics.hpp"

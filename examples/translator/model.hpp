@@ -8,7 +8,7 @@
 #include <span>
 #include <string>
 
-#include "autograd/packed.hpp"
+#include "kernels/packed.hpp"
 #include "layers/layers.hpp"
 #include "text/batching.hpp"
 
@@ -44,7 +44,7 @@ public:
         tg::Var weights;  // alpha_i   [B, S]  (undefined for the baseline)
         tg::Var logits;   // [B, Vt]
     };
-    // Decoding passes the output weight packed once (autograd/packed.hpp): the same logits, faster.
+    // Decoding passes the output weight packed once (kernels/packed.hpp): the same logits, faster.
     Step step(const Encoded& enc, const tg::Var& prev_state, std::span<const std::int32_t> prev_words,
               const tg::PackedWeight* packed_output = nullptr) const;
 

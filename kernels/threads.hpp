@@ -1,5 +1,6 @@
-// How many threads tapegrad may use: OpenBLAS's threads, and tapegrad's own, which split a large
-// matrix product between them (autograd/gemm_avx512.cpp); everything else is single-threaded today.
+// How many threads tapegrad may use: OpenBLAS's, and tapegrad's own, which share a large product of
+// kernels/gemm.cpp, decoding's packed products and linear's deferred weight gradients between them.
+// Built without kernels (-Dkernels=false), everything runs on the calling thread.
 #pragma once
 #include <cstddef>
 #include <type_traits>

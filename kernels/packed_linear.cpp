@@ -1,11 +1,11 @@
-// linear() with a packed weight: the thin products of decoding (autograd/packed.hpp says why).
+// linear() with a packed weight: the thin products of decoding (kernels/packed.hpp says why).
 //
 // The kernel computes a tile of 6 output rows x 16 output columns in 12 vector registers: for each k
 // it loads the panel's two 8-float vectors once and multiplies them by each row's x[r][k] (a
 // broadcast). Per 12 fused multiply-adds that is 2 + 6 loads, well within what a core can feed, so
 // the loop runs at the machine's multiply-add rate. The rows are packed too, per pass over k, so a
 // tile reads them as one stream. Built for AVX-512, the same code runs on vectors of 16 floats:
-// tiles of 12 rows x 32 columns in 24 of the 32 registers (as autograd/gemm_avx512.cpp's).
+// tiles of 12 rows x 32 columns in 24 of the 32 registers (as kernels/gemm.cpp's).
 #include <cblas.h>
 #include <sys/mman.h>
 
@@ -18,9 +18,9 @@
 
 #include "autograd/error.hpp"
 #include "autograd/op.hpp"
-#include "autograd/packed.hpp"
-#include "autograd/profile.hpp"
-#include "autograd/threads.hpp"
+#include "kernels/packed.hpp"
+#include "kernels/profile.hpp"
+#include "kernels/threads.hpp"
 
 namespace tg {
 

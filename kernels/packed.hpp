@@ -11,7 +11,7 @@
 #pragma once
 #include <cstddef>
 
-#include "variable.hpp"
+#include "../autograd/variable.hpp"
 
 namespace tg {
 

@@ -1,4 +1,4 @@
-#include "autograd/threads.hpp"
+#include "kernels/threads.hpp"
 
 #include <fmt/format.h>
 
@@ -16,25 +16,29 @@ extern "C" void openblas_set_num_threads(int num_threads);
 namespace tg {
 
 namespace {
-// One thread unless the user asked OpenBLAS for more through its environment variable.
-int threads = [] {
-    const char* env = std::getenv("OPENBLAS_NUM_THREADS");
-    int n = env ? std::atoi(env) : 0;
-    if (n < 1) {
-        n = 1;
-        openblas_set_num_threads(1);
-    }
+// One thread unless the user asked OpenBLAS for more through its environment variable: decided on
+// first use (a function's static, not a global's initialiser, so no file's start-up depends on another's).
+int& threads() {
+    static int n = [] {
+        const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+        int k = env ? std::atoi(env) : 0;
+        if (k < 1) {
+            k = 1;
+            openblas_set_num_threads(1);
+        }
+        return k;
+    }();
     return n;
-}();
+}
 }  // namespace
 
 void set_num_threads(int n) {
     if (n < 1) throw Error(fmt::format("set_num_threads: {} threads; need at least 1", n));
-    threads = n;
+    threads() = n;
     openblas_set_num_threads(n);
 }
 
-int num_threads() { return threads; }
+int num_threads() { return threads(); }
 
 namespace {
 // The helper threads of parallel_for: each waits for a new job, takes parts until none is left,

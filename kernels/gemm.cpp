@@ -2,13 +2,13 @@
 // (Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", 2008; BLIS's five
 // loops around a micro-kernel), in under two hundred lines.
 //
-// Why our own: the products are most of a training step's time, and the OpenBLAS this project runs
-// on may not use the CPU's widest instructions. Debian 12's OpenBLAS 0.3.21 predates AMD's Zen 4 and
-// Zen 5, and the machines of docs/performance.md pin it to its AVX2 ("Haswell") kernels with
-// OPENBLAS_CORETYPE because its AVX-512 kernels are not trusted there. This kernel uses AVX-512 and is
-// checked by the test suite against a double-precision product for every transpose, edge and block
-// size (tests/test_gemm.cpp): on one core of the AMD EPYC of docs/performance.md it runs the
-// translator's products at 130-195 GFLOP/s where the pinned OpenBLAS runs them at 84-106.
+// Why our own, and only while decoding: with OpenBLAS as users run it (no OPENBLAS_CORETYPE pin, so
+// its AVX-512 kernels on such a CPU), training's products run as fast or faster on OpenBLAS, while the
+// decoders' small products (a few rows per sentence, a new shape every step) run faster here, where no
+// per-call dispatch or thread start-up is paid (docs/performance.md has the figures and the command).
+// So gemm() below sends products made with gradients off to this kernel, and the rest to OpenBLAS.
+// It is checked against the reference product for every transpose, edge and block size
+// (tests/test_kernels.cpp).
 //
 // The structure: C is computed in tiles of MR x NR = 12 x 32 floats, each held in 24 of the 32 vector
 // registers while the micro-kernel runs down a K-slice of KC: per k it loads 32 floats of B (two
@@ -19,23 +19,23 @@
 // (a transposed B, every linear's x W^T, 16 x 16 at a time through an in-register transpose) and of
 // edges: a partial panel is padded with zeros, and a partial tile of C goes through a small buffer.
 // The first K-slice applies beta; the others accumulate.
-#include "autograd/detail/gemm.hpp"
-
 #include <cblas.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
 
+#include "autograd/tape.hpp"
 #include "autograd/tensor.hpp"
-#include "autograd/threads.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/profile.hpp"
+#include "kernels/threads.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
-namespace tg::detail {
+namespace tg::kernels {
 
 #if defined(__AVX512F__)
 
@@ -145,14 +145,6 @@ void pack_a(const float* a, bool trans, std::size_t lda, std::size_t ic, std::si
 
 }  // namespace
 
-bool own_gemm_enabled() {
-    static const bool enabled = [] {
-        const char* env = std::getenv("TAPEGRAD_GEMM");
-        return !(env && std::string_view(env) == "openblas");
-    }();
-    return enabled;
-}
-
 namespace {
 void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
                      float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
@@ -200,7 +192,11 @@ void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float*
 // With more than one thread, a large product is cut into as many pieces of C, each computed by one
 // thread: across its columns when op(B) is the larger operand (each thread packs only its columns of
 // it), else across its rows. Small products (the GRU's 32-row steps) are not worth waking a thread.
-void gemm_avx512(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
+}  // namespace
+
+bool own_gemm_compiled() { return true; }
+
+void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
                  float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     if (m == 0 || n == 0) return;
     const auto threads = static_cast<std::size_t>(num_threads());
@@ -210,7 +206,7 @@ void gemm_avx512(const float* a, bool trans_a, std::size_t lda, const float* b, 
     const bool by_columns = n >= m;
     const std::size_t tile = by_columns ? NR : MR, extent = by_columns ? n : m;
     const std::size_t per = ((extent + tile - 1) / tile + threads - 1) / threads * tile;  // whole tiles a piece
-    parallel_for((extent + per - 1) / per, [&](std::size_t piece) {
+    detail::parallel_for((extent + per - 1) / per, [&](std::size_t piece) {
         const std::size_t from = piece * per, count = std::min(per, extent - from);
         if (by_columns)  // C[:, from : from + count] = op(A) op(B)[:, from : from + count]
             gemm_one_thread(a, trans_a, lda, trans_b ? b + from * ldb : b + from, trans_b, ldb, c + from, ldc, m, count, k, beta);
@@ -219,21 +215,71 @@ void gemm_avx512(const float* a, bool trans_a, std::size_t lda, const float* b, 
     });
 }
 
-}  // namespace
-
 #else  // not compiled for AVX-512: OpenBLAS does every product
 
-bool own_gemm_enabled() { return false; }
-
-#endif
-
-void sgemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
-           std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
-#if defined(__AVX512F__)
-    if (own_gemm_enabled()) return gemm_avx512(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
-#endif
+bool own_gemm_compiled() { return false; }
+void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
+              std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
                 int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
-}  // namespace tg::detail
+#endif
+
+namespace {
+thread_local std::vector<GemmCall>* gemm_log = nullptr;  // bench/train_step's and the tests' record of products
+}  // namespace
+
+}  // namespace tg::kernels
+
+namespace tg {
+void set_gemm_log(std::vector<GemmCall>* log) { kernels::gemm_log = log; }
+void log_gemm(const GemmCall& call) {
+    if (kernels::gemm_log) kernels::gemm_log->push_back(call);
+}
+}  // namespace tg
+
+namespace tg::kernels {
+
+namespace {
+// The products with one row of C or a k of one: attention's weighted sums and their gradients, one per
+// sentence, a few thousand multiply-adds, fewer than a library call costs. Loops the compiler
+// vectorises; the dot products keep 16 separate partial sums so that it can.
+void thin_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
+               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+    auto A = [&](std::size_t i, std::size_t p) { return trans_a ? a[p * lda + i] : a[i * lda + p]; };
+    for (std::size_t i = 0; i < m; ++i) {
+        float* ci = c + i * ldc;
+        if (beta == 0.0f) std::fill_n(ci, n, 0.0f);
+        if (!trans_b) {
+            for (std::size_t p = 0; p < k; ++p)
+                for (std::size_t j = 0; j < n; ++j) ci[j] += A(i, p) * b[p * ldb + j];
+            continue;
+        }
+        for (std::size_t j = 0; j < n; ++j) {  // c[i, j] += a[i, :] . b[j, :]
+            const float* row = b + j * ldb;
+            constexpr std::size_t kLanes = 16;
+            float lane[kLanes] = {};
+            std::size_t p = 0;
+            for (; p + kLanes <= k; p += kLanes)
+                for (std::size_t l = 0; l < kLanes; ++l) lane[l] += A(i, p + l) * row[p + l];
+            float s = 0.0f;
+            for (; p < k; ++p) s += A(i, p) * row[p];
+            for (float v : lane) s += v;
+            ci[j] += s;
+        }
+    }
+}
+}  // namespace
+
+void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
+           std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+    log_gemm({trans_a, trans_b, m, n, k, beta});
+    num_threads();  // OpenBLAS starts with a thread per core: this sets it to the library's default first
+    if (m == 1 || k == 1) return thin_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
+    if (!grad_enabled() && own_gemm_compiled()) return own_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
+                int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+}  // namespace tg::kernels

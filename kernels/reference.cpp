@@ -1,0 +1,61 @@
+// kernels/'s two public headers on the reference engine alone (built with -Dkernels=false, instead of
+// every other file of this folder): one thread, and a "packed" weight that is the weight as it is, so
+// that programs written for the fast build (the translator's decoders) build and run unchanged.
+#include <fmt/format.h>
+
+#include "autograd/error.hpp"
+#include <algorithm>
+
+#include "autograd/op.hpp"
+#include "autograd/ops.hpp"
+#include "autograd/tape.hpp"
+#include "kernels/packed.hpp"
+#include "kernels/profile.hpp"
+#include "kernels/threads.hpp"
+
+namespace tg {
+
+void set_num_threads(int n) {
+    if (n < 1) throw Error(fmt::format("set_num_threads: {} threads; need at least 1", n));
+}
+int num_threads() { return 1; }
+
+void detail::parallel_for_impl(std::size_t parts, void (*call)(void*, std::size_t), void* job) {
+    for (std::size_t i = 0; i < parts; ++i) call(job, i);
+}
+
+void set_gemm_log(std::vector<GemmCall>*) {}
+void log_gemm(const GemmCall&) {}
+
+PackedWeight::PackedWeight(const Tensor& weight) {
+    if (weight.shape().rank() != 2)
+        throw ShapeError(fmt::format("PackedWeight: weight {} is not [out, in]", weight.shape().str()));
+    out_ = weight.shape()[0];
+    in_ = weight.shape()[1];
+    data_.assign(weight.data(), weight.data() + weight.numel());
+}
+
+Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {  // y = x W^T + b, plain loops
+    const Shape& xs = x.shape();
+    const std::size_t n_in = weight.in_features(), n_out = weight.out_features();
+    const bool has_bias = bias.defined();
+    if (xs.rank() < 1 || xs[xs.rank() - 1] != n_in || (has_bias && !(bias.shape() == Shape{n_out})))
+        throw ShapeError(fmt::format("linear (packed): input {} and weight [{}, {}]{} do not fit (expected [..., in], "
+                                     "[out, in], [out])",
+                                     xs.str(), n_out, n_in, has_bias ? " and bias " + bias.shape().str() : ""));
+    if (grad_enabled() && (x.requires_grad() || (has_bias && bias.requires_grad())))
+        throw TapeError("linear (packed): a packed weight is for inference; use linear(x, weight, bias) or a NoGradGuard");
+    Op op = has_bias ? Op("linear_packed", {x, bias}, xs.with(xs.rank() - 1, n_out))
+                     : Op("linear_packed", {x}, xs.with(xs.rank() - 1, n_out));
+    const float *in = x.value().data(), *w = weight.data();
+    float* y = op.out().data();
+    for (std::size_t r = 0; r < xs.numel() / std::max<std::size_t>(n_in, 1); ++r)
+        for (std::size_t o = 0; o < n_out; ++o) {
+            float s = has_bias ? bias.value().data()[o] : 0.0f;
+            for (std::size_t i = 0; i < n_in; ++i) s += in[r * n_in + i] * w[o * n_in + i];
+            y[r * n_out + o] = s;
+        }
+    return op.finish([](Record&) { throw TapeError("linear (packed) has no backward"); });
+}
+
+}  // namespace tg

@@ -1,0 +1,237 @@
+// Each kernel of kernels/ against its reference, over the shapes that break kernels: the matrix
+// products (ours for AVX-512, and kernels::gemm with gradients on and off, its thin paths included)
+// against a product computed here in double precision, over every transpose, both betas, leading
+// dimensions wider than the matrices, sizes that end inside a tile, a K-slice, an A block and a B
+// block, and two threads; the SIMD rows against plain loops over lengths around a register's width.
+// Built only with the kernels (the reference build has none to compare).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <functional>
+
+#include "autograd/ops.hpp"
+#include "autograd/random.hpp"
+#include "autograd/tape.hpp"
+#include "helpers.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/threads.hpp"
+
+using namespace tg;
+using tg::test::rand;
+using Vars = std::span<const Var>;
+
+namespace {
+struct Sizes {
+    std::size_t m, n, k;
+};
+
+using Product = std::function<void(const float*, bool, std::size_t, const float*, bool, std::size_t, float*, std::size_t,
+                                  std::size_t, std::size_t, std::size_t, float)>;
+
+void check_product(const Product& product) {
+    // Tiles are 12 x 32, K-slices 256, A blocks 144 rows, B blocks 4,096 columns; one row and a k of
+    // one take the thin path.
+    const std::vector<Sizes> sizes = {{1, 1, 1},   {12, 32, 5},   {13, 33, 1},    {11, 31, 257}, {150, 40, 520},
+                                      {24, 64, 256}, {13, 4100, 260}, {32, 384, 128}, {5, 3, 0}, {300, 100, 300},
+                                      {1, 70, 45}, {40, 70, 1}};
+    Generator gen(11);
+    constexpr std::size_t pad = 3;  // every leading dimension is 3 wider than its matrix
+    // Two threads split a large product (13 x 4,100 by columns, 300 x 100 by rows) into pieces.
+    for (const int threads : {1, 2})
+    for (const Sizes& s : sizes)
+        for (const bool ta : {false, true})
+            for (const bool tb : {false, true})
+                for (const float beta : {0.0f, 1.0f}) {
+                    set_num_threads(threads);
+                    CAPTURE(threads);
+                    CAPTURE(s.m);
+                    CAPTURE(s.n);
+                    CAPTURE(s.k);
+                    CAPTURE(ta);
+                    CAPTURE(tb);
+                    CAPTURE(beta);
+                    const std::size_t a_rows = ta ? s.k : s.m, a_cols = ta ? s.m : s.k;
+                    const std::size_t b_rows = tb ? s.n : s.k, b_cols = tb ? s.k : s.n;
+                    const std::size_t lda = a_cols + pad, ldb = b_cols + pad, ldc = s.n + pad;
+                    std::vector<float> a(a_rows * lda), b(b_rows * ldb), c(s.m * ldc);
+                    for (float& x : a) x = gen.uniform(-1.0f, 1.0f);
+                    for (float& x : b) x = gen.uniform(-1.0f, 1.0f);
+                    for (float& x : c) x = gen.uniform(-1.0f, 1.0f);
+                    for (std::size_t i = 0; i < s.m; ++i)  // beta 0 must not read C: NaNs there
+                        for (std::size_t j = 0; j < s.n && beta == 0.0f; ++j) c[i * ldc + j] = std::numeric_limits<float>::quiet_NaN();
+                    const std::vector<float> before = c;
+                    auto op_a = [&](std::size_t i, std::size_t p) { return double(ta ? a[p * lda + i] : a[i * lda + p]); };
+                    auto op_b = [&](std::size_t p, std::size_t j) { return double(tb ? b[j * ldb + p] : b[p * ldb + j]); };
+                    product(a.data(), ta, lda, b.data(), tb, ldb, c.data(), ldc, s.m, s.n, s.k, beta);
+                    std::size_t wrong = 0, touched = 0;
+                    for (std::size_t i = 0; i < s.m; ++i) {
+                        for (std::size_t j = 0; j < s.n; ++j) {
+                            double want = beta == 0.0f ? 0.0 : double(before[i * ldc + j]), scale = std::abs(want);
+                            for (std::size_t p = 0; p < s.k; ++p) {
+                                want += op_a(i, p) * op_b(p, j);
+                                scale += std::abs(op_a(i, p) * op_b(p, j));
+                            }
+                            // float's rounding on a sum of k terms: a few ulps of the sum of magnitudes
+                            wrong += !(std::abs(double(c[i * ldc + j]) - want) <= 1e-6 * (scale + 1.0));
+                        }
+                        for (std::size_t j = s.n; j < ldc; ++j) touched += c[i * ldc + j] != before[i * ldc + j];
+                    }
+                    CHECK(wrong == 0);
+                    CHECK(touched == 0);  // nothing written between a row's end and the next row
+                    set_num_threads(1);
+                }
+}
+}  // namespace
+
+TEST_CASE("kernels: our AVX-512 product equals a double-precision product: transposes, betas, edges and blocks") {
+    if (!kernels::own_gemm_compiled()) {
+        MESSAGE("not compiled for AVX-512: OpenBLAS does every product");
+        return;
+    }
+    check_product(kernels::own_gemm);
+}
+
+TEST_CASE("kernels: gemm, while training (OpenBLAS) and while decoding, equals a double-precision product") {
+    check_product(kernels::gemm);
+    NoGradGuard decoding;
+    check_product(kernels::gemm);
+}
+
+TEST_CASE("kernels: the SIMD rows equal plain loops, over lengths around a register's width") {
+    Generator gen(5);
+    for (const std::size_t n : {1, 7, 15, 16, 17, 31, 33, 100}) {
+        CAPTURE(n);
+        std::vector<float> x(n), out(n, 0.5f), want(n, 0.5f);
+        for (float& v : x) v = gen.uniform(-30.0f, 30.0f);
+        float m = x[0], sum = 0.0f;
+        double z = 0.0;
+        for (float v : x) m = std::max(m, v), sum += v;
+        for (float v : x) z += std::exp(double(v) - m);
+        CHECK(kernels::max_of(x.data(), n) == m);
+        CHECK(kernels::sum_of(x.data(), n) == doctest::Approx(sum).epsilon(1e-5));
+        CHECK(kernels::log_sum_exp(x.data(), n) == doctest::Approx(m + std::log(z)).epsilon(1e-6));
+        kernels::add_scaled_exp(x.data(), m, 0.25f, out.data(), n, 0.125f);
+        for (std::size_t c = 0; c < n; ++c) want[c] += 0.25f * std::exp(x[c] - m) - 0.125f;
+        for (std::size_t c = 0; c < n; ++c) CHECK(out[c] == doctest::Approx(want[c]).epsilon(1e-5));
+        std::vector<std::pair<float, std::int32_t>> top;
+        kernels::top_k(x, 3, top);
+        std::vector<std::pair<float, std::int32_t>> sorted;
+        for (std::size_t c = 0; c < n; ++c) sorted.emplace_back(x[c], static_cast<std::int32_t>(c));
+        std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first > b.first; });
+        sorted.resize(std::min<std::size_t>(3, n));
+        CHECK(top == sorted);
+    }
+}
+
+TEST_CASE("kernels: the fused ops' SIMD rows equal plain loops") {
+    Generator gen(6);
+    for (const std::size_t H : {1, 15, 16, 17, 40}) {
+        CAPTURE(H);
+        std::vector<float> gi(3 * H), gh(3 * H), h(H), got(8 * H), want(8 * H);
+        for (auto* v : {&gi, &gh, &h})
+            for (float& x : *v) x = gen.uniform(-3.0f, 3.0f);
+        float* g = got.data();
+        kernels::gru_gates_row(H, gi.data(), gh.data(), h.data(), g, g + H, g + 2 * H, g + 3 * H, g + 4 * H);
+        for (std::size_t k = 0; k < H; ++k) {
+            const double r = 1 / (1 + std::exp(-double(gi[k] + gh[k]))), z = 1 / (1 + std::exp(-double(gi[H + k] + gh[H + k])));
+            const double n = std::tanh(gi[2 * H + k] + r * gh[2 * H + k]);
+            CHECK(g[k] == doctest::Approx(r).epsilon(1e-5));
+            CHECK(g[H + k] == doctest::Approx(z).epsilon(1e-5));
+            CHECK(g[2 * H + k] == doctest::Approx(n).epsilon(1e-5));
+            CHECK(g[3 * H + k] == gh[2 * H + k]);
+            CHECK(g[4 * H + k] == doctest::Approx((1 - z) * n + z * h[k]).epsilon(1e-5));
+        }
+        std::vector<float> energy(H);
+        const float score = kernels::score_row(gi.data(), gh.data(), h.data(), energy.data(), H);
+        double want_score = 0;
+        for (std::size_t a = 0; a < H; ++a) {
+            CHECK(energy[a] == doctest::Approx(std::tanh(double(gi[a]) + gh[a])).epsilon(1e-5));
+            want_score += std::tanh(double(gi[a]) + gh[a]) * h[a];
+        }
+        CHECK(score == doctest::Approx(want_score).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("kernels: linear's product equals the double-precision product") {
+    // A shape that ends inside a tile in M and N and inside a K-slice.
+    const Tensor x = test::rand({37, 300}, 12), w = test::rand({70, 300}, 13);
+    Tape tape;
+    TapeScope scope(tape);
+    const Tensor y = linear(constant(x), constant(w)).value();
+    for (std::size_t i = 0; i < 37; ++i)
+        for (std::size_t j = 0; j < 70; ++j) {
+            double want = 0, scale = 0;
+            for (std::size_t p = 0; p < 300; ++p) {
+                want += double(x.data()[i * 300 + p]) * w.data()[j * 300 + p];
+                scale += std::abs(double(x.data()[i * 300 + p]) * w.data()[j * 300 + p]);
+            }
+            CHECK(std::abs(y.data()[i * 70 + j] - want) <= 1e-6 * (scale + 1.0));
+        }
+}
+
+TEST_CASE("kernels: linear on two threads: a Parameter's per-step gradients summed when the sweep ends") {
+    // A recurrence over 7 steps of 3 rows (thin: deferred with two threads) and one use of 200 rows
+    // (not deferred), the same weight in both: the gradients equal those of one thread, which
+    // computes each product as it comes.
+    const Tensor w0 = rand({6, 5}, 60), b0 = rand({6}, 61), u0 = rand({5, 6}, 62), big = rand({200, 5}, 63);
+    auto run = [&](int threads) {
+        set_num_threads(threads);
+        Tape tape;
+        TapeScope scope(tape);
+        Parameter w(w0), b(b0), u(u0);
+        Var h = constant(rand({3, 5}, 64));
+        Var loss = sum(linear(constant(big), w, b)) * 0.01f;
+        for (int t = 0; t < 7; ++t) {
+            h = tanh(linear(tanh(linear(h, w, b)), u));  // h_t = tanh(U tanh(W h_{t-1} + b))
+            loss = loss + sum(h * h);
+        }
+        loss.backward();
+        set_num_threads(1);
+        return std::vector<Tensor>{w.grad(), b.grad(), u.grad()};
+    };
+    const auto one = run(1), two = run(2);
+    for (std::size_t i = 0; i < one.size(); ++i) CHECK_CLOSE(two[i], one[i], 1e-5f, 1e-6f);
+    set_num_threads(2);
+    CHECK_GRADS([](Vars v) { return tanh(linear(tanh(linear(v[0], v[1])), v[1])); }, {rand({3, 4}, 65), rand({4, 4}, 66)});
+
+    // A sweep that throws drops what it had deferred: the next backward adds nothing of it.
+    Parameter w(w0);
+    {
+        Tape tape;
+        TapeScope scope(tape);
+        Parameter q(rand({3, 5}, 67));
+        Op op("fails_backward", {q}, Shape{3, 5});
+        op.out().fill(1.0f);
+        Var x = op.finish([](Record&) { throw Error("fails_backward: on purpose"); });
+        CHECK_THROWS_AS(sum(linear(x, w)).backward(), Error);  // linear's backward ran (and deferred) first
+    }
+    const Tensor after_throw = w.grad();
+    CHECK(max_abs_diff(after_throw, Tensor::zeros({6, 5})) == 0.0f);  // the deferred pieces were dropped, not added
+    {
+        Tape tape;
+        TapeScope scope(tape);
+        const Tensor x = rand({3, 5}, 70);
+        sum(linear(constant(x), w)).backward();
+        Tensor expect({6, 5});  // d/dW sum(x W^T) = column sums of x, in every row
+        for (std::size_t o = 0; o < 6; ++o)
+            for (std::size_t i = 0; i < 5; ++i)
+                for (std::size_t r = 0; r < 3; ++r) expect.at({o, i}) += x.at({r, i});
+        CHECK_CLOSE(w.grad(), expect, 1e-6f, 1e-6f);
+    }
+
+    // Anomaly mode sees a gradient that overflows only when the steps' pieces are summed.
+    {
+        Tape tape;
+        TapeScope scope(tape);
+        AnomalyModeGuard anomalies;
+        Parameter tiny(Tensor::full({2, 3}, 1e-20f), "tiny");
+        Var y = linear(constant(Tensor::full({2, 3}, 1e20f)), tiny);   // values ~3: finite
+        y = y + linear(constant(Tensor::full({2, 3}, 1e20f)), tiny);    // the weight used twice: gathered
+        // d/dW = 1e19 x 1e20 per element: Inf in float; every other value and gradient is finite
+        CHECK_THROWS_WITH_ALL(sum(y * 1e19f).backward(), AnomalyError, "linear", "tiny", "[2, 3]");
+    }
+    set_num_threads(1);
+}
