@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
         c.deep_output = static_cast<std::size_t>(args.integer("--deep-output", 0, 100000));
         Generator gen(1);
         RNNSearch model(c, gen);
-        model.set_dropout(static_cast<float>(args.number("--dropout", 0.0, 0.99)), 1);
+        model.set_dropout(static_cast<float>(args.number("--dropout", 0.0, 0.99)));
         model.set_label_smoothing(static_cast<float>(args.number("--label-smoothing", 0.0, 1.0)));
         Adam opt(model.named_parameters(), {.lr = 1e-3});
 
@@ -295,6 +295,7 @@ int main(int argc, char** argv) {
         Tape tape;
         TapeScope scope(tape);
         std::vector<double> forward_t, backward_t, update_t;  // where a training step's time goes
+        Generator dropout_stream(1);  // (used when --dropout is given)
         auto one_step = [&] {
             if (vary) {
                 batch = text::make_batch(varying, plan[next_batch++ % plan.size()]);
@@ -315,7 +316,7 @@ int main(int argc, char** argv) {
             const auto t0 = Clock::now();
             tape.clear();
             opt.zero_grad();
-            Var loss = model.loss(batch);
+            Var loss = model.loss(batch, &dropout_stream);
             const auto t1 = Clock::now();
             loss.backward();
             const auto t2 = Clock::now();
@@ -335,7 +336,7 @@ int main(int argc, char** argv) {
         if (!decode) {
             tape.clear();
             set_gemm_log(&forward_calls);
-            model.loss(batch);
+            model.loss(batch, &dropout_stream);
             set_gemm_log(nullptr);
         }
         const std::vector<GemmCall> backward_calls(calls.begin() + static_cast<std::ptrdiff_t>(forward_calls.size()), calls.end());

@@ -6,13 +6,13 @@
 
 namespace tg {
 
-Dropout::Dropout(float p, std::uint64_t seed) : p(p), gen_(seed) {
+Dropout::Dropout(float p) : p(p) {
     if (!(p >= 0.0f && p < 1.0f)) throw Error(fmt::format("Dropout: p = {} is outside [0, 1)", p));
 }
 
-Var Dropout::forward(const Var& x) {
-    if (!is_training()) return x;
-    return tg::dropout(x, p, gen_);
+Var Dropout::forward(const Var& x, Generator& gen) const {
+    if (!is_training() || p == 0.0f) return x;
+    return tg::dropout(x, p, gen);
 }
 
 }  // namespace tg

@@ -307,7 +307,7 @@ TEST_CASE("Module: dotted names, counts, zero_grad, train and eval") {
         Embedding src_embed{10, 4, gen, 0};
         GRU encoder{4, 3, gen, Direction::bidirectional};
         Linear bridge{3, 3, gen};
-        Dropout drop{0.5f, 7};
+        Dropout drop{0.5f};
         Encoder() {
             register_module("src_embed", src_embed);
             register_module("encoder", encoder);
@@ -331,11 +331,12 @@ TEST_CASE("Module: dotted names, counts, zero_grad, train and eval") {
 
     // Dropout: identity in eval mode; in training, zeros and 1/(1-p) scaling, mean preserved roughly.
     const Tensor ones = Tensor::ones({1000});
+    Generator stream(7);
     model.eval();
     CHECK_FALSE(model.drop.is_training());
-    CHECK(max_abs_diff(model.drop.forward(constant(ones)).value(), ones) == 0.0f);
+    CHECK(max_abs_diff(model.drop.forward(constant(ones), stream).value(), ones) == 0.0f);
     model.train();
-    Tensor dropped = model.drop.forward(constant(ones)).value();
+    Tensor dropped = model.drop.forward(constant(ones), stream).value();
     std::size_t zeros = 0;
     for (float v : dropped.flat()) {
         CHECK((v == 0.0f || v == 2.0f));

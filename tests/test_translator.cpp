@@ -144,8 +144,10 @@ TEST_CASE("the output layer computes the positions with a target word, not the p
     REQUIRE(batch.target_tokens < batch.size * batch.tgt_len);  // the batch has padding
     Tape tape;
     TapeScope on(tape);
-    Var logits;
-    const float loss = model.loss(batch, &logits).item();
+    const RNNSearch::Forward f = model.forward(batch);
+    const Var logits = f.logits;
+    const float loss = cross_entropy(logits, f.targets, text::Vocab::kPad).item();
+    CHECK(f.targets.size() == batch.target_tokens);
     CHECK(logits.shape() == Shape{batch.target_tokens, c.tgt_vocab});
     std::size_t output_products = 0;  // the records of the products that make a row of logits
     for (std::size_t i = 0; i < tape.num_records(); ++i) {
@@ -522,15 +524,16 @@ TEST_CASE("dropout: only while training, and a resumed training draws what the u
     const text::Batch batch = whole_file_batch(a, o.train);
     RNNSearch& m = *a.model;
     const float plain = m.loss(batch).item();
-    m.set_dropout(0.3f, 7);
-    const float noisy = m.loss(batch).item();
+    m.set_dropout(0.3f);
+    Generator stream(7);
+    const float noisy = m.loss(batch, &stream).item();
     float inference;
     {
         InferenceMode im;
-        inference = m.loss(batch).item();
+        inference = m.loss(batch).item();  // no stream: no dropout
     }
     m.eval();
-    const float evaluated = m.loss(batch).item();
+    const float evaluated = m.loss(batch, &stream).item();  // eval mode: no dropout, whatever the stream
     CHECK(noisy != plain);
     CHECK(inference == plain);
     CHECK(evaluated == plain);

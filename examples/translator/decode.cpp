@@ -341,9 +341,7 @@ std::vector<viz::Matrix> forced_attention(const RNNSearch& model, const std::vec
             }
         }
         const text::Batch batch = text::make_batch(pairs, which);
-        Var weights;
-        model.loss(batch, nullptr, &weights);  // [B, T, S]
-        const Tensor& w = weights.value();
+        const Tensor& w = model.forward(batch).weights.value();  // [B, T, S]
         for (std::size_t k = 0; k < batch.size; ++k) {
             const std::size_t rows = pairs[which[k]].target.size() + 1, cols = pairs[which[k]].source.size();
             for (std::size_t t = 0; t < rows; ++t)

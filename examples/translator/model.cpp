@@ -36,16 +36,17 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
     register_module("decoder", decoder);
     if (deep_output) register_module("deep_output", *deep_output);
     register_module("output", output);
+    register_module("dropout", dropout);
 }
 // </doc:constructor>
 
 // <doc:encode>
 RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::size_t batch, std::size_t src_len,
-                                     std::span<const int> lengths) const {
+                                     std::span<const int> lengths, Generator* dropout_stream) const {
     Encoded e;
     e.batch = batch;
     e.src_len = src_len;
-    Var x = dropped(src_embed.forward(source, {batch, src_len}));      // x_j = Es[src_j]
+    Var x = dropped(src_embed.forward(source, {batch, src_len}), dropout_stream);  // x_j = Es[src_j]
     GRUOutput out = encoder.forward(x, lengths);                       // f_j forward, b_j backward in time
     e.annotations = out.outputs;                                       // h_j = [f_j ; b_j]
     Var f_last = select(out.final, 0, 0), b_first = select(out.final, 0, 1);
@@ -62,10 +63,9 @@ RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::
 }
 // </doc:encode>
 
-void RNNSearch::set_dropout(float p, std::uint64_t seed) {
+void RNNSearch::set_dropout(float p) {
     if (!(p >= 0.0f && p < 1.0f)) throw Error(fmt::format("dropout {} is outside [0, 1)", p));
-    dropout_ = p;
-    dropout_gen_ = Generator(seed);
+    dropout.p = p;
 }
 
 void RNNSearch::set_label_smoothing(float e) {
@@ -73,26 +73,20 @@ void RNNSearch::set_label_smoothing(float e) {
     label_smoothing_ = e;
 }
 
-Var RNNSearch::dropped(const Var& x) const {
-    if (dropout_ == 0.0f || !is_training() || !grad_enabled()) return x;
-    return tg::dropout(x, dropout_, dropout_gen_);
-}
-
 // <doc:output-and-step>
 // <doc:output-logits>
-Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& prev_embedding,
+Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& prev_embedding, Generator* dropout_stream,
                              const PackedWeight* packed_output) const {
-    Var features = dropped(concat({state, context, prev_embedding}, -1));  // [s_i ; c_i ; Et[y_{i-1}]]
+    Var features = dropped(concat({state, context, prev_embedding}, -1), dropout_stream);  // [s_i ; c_i ; Et[y_{i-1}]]
     if (deep_output) features = deep_output->forward(features);   // t_i = maxout(...)  (Appendix A.2.2)
     if (packed_output) return linear(features, *packed_output, output.has_bias() ? output.bias.var() : Var());
     return output.forward(features);                              // W_o (...) + b_o
 }
 // </doc:output-logits>
 
-RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::span<const std::int32_t> prev_words,
-                                const PackedWeight* packed_output) const {
+// <doc:recur>
+RNNSearch::Step RNNSearch::recur(const Encoded& enc, const Var& prev_state, const Var& prev_embedding) const {
     Step s;
-    Var y_prev = tgt_embed.forward(prev_words, {prev_words.size()});  // Et[y_{i-1}]
     if (attention) {
         auto [context, weights] = attention->forward(enc.keys, prev_state);  // e_ij, alpha_ij, c_i (Eq. 5-6)
         s.context = context;
@@ -100,52 +94,60 @@ RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::
     } else {
         s.context = enc.fixed;
     }
-    s.state = decoder.forward(concat({y_prev, s.context}, 1), prev_state);  // s_i = GRU([Et[y_{i-1}] ; c_i], s_{i-1})
-    s.logits = output_logits(s.state, s.context, y_prev, packed_output);
+    s.state = decoder.forward(concat({prev_embedding, s.context}, 1), prev_state);  // s_i = GRU([Et[y_{i-1}] ; c_i], s_{i-1})
+    return s;
+}
+// </doc:recur>
+
+RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::span<const std::int32_t> prev_words,
+                                const PackedWeight* packed_output) const {
+    Var y_prev = tgt_embed.forward(prev_words, {prev_words.size()});  // Et[y_{i-1}]
+    Step s = recur(enc, prev_state, y_prev);
+    s.logits = output_logits(s.state, s.context, y_prev, nullptr, packed_output);
     return s;
 }
 // </doc:output-and-step>
 
-// <doc:loss>
-Var RNNSearch::loss(const text::Batch& batch, Var* logits_out, Var* weights_out) const {
+// <doc:forward>
+RNNSearch::Forward RNNSearch::forward(const text::Batch& batch, Generator* dropout_stream) const {
     const std::size_t B = batch.size, T = batch.tgt_len;
-    const Encoded enc = encode(batch.source, B, batch.src_len, batch.source_lengths);
-    const Var y_in = dropped(tgt_embed.forward(batch.decoder_input, {B, T}));  // every Et[y_{i-1}]: [B, T, E]
+    const Encoded enc = encode(batch.source, B, batch.src_len, batch.source_lengths, dropout_stream);
+    const Var y_in = dropped(tgt_embed.forward(batch.decoder_input, {B, T}), dropout_stream);  // every Et[y_{i-1}]: [B, T, E]
     std::vector<Var> states(T), contexts(T), weights(attention ? T : 0);
     Var s = enc.initial;
     for (std::size_t i = 0; i < T; ++i) {
-        Var y_prev = select(y_in, 1, i);
-        Var context = enc.fixed;
-        if (attention) {
-            auto r = attention->forward(enc.keys, s);
-            context = r.context;
-            weights[i] = r.weights;
-        }
-        s = decoder.forward(concat({y_prev, context}, 1), s);
-        states[i] = s;
-        contexts[i] = context;
+        Step step_i = recur(enc, s, select(y_in, 1, i));
+        s = states[i] = step_i.state;
+        contexts[i] = step_i.context;
+        if (attention) weights[i] = step_i.weights;
     }
     // The output layer for all steps in one product: [N, 3H + E] -> [N, Vt]. The inputs are
     // flattened, not the logits: with a real vocabulary those are the step's largest tensor. Only
     // the N positions with a target word go in: a padded position's logits would be computed and
-    // then ignored by the loss, and the output layer is most of a step's arithmetic (~5% of the
-    // positions are padding in length-sorted batches).
+    // then ignored by the loss, and the output layer is most of a step's arithmetic.
     const std::size_t H = config.hidden, E = config.emb;
-    std::vector<std::int32_t> rows, targets;  // rows of [B*T] with a target, and those targets
+    Forward f;
+    std::vector<std::int32_t> rows;  // rows of [B*T] with a target
     for (std::size_t k = 0; k < B * T; ++k)
         if (batch.decoder_target[k] != text::Vocab::kPad) {
             rows.push_back(static_cast<std::int32_t>(k));
-            targets.push_back(batch.decoder_target[k]);
+            f.targets.push_back(batch.decoder_target[k]);
         }
     auto flat = [&](const Var& x, std::size_t width) {  // [B, T, width] -> [N, width]
         Var all = reshape(x, {B * T, width});
         return rows.size() == B * T ? all : index_select(all, 0, rows);
     };
-    Var logits = output_logits(flat(stack(states, 1), H), flat(stack(contexts, 1), 2 * H), flat(y_in, E));
-    if (logits_out) *logits_out = logits;
-    if (weights_out && attention) *weights_out = stack(weights, 1);
+    f.logits = output_logits(flat(stack(states, 1), H), flat(stack(contexts, 1), 2 * H), flat(y_in, E), dropout_stream);
+    if (attention) f.weights = stack(weights, 1);
+    return f;
+}
+// </doc:forward>
+
+// <doc:loss>
+Var RNNSearch::loss(const text::Batch& batch, Generator* dropout_stream) const {
+    const Forward f = forward(batch, dropout_stream);
     const bool training = is_training() && grad_enabled();
-    return cross_entropy(logits, targets, text::Vocab::kPad, training ? label_smoothing_ : 0.0f);
+    return cross_entropy(f.logits, f.targets, text::Vocab::kPad, training ? label_smoothing_ : 0.0f);
 }
 // </doc:loss>
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "kernels/packed.hpp"
 #include "layers/layers.hpp"
@@ -34,25 +35,36 @@ public:
         tg::Var fixed;        // [f_len ; b_1], the baseline's context   [B, 2H]
         tg::AdditiveAttention::Keys keys;  // U_a h_j + b_a, once per batch
     };
+    // With `dropout_stream`, in training mode, the source embeddings go through dropout.
     Encoded encode(std::span<const std::int32_t> source, std::size_t batch, std::size_t src_len,
-                   std::span<const int> lengths) const;
+                   std::span<const int> lengths, tg::Generator* dropout_stream = nullptr) const;
 
-    // One decoder step i: from s_{i-1} and the previous words y_{i-1} [B] to s_i and the logits.
+    // One decoder step i: from s_{i-1} and the previous words' embeddings Et[y_{i-1}] [B, E] to s_i,
+    // c_i and alpha_i (Eq. 4-6 with A.2.2): the recurrence, written once, for training and decoding.
     struct Step {
         tg::Var state;    // s_i       [B, H]
         tg::Var context;  // c_i       [B, 2H]
         tg::Var weights;  // alpha_i   [B, S]  (undefined for the baseline)
-        tg::Var logits;   // [B, Vt]
+        tg::Var logits;   // [B, Vt]   (step() only: forward() runs the output layer once for all steps)
     };
-    // Decoding passes the output weight packed once (kernels/packed.hpp): the same logits, faster.
+    Step recur(const Encoded& enc, const tg::Var& prev_state, const tg::Var& prev_embedding) const;
+    // A decoding step: recur() and the output layer, from the previous words y_{i-1} [B]. Decoding
+    // passes the output weight packed once (kernels/packed.hpp): the same logits, faster.
     Step step(const Encoded& enc, const tg::Var& prev_state, std::span<const std::int32_t> prev_words,
               const tg::PackedWeight* packed_output = nullptr) const;
 
-    // Teacher forcing over a batch: the mean over its non-pad target tokens of -log p(y_i | ...).
-    // With `logits_out`, also returns the logits [N, Vt] of the N non-pad target positions, in the
-    // order of batch.decoder_target (sentence b, step i: position b*T + i); with `weights_out`,
-    // alpha [B, T, S].
-    tg::Var loss(const tg::text::Batch& batch, tg::Var* logits_out = nullptr, tg::Var* weights_out = nullptr) const;
+    // Teacher forcing over a batch: recur() over every step, then the output layer once over the N
+    // positions that have a target word.
+    struct Forward {
+        tg::Var logits;                     // [N, Vt], in the order of batch.decoder_target (b*T + i), padding left out
+        tg::Var weights;                    // alpha [B, T, S]  (undefined for the baseline)
+        std::vector<std::int32_t> targets;  // the N target words
+    };
+    // With `dropout_stream`, in training mode, dropout on the embeddings and the output layer's input.
+    Forward forward(const tg::text::Batch& batch, tg::Generator* dropout_stream = nullptr) const;
+    // The mean over the batch's target words of -log p(y_i | ...): cross-entropy of forward(), with
+    // label smoothing in training mode while gradients are on.
+    tg::Var loss(const tg::text::Batch& batch, tg::Generator* dropout_stream = nullptr) const;
 
     ModelConfig config;
     tg::Embedding src_embed, tgt_embed;
@@ -63,22 +75,21 @@ public:
     std::unique_ptr<tg::Maxout> deep_output;          // null unless config.deep_output > 0
     tg::Linear output;                                // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o (or W_o t_i)
 
-    // Dropout while training (not part of the model: no parameters, and inference is exactly the
-    // spec's): each element of the source and target embeddings and of the output layer's input is
-    // zeroed with this probability, the rest scaled by 1 / (1 - p). Applied only when the module is in
-    // training mode and gradients are on, so validation and decoding never see it.
-    void set_dropout(float p, std::uint64_t seed);
+    tg::Dropout dropout;                              // p = 0 unless set_dropout (no parameters)
+
+    // Dropout while training, on the source and target embeddings and the output layer's input: a
+    // training setting, not part of the model (inference is exactly the spec's).
+    void set_dropout(float p);
     // Label smoothing while training, under the same rule: loss() then aims at (1 - e) on the right
     // word and e spread over the vocabulary (cross_entropy's label_smoothing); validation and the
     // loss command score the plain -log p(y_i | ...).
     void set_label_smoothing(float e);
 
 private:
-    tg::Var dropped(const tg::Var& x) const;
-    float dropout_ = 0.0f, label_smoothing_ = 0.0f;
-    mutable tg::Generator dropout_gen_{0};
+    float label_smoothing_ = 0.0f;
+    tg::Var dropped(const tg::Var& x, tg::Generator* stream) const { return stream ? dropout.forward(x, *stream) : x; }
     tg::Var output_logits(const tg::Var& state, const tg::Var& context, const tg::Var& prev_embedding,
-                          const tg::PackedWeight* packed_output = nullptr) const;
+                          tg::Generator* dropout_stream, const tg::PackedWeight* packed_output = nullptr) const;
 };
 
 }  // namespace translator

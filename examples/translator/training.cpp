@@ -154,11 +154,11 @@ Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>
         if (stop && stop()) return {false, 0, 0};
         InferenceMode inference;
         const text::Batch batch = text::make_batch(data, which);
-        Var logits;
-        const float loss = model.loss(batch, &logits).item();
+        const RNNSearch::Forward f = model.forward(batch);
+        const float loss = cross_entropy(f.logits, f.targets, text::Vocab::kPad).item();
         loss_sum += static_cast<double>(loss) * static_cast<double>(batch.target_tokens);
         tokens += static_cast<double>(batch.target_tokens);
-        const Tensor& l = logits.value();
+        const Tensor& l = f.logits.value();
         const std::size_t V = l.shape()[1];  // logits [N, V]: the non-pad positions, in order
         std::size_t n = 0;
         for (std::int32_t target : batch.decoder_target) {
@@ -174,13 +174,13 @@ Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>
 // anomaly mode to name the first op whose forward or backward made a NaN or Inf. Nothing is saved,
 // so the last good checkpoint stays as it is.
 std::string not_finite_report(float loss, float norm, std::int64_t step, const RNNSearch& model, const text::Batch& batch,
-                              const fs::path& out) {
+                              Generator dropout_stream, const fs::path& out) {
     std::string culprit = "no single op produced it (the parameters are no longer finite)";
     Tape tape;
     TapeScope scope(tape);
     AnomalyModeGuard anomaly;
     try {
-        model.loss(batch).backward();
+        model.loss(batch, &dropout_stream).backward();  // (the step's own dropout: a copy of its stream as it began)
     } catch (const AnomalyError& e) {
         culprit = e.what();
     }
@@ -405,6 +405,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     };
 
     model->set_label_smoothing(static_cast<float>(state.label_smoothing));
+    model->set_dropout(static_cast<float>(state.dropout));
     if (hooks.training_started) hooks.training_started();
     double loss_avg = 0;
     std::size_t steps_this_run = 0;
@@ -418,19 +419,19 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             if (state.lr_decay == "linear") opt.set_lr(state.lr * (1.0 - budget_used(elapsed(), plan.size())));
             // Dropout's random stream is a function of the step, so that a resumed training draws what
             // the uninterrupted one would have.
-            if (state.dropout > 0)
-                model->set_dropout(static_cast<float>(state.dropout), state.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(state.step));
+            Generator dropout_stream(state.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(state.step));
+            const Generator stream_at_start = dropout_stream;
             float loss_value;
             {
 // <doc:train-step>
                 StepScope step;  // the step's graph is released at the closing brace
                 opt.zero_grad();
-                Var loss = model->loss(batch);
+                Var loss = model->loss(batch, &dropout_stream);
                 loss.backward();
                 const float norm = clip_grad_norm(opt.params(), state.clip > 0 ? static_cast<float>(state.clip) : 1e30f);
                 loss_value = loss.item();
                 if (!std::isfinite(loss_value) || !std::isfinite(norm))  // stop before the step spoils the parameters
-                    throw NumericError(not_finite_report(loss_value, norm, state.step + 1, *model, batch, out));
+                    throw NumericError(not_finite_report(loss_value, norm, state.step + 1, *model, batch, stream_at_start, out));
                 opt.step();
 // </doc:train-step>
             }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Two builds of tapegrad side by side (before and after a change), alternated in one run so that the
+# machine's noise falls on both alike: configurations A, B and V of bench/compare.sh; training, greedy
+# decoding and beam search of width 5; medians over the rounds. OpenBLAS runs as users run it: the
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE pins of development machines are removed for both builds, and
+# the kernel OpenBLAS picked is printed. Prints a markdown table and, last, one JSON line.
+#   usage: bench/before_after.sh BEFORE_BUILD AFTER_BUILD [ROUNDS] [STEPS]
+set -euo pipefail
+before=${1:?usage: bench/before_after.sh BEFORE_BUILD AFTER_BUILD [ROUNDS] [STEPS]}
+after=${2:?usage: bench/before_after.sh BEFORE_BUILD AFTER_BUILD [ROUNDS] [STEPS]}
+rounds=${3:-3}
+steps=${4:-30}
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+for b in "$before" "$after"; do
+    [ -x "$b/bench/train_step" ] || { echo "bench/before_after.sh: no $b/bench/train_step (ninja -C $b bench/train_step)" >&2; exit 1; }
+done
+kernel=$(python3 -c "
+import ctypes
+lib = ctypes.CDLL('libopenblas.so.0')
+lib.openblas_get_corename.restype = ctypes.c_char_p
+print(lib.openblas_get_corename().decode())" 2>/dev/null || echo unknown)
+field() { sed -E "s/.*\"$1\": ([0-9.]+|null).*/\1/" <<<"$2"; }
+median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+echo "OpenBLAS kernel: $kernel (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, 1 thread"
+echo "| config | mode | before ms | after ms | after / before |"
+echo "|---|---|---|---|---|"
+json="{\"openblas_kernel\": \"$kernel\""
+for name in A B V; do
+    case $name in
+        A) config="--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20" ;;
+        B) config="--batch 32 --emb 128 --hidden 256 --attn 256 --vocab 40 --src-len 20 --tgt-len 20" ;;
+        V) config="--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 16000 --src-len 12 --tgt-len 12" ;;
+    esac
+    for mode in train greedy beam5; do
+        flag=""
+        [ "$mode" = greedy ] && flag="--decode"
+        [ "$mode" = beam5 ] && flag="--decode --beam 5"
+        b_ms=() a_ms=()
+        for _ in $(seq "$rounds"); do
+            b_ms+=("$(field median_ms "$("$before/bench/train_step" $config --steps "$steps" --threads 1 $flag)")")
+            a_ms+=("$(field median_ms "$("$after/bench/train_step" $config --steps "$steps" --threads 1 $flag)")")
+        done
+        b=$(printf '%s\n' "${b_ms[@]}" | median)
+        a=$(printf '%s\n' "${a_ms[@]}" | median)
+        ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", a / b}')
+        echo "| $name | $mode | $b | $a | $ratio |"
+        json+=", \"${name}_${mode}\": {\"before_ms\": $b, \"after_ms\": $a, \"ratio\": $ratio}"
+    done
+done
+echo "$json}"
