@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 #include <vector>
 
 #include "autograd/ops.hpp"
@@ -29,43 +30,36 @@ namespace {
 std::pair<Var, Var> run(const GRUCell& cell, const Var& x, const Var& valid, std::size_t min_len, bool reverse) {
     const std::size_t B = x.shape()[0], T = x.shape()[1], H = cell.hidden_size;
     const Var gi_all = cell.input_projection(x);  // all input projections in one product: [B, T, 3H]
-    if (!grad_enabled()) {
-        // Nothing is recorded for a backward pass, so a step's values (its slice of gi_all, the
-        // recurrent product, the new state) can go when it ends, as in decoding: the state is carried
-        // as a Tensor and each output copied into place. Keeping them cost an encoder under `eval` 9H
-        // floats a word and direction: 50 MB for a batch of 55 sentences of 50 pieces at H = 256.
-        Tensor outputs({B, T, H}), state = Tensor::zeros({B, H});
+    // The recurrence at position t, from the previous state h: the output (zero at padding) and the
+    // new state (padding carries the state through unchanged).
+    auto advance = [&](std::size_t t, const Var& h) -> std::pair<Var, Var> {
+        Var h_new = cell.step(select(gi_all, 1, t), h);
+        if (t < min_len) return {h_new, h_new};  // every sentence is still running: no masking needed
+        Var m = select(valid, 0, t);              // [B, 1]
+        return {h_new * m, where(m, h_new, h)};
+    };
+    if (grad_enabled()) {
+        Var h = constant(Tensor::zeros({B, H}));
+        std::vector<Var> outputs(T);
         for (std::size_t k = 0; k < T; ++k) {
             const std::size_t t = reverse ? T - 1 - k : k;
-            InferenceMode step_scope;
-            const float* h_new = cell.step(select(gi_all, 1, t), constant(state)).value().data();
-            const float* running = valid.value().data() + t * B;  // [B]: 1 inside the sentence
-            for (std::size_t b = 0; b < B; ++b) {
-                float* out = outputs.data() + (b * T + t) * H;
-                if (t < min_len || running[b] != 0.0f) {
-                    std::copy_n(h_new + b * H, H, out);
-                    std::copy_n(h_new + b * H, H, state.data() + b * H);
-                } else {
-                    std::fill_n(out, H, 0.0f);  // zero output at padding; the state carried through
-                }
-            }
+            std::tie(outputs[t], h) = advance(t, h);
         }
-        return {constant(outputs), constant(state)};
+        return {stack(outputs, 1), h};  // [B, T, H]
     }
-    Var h = constant(Tensor::zeros({B, H}));
-    std::vector<Var> outputs(T);
+    // Without gradients nothing needs a step's values once it is done, so each step runs the same
+    // advance() in an InferenceMode that releases them, the state carried as a Tensor and each output
+    // copied into place. (Kept, they cost an encoder under `eval` 9H floats a word and direction: 50 MB
+    // for a batch of 55 sentences of 50 pieces at H = 256.)
+    Tensor outputs({B, T, H}), state = Tensor::zeros({B, H});
     for (std::size_t k = 0; k < T; ++k) {
         const std::size_t t = reverse ? T - 1 - k : k;
-        Var h_new = cell.step(select(gi_all, 1, t), h);
-        if (t < min_len) {  // every sentence is still running: no masking needed
-            h = outputs[t] = h_new;
-            continue;
-        }
-        Var m = select(valid, 0, t);  // [B, 1]
-        outputs[t] = h_new * m;       // zero output at padding
-        h = where(m, h_new, h);       // padding carries the state through unchanged
+        InferenceMode step_scope;
+        const auto [out, h] = advance(t, constant(state));
+        for (std::size_t b = 0; b < B; ++b) std::copy_n(out.value().data() + b * H, H, outputs.data() + (b * T + t) * H);
+        std::copy_n(h.value().data(), B * H, state.data());
     }
-    return {stack(outputs, 1), h};  // [B, T, H]
+    return {constant(outputs), constant(state)};
 }
 
 }  // namespace
