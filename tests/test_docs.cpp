@@ -117,9 +117,10 @@ TEST_CASE("docs: every repository path the docs and README quote exists") {
     // A path in backquotes whose first folder is one of the repository's (`layers/maxout.hpp`,
     // `examples/consumer/`), or a relative markdown link outside code blocks ([the spec](spec/cli.md)),
     // must exist; `bench/ops` names the program built from bench/ops.cpp. Paths with placeholders
-    // (`<name>`, `*`) are patterns, not paths.
+    // (`<name>`, `*`) are patterns, not paths. A path with a symbol (`autograd/tape.cpp:Tape::backward`)
+    // must hold that symbol.
     const fs::path root = TG_SOURCE_ROOT;
-    const std::vector<std::string> tops = {"autograd", "layers", "optim", "io", "text", "viz", "examples",
+    const std::vector<std::string> tops = {"autograd", "kernels", "layers", "optim", "io", "text", "viz", "examples",
                                            "tests", "bench", "docs", "tools", "fuzz", ".ci"};
     std::vector<fs::path> mds = {root / "README.md"};
     for (const auto& e : fs::recursive_directory_iterator(root / "docs"))
@@ -138,7 +139,9 @@ TEST_CASE("docs: every repository path the docs and README quote exists") {
                 if (b == std::string::npos) break;
                 std::string t = line.substr(a + 1, b - a - 1);
                 a = b + 1;
-                t = t.substr(0, t.find_first_of("#:"));
+                const std::size_t sep = t.find_first_of("#:");
+                const std::string symbol = sep != std::string::npos && t[sep] == ':' ? t.substr(sep + 1) : "";
+                t = t.substr(0, sep);
                 const std::string first = t.substr(0, t.find('/'));
                 if (t.find('/') == std::string::npos || std::find(tops.begin(), tops.end(), first) == tops.end() ||
                     t.find_first_of(" *<>{}$") != std::string::npos)
@@ -146,6 +149,12 @@ TEST_CASE("docs: every repository path the docs and README quote exists") {
                 ++checked;
                 CHECK_MESSAGE((fs::exists(root / t) || fs::exists(root / (t + ".cpp"))),
                               md.filename().string() << ":" << n << " quotes " << t << ", which does not exist");
+                if (!symbol.empty() && fs::is_regular_file(root / t)) {
+                    ++checked;
+                    CHECK_MESSAGE(tg::read_text(root / t).find(symbol) != std::string::npos,
+                                  md.filename().string() << ":" << n << " cites " << t << ":" << symbol << ", which " << t
+                                                         << " does not hold");
+                }
             }
             for (std::size_t a = line.find("]("); a != std::string::npos; a = line.find("](", a + 1)) {
                 std::string t = line.substr(a + 2, line.find(')', a) - a - 2);
