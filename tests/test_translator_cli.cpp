@@ -135,3 +135,43 @@ TEST_CASE("CLI: generate, train, eval, translate, attention, grads, a bare check
     tg::write_file_atomically(w / "bare/tgt.vocab", "<pad>\n<unk>\n<s>\n</s>\nonly\n");
     CHECK_RUN(run("eval --checkpoint " + w / "bare" + " --data " + w / "test.tsv"), 1, "tgt_embed.weight.npy", "tgt.vocab");
 }
+
+TEST_CASE("CLI: the defaults train --help shows are the ones a training without options uses") {
+    // Each default is written once (kTrainDefaults, ModelConfig) and the help is built from it: a
+    // training given no option must save exactly the settings the help names.
+    Workdir w;
+    const std::string gen = "generate --task local --max-len 4 ";
+    REQUIRE(run(gen + "--n 40 --seed 1 --split train --out " + w / "train").status == 0);
+    REQUIRE(run(gen + "--n 8 --seed 2 --split valid --out " + w / "valid").status == 0);
+    const std::string help = run("train --help").output;
+    auto shown = [&](const std::string& option) {  // "--lr X   Adam learning rate (default 0.001)" -> "0.001"
+        const std::size_t at = help.find("\n  " + option + " ");
+        REQUIRE(at != std::string::npos);
+        const std::size_t end = help.find('\n', at + 1), d = help.rfind("(default ", end);
+        REQUIRE(d != std::string::npos);
+        REQUIRE(d > at);
+        return help.substr(d + 9, help.find(')', d) - d - 9);
+    };
+    CHECK_RUN(run("train --train " + w / "train.tsv" + " --valid " + w / "valid.tsv" + " --epochs 1 --out " + w / "m"), 0,
+              "best, saved");
+    const std::string state = tg::read_text(w.path / "m" / "train_state.txt");
+    const std::string config = tg::read_text(w.path / "m" / "config.txt");
+    auto saved = [](const std::string& text, const std::string& key) {  // "lr 0.001\n" -> 0.001
+        const std::size_t at = text.find("\n" + key + " ") != std::string::npos ? text.find("\n" + key + " ") + 1 : text.find(key + " ");
+        REQUIRE(at != std::string::npos);
+        return text.substr(at + key.size() + 1, text.find('\n', at) - at - key.size() - 1);
+    };
+    for (const auto& [option, key] : {std::pair{"--batch", "batch_size"}, std::pair{"--max-len", "max_len"},
+                                      std::pair{"--min-count", "min_count"}, std::pair{"--seed", "seed"},
+                                      std::pair{"--lr", "lr"}, std::pair{"--clip", "clip"}, std::pair{"--dropout", "dropout"},
+                                      std::pair{"--label-smoothing", "label_smoothing"}}) {
+        CAPTURE(option);
+        CHECK(std::stod(saved(state, key)) == std::stod(shown(option)));
+    }
+    CHECK(saved(state, "lr_decay") == shown("--lr-decay"));
+    for (const auto& [option, key] : {std::pair{"--emb", "emb"}, std::pair{"--hidden", "hidden"}, std::pair{"--attn", "attn"},
+                                      std::pair{"--deep-output", "deep_output"}}) {
+        CAPTURE(option);
+        CHECK(saved(config, key) == shown(option));
+    }
+}

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "args.hpp"
+#include "model.hpp"
 #include "autograd/tape.hpp"
 #include "commands.hpp"
 #include "io/checkpoint.hpp"
@@ -50,27 +51,31 @@ TrainFaults& train_faults() {
 }
 
 int cmd_train(const Argv& argv) {
+    // The defaults shown are the ones train() uses: kTrainDefaults, and a new model's sizes (ModelConfig).
+    constexpr TrainDefaults d = kTrainDefaults;
+    const ModelConfig m;
+    auto shown = [](auto value) { return fmt::format("{}", value); };
     Args args("train", "--train F.tsv --valid F.tsv --out DIR [options]",
               {{"--train", "F.tsv", "training pairs", "", true},
                {"--valid", "F.tsv", "validation pairs, scored after each epoch", "", true},
                {"--out", "DIR", "checkpoint directory: the best model is kept here", "", true},
-               {"--epochs", "N", "stop after N epochs", "10"},
-               {"--time-limit", "SECONDS", "stop after this long (0: no limit)", "0"},
-               {"--batch", "N", "sentence pairs per batch", "32"},
-               {"--emb", "N", "word embedding size E", "64"},
-               {"--hidden", "N", "GRU size H per direction", "128"},
-               {"--attn", "N", "attention size A", "128"},
-               {"--lr", "X", "Adam learning rate", "1e-3"},
-               {"--lr-decay", "none|linear", "linear: the learning rate falls to 0 over --time-limit (or --epochs)", "none"},
-               {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", "1.0"},
-               {"--dropout", "P", "while training, zero embeddings and output-layer inputs with probability P (0: none)", "0"},
-               {"--label-smoothing", "E", "while training, aim at 1 - E on the right word and E spread over the vocabulary", "0"},
-               {"--seed", "N", "random seed (initialisation and batch order)", "1"},
+               {"--epochs", "N", "stop after N epochs", shown(d.epochs)},
+               {"--time-limit", "SECONDS", "stop after this long (0: no limit)", shown(d.time_limit)},
+               {"--batch", "N", "sentence pairs per batch", shown(d.batch)},
+               {"--emb", "N", "word embedding size E", shown(m.emb)},
+               {"--hidden", "N", "GRU size H per direction", shown(m.hidden)},
+               {"--attn", "N", "attention size A", shown(m.attn)},
+               {"--lr", "X", "Adam learning rate", shown(d.lr)},
+               {"--lr-decay", "none|linear", "linear: the learning rate falls to 0 over --time-limit (or --epochs)", d.lr_decay},
+               {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", shown(d.clip)},
+               {"--dropout", "P", "while training, zero embeddings and output-layer inputs with probability P (0: none)", shown(d.dropout)},
+               {"--label-smoothing", "E", "while training, aim at 1 - E on the right word and E spread over the vocabulary", shown(d.label_smoothing)},
+               {"--seed", "N", "random seed (initialisation and batch order)", shown(d.seed)},
                {"--no-attention", "", "train the RNNencdec baseline: a fixed context, no attention", ""},
-               {"--deep-output", "N", "a maxout layer of N units before the softmax, as in the paper's Appendix A (0: none)", "0"},
-               {"--max-len", "N", "drop training pairs with a side longer than N words", "100"},
-               {"--min-count", "N", "words seen fewer times become <unk>", "1"},
-               {"--subwords", "N", "cut words into about N subword pieces per language, learnt from --train (SentencePiece; 0: whole words)", "0"},
+               {"--deep-output", "N", "a maxout layer of N units before the softmax, as in the paper's Appendix A (0: none)", shown(m.deep_output)},
+               {"--max-len", "N", "drop training pairs with a side longer than N words", shown(d.max_len)},
+               {"--min-count", "N", "words seen fewer times become <unk>", shown(d.min_count)},
+               {"--subwords", "N", "cut words into about N subword pieces per language, learnt from --train (SentencePiece; 0: whole words)", shown(d.subwords)},
                {"--resume", "DIR", "continue the training saved in DIR exactly where it stopped", ""},
                {"--new-data", "", "with --resume: go on with a --train file other than the one the training was saved with", ""},
                {"--force", "", "replace what --out holds (a trained model of another training) instead of refusing", ""},

@@ -38,10 +38,13 @@ struct TrainState {
     std::int64_t batch = 0;  // batches of the current epoch already done
     std::int64_t step = 0;   // optimizer steps
     double best_valid_loss = std::numeric_limits<double>::infinity();
-    std::uint64_t seed = 1;
-    std::int64_t batch_size = 32, max_len = 100, min_count = 1;
-    double lr = 1e-3, clip = 1.0, dropout = 0.0, label_smoothing = 0.0;
-    std::string lr_decay = "none";
+    std::uint64_t seed = kTrainDefaults.seed;
+    std::int64_t batch_size = static_cast<std::int64_t>(kTrainDefaults.batch);
+    std::int64_t max_len = static_cast<std::int64_t>(kTrainDefaults.max_len);
+    std::int64_t min_count = static_cast<std::int64_t>(kTrainDefaults.min_count);
+    double lr = kTrainDefaults.lr, clip = kTrainDefaults.clip, dropout = kTrainDefaults.dropout,
+           label_smoothing = kTrainDefaults.label_smoothing;
+    std::string lr_decay = kTrainDefaults.lr_decay;
     std::string train_data;  // the --train file's fingerprint ("" in states saved before it was kept)
 
     std::string str() const {
@@ -77,9 +80,10 @@ struct TrainState {
             s.min_count = std::stoll(get("min_count"));
             s.lr = std::stod(get("lr"));
             s.clip = std::stod(get("clip"));
-            s.dropout = kv.count("dropout") ? std::stod(kv["dropout"]) : 0.0;  // absent before dropout existed
+            // (absent from states saved before dropout, label smoothing and the decay existed: off)
+            s.dropout = kv.count("dropout") ? std::stod(kv["dropout"]) : 0.0;
             s.label_smoothing = kv.count("label_smoothing") ? std::stod(kv["label_smoothing"]) : 0.0;
-            s.lr_decay = kv.count("lr_decay") ? kv["lr_decay"] : "none";        // absent before the decay existed
+            s.lr_decay = kv.count("lr_decay") ? kv["lr_decay"] : "none";
             s.train_data = kv.count("train_data") ? kv["train_data"] : "";
             if (!known_lr_decay(s.lr_decay))
                 throw FileError(fmt::format("{}: lr_decay '{}' is neither none nor linear", path.string(), s.lr_decay));
@@ -206,66 +210,75 @@ std::string epoch_line(const EpochReport& e) {
                        clock_text(e.seconds));
 }
 
-TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
-    auto say = [&](const std::string& text) {
-        if (hooks.message) hooks.message(text);
-    };
-    if (o.lr_decay && !known_lr_decay(*o.lr_decay))  // (for a program's options as for the command line's)
-        throw UsageError(fmt::format("--lr-decay {}: expected none or linear", *o.lr_decay));
-    const fs::path out = o.out;
-    // Every output location is checked before anything long starts, and held: a second training
-    // with the same out fails now instead of overwriting this one's checkpoints.
+namespace {
+
+// Everything a training run holds once it is set up.
+struct Run {
+    TrainState state;
+    std::unique_ptr<RNNSearch> model;
+    text::Vocab src_vocab, tgt_vocab;
+    std::shared_ptr<const Subwords> src_subwords, tgt_subwords;
+    std::vector<text::EncodedPair> train, valid;
+    fs::path resume_from;  // the folder resumed from ("" for a new training)
+};
+
+// Checks every output location before anything long starts: what --out holds, and whether a save can
+// be published there. Returns whether the training is resumed in place (--resume = --out).
+bool check_outputs(const TrainOptions& o) {
     std::vector<fs::path> inputs = {o.train, o.valid};
-    const bool in_place = o.resume && (same_file(*o.resume, out) || same_file(*o.resume, out.string() + ".old"));
+    const bool in_place = o.resume && (same_file(*o.resume, o.out) || same_file(*o.resume, o.out.string() + ".old"));
     if (o.resume && !in_place) inputs.push_back(*o.resume);  // resuming in place (out = resume) is allowed
     if (o.resume && !fs::exists(*o.resume) && !fs::exists(o.resume->string() + ".old"))
         throw UsageError(fmt::format("--resume {}: no such checkpoint folder", o.resume->string()));
-    check_checkpoint_output(out, "--out", inputs, "model", o.force);
+    check_checkpoint_output(o.out, "--out", inputs, "model", o.force);
     // A trained model at --out is never replaced by another training unless asked: it is continued in
     // place with --resume, or replaced with --force.
     const auto holds_model = [](const fs::path& dir) {
         return checkpoint_kind(dir) == "model" || checkpoint_kind(dir.string() + ".old") == "model";
     };
-    if (!in_place && !o.force && holds_model(checkpoint_path(out)))
+    if (!in_place && !o.force && holds_model(checkpoint_path(o.out)))
         throw UsageError(fmt::format("--out {}: holds a trained model; continue it with --resume {} --out {}, name a new "
-                                     "folder, or add --force to replace it", out.string(), out.string(), out.string()));
-    CheckpointLock lock(out);
-    if (hooks.setup_phase) hooks.setup_phase("holding the lock");
+                                     "folder, or add --force to replace it", o.out.string(), o.out.string(), o.out.string()));
+    return in_place;
+}
 
-    TrainState state;
-    std::unique_ptr<RNNSearch> model;
-    text::Vocab src_vocab, tgt_vocab;
-    std::shared_ptr<const Subwords> src_subwords, tgt_subwords;
-    fs::path resume_from;
-    if (o.resume) {
-        const fs::path dir = checkpoint_dir_to_read(*o.resume);  // or DIR.old, left by an interrupted save
-        resume_from = fs::exists(dir / "last" / "train_state.txt") ? dir / "last" : dir;
-        if (!fs::exists(resume_from / "train_state.txt"))
-            throw FileError(fmt::format("{}: a model without its training state (train_state.txt): it can be evaluated and "
-                                        "translated with, not resumed", o.resume->string()));
-        state = TrainState::load(resume_from / "train_state.txt");
-        LoadedModel loaded = load_model(resume_from);
-        model = std::move(loaded.model);
-        src_vocab = std::move(loaded.src_vocab);
-        tgt_vocab = std::move(loaded.tgt_vocab);
-        src_subwords = loaded.src_subwords;
-        tgt_subwords = loaded.tgt_subwords;
-        check_resume_options(o, state, model->config);
-    } else {
-        state.seed = o.seed.value_or(1);
-        state.batch_size = static_cast<std::int64_t>(o.batch.value_or(32));
-        state.max_len = static_cast<std::int64_t>(o.max_len.value_or(100));
-        state.min_count = static_cast<std::int64_t>(o.min_count.value_or(1));
-        state.lr = o.lr.value_or(1e-3);
-        state.clip = o.clip.value_or(1.0);
-        state.dropout = o.dropout.value_or(0.0);
-        state.label_smoothing = o.label_smoothing.value_or(0.0);
-        state.lr_decay = o.lr_decay.value_or("none");
-    }
-    // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
+// Set-up: the training state (new, or the checkpoint's), the data read and cut into pieces, the
+// vocabularies and the model built (or loaded to resume).
+Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
+    auto say = [&](const std::string& text) {
+        if (hooks.message) hooks.message(text);
+    };
     auto phase = [&](const char* what) {
         if (hooks.setup_phase) hooks.setup_phase(what);
     };
+    Run run;
+    TrainState& state = run.state;
+    if (o.resume) {
+        const fs::path dir = checkpoint_dir_to_read(*o.resume);  // or DIR.old, left by an interrupted save
+        run.resume_from = fs::exists(dir / "last" / "train_state.txt") ? dir / "last" : dir;
+        if (!fs::exists(run.resume_from / "train_state.txt"))
+            throw FileError(fmt::format("{}: a model without its training state (train_state.txt): it can be evaluated and "
+                                        "translated with, not resumed", o.resume->string()));
+        state = TrainState::load(run.resume_from / "train_state.txt");
+        LoadedModel loaded = load_model(run.resume_from);
+        run.model = std::move(loaded.model);
+        run.src_vocab = std::move(loaded.src_vocab);
+        run.tgt_vocab = std::move(loaded.tgt_vocab);
+        run.src_subwords = loaded.src_subwords;
+        run.tgt_subwords = loaded.tgt_subwords;
+        check_resume_options(o, state, run.model->config);
+    } else {  // a new training: what was given, else the defaults (a fresh TrainState holds them)
+        if (o.seed) state.seed = *o.seed;
+        if (o.batch) state.batch_size = static_cast<std::int64_t>(*o.batch);
+        if (o.max_len) state.max_len = static_cast<std::int64_t>(*o.max_len);
+        if (o.min_count) state.min_count = static_cast<std::int64_t>(*o.min_count);
+        state.lr = o.lr.value_or(state.lr);
+        state.clip = o.clip.value_or(state.clip);
+        state.dropout = o.dropout.value_or(state.dropout);
+        state.label_smoothing = o.label_smoothing.value_or(state.label_smoothing);
+        state.lr_decay = o.lr_decay.value_or(state.lr_decay);
+    }
+    // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
     phase("reading the data");
     auto parse = [&](const std::string& bytes, const fs::path& file) {
         std::size_t extra = 0;
@@ -286,24 +299,25 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         state.batch = 0;
     }
     state.train_data = train_fingerprint;
-    if (o.subwords > 0 && !model) {  // learnt from the training file, one model per language
+    if (o.subwords > 0 && !run.model) {  // learnt from the training file, one model per language
         phase("learning subword pieces");
         std::vector<std::string> sources, targets;
         for (const auto& p : read_train) sources.push_back(text::join_words(p.source)), targets.push_back(text::join_words(p.target));
-        src_subwords = std::make_shared<const Subwords>(Subwords::train(sources, o.subwords));
-        tgt_subwords = std::make_shared<const Subwords>(Subwords::train(targets, o.subwords));
+        run.src_subwords = std::make_shared<const Subwords>(Subwords::train(sources, o.subwords));
+        run.tgt_subwords = std::make_shared<const Subwords>(Subwords::train(targets, o.subwords));
     }
     // From here on a "word" is a piece, for a subword model.
-    read_train = to_units(std::move(read_train), src_subwords.get(), tgt_subwords.get());
-    valid_pairs = to_units(std::move(valid_pairs), src_subwords.get(), tgt_subwords.get());
+    read_train = to_units(std::move(read_train), run.src_subwords.get(), run.tgt_subwords.get());
+    valid_pairs = to_units(std::move(valid_pairs), run.src_subwords.get(), run.tgt_subwords.get());
     // Validation obeys --max-len as training does: its memory grows with the square of a pair's length.
     const auto too_long = [&](const text::SentencePair& p) {
         return p.source.size() > static_cast<std::size_t>(state.max_len) || p.target.size() > static_cast<std::size_t>(state.max_len);
     };
+    const char* units = run.src_subwords ? "pieces" : "words";
     if (const auto skipped = std::count_if(valid_pairs.begin(), valid_pairs.end(), too_long); skipped > 0) {
         if (static_cast<std::size_t>(skipped) == valid_pairs.size())
             throw UsageError(fmt::format("--max-len: no validation pair of {} is {} {} or shorter", o.valid.string(),
-                                         state.max_len, src_subwords ? "pieces" : "words"));
+                                         state.max_len, units));
         say(fmt::format("{}: {} validation pairs with a side longer than --max-len {} are not scored", o.valid.string(),
                         skipped, state.max_len));
         std::erase_if(valid_pairs, too_long);
@@ -312,53 +326,98 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     for (text::SentencePair& p : read_train)
         if (!too_long(p)) train_pairs.push_back(std::move(p));
     if (train_pairs.empty())
-        throw UsageError(fmt::format("--max-len: no training pair of {} is {} {} or shorter", o.train.string(), state.max_len,
-                                     src_subwords ? "pieces" : "words"));
+        throw UsageError(fmt::format("--max-len: no training pair of {} is {} {} or shorter", o.train.string(), state.max_len, units));
     phase("building the model");
-    if (!model) {
+    if (!run.model) {
         std::vector<text::Sentence> sources, targets;
         for (const auto& p : train_pairs) {
             sources.push_back(p.source);
             targets.push_back(p.target);
         }
-        src_vocab = text::Vocab::build(sources, static_cast<std::size_t>(state.min_count));
-        tgt_vocab = text::Vocab::build(targets, static_cast<std::size_t>(state.min_count));
-        ModelConfig c;
-        c.src_vocab = src_vocab.size();
-        c.tgt_vocab = tgt_vocab.size();
-        c.emb = o.emb.value_or(64);
-        c.hidden = o.hidden.value_or(128);
-        c.attn = o.attn.value_or(128);
-        c.attention = o.attention.value_or(true);
-        c.deep_output = o.deep_output.value_or(0);
+        run.src_vocab = text::Vocab::build(sources, static_cast<std::size_t>(state.min_count));
+        run.tgt_vocab = text::Vocab::build(targets, static_cast<std::size_t>(state.min_count));
+        ModelConfig c;  // its sizes are the defaults, unless given
+        c.src_vocab = run.src_vocab.size();
+        c.tgt_vocab = run.tgt_vocab.size();
+        c.emb = o.emb.value_or(c.emb);
+        c.hidden = o.hidden.value_or(c.hidden);
+        c.attn = o.attn.value_or(c.attn);
+        c.attention = o.attention.value_or(c.attention);
+        c.deep_output = o.deep_output.value_or(c.deep_output);
         check_model_fits(c, o);
         Generator init(state.seed);
-        model = std::make_unique<RNNSearch>(c, init);
+        run.model = std::make_unique<RNNSearch>(c, init);
     }
-    const auto train = text::encode_pairs(train_pairs, src_vocab, tgt_vocab);
-    const auto valid = text::encode_pairs(valid_pairs, src_vocab, tgt_vocab);
-    Adam opt(model->named_parameters(), {.lr = state.lr});
-    if (!resume_from.empty()) {
-        load_optimizer(resume_from, opt);
-        say(fmt::format("resuming {}: after epoch {}, batch {} (step {})", resume_from.string(), state.epoch, state.batch,
-                        state.step));
-        // A schedule given when resuming is applied from here on, and said.
-        for (const auto& [option, given, saved] : {std::tuple{"--lr", o.lr, &state.lr}, std::tuple{"--clip", o.clip, &state.clip},
-                                                   std::tuple{"--dropout", o.dropout, &state.dropout},
-                                                   std::tuple{"--label-smoothing", o.label_smoothing, &state.label_smoothing}}) {
-            if (!given) continue;
-            if (*given != *saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, *saved));
-            *saved = *given;
-        }
-        if (o.lr_decay && *o.lr_decay != state.lr_decay) {
-            say(fmt::format("resuming with --lr-decay {} (it was {})", *o.lr_decay, state.lr_decay));
-            state.lr_decay = *o.lr_decay;
-        }
-        opt.set_lr(state.lr);
+    run.train = text::encode_pairs(train_pairs, run.src_vocab, run.tgt_vocab);
+    run.valid = text::encode_pairs(valid_pairs, run.src_vocab, run.tgt_vocab);
+    return run;
+}
+
+// When resuming: the optimizer's state, and a schedule given now applied from here on (and said).
+void resume_optimizer(const TrainOptions& o, Run& run, Adam& opt, const std::function<void(const std::string&)>& say) {
+    TrainState& state = run.state;
+    load_optimizer(run.resume_from, opt);
+    say(fmt::format("resuming {}: after epoch {}, batch {} (step {})", run.resume_from.string(), state.epoch, state.batch,
+                    state.step));
+    for (const auto& [option, given, saved] : {std::tuple{"--lr", o.lr, &state.lr}, std::tuple{"--clip", o.clip, &state.clip},
+                                               std::tuple{"--dropout", o.dropout, &state.dropout},
+                                               std::tuple{"--label-smoothing", o.label_smoothing, &state.label_smoothing}}) {
+        if (!given) continue;
+        if (*given != *saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, *saved));
+        *saved = *given;
     }
+    if (o.lr_decay && *o.lr_decay != state.lr_decay) {
+        say(fmt::format("resuming with --lr-decay {} (it was {})", *o.lr_decay, state.lr_decay));
+        state.lr_decay = *o.lr_decay;
+    }
+    opt.set_lr(state.lr);
+}
+
+// One optimizer step on a batch; returns its loss. A loss or gradient norm that is not finite stops
+// training before the step spoils the parameters (NumericError, naming the op that made it).
+float train_step(Run& run, Adam& opt, const text::Batch& batch, const fs::path& out) {
+    const TrainState& state = run.state;
+    // Dropout's random stream is a function of the step, so that a resumed training draws what the
+    // uninterrupted one would have.
+    Generator dropout_stream(state.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(state.step));
+    const Generator stream_at_start = dropout_stream;
+// <doc:train-step>
+    StepScope step;  // the step's graph is released at the closing brace
+    opt.zero_grad();
+    Var loss = run.model->loss(batch, &dropout_stream);
+    loss.backward();
+    const float norm = clip_grad_norm(opt.params(), state.clip > 0 ? static_cast<float>(state.clip) : 1e30f);
+    const float loss_value = loss.item();
+    if (!std::isfinite(loss_value) || !std::isfinite(norm))  // stop before the step spoils the parameters
+        throw NumericError(not_finite_report(loss_value, norm, state.step + 1, *run.model, batch, stream_at_start, out));
+    opt.step();
+    return loss_value;
+// </doc:train-step>
+}
+
+}  // namespace
+
+// The loop: set-up, then epochs of steps, each epoch (and a stop) ending with validation and a save.
+TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
+    auto say = [&](const std::string& text) {
+        if (hooks.message) hooks.message(text);
+    };
+    if (o.lr_decay && !known_lr_decay(*o.lr_decay))  // (for a program's options as for the command line's)
+        throw UsageError(fmt::format("--lr-decay {}: expected none or linear", *o.lr_decay));
+    const fs::path out = o.out;
+    // Every output location is checked before anything long starts, and held: a second training
+    // with the same out fails now instead of overwriting this one's checkpoints.
+    const bool in_place = check_outputs(o);
+    CheckpointLock lock(out);
+    if (hooks.setup_phase) hooks.setup_phase("holding the lock");
+    Run run = set_up(o, hooks);
+    TrainState& state = run.state;
+    RNNSearch& model = *run.model;
+    Adam opt(model.named_parameters(), {.lr = state.lr});
+    if (!run.resume_from.empty()) resume_optimizer(o, run, opt, say);
     say(fmt::format("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}",
-                    model->attention ? "RNNsearch" : "RNNencdec (no attention)", model->parameter_count(), train.size(),
-                    valid.size(), src_vocab.size(), tgt_vocab.size()));
+                    model.attention ? "RNNsearch" : "RNNencdec (no attention)", model.parameter_count(), run.train.size(),
+                    run.valid.size(), run.src_vocab.size(), run.tgt_vocab.size()));
 
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
@@ -367,22 +426,19 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     // a later state that is not better goes to out/last, so the best is never overwritten by it.
     // The first save of a training that is not resumed in place goes to `out` itself, whatever was there.
     bool top_is_ours = in_place;
-    auto save = [&](bool best) {
-        const bool top = best || !top_is_ours;
-        CheckpointWriter w(top ? out : out / "last", "model", o.force);
-        add_model(w, *model, src_vocab, tgt_vocab, src_subwords.get(), tgt_subwords.get());
-        save_optimizer(w, opt);
-        w.add_text("train_state.txt", state.str());
-        w.commit();
-        if (top) top_is_ours = true;
-    };
     auto validate_and_save = [&](double epochs_done) {
-        const Validation v = validate(*model, valid, hooks.stop_requested);
+        const Validation v = validate(model, run.valid, hooks.stop_requested);
         EpochReport report{v.complete, epochs_done, state.step, v.loss, v.accuracy, v.complete && v.loss < state.best_valid_loss, true, 0};
         const double previous_best = state.best_valid_loss;
         if (report.best) state.best_valid_loss = v.loss;
         try {
-            save(report.best);
+            const bool top = report.best || !top_is_ours;
+            CheckpointWriter w(top ? out : out / "last", "model", o.force);
+            add_model(w, model, run.src_vocab, run.tgt_vocab, run.src_subwords.get(), run.tgt_subwords.get());
+            save_optimizer(w, opt);
+            w.add_text("train_state.txt", state.str());
+            w.commit();
+            if (top) top_is_ours = true;
         } catch (const std::exception& e) {  // said as it is: nothing was saved
             state.best_valid_loss = previous_best;
             report.saved = false;
@@ -404,37 +460,19 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         return std::clamp(used, 0.0, 1.0);
     };
 
-    model->set_label_smoothing(static_cast<float>(state.label_smoothing));
-    model->set_dropout(static_cast<float>(state.dropout));
+    model.set_label_smoothing(static_cast<float>(state.label_smoothing));
+    model.set_dropout(static_cast<float>(state.dropout));
     if (hooks.training_started) hooks.training_started();
     double loss_avg = 0;
     std::size_t steps_this_run = 0;
-    Tape& tape = active_tape();
     const char* stop_reason = nullptr;
     while (state.epoch < o.epochs && !stop_reason) {
         Generator order(state.seed * 1000003ull + static_cast<std::uint64_t>(state.epoch));  // the epoch's batch order
-        const auto plan = text::plan_batches(train, static_cast<std::size_t>(state.batch_size), &order);
+        const auto plan = text::plan_batches(run.train, static_cast<std::size_t>(state.batch_size), &order);
         for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
-            const text::Batch batch = text::make_batch(train, plan[b]);
+            const text::Batch batch = text::make_batch(run.train, plan[b]);
             if (state.lr_decay == "linear") opt.set_lr(state.lr * (1.0 - budget_used(elapsed(), plan.size())));
-            // Dropout's random stream is a function of the step, so that a resumed training draws what
-            // the uninterrupted one would have.
-            Generator dropout_stream(state.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(state.step));
-            const Generator stream_at_start = dropout_stream;
-            float loss_value;
-            {
-// <doc:train-step>
-                StepScope step;  // the step's graph is released at the closing brace
-                opt.zero_grad();
-                Var loss = model->loss(batch, &dropout_stream);
-                loss.backward();
-                const float norm = clip_grad_norm(opt.params(), state.clip > 0 ? static_cast<float>(state.clip) : 1e30f);
-                loss_value = loss.item();
-                if (!std::isfinite(loss_value) || !std::isfinite(norm))  // stop before the step spoils the parameters
-                    throw NumericError(not_finite_report(loss_value, norm, state.step + 1, *model, batch, stream_at_start, out));
-                opt.step();
-// </doc:train-step>
-            }
+            const float loss_value = train_step(run, opt, batch, out);
             ++state.step;
             state.batch = static_cast<std::int64_t>(b) + 1;
             ++steps_this_run;
@@ -461,7 +499,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         if (!stop_reason && hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
     }
     return {stop_reason ? stop_reason : "done", state.step, state.best_valid_loss, elapsed(),
-            static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0)};
+            static_cast<double>(active_tape().arena().peak_bytes()) / (1024.0 * 1024.0)};
 }
 
 }  // namespace translator

@@ -16,26 +16,40 @@
 
 namespace translator {
 
+// The default of every training setting, in this one place: a new training starts from them, the
+// training state saved with a checkpoint starts from them, and `translator train --help` shows them
+// (cmd_train.cpp builds its help from these). The model's sizes are ModelConfig's (model.hpp).
+struct TrainDefaults {
+    std::int64_t epochs = 10;
+    double time_limit = 0;  // seconds; 0: no limit
+    std::size_t batch = 32, max_len = 100, min_count = 1, subwords = 0;
+    std::uint64_t seed = 1;
+    double lr = 1e-3, clip = 1.0, dropout = 0.0, label_smoothing = 0.0;
+    const char* lr_decay = "none";
+};
+inline constexpr TrainDefaults kTrainDefaults{};
+
 struct TrainOptions {
     std::filesystem::path train, valid;  // sentence pairs (TSV)
     std::filesystem::path out;           // the checkpoint folder: new, empty, or a checkpoint
-    std::int64_t epochs = 10;
-    double time_limit = 0;  // seconds; 0: no limit
+    std::int64_t epochs = kTrainDefaults.epochs;
+    double time_limit = kTrainDefaults.time_limit;  // seconds; 0: no limit
 
-    // Sizes, data handling and seed. Unset: the default for a new training, the checkpoint's when
-    // resuming; set to another value than the checkpoint's when resuming: an error (UsageError).
-    // Error messages name them as the command line does (--emb, --hidden, ...).
-    std::optional<std::size_t> emb, hidden, attn, deep_output;  // 64, 128, 128, 0
-    std::optional<bool> attention;                               // true (false: RNNencdec)
-    std::optional<std::size_t> batch, max_len, min_count;        // 32, 100, 1
-    std::optional<std::uint64_t> seed;                           // 1
-    std::size_t subwords = 0;  // about this many SentencePiece pieces per language; 0: whole words
+    // Sizes, data handling and seed. Unset: the default for a new training (ModelConfig's sizes,
+    // kTrainDefaults' others), the checkpoint's when resuming; set to another value than the
+    // checkpoint's when resuming: an error (UsageError). Error messages name them as the command line
+    // does (--emb, --hidden, ...).
+    std::optional<std::size_t> emb, hidden, attn, deep_output;
+    std::optional<bool> attention;  // false: RNNencdec
+    std::optional<std::size_t> batch, max_len, min_count;
+    std::optional<std::uint64_t> seed;
+    std::size_t subwords = kTrainDefaults.subwords;  // about this many SentencePiece pieces per language; 0: whole words
 
-    // The schedule: defaults 1e-3, 1.0 (0: no clipping), 0 (no dropout), 0 (no label smoothing) and no
-    // decay; may change when resuming (said). Dropout and label smoothing are training settings, not part
-    // of the model (RNNSearch::set_dropout, set_label_smoothing).
+    // The schedule (clip 0: no clipping; lr_decay "none" or "linear"); may change when resuming
+    // (said). Dropout and label smoothing are training settings, not part of the model
+    // (RNNSearch::set_dropout, set_label_smoothing).
     std::optional<double> lr, clip, dropout, label_smoothing;
-    std::optional<std::string> lr_decay;  // "none" (the default) or "linear": to 0 over the budget
+    std::optional<std::string> lr_decay;  // "linear": to 0 over the budget
 
     std::optional<std::filesystem::path> resume;  // continue the training saved there exactly
     // Resuming with a --train file other than the one the training was saved with (its fingerprint,
