@@ -61,16 +61,6 @@ Var matmul(const Var& a, const Var& b);
 // the weight transposed in place instead of a copy being made at every call.
 Var linear(const Var& x, const Var& weight, const Var& bias = Var());
 
-// --- fused ops of the layers (ops/attention.cpp, ops/gru.cpp) ---
-// Bahdanau attention's scores: e[b, s] = v . tanh(query[b] + keys[b, s]) for query [B, A], keys
-// [B, S, A], v [A] -> [B, S]. Equal to matmul(tanh(query[:, None] + keys), v), without the temporaries.
-// With G queries per sentence, query [B*G, A] -> [B*G, S]: row r against the keys of sentence r / G.
-Var additive_scores(const Var& query, const Var& keys, const Var& v);
-// One GRU step's gates: gi = W_i x + b_i and gh = W_h h + b_h, both [B, 3H] stacked [r; z; n], and the
-// state h [B, H] -> h' = (1 - z) n + z h with r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),
-// n = tanh(gi_n + r gh_n). Equal to those ops composed over slices of gi and gh, in one record.
-Var gru_gates(const Var& gi, const Var& gh, const Var& h);
-
 // --- moving data around (ops/shape.cpp) ---
 Var reshape(const Var& x, const Shape& shape);                 // same number of elements
 Var permute(const Var& x, std::span<const int> axes);          // output axis i = input axis axes[i]

@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <iosfwd>
 #include <memory>
 #include <new>
 #include <string>
@@ -114,10 +113,7 @@ public:
     // released by clear(). A Var compares its node's generation with its own before every read.
     std::uint64_t first_live() const { return first_live_; }
 
-    // The recorded graph in Graphviz DOT: one box per record (op, label, output shape), one ellipse
-    // per leaf (parameter name or "const", shape). Render with: dot -Tsvg graph.dot -o graph.svg
-    std::string to_dot() const;
-    std::string str() const;  // one line per record: "#3 matmul [32, 384] <- v2 [32, 128], W [128, 384]"
+    // (To print or draw what was recorded: viz/tape_graph.hpp.)
 
     // For the Op builder (autograd/op.hpp): a fresh value slot, and a fresh record.
     Node& new_value(const Shape& shape);
@@ -150,8 +146,6 @@ private:
     static constexpr std::size_t kStackedBackwardsWarning = 64;
     bool warned_growth_ = false;
 };
-
-std::ostream& operator<<(std::ostream& os, const Tape& tape);
 
 // The tape ops record on: each thread has its own default tape; a TapeScope makes another one
 // active for its lifetime.

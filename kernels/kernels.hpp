@@ -16,6 +16,7 @@
 namespace tg {
 struct Node;
 class Tape;
+class Var;
 }  // namespace tg
 
 namespace tg::kernels {
@@ -50,10 +51,16 @@ float log_sum_exp(const float* x, std::size_t n);  // max + log sum exp(x - max)
 void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_t n, float minus);
 void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<float, std::int32_t>>& out);
 
-// One row of the fused ops' forward passes, SIMD (kernels/fused_rows.cpp); the references are
-// gates_row in autograd/ops/gru.cpp and score_row in autograd/ops/attention.cpp.
-void gru_gates_row(std::size_t H, const float* gi, const float* gh, const float* h, float* r, float* z, float* n,
-                   float* gh_n, float* h_new);
-float score_row(const float* q, const float* k, const float* v, float* energy, std::size_t A);
+// The fused ops of the layers: each the same as the composed ops its layer runs without kernels,
+// in one record, one pass forward (SIMD) and one pass backward. tests/test_kernels.cpp checks their
+// gradients and that they agree with the composed forms.
+//   gru_gates (kernels/gru_gates.cpp): gi, gh [B, 3H] ([r; z; n]) and h [B, H] -> h' [B, H], as
+//     layers/gru_cell.cpp composes r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),
+//     n = tanh(gi_n + r * gh_n), h' = (1 - z) * n + z * h.
+//   additive_scores (kernels/additive_scores.cpp): query [B*G, A], keys [B, S, A], v [A] ->
+//     e [B*G, S] = v . tanh(q + keys) (Eq. 6), query row r reading the keys of sentence r / G,
+//     as layers/attention.cpp composes it.
+Var gru_gates(const Var& gi, const Var& gh, const Var& h);
+Var additive_scores(const Var& query, const Var& keys, const Var& v);
 
 }  // namespace tg::kernels

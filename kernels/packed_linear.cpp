@@ -49,8 +49,8 @@ typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));  // GCC'
 
 // y[r][0..cols) += sum over k of xs[k][r] * panel[k][0..cols), for the R rows of one tile. With
 // `next`, also asks for the same slice of the next panel to be brought into L2, one 64-byte line per k:
-// the first tile of a panel fetches the next one while the other tiles compute (measured: 74 -> 60 ms
-// for 12 products of 32 x 448 x 16,000; the hardware prefetcher alone starts each panel cold).
+// the first tile of a panel fetches the next one while the other tiles compute (the hardware
+// prefetcher alone starts each panel cold).
 template <std::size_t R>
 void tile(const float* xs, const float* panel, std::size_t depth, float* y, std::size_t ldy, std::size_t cols,
           const float* next = nullptr) {
@@ -151,10 +151,9 @@ void panels_product(const float* xp, std::size_t m, std::size_t k, const float* 
 }
 
 // Asks for transparent huge pages (2 MB) over a fresh buffer, before its first touch. Each first touch
-// of a 4 KB page is a page fault, expensive on a virtual machine: measured on the development VM, packing
-// a 16,000 x 448 weight took 80-108 ms in fresh 4 KB pages and 5-6 ms in 2 MB ones. Only here: on the
-// tensors of a training step, huge pages made OpenBLAS slower (222-225 ms against 197-219 ms a step,
-// vocabulary 16,000), so the rest of the library keeps the allocator's pages.
+// of a 4 KB page is a page fault, expensive on a virtual machine, and packing a large output weight
+// touches thousands of them (docs/history.md has the measurement). Only here: on the tensors of a
+// training step, huge pages made OpenBLAS slower, so the rest of the library keeps the allocator's pages.
 void advise_huge_pages(void* p, std::size_t bytes) {
 #ifdef MADV_HUGEPAGE
     constexpr std::uintptr_t kPage = 4096;

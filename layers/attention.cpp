@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "autograd/ops.hpp"
+#include "kernels/kernels.hpp"
 
 namespace tg {
 
@@ -32,10 +33,17 @@ AdditiveAttention::Result AdditiveAttention::forward(const Keys& keys, const Var
     if (q.rank() != 2 || B == 0 || q[0] == 0 || q[0] % B != 0)
         throw ShapeError(fmt::format("AdditiveAttention: query {} for keys {}", q.str(), k.str()));
     const std::size_t G = q[0] / B;
-    // e_ij = v_a . tanh(W_a s_{i-1} + K_j), Eq. 6 with A.1.2: one fused op, the same as the composed
-    //   reshape(matmul(tanh(reshape(q, {B, 1, A}) + keys.keys), reshape(v, {A, 1})), {B, S})
-    // without its three [B, S, A] temporaries (tests/test_ops_grad.cpp checks that both agree).
-    Var scores = additive_scores(query.forward(query_state), keys.keys, v).label("e");  // [B*G, S]
+    // e_ij = v_a . tanh(W_a s_{i-1} + K_j), Eq. 6 with A.1.2, each query row against its sentence's keys
+    const Var wq = query.forward(query_state);  // W_a s_{i-1}: [B*G, A]
+    Var scores;
+    if constexpr (kernels::enabled) {  // the same in one fused op, without the [B, G, S, A] temporaries
+        scores = kernels::additive_scores(wq, keys.keys, v);
+    } else {
+        const std::size_t A = k[2];
+        Var energy = tanh(reshape(wq, {B, G, 1, A}) + reshape(keys.keys, {B, 1, S, A}));  // [B, G, S, A]
+        scores = reshape(matmul(reshape(energy, {B * G * S, A}), reshape(v, {A, 1})), {B * G, S});
+    }
+    scores.label("e");  // [B*G, S]
     Var alpha = G == 1 ? softmax(scores, 1, keys.valid)                                // Eq. 6, padding -> 0
                        : reshape(softmax(reshape(scores, {B, G, S}), 2, reshape(keys.valid, {B, 1, S})), {B * G, S});
     alpha.label("alpha");

@@ -41,7 +41,7 @@ std::vector<std::pair<std::string, Tensor*>> Optimizer::named_state(
 namespace {
 
 // The sum of squares of a gradient, in double. One running sum would be a chain of dependent
-// additions (4 cycles each: 5 ms a step for the 4 million gradients of `make real`); eight
+// additions (a few cycles each, over millions of gradients); eight
 // independent partial sums let the compiler use vector registers and keep the adders busy.
 double sum_of_squares(std::span<const float> g) {
     constexpr std::size_t kLanes = 8;

@@ -126,33 +126,103 @@ TEST_CASE("kernels: the SIMD rows equal plain loops, over lengths around a regis
     }
 }
 
-TEST_CASE("kernels: the fused ops' SIMD rows equal plain loops") {
-    Generator gen(6);
-    for (const std::size_t H : {1, 15, 16, 17, 40}) {
+TEST_CASE("kernels: gru_gates: the fused GRU step, against the composed ops") {
+    // H = 4 (scalar tails only) and H = 21 (whole SIMD registers and a tail in every row)
+    for (const std::size_t H : {std::size_t{4}, std::size_t{21}}) {
         CAPTURE(H);
-        std::vector<float> gi(3 * H), gh(3 * H), h(H), got(8 * H), want(8 * H);
-        for (auto* v : {&gi, &gh, &h})
-            for (float& x : *v) x = gen.uniform(-3.0f, 3.0f);
-        float* g = got.data();
-        kernels::gru_gates_row(H, gi.data(), gh.data(), h.data(), g, g + H, g + 2 * H, g + 3 * H, g + 4 * H);
-        for (std::size_t k = 0; k < H; ++k) {
-            const double r = 1 / (1 + std::exp(-double(gi[k] + gh[k]))), z = 1 / (1 + std::exp(-double(gi[H + k] + gh[H + k])));
-            const double n = std::tanh(gi[2 * H + k] + r * gh[2 * H + k]);
-            CHECK(g[k] == doctest::Approx(r).epsilon(1e-5));
-            CHECK(g[H + k] == doctest::Approx(z).epsilon(1e-5));
-            CHECK(g[2 * H + k] == doctest::Approx(n).epsilon(1e-5));
-            CHECK(g[3 * H + k] == gh[2 * H + k]);
-            CHECK(g[4 * H + k] == doctest::Approx((1 - z) * n + z * h[k]).epsilon(1e-5));
-        }
-        std::vector<float> energy(H);
-        const float score = kernels::score_row(gi.data(), gh.data(), h.data(), energy.data(), H);
-        double want_score = 0;
-        for (std::size_t a = 0; a < H; ++a) {
-            CHECK(energy[a] == doctest::Approx(std::tanh(double(gi[a]) + gh[a])).epsilon(1e-5));
-            want_score += std::tanh(double(gi[a]) + gh[a]) * h[a];
-        }
-        CHECK(score == doctest::Approx(want_score).epsilon(1e-5));
+        const Tensor gi = rand({3, 3 * H}, 40), gh = rand({3, 3 * H}, 41), h = rand({3, H}, 42);
+        CHECK_GRADS([](Vars x) { return kernels::gru_gates(x[0], x[1], x[2]); }, {gi, gh, h});
+        // each input used twice: the second gradient adds to the first (the first-write path and the += path)
+        CHECK_GRADS([](Vars x) { return kernels::gru_gates(x[0], x[1], x[2]) * kernels::gru_gates(x[0] * 0.5f, x[1], x[2]); }, {gi, gh, h});
+
+        // The composed reference (what GRUCell::step computes without kernels): values and gradients agree.
+        auto run = [&](bool fused) {
+            Tape tape;
+            TapeScope scope(tape);
+            Parameter pi(gi), pg(gh), ph(h);
+            Var out;
+            if (fused) {
+                out = kernels::gru_gates(pi, pg, ph);
+            } else {
+                auto i = split(pi, 1, {H, H, H});
+                auto g = split(pg, 1, {H, H, H});
+                Var r = sigmoid(i[0] + g[0]), z = sigmoid(i[1] + g[1]);
+                Var n = tanh(i[2] + r * g[2]);
+                out = (1.0f - z) * n + z * ph;
+            }
+            sum(out * constant(rand({3, H}, 43))).backward();
+            return std::vector<Tensor>{out.value(), pi.grad(), pg.grad(), ph.grad()};
+        };
+        const auto fused = run(true), composed = run(false);
+        for (std::size_t i = 0; i < fused.size(); ++i) CHECK(max_abs_diff(fused[i], composed[i]) < 1e-6f);
+
+        // A value by hand, in double precision: row 1, unit H - 1 (the scalar tail).
+        const Tensor out = kernels::gru_gates(constant(gi), constant(gh), constant(h)).value();
+        const std::size_t b = 1, k = H - 1;
+        auto sig = [](double x) { return 1 / (1 + std::exp(-x)); };
+        const double r = sig(double(gi.at({b, k})) + gh.at({b, k})), z = sig(double(gi.at({b, H + k})) + gh.at({b, H + k}));
+        const double n = std::tanh(double(gi.at({b, 2 * H + k})) + r * gh.at({b, 2 * H + k}));
+        CHECK(out.at({b, k}) == doctest::Approx((1 - z) * n + z * h.at({b, k})).epsilon(1e-6));
+        active_tape().clear();
     }
+    CHECK_THROWS_WITH_ALL(kernels::gru_gates(constant(rand({2, 12}, 1)), constant(rand({2, 9}, 2)), constant(rand({2, 4}, 3))),
+                          ShapeError, "gru_gates", "[2, 12]", "[2, 9]", "[2, 4]");
+}
+
+
+TEST_CASE("kernels: additive_scores: the fused attention scores, against the composed ops") {
+    const Tensor q = rand({2, 5}, 26), k = rand({2, 3, 5}, 27), v = rand({5}, 28);
+    CHECK_GRADS([](Vars x) { return kernels::additive_scores(x[0], x[1], x[2]); }, {q, k, v});
+    // keys and v used twice: the second gradient adds to the first (the first-write path and the += path)
+    CHECK_GRADS([](Vars x) { return kernels::additive_scores(x[0], x[1], x[2]) * kernels::additive_scores(x[0] * 0.5f, x[1], x[2]); },
+                {q, k, v});
+
+    // The composed reference: matmul(tanh(q[:, None] + keys), v); values and every gradient agree.
+    auto run = [&](bool fused) {
+        Tape tape;
+        TapeScope scope(tape);
+        Parameter pq(q), pk(k), pv(v);
+        Var e = fused ? kernels::additive_scores(pq, pk, pv)
+                      : reshape(matmul(tanh(reshape(pq, {2, 1, 5}) + pk), reshape(pv, {5, 1})), {2, 3});
+        sum(e * constant(rand({2, 3}, 29))).backward();
+        return std::vector<Tensor>{e.value(), pq.grad(), pk.grad(), pv.grad()};
+    };
+    const auto fused = run(true), composed = run(false);
+    for (std::size_t i = 0; i < fused.size(); ++i) CHECK(max_abs_diff(fused[i], composed[i]) < 1e-6f);
+
+    // A = 37: whole SIMD registers (8 or 16 floats) and a scalar tail in every row.
+    CHECK_GRADS([](Vars x) { return kernels::additive_scores(x[0], x[1], x[2]); },
+                {rand({2, 37}, 30), rand({2, 3, 37}, 31), rand({37}, 32)});
+    const Tensor q37 = rand({3, 37}, 33), k37 = rand({3, 4, 37}, 34), v37 = rand({37}, 35);
+    const Tensor e37 = kernels::additive_scores(constant(q37), constant(k37), constant(v37)).value();
+    for (std::size_t b = 0; b < 3; ++b)
+        for (std::size_t s = 0; s < 4; ++s) {
+            double want = 0;
+            for (std::size_t a = 0; a < 37; ++a) want += double(v37.at({a})) * std::tanh(double(q37.at({b, a})) + k37.at({b, s, a}));
+            CHECK(e37.at({b, s}) == doctest::Approx(want).epsilon(1e-5));
+        }
+    active_tape().clear();
+
+    CHECK_THROWS_WITH_ALL(kernels::additive_scores(constant(q), constant(rand({2, 3, 4}, 1)), constant(v)), ShapeError,
+                          "additive_scores", "[2, 5]", "[2, 3, 4]", "[5]");
+
+    // G = 3 queries a sentence (beam search's hypotheses) against each sentence's one set of keys: the
+    // same as the keys repeated 3 times (index_select), values and gradients, the keys' summed over G.
+    const Tensor q6 = rand({6, 5}, 36);
+    CHECK_GRADS([](Vars x) { return kernels::additive_scores(x[0], x[1], x[2]); }, {q6, k, v});
+    auto grouped = [&](bool shared) {
+        Tape tape;
+        TapeScope scope(tape);
+        Parameter pq(q6), pk(k), pv(v);
+        const std::vector<std::int32_t> rows = {0, 0, 0, 1, 1, 1};
+        Var e = kernels::additive_scores(pq, shared ? pk.var() : index_select(pk, 0, rows), pv);
+        sum(e * constant(rand({6, 3}, 37))).backward();
+        return std::vector<Tensor>{e.value(), pq.grad(), pk.grad(), pv.grad()};
+    };
+    const auto shared = grouped(true), repeated = grouped(false);
+    for (std::size_t i = 0; i < shared.size(); ++i) CHECK(max_abs_diff(shared[i], repeated[i]) < 1e-6f);
+    CHECK_THROWS_WITH_ALL(kernels::additive_scores(constant(rand({5, 5}, 38)), constant(k), constant(v)), ShapeError,
+                          "additive_scores", "[5, 5]", "[2, 3, 5]");
 }
 
 TEST_CASE("kernels: linear's product equals the double-precision product") {

@@ -3,7 +3,7 @@
 //     y = x * m        dx += dy * m,   m = 1/(1-p) or 0, drawn once in the forward and kept
 // One op instead of a mask made as a constant and multiplied in: the mask is drawn straight into the
 // record (no copy onto the tape), and from 32 random bits per element, two per call of the generator,
-// rather than through a floating-point distribution (what made dropout 3% of a `make real` step).
+// rather than through a floating-point distribution (a cost noticeable in a training step).
 #include <fmt/format.h>
 
 #include <cstdint>

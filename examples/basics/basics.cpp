@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "autograd/autograd.hpp"
+#include "viz/tape_graph.hpp"
 
 int main(int argc, char** argv) {
     using namespace tg;
@@ -31,11 +32,11 @@ int main(int argc, char** argv) {
     g.backward();  // one reverse sweep over the records
 // </doc:basics>
 
-    fmt::print("{}\n", active_tape().str());
+    fmt::print("{}\n", tg::viz::tape_text(active_tape()));
     fmt::print("g     = {:.4f}   (micrograd: 24.7041)\n", g.item());
     fmt::print("dg/da = {:.4f}  (micrograd: 138.8338)\n", a.grad().item());
     fmt::print("dg/db = {:.4f}  (micrograd: 645.5773)\n", b.grad().item());
 
-    std::ofstream(dot_path) << active_tape().to_dot();
+    std::ofstream(dot_path) << tg::viz::tape_dot(active_tape());
     fmt::print("graph written to {}  (render: dot -Tsvg {} -o basics.svg)\n", dot_path, dot_path);
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "tapegrad.hpp"
+#include "viz/tape_graph.hpp"
 
 using namespace tg;
 
@@ -81,8 +82,8 @@ int main(int argc, char** argv) {
         TapeScope scope(tape);
         model.decoder.forward(constant(Tensor::randn({2, 16}, gen)).label("x"), constant(Tensor::zeros({2, kHidden})).label("h"))
             .label("h'");
-        std::ofstream(argv[2]) << tape.to_dot();
-        fmt::print("{}wrote the graph of one GRU step to {}\n", tape.str(), argv[2]);
+        std::ofstream(argv[2]) << tg::viz::tape_dot(tape);
+        fmt::print("{}wrote the graph of one GRU step to {}\n", tg::viz::tape_text(tape), argv[2]);
         return 0;
     }
     Adam opt(model.named_parameters(), {.lr = 3e-3});

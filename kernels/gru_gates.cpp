@@ -1,4 +1,4 @@
-// gru_gates: the gate arithmetic of one GRU step (the paper's Appendix A.1.1, in the form of cuDNN and
+// kernels::gru_gates: the gate arithmetic of one GRU step (the paper's Appendix A.1.1, in the form of cuDNN and
 // PyTorch's nn.GRU: reset after the recurrent product, z weighting the old state; docs/paper-to-code.md).
 // With the input and recurrent projections gi = W_i x + b_i and gh = W_h h + b_h, each [B, 3H] and
 // stacked [r; z; n]:
@@ -9,34 +9,51 @@
 // Composed from slice, add, sigmoid, tanh and mul that is 14 records a step, each a pass over [B, H]
 // with its own temporary (the slices are copies); fused, one pass forward keeps r, z, n and gh_n for
 // backward, and one pass backward writes all three gradients. tests/test_ops_grad.cpp checks this op's
-// gradients and that it agrees with the composed form.
+// gradients and that it agrees with the composed form, which is the reference: layers/gru_cell.cpp
+// runs it in a build without kernels.
 #include <fmt/format.h>
 
 #include <cmath>
+#include <type_traits>
+#include <xsimd/xsimd.hpp>
 
 #include "autograd/detail/op.hpp"
 #include "kernels/kernels.hpp"
 
-namespace tg {
+namespace tg::kernels {
 
 namespace {
 
-// One row of the forward (the reference; kernels/fused_rows.cpp has it in SIMD). gi and gh rows are
-// [r; z; n] (3H); r, z, n and gh_n are kept for backward.
-// <doc:gru-gates>
-void gates_row(std::size_t H, const float* gi, const float* gh, const float* h, float* r, float* z, float* n,
-               float* gh_n, float* h_new) {
-    if constexpr (kernels::enabled) return kernels::gru_gates_row(H, gi, gh, h, r, z, n, gh_n, h_new);
-    auto sigmoid = [](float x) { return 1.0f / (1.0f + std::exp(-x)); };
-    for (std::size_t k = 0; k < H; ++k) {
-        r[k] = sigmoid(gi[k] + gh[k]);                   // r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
-        z[k] = sigmoid(gi[H + k] + gh[H + k]);           // z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
-        gh_n[k] = gh[2 * H + k];
-        n[k] = std::tanh(gi[2 * H + k] + r[k] * gh_n[k]);  // n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-        h_new[k] = (1.0f - z[k]) * n[k] + z[k] * h[k];   // h' = (1 - z) * n + z * h
-    }
+// One row of the forward in SIMD: sigmoid and tanh run a register of floats at once (the compiler
+// cannot vectorise std::exp); the same code runs on single floats for the row's tail, and which
+// elements take the vector path depends on the position only, so the same inputs give the same bits.
+using Batch = xsimd::batch<float>;
+
+template <class T> T load(const float* p) { if constexpr (std::is_same_v<T, float>) return *p; else return T::load_unaligned(p); }
+inline void store(float* p, float v) { *p = v; }
+inline void store(float* p, const Batch& v) { v.store_unaligned(p); }
+template <class T> T sigmoid_of(const T& x) { using std::exp, xsimd::exp; return T(1.0f) / (T(1.0f) + exp(-x)); }
+template <class T> T tanh_of(const T& x) { using std::tanh, xsimd::tanh; return tanh(x); }
+
+// One step's gates at positions [k, k + width of T) of a row; gi and gh rows are [r; z; n] (3H).
+template <class T>
+void gates_at(std::size_t k, std::size_t H, const float* gi, const float* gh, const float* h, float* r, float* z, float* n,
+              float* gh_n, float* h_new) {
+    const T r_k = sigmoid_of(load<T>(gi + k) + load<T>(gh + k));
+    const T z_k = sigmoid_of(load<T>(gi + H + k) + load<T>(gh + H + k));
+    const T g_k = load<T>(gh + 2 * H + k);
+    const T n_k = tanh_of(load<T>(gi + 2 * H + k) + r_k * g_k);
+    store(h_new + k, (T(1.0f) - z_k) * n_k + z_k * load<T>(h + k));
+    store(r + k, r_k), store(z + k, z_k), store(n + k, n_k), store(gh_n + k, g_k);
 }
-// </doc:gru-gates>
+
+
+void gates_row(std::size_t H, const float* gi, const float* gh, const float* h, float* r, float* z, float* n,
+                   float* gh_n, float* h_new) {
+    std::size_t k = 0;
+    for (; k + Batch::size <= H; k += Batch::size) gates_at<Batch>(k, H, gi, gh, h, r, z, n, gh_n, h_new);
+    for (; k < H; ++k) gates_at<float>(k, H, gi, gh, h, r, z, n, gh_n, h_new);
+}
 
 }  // namespace
 
@@ -79,4 +96,4 @@ Var gru_gates(const Var& gi, const Var& gh, const Var& h) {
     });
 }
 
-}  // namespace tg
+}  // namespace tg::kernels
