@@ -91,7 +91,7 @@ Var mean(const Var& x);
 Var mean(const Var& x, int axis, bool keepdims = false);
 Var max(const Var& x, int axis, bool keepdims = false);     // gradient goes to the first maximum
 
-// --- normalisation and loss (ops/softmax.cpp; the decoders' row helpers: ops/rows.cpp) ---
+// --- normalisation and loss (ops/softmax.cpp) ---
 // softmax and log_softmax are computed stably (shifted by the maximum). With `valid`, broadcastable
 // to x, positions where valid == 0 take no part: their weight is exactly 0 (log-weight -inf); a
 // slice with no valid position gets all-zero weights rather than NaN.
@@ -105,16 +105,6 @@ Var log_softmax(const Var& x, int axis, const Var& valid);
 // (1 - e) (-log p[target]) + e mean_c (-log p[c]).
 Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets,
                   std::int32_t ignore_index = -100, float label_smoothing = 0.0f);
-// log sum_i exp(row[i]) of plain floats, shifted by the maximum (never overflows): what a
-// decoder needs to turn a row of logits into log-probabilities without recording anything.
-float log_sum_exp(std::span<const float> row);
-// The index of the row's largest value, the first if it occurs more than once (std::max_element's
-// answer): a greedy decoder's choice over a vocabulary of thousands. 0 for an empty row.
-std::size_t argmax(std::span<const float> row);
-// The k largest values of a row with their positions, largest first, equal values in order of position
-// (torch.topk of one row, sorted; all n if k > n): a beam search's choice over a vocabulary of
-// thousands. `out` is reused: no allocation once it has held k.
-void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<float, std::int32_t>>& out);
 
 // --- indexing and selection (ops/index.cpp) ---
 // Rows of weight [V, E] picked by ids: output shape ids_shape + [E]. Backward scatter-adds, so an id

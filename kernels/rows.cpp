@@ -1,6 +1,6 @@
-// Rows of floats with SIMD: the max, sum and log-sum-exp of softmax and cross-entropy, the gradient
-// row of cross-entropy, and the decoders' top-k. The references are the loops of
-// autograd/ops/softmax.cpp and autograd/ops/rows.cpp: xsimd's exp runs a register of floats at once,
+// Rows of floats with SIMD: the max, sum and log-sum-exp of cross-entropy and its gradient row (whose
+// references are the loops of autograd/ops/softmax.cpp), and the decoders' row helpers
+// (kernels/rows.hpp; their references are in kernels/reference.cpp): xsimd's exp runs a register of floats at once,
 // where the compiler cannot vectorise std::exp. Unaligned loads throughout: which elements take the
 // vector path depends on the position in the row only, never its address, so the same inputs always
 // give the same bits.
@@ -9,11 +9,12 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/kernels.hpp"
+#include "kernels/rows.hpp"
 
 namespace tg::kernels {
 
-namespace {
 using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector registers hold
+namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 }  // namespace
 
@@ -57,6 +58,21 @@ void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_
     for (; c < n; ++c) out[c] += g * std::exp(x[c] - shift) - minus;
 }
 
+}  // namespace tg::kernels
+
+namespace tg {
+
+float log_sum_exp(std::span<const float> row) {
+    return row.empty() ? -std::numeric_limits<float>::infinity() : kernels::log_sum_exp(row.data(), row.size());
+}
+
+std::size_t argmax(std::span<const float> row) {
+    const float m = kernels::max_of(row.data(), row.size());  // then where it first occurs: usually well before the end
+    for (std::size_t c = 0; c < row.size(); ++c)
+        if (row[c] == m) return c;
+    return 0;  // empty, or only NaN
+}
+
 void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<float, std::int32_t>>& out) {
     out.clear();
     k = std::min(k, row.size());
@@ -73,10 +89,10 @@ void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<floa
     for (; c < row.size() && out.size() < k; ++c) offer(c);
     // Once k are held, nearly every value of a long row is below the k-th best: a whole register of
     // them is rejected by one comparison, and only a register with a candidate is looked at value by value.
-    for (; c + Batch::size <= row.size(); c += Batch::size)
-        if (xsimd::any(Batch::load_unaligned(row.data() + c) > Batch(out.back().first)))
-            for (std::size_t j = c; j < c + Batch::size; ++j) offer(j);
+    for (; c + kernels::Batch::size <= row.size(); c += kernels::Batch::size)
+        if (xsimd::any(kernels::Batch::load_unaligned(row.data() + c) > kernels::Batch(out.back().first)))
+            for (std::size_t j = c; j < c + kernels::Batch::size; ++j) offer(j);
     for (; c < row.size(); ++c) offer(c);
 }
 
-}  // namespace tg::kernels
+}  // namespace tg

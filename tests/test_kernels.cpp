@@ -17,6 +17,7 @@
 #include "autograd/tape.hpp"
 #include "helpers.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/rows.hpp"
 #include "kernels/threads.hpp"
 
 using namespace tg;
@@ -117,7 +118,7 @@ TEST_CASE("kernels: the SIMD rows equal plain loops, over lengths around a regis
         for (std::size_t c = 0; c < n; ++c) want[c] += 0.25f * std::exp(x[c] - m) - 0.125f;
         for (std::size_t c = 0; c < n; ++c) CHECK(out[c] == doctest::Approx(want[c]).epsilon(1e-5));
         std::vector<std::pair<float, std::int32_t>> top;
-        kernels::top_k(x, 3, top);
+        top_k(x, 3, top);
         std::vector<std::pair<float, std::int32_t>> sorted;
         for (std::size_t c = 0; c < n; ++c) sorted.emplace_back(x[c], static_cast<std::int32_t>(c));
         std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first > b.first; });

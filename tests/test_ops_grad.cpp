@@ -1,5 +1,6 @@
 // Every op's backward against finite differences (gradcheck), broadcasting in every binary op.
 #include "helpers.hpp"
+#include "kernels/rows.hpp"
 
 using namespace tg;
 using tg::test::rand;

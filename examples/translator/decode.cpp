@@ -7,6 +7,7 @@
 
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
+#include "kernels/rows.hpp"
 #include "text/vocab.hpp"
 
 namespace translator {
