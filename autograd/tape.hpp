@@ -162,19 +162,11 @@ private:
 };
 
 // A step's lifetime on the tape: every value and record made inside the scope is released when it
-// ends (the active tape is rewound to where the scope began; an empty tape is cleared). Parameters and
-// their gradients live outside tapes and are kept. The loop of a training program:
-//
-//     for (const Batch& batch : batches) {
-//         StepScope step;        // this iteration's graph is released at the closing brace
-//         opt.zero_grad();
-//         model.loss(batch).backward();
-//         opt.step();
-//     }
-//
-// A Var made inside must not be read after the scope (it throws): copy a Tensor out to keep a value
-// (float loss = l.item();). Scopes nest. Without one, a loop must call active_tape().clear() itself;
-// a tape that sees a backward over new records on top of an earlier backward's warns once on stderr.
+// ends (the active tape is rewound to where the scope began); Parameters and their gradients are
+// kept. A training loop opens one per iteration (`StepScope step;` first in the loop's body). A Var
+// made inside must not be read after the scope (it throws): copy a Tensor out to keep a value. Scopes
+// nest. Without one, a loop must call active_tape().clear() itself; a tape that sees a backward over
+// new records on top of an earlier backward's warns once on stderr.
 class StepScope {
 public:
     StepScope();

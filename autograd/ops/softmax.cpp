@@ -36,70 +36,54 @@ void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_
     for (std::size_t c = 0; c < n; ++c) out[c] += g * std::exp(x[c] - shift) - minus;
 }
 
-// Calls f(first, stride) for every line of the tensor along the split axis.
+// Calls f(at) for every line of the tensor along the split axis: at(k) is the index of its k-th element.
 template <class F>
 void for_each_line(const AxisSplit& sp, F&& f) {
     for (std::size_t o = 0; o < sp.outer; ++o)
-        for (std::size_t i = 0; i < sp.inner; ++i) f(o * sp.n * sp.inner + i, sp.inner);
+        for (std::size_t i = 0; i < sp.inner; ++i) f([first = o * sp.n * sp.inner + i, &sp](std::size_t k) { return first + k * sp.inner; });
 }
 
-// `valid` broadcast to `shape`, as 0/1 floats in `buf`.
-void check_mask(const char* name, const Var& valid, const Shape& shape) {
-    if (!(broadcast_shapes(valid.shape(), shape, name) == shape))
-        throw ShapeError(fmt::format("{}: mask of shape {} does not broadcast to the input's shape {}", name,
-                                     valid.shape().str(), shape.str()));
-}
-void expand_mask(const Var& valid, const Shape& shape, FloatBuffer& buf) {
-    buf.resize_discard(shape.numel());
-    auto b = xt::adapt(buf.data(), buf.size(), xt::no_ownership(), xshape(shape));
-    xt::noalias(b) = xt::cast<float>(xt::not_equal(xt::broadcast(view(valid.value()), xshape(shape)), 0.0f));
-}
-
-// The shared forward: y = softmax or log_softmax of x along the axis, skipping masked positions.
-void softmax_lines(const float* x, const float* mask, float* y, const AxisSplit& sp, bool log_space) {
-    for_each_line(sp, [&](std::size_t first, std::size_t stride) {
-        auto ok = [&](std::size_t k) { return mask == nullptr || mask[first + k * stride] != 0.0f; };
-        float m = kNegInf;
-        for (std::size_t k = 0; k < sp.n; ++k)
-            if (ok(k)) m = std::max(m, x[first + k * stride]);
-        if (m == kNegInf) {  // nothing valid on this line: zero weights (log-weights -inf), never NaN
-            for (std::size_t k = 0; k < sp.n; ++k) y[first + k * stride] = log_space ? kNegInf : 0.0f;
-            return;
-        }
-        float total = 0.0f;
-        for (std::size_t k = 0; k < sp.n; ++k)
-            if (ok(k)) total += std::exp(x[first + k * stride] - m);
-        const float log_total = std::log(total);
-        for (std::size_t k = 0; k < sp.n; ++k) {
-            float& out = y[first + k * stride];
-            const float shifted = x[first + k * stride] - m;
-            if (!ok(k)) out = log_space ? kNegInf : 0.0f;
-            else out = log_space ? shifted - log_total : std::exp(shifted) / total;
-        }
-    });
-}
-
+// y = softmax or log_softmax of x along the axis, over the positions the mask keeps (0 elsewhere; -inf
+// in log space). The mask, 0/1 per element, is kept for backward.
 Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bool log_space) {
     const int axis = x.shape().axis(axis_in, name);
-    if (valid) check_mask(name, *valid, x.shape());  // before the Op: a bad mask leaves no record behind
+    if (valid && !(broadcast_shapes(valid->shape(), x.shape(), name) == x.shape()))  // before the Op: no record left behind
+        throw ShapeError(fmt::format("{}: mask of shape {} does not broadcast to the input's shape {}", name,
+                                     valid->shape().str(), x.shape().str()));
     Op op = valid ? Op(name, {x, *valid}, x.shape()) : Op(name, {x}, x.shape());
-    FloatBuffer& mask = op.saved();  // kept for log_softmax's backward
-    if (valid) expand_mask(*valid, x.shape(), mask);
+    FloatBuffer& mask = op.saved();
+    if (valid) {
+        mask.resize_discard(x.numel());
+        auto m = xt::adapt(mask.data(), mask.size(), xt::no_ownership(), xshape(x.shape()));
+        xt::noalias(m) = xt::cast<float>(xt::not_equal(xt::broadcast(view(valid->value()), xshape(x.shape())), 0.0f));
+    }
+    const float* in = x.value().data();
+    float* y = op.out().data();
     const AxisSplit sp = split_at(x.shape(), axis);
-    softmax_lines(x.value().data(), valid ? mask.data() : nullptr, op.out().data(), sp, log_space);
+    for_each_line(sp, [&](auto at) {
+        auto ok = [&](std::size_t k) { return !valid || mask[at(k)] != 0.0f; };
+        float m = kNegInf;
+        for (std::size_t k = 0; k < sp.n; ++k)
+            if (ok(k)) m = std::max(m, in[at(k)]);
+        float total = 0.0f;
+        for (std::size_t k = 0; k < sp.n; ++k)
+            if (ok(k) && m != kNegInf) total += std::exp(in[at(k)] - m);
+        for (std::size_t k = 0; k < sp.n; ++k) {  // a line with nothing valid: zero weights, never NaN
+            const float shifted = in[at(k)] - m;
+            if (!ok(k) || m == kNegInf) y[at(k)] = log_space ? kNegInf : 0.0f;
+            else y[at(k)] = log_space ? shifted - std::log(total) : std::exp(shifted) / total;
+        }
+    });
     op.set_attrs(Axis{axis});
     if (!log_space)  // dx_k = y_k (g_k - sum_j g_j y_j); masked y_k = 0 gives dx_k = 0
         return op.finish([](Record& r) {
             const AxisSplit sp = split_at(r.out().shape(), r.attrs<Axis>().axis);
             const float *y = r.out().data(), *g = r.grad_out().data();
             float* dx = r.grad_in(0).data();
-            for_each_line(sp, [&](std::size_t first, std::size_t stride) {
+            for_each_line(sp, [&](auto at) {
                 float dot = 0.0f;
-                for (std::size_t k = 0; k < sp.n; ++k) dot += g[first + k * stride] * y[first + k * stride];
-                for (std::size_t k = 0; k < sp.n; ++k) {
-                    const std::size_t j = first + k * stride;
-                    dx[j] += y[j] * (g[j] - dot);
-                }
+                for (std::size_t k = 0; k < sp.n; ++k) dot += g[at(k)] * y[at(k)];
+                for (std::size_t k = 0; k < sp.n; ++k) dx[at(k)] += y[at(k)] * (g[at(k)] - dot);
             });
         });
     // log_softmax: dx_k = g_k - p_k sum_j g_j over valid positions, with p = exp(y); masked: 0
@@ -108,15 +92,13 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
         const float *y = r.out().data(), *g = r.grad_out().data();
         const float* mask = r.saved.empty() ? nullptr : r.saved.data();
         float* dx = r.grad_in(0).data();
-        for_each_line(sp, [&](std::size_t first, std::size_t stride) {
-            auto ok = [&](std::size_t j) { return mask == nullptr || mask[j] != 0.0f; };
+        for_each_line(sp, [&](auto at) {
+            auto ok = [&](std::size_t k) { return (!mask || mask[at(k)] != 0.0f) && y[at(k)] != kNegInf; };
             float total = 0.0f;
             for (std::size_t k = 0; k < sp.n; ++k)
-                if (ok(first + k * stride)) total += g[first + k * stride];
-            for (std::size_t k = 0; k < sp.n; ++k) {
-                const std::size_t j = first + k * stride;
-                if (ok(j) && y[j] != kNegInf) dx[j] += g[j] - std::exp(y[j]) * total;
-            }
+                if (!mask || mask[at(k)] != 0.0f) total += g[at(k)];
+            for (std::size_t k = 0; k < sp.n; ++k)
+                if (ok(k)) dx[at(k)] += g[at(k)] - std::exp(y[at(k)]) * total;
         });
     });
 }
