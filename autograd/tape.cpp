@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <exception>
 #include <utility>
 
 namespace tg {
@@ -157,7 +156,7 @@ void Tape::backward(const Var& root) {
                                     "that shape (Var::backward(seed)) for a vector-Jacobian product",
                                     n.value.shape().str()));
     note_backward();
-    sweep(n, nullptr);
+    run_backward(n, nullptr);
 }
 
 void Tape::backward(const Var& root, const Tensor& seed) {
@@ -166,7 +165,7 @@ void Tape::backward(const Var& root, const Tensor& seed) {
         throw ShapeError(fmt::format("backward: seed gradient of shape {} for a root of shape {}",
                                      seed.shape().str(), n.value.shape().str()));
     note_backward();
-    sweep(n, &seed);
+    run_backward(n, &seed);
 }
 
 // The one way a tape grows without bound is a loop that records a step on top of the previous one
@@ -187,36 +186,6 @@ void Tape::note_backward() {
                    stacked_backwards_, n_records_, static_cast<double>(arena_.bytes_in_use()) / 1e6);
     }
     records_at_backward_ = n_records_;
-}
-
-// The reverse sweep, then the work its backward functions left for its end (at_sweep_end), or, if it
-// threw, the news that this work is void.
-void Tape::sweep(Node& root, const Tensor* seed) {
-    // Every finish function is called once, even if one before it throws (then the rest drop their
-    // work); the first exception is passed on.
-    auto end = [this](bool completed) {
-        std::exception_ptr failure;
-        for (SweepEndFn f : at_sweep_end_) {
-            try {
-                f(completed && !failure);
-            } catch (...) {
-                if (!failure) failure = std::current_exception();
-            }
-        }
-        at_sweep_end_.clear();
-        if (failure) std::rethrow_exception(failure);
-    };
-    try {
-        run_backward(root, seed);
-    } catch (...) {
-        end(false);
-        throw;
-    }
-    end(true);
-}
-
-void Tape::at_sweep_end(SweepEndFn finish) {
-    if (std::find(at_sweep_end_.begin(), at_sweep_end_.end(), finish) == at_sweep_end_.end()) at_sweep_end_.push_back(finish);
 }
 
 // <doc:backward>

@@ -119,14 +119,8 @@ public:
     Node& new_value(const Shape& shape);
     Record& new_record();
 
-    // For backward functions that leave part of their work to the end of the sweep: `finish` is
-    // called once when the last record has run, with completed = true (or false if the sweep threw:
-    // drop the work). linear() sums a weight's per-step gradients this way (ops/matmul.cpp).
-    using SweepEndFn = void (*)(bool completed);
-    void at_sweep_end(SweepEndFn finish);
 
 private:
-    void sweep(Node& root, const Tensor* seed);         // run_backward, then the at_sweep_end work
     void run_backward(Node& root, const Tensor* seed);  // seed nullptr: d root / d root = 1
     void note_backward();                               // warns once if steps pile up on the tape
     Node& node_slot(std::size_t i) { return node_chunks_[i / kNodesPerChunk][i % kNodesPerChunk]; }
@@ -140,7 +134,6 @@ private:
     std::vector<Record> records_;               // reused across clear(), buffers and all
     std::size_t n_records_ = 0;
     std::uint64_t next_generation_ = 1, first_live_ = 1;
-    std::vector<SweepEndFn> at_sweep_end_;     // what sweep() calls when run_backward is done
     std::size_t records_at_backward_ = 0;  // records on the tape at the last backward() (0: none since clear)
     std::size_t stacked_backwards_ = 0;    // backward passes over new records since the tape was last empty
     static constexpr std::size_t kStackedBackwardsWarning = 64;

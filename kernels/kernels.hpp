@@ -14,8 +14,6 @@
 #include <vector>
 
 namespace tg {
-struct Node;
-class Tape;
 class Var;
 }  // namespace tg
 
@@ -37,11 +35,6 @@ void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool tr
 bool own_gemm_compiled();
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta);
-
-// Linear's weight gradient dW += dy^T x left for the end of the backward sweep, where a weight's
-// pieces from every step of a recurrence become one product two threads can share. Returns false
-// (do it now) unless that pays: more than one thread, a Parameter, few rows (kernels/weight_grads.cpp).
-bool defer_weight_grad(Node& weight, const float* x, const float* dy, std::size_t rows, Tape& tape);
 
 // Rows of floats with SIMD exp (kernels/rows.cpp).
 float max_of(const float* x, std::size_t n);

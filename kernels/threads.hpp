@@ -1,5 +1,5 @@
 // How many threads tapegrad may use: OpenBLAS's, and tapegrad's own, which share a large product of
-// kernels/gemm.cpp, decoding's packed products and linear's deferred weight gradients between them.
+// kernels/gemm.cpp and decoding's packed products between them.
 // Built without kernels (-Dkernels=false), everything runs on the calling thread.
 #pragma once
 #include <cstddef>

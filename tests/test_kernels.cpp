@@ -243,10 +243,9 @@ TEST_CASE("kernels: linear's product equals the double-precision product") {
         }
 }
 
-TEST_CASE("kernels: linear on two threads: a Parameter's per-step gradients summed when the sweep ends") {
-    // A recurrence over 7 steps of 3 rows (thin: deferred with two threads) and one use of 200 rows
-    // (not deferred), the same weight in both: the gradients equal those of one thread, which
-    // computes each product as it comes.
+TEST_CASE("kernels: linear on two threads: the gradients of a recurrence equal those of one thread") {
+    // A recurrence over 7 steps of 3 rows and one use of 200 rows, the same weight in both: OpenBLAS
+    // splits products between threads, and the gradients must not depend on it.
     const Tensor w0 = rand({6, 5}, 60), b0 = rand({6}, 61), u0 = rand({5, 6}, 62), big = rand({200, 5}, 63);
     auto run = [&](int threads) {
         set_num_threads(threads);
@@ -267,42 +266,5 @@ TEST_CASE("kernels: linear on two threads: a Parameter's per-step gradients summ
     for (std::size_t i = 0; i < one.size(); ++i) CHECK_CLOSE(two[i], one[i], 1e-5f, 1e-6f);
     set_num_threads(2);
     CHECK_GRADS([](Vars v) { return tanh(linear(tanh(linear(v[0], v[1])), v[1])); }, {rand({3, 4}, 65), rand({4, 4}, 66)});
-
-    // A sweep that throws drops what it had deferred: the next backward adds nothing of it.
-    Parameter w(w0);
-    {
-        Tape tape;
-        TapeScope scope(tape);
-        Parameter q(rand({3, 5}, 67));
-        Op op("fails_backward", {q}, Shape{3, 5});
-        op.out().fill(1.0f);
-        Var x = op.finish([](Record&) { throw Error("fails_backward: on purpose"); });
-        CHECK_THROWS_AS(sum(linear(x, w)).backward(), Error);  // linear's backward ran (and deferred) first
-    }
-    const Tensor after_throw = w.grad();
-    CHECK(max_abs_diff(after_throw, Tensor::zeros({6, 5})) == 0.0f);  // the deferred pieces were dropped, not added
-    {
-        Tape tape;
-        TapeScope scope(tape);
-        const Tensor x = rand({3, 5}, 70);
-        sum(linear(constant(x), w)).backward();
-        Tensor expect({6, 5});  // d/dW sum(x W^T) = column sums of x, in every row
-        for (std::size_t o = 0; o < 6; ++o)
-            for (std::size_t i = 0; i < 5; ++i)
-                for (std::size_t r = 0; r < 3; ++r) expect.at({o, i}) += x.at({r, i});
-        CHECK_CLOSE(w.grad(), expect, 1e-6f, 1e-6f);
-    }
-
-    // Anomaly mode sees a gradient that overflows only when the steps' pieces are summed.
-    {
-        Tape tape;
-        TapeScope scope(tape);
-        AnomalyModeGuard anomalies;
-        Parameter tiny(Tensor::full({2, 3}, 1e-20f), "tiny");
-        Var y = linear(constant(Tensor::full({2, 3}, 1e20f)), tiny);   // values ~3: finite
-        y = y + linear(constant(Tensor::full({2, 3}, 1e20f)), tiny);    // the weight used twice: gathered
-        // d/dW = 1e19 x 1e20 per element: Inf in float; every other value and gradient is finite
-        CHECK_THROWS_WITH_ALL(sum(y * 1e19f).backward(), AnomalyError, "linear", "tiny", "[2, 3]");
-    }
     set_num_threads(1);
 }

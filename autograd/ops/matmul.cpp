@@ -104,11 +104,8 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
         const float *x = r.input(0).data(), *G = r.grad_out().data();
         if (r.needs_grad(0))  // dx += dy W
             gemm(G, false, r.input(1).data(), false, r.grad_in(0).data(), rows, n_out, n_in, 1.0f);
-        if (r.needs_grad(1)) {  // dW += dy^T x (with threads, a recurrence's pieces may be summed at the sweep's end)
-            bool deferred = false;
-            if constexpr (kernels::enabled) deferred = kernels::defer_weight_grad(*r.inputs[1], x, G, rows, *r.output->tape);
-            if (!deferred) gemm(G, true, x, false, r.grad_in(1).data(), n_out, rows, n_in, 1.0f);
-        }
+        if (r.needs_grad(1))  // dW += dy^T x
+            gemm(G, true, x, false, r.grad_in(1).data(), n_out, rows, n_in, 1.0f);
         if (r.inputs.size() == 3 && r.needs_grad(2)) {  // db += sum dy
             float* db = r.grad_in(2).data();
             for (std::size_t k = 0; k < rows; ++k)
