@@ -6,6 +6,7 @@
 # the kernel OpenBLAS picked is printed. Prints a markdown table and, last, one JSON line.
 #   usage: bench/before_after.sh BEFORE_BUILD AFTER_BUILD [ROUNDS] [STEPS]
 set -euo pipefail
+. "$(dirname "$0")/configs.sh"
 before=${1:?usage: bench/before_after.sh BEFORE_BUILD AFTER_BUILD [ROUNDS] [STEPS]}
 after=${2:?usage: bench/before_after.sh BEFORE_BUILD AFTER_BUILD [ROUNDS] [STEPS]}
 rounds=${3:-3}
@@ -26,15 +27,9 @@ echo "| config | mode | before ms | after ms | after / before |"
 echo "|---|---|---|---|---|"
 json="{\"openblas_kernel\": \"$kernel\""
 for name in A B V; do
-    case $name in
-        A) config="--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20" ;;
-        B) config="--batch 32 --emb 128 --hidden 256 --attn 256 --vocab 40 --src-len 20 --tgt-len 20" ;;
-        V) config="--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 16000 --src-len 12 --tgt-len 12" ;;
-    esac
+    config=$(config_of "$name")
     for mode in train greedy beam5; do
-        flag=""
-        [ "$mode" = greedy ] && flag="--decode"
-        [ "$mode" = beam5 ] && flag="--decode --beam 5"
+        flag=$(mode_flags "$mode")
         b_ms=() a_ms=()
         for _ in $(seq "$rounds"); do
             b_ms+=("$(field median_ms "$("$before/bench/train_step" $config --steps "$steps" --threads 1 $flag)")")

@@ -10,6 +10,7 @@
 # them at their best. PEER_MALLOC=default runs them with glibc's defaults instead.
 #   usage: bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS] [THREADS]
 set -euo pipefail
+. "$(dirname "$0")/configs.sh"
 build=${1:-build}
 rounds=${2:-3}
 steps=${3:-30}
@@ -35,15 +36,9 @@ peer() { GLIBC_TUNABLES="$tuned" "$@"; }
 echo "| config | mode | tapegrad ms | libtorch ms | PyTorch ms | fastest peer / tapegrad | tapegrad / hw limit | tapegrad RSS MB | libtorch RSS MB | PyTorch RSS MB |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for name in A B V; do
-    case $name in
-        A) config="--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 40 --src-len 20 --tgt-len 20" ;;
-        B) config="--batch 32 --emb 128 --hidden 256 --attn 256 --vocab 40 --src-len 20 --tgt-len 20" ;;
-        V) config="--batch 32 --emb 64 --hidden 128 --attn 128 --vocab 16000 --src-len 12 --tgt-len 12" ;;
-    esac
+    config=$(config_of "$name")
     for mode in train greedy beam5; do
-        flag=""
-        [ "$mode" = greedy ] && flag="--decode"
-        [ "$mode" = beam5 ] && flag="--decode --beam 5"
+        flag=$(mode_flags "$mode")
         ours_ms=() hw=() lt_ms=() py_ms=() ours_rss=() lt_rss=() py_rss=()
         for _ in $(seq "$rounds"); do
             a=$($ours $config --steps "$steps" --threads "$threads" $flag)

@@ -15,6 +15,8 @@
 
 namespace tg {
 class Var;
+class Op;
+class PackedWeight;
 }  // namespace tg
 
 namespace tg::kernels {
@@ -35,6 +37,10 @@ void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool tr
 bool own_gemm_compiled();
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta);
+
+// linear(x, PackedWeight)'s checks (x [..., in] and bias [out] fit, nothing wants a gradient) and
+// the op it starts, output [..., out] (kernels/packed_weight.cpp; built with or without kernels).
+Op start_packed_linear(const Var& x, const PackedWeight& weight, const Var& bias);
 
 // Rows of floats with SIMD exp (kernels/rows.cpp).
 float max_of(const float* x, std::size_t n);

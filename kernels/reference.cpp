@@ -11,6 +11,7 @@
 #include "autograd/op.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
+#include "kernels/kernels.hpp"
 #include "kernels/packed.hpp"
 #include "kernels/profile.hpp"
 #include "kernels/rows.hpp"
@@ -39,17 +40,10 @@ PackedWeight::PackedWeight(const Tensor& weight) {
 }
 
 Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {  // y = x W^T + b, plain loops
+    Op op = kernels::start_packed_linear(x, weight, bias);  // (checks that they fit)
     const Shape& xs = x.shape();
     const std::size_t n_in = weight.in_features(), n_out = weight.out_features();
     const bool has_bias = bias.defined();
-    if (xs.rank() < 1 || xs[xs.rank() - 1] != n_in || (has_bias && !(bias.shape() == Shape{n_out})))
-        throw ShapeError(fmt::format("linear (packed): input {} and weight [{}, {}]{} do not fit (expected [..., in], "
-                                     "[out, in], [out])",
-                                     xs.str(), n_out, n_in, has_bias ? " and bias " + bias.shape().str() : ""));
-    if (grad_enabled() && (x.requires_grad() || (has_bias && bias.requires_grad())))
-        throw TapeError("linear (packed): a packed weight is for inference; use linear(x, weight, bias) or a NoGradGuard");
-    Op op = has_bias ? Op("linear_packed", {x, bias}, xs.with(xs.rank() - 1, n_out))
-                     : Op("linear_packed", {x}, xs.with(xs.rank() - 1, n_out));
     const float *in = x.value().data(), *w = weight.data();
     float* y = op.out().data();
     for (std::size_t r = 0; r < xs.numel() / std::max<std::size_t>(n_in, 1); ++r)
