@@ -15,11 +15,7 @@ unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 for b in "$before" "$after"; do
     [ -x "$b/bench/train_step" ] || { echo "bench/before_after.sh: no $b/bench/train_step (ninja -C $b bench/train_step)" >&2; exit 1; }
 done
-kernel=$(python3 -c "
-import ctypes
-lib = ctypes.CDLL('libopenblas.so.0')
-lib.openblas_get_corename.restype = ctypes.c_char_p
-print(lib.openblas_get_corename().decode())" 2>/dev/null || echo unknown)
+kernel=$(openblas_kernel)
 field() { sed -E "s/.*\"$1\": ([0-9.]+|null).*/\1/" <<<"$2"; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 echo "OpenBLAS kernel: $kernel (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, 1 thread"

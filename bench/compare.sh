@@ -7,10 +7,13 @@
 #
 # The peers run with glibc's malloc told to keep freed memory (GLIBC_TUNABLES below): by default glibc
 # gives it back to the kernel each step and they page it in again, 25-33% slower; this compares against
-# them at their best. PEER_MALLOC=default runs them with glibc's defaults instead.
+# them at their best. PEER_MALLOC=default runs them with glibc's defaults instead. All three run with
+# OpenBLAS as users run it: the OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE pins of development machines are
+# removed, and the kernel OpenBLAS chose is printed.
 #   usage: bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS] [THREADS]
 set -euo pipefail
 . "$(dirname "$0")/configs.sh"
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 build=${1:-build}
 rounds=${2:-3}
 steps=${3:-30}
@@ -33,6 +36,8 @@ field() { sed -E "s/.*\"$1\": ([0-9.]+|null).*/\1/" <<<"$2"; }
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 peer() { GLIBC_TUNABLES="$tuned" "$@"; }
 
+echo "OpenBLAS kernel: $(openblas_kernel) (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, $threads thread(s)"
+echo
 echo "| config | mode | tapegrad ms | libtorch ms | PyTorch ms | fastest peer / tapegrad | tapegrad / hw limit | tapegrad RSS MB | libtorch RSS MB | PyTorch RSS MB |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for name in A B V; do

@@ -15,3 +15,11 @@ mode_flags() {
         beam5) echo "--decode --beam 5" ;;
     esac
 }
+# The kernels OpenBLAS chose on this machine (as users run it: call after unsetting OPENBLAS_CORETYPE).
+openblas_kernel() {
+    python3 -c "
+import ctypes
+lib = ctypes.CDLL('libopenblas.so.0')
+lib.openblas_get_corename.restype = ctypes.c_char_p
+print(lib.openblas_get_corename().decode())" 2>/dev/null || echo unknown
+}

@@ -1,17 +1,14 @@
-// The one header through which the reference engine's ops (autograd/ops/) reach the code that exists
-// only for speed. Each function here does what a few plain lines beside its caller do, the reference,
-// which tests/test_kernels.cpp compares it with.
+// The one header through which the reference engine (autograd/ops/, and the layers' GRU cell and
+// attention) reaches the code that exists only for speed. Each function here does what a few plain
+// lines beside its caller do, the reference, which tests/test_kernels.cpp compares it with.
 //
-// Built with `-Dkernels=false` (make test-reference), kernels::enabled is false, nothing in kernels/
-// is compiled, and every op runs its reference: the engine reads, builds and passes the suite alone.
-// Ops call a kernel as `if constexpr (kernels::enabled) return kernels::f(...);`, so a reference build
-// never names a kernel outside a discarded branch.
+// Built with `-Dkernels=false` (make test-reference), kernels::enabled is false and of kernels/ only
+// the public headers' plain versions are compiled (kernels/reference.cpp, kernels/packed_weight.cpp):
+// every op runs its reference, and the engine reads, builds and passes the suite alone. A caller
+// reaches a kernel as `if constexpr (kernels::enabled) return kernels::f(...);`, so a reference build
+// never names one outside a discarded branch.
 #pragma once
 #include <cstddef>
-#include <cstdint>
-#include <span>
-#include <utility>
-#include <vector>
 
 namespace tg {
 class Var;

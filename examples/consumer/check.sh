@@ -23,12 +23,14 @@ built=$(find "$work/lib-build" -type f \( -name '*.o' \) | grep -v 'tapegrad.*\.
 [ ! -e "$work/lib-build/tests/tests" ] || { echo "make install built the tests"; exit 1; }
 inc=$(find "$work/prefix" -type d -name include | head -n 1)
 missing=0
-for h in $(cd "$root" && ls tapegrad.hpp autograd/*.hpp layers/*.hpp optim/*.hpp io/*.hpp text/*.hpp viz/*.hpp | grep -v '^kernels/profile.hpp$'); do
+for h in $(cd "$root" && ls tapegrad.hpp autograd/*.hpp layers/*.hpp optim/*.hpp io/*.hpp text/*.hpp viz/*.hpp \
+           kernels/packed.hpp kernels/rows.hpp kernels/threads.hpp); do
     [ -f "$inc/tapegrad/$h" ] || { echo "public header not installed: $h"; missing=1; }
     printf '#include <tapegrad/%s>\nint main() {}\n' "$h" > "$work/one.cpp"
     g++ -std=c++20 -fsyntax-only -I"$inc" "$work/one.cpp" || { echo "<tapegrad/$h> does not compile on its own"; missing=1; }
 done
-[ ! -e "$inc/autograd" ] && [ ! -e "$inc/tapegrad/autograd/detail" ] || { echo "headers installed outside tapegrad/ or private ones"; missing=1; }
+[ ! -e "$inc/autograd" ] && [ ! -e "$inc/tapegrad/autograd/detail" ] && [ ! -e "$inc/tapegrad/kernels/kernels.hpp" ] ||
+    { echo "headers installed outside tapegrad/ or private ones"; missing=1; }
 [ "$missing" = 0 ] || exit 1
 echo "every public header installed, each compiles alone as <tapegrad/...>"
 pc=$(dirname "$(find "$work/prefix" -name tapegrad.pc | head -n 1)")
