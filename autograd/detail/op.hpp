@@ -21,13 +21,6 @@ inline auto view(Tensor& t) { return xt::adapt(t.data(), t.numel(), xt::no_owner
 inline auto view(const Tensor& t) {
     return xt::adapt(t.data(), t.numel(), xt::no_ownership(), xshape(t.shape()));
 }
-// A row-major matrix over raw memory, for BLAS.
-inline auto matrix(float* p, std::size_t rows, std::size_t cols) {
-    return xt::adapt(p, rows * cols, xt::no_ownership(), std::array<std::size_t, 2>{rows, cols});
-}
-inline auto matrix(const float* p, std::size_t rows, std::size_t cols) {
-    return xt::adapt(p, rows * cols, xt::no_ownership(), std::array<std::size_t, 2>{rows, cols});
-}
 
 // The attributes of an op along one axis (softmax, max, concat), for Record::set_attrs.
 struct Axis {
