@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -419,6 +421,12 @@ void CheckpointWriter::commit() {
     std::string marker = "tapegrad checkpoint\nformat 1\n";
     marker += fmt::format("kind {}\n", kind_);
     marker += fmt::format("fingerprint {}\n", fingerprint_of(entries_));
+    // Which save this is, unique: two saves of the same shapes would otherwise write the same marker,
+    // and a reader whose folder was swapped twice, the second time into a folder that reused the
+    // first one's inode, could not tell that it read files of two saves (read_consistently).
+    static std::atomic<std::uint64_t> saves_by_this_process{0};
+    marker += fmt::format("save {}-{}-{}\n", ::getpid(), std::chrono::system_clock::now().time_since_epoch().count(),
+                          ++saves_by_this_process);
     for (const std::string& e : entries_) marker += "file " + e + "\n";
     for (const std::string& f : folders_) marker += "folder " + f + "\n";
     // What a user put inside the checkpoint folder goes into the new one too.

@@ -404,6 +404,23 @@ TEST_CASE("13: a stop during validation ends it at once and saves the last step'
     CHECK(tg::read_text(w / "cli/train_state.txt").find("step 19\n") != std::string::npos);
 }
 
+TEST_CASE("15: every save writes a marker of its own, so a reader can tell two saves of the same shapes apart") {
+    // A reader compares the folder (device, inode) and its marker before and after it reads. Two saves
+    // swapped in while it reads can leave a folder that reuses the first one's inode: only a marker
+    // that differs between saves of the same shapes tells them apart (under the sanitizers test 15
+    // below once read a mix this way).
+    Workdir w;
+    tg::Generator gen(1);
+    tg::Linear m(8, 8, gen);
+    tg::save_checkpoint(w.path / "ck", m);
+    const tg::CheckpointSnapshot first = tg::checkpoint_snapshot(w.path / "ck");
+    tg::save_checkpoint(w.path / "ck", m);
+    const tg::CheckpointSnapshot second = tg::checkpoint_snapshot(w.path / "ck");
+    CHECK(!first.marker.empty());
+    CHECK(first.marker != second.marker);
+    tg::load_checkpoint(w.path / "ck", m);  // the marker's new line is read as before
+}
+
 TEST_CASE("15: a reader sees one complete save while a writer saves into the same folder") {
     Workdir w;
     tg::Generator gen(1);
