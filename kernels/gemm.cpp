@@ -37,6 +37,14 @@
 
 namespace tg::kernels {
 
+namespace {
+void openblas_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
+                   std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
+                int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+}  // namespace
+
 #if defined(__AVX512F__)
 
 namespace {
@@ -143,9 +151,6 @@ void pack_a(const float* a, bool trans, std::size_t lda, std::size_t ic, std::si
     }
 }
 
-}  // namespace
-
-namespace {
 void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
                      float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     if (k == 0) {  // an empty sum
@@ -189,15 +194,15 @@ void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float*
     }
 }
 
-// With more than one thread, a large product is cut into as many pieces of C, each computed by one
-// thread: across its columns when op(B) is the larger operand (each thread packs only its columns of
-// it), else across its rows. Small products (the GRU's 32-row steps) are not worth waking a thread.
 }  // namespace
 
 bool own_gemm_compiled() { return true; }
 
+// With more than one thread, a large product is cut into as many pieces of C, each computed by one
+// thread: across its columns when op(B) is the larger operand (each thread packs only its columns of
+// it), else across its rows. Small products (the GRU's 32-row steps) are not worth waking a thread.
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
-                 float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+              float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     if (m == 0 || n == 0) return;
     const auto threads = static_cast<std::size_t>(num_threads());
     constexpr double kWorthSplitting = 1 << 24;  // FLOPs: ~0.1 ms of one core
@@ -220,14 +225,13 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
 bool own_gemm_compiled() { return false; }
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
-                int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+    openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
 }
 
 #endif
 
 namespace {
-thread_local std::vector<GemmCall>* gemm_log = nullptr;  // bench/train_step's and the tests' record of products
+thread_local std::vector<GemmCall>* gemm_log = nullptr;  // bench/train_step's record of products
 }  // namespace
 
 }  // namespace tg::kernels
@@ -273,13 +277,12 @@ void thin_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bo
 }  // namespace
 
 void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
-           std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+          std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     log_gemm({trans_a, trans_b, m, n, k, beta});
     num_threads();  // OpenBLAS starts with a thread per core: this sets it to the library's default first
     if (m == 1 || k == 1) return thin_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
     if (!grad_enabled() && own_gemm_compiled()) return own_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
-                int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+    openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
 }
 
 }  // namespace tg::kernels

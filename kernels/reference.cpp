@@ -1,13 +1,14 @@
-// kernels/'s two public headers on the reference engine alone (built with -Dkernels=false, instead of
-// every other file of this folder): one thread, and a "packed" weight that is the weight as it is, so
-// that programs written for the fast build (the translator's decoders) build and run unchanged.
+// kernels/'s public headers on the reference engine alone (built with -Dkernels=false, with
+// kernels/packed_weight.cpp, instead of every other file of this folder): one thread, a "packed" weight
+// that is the weight as it is, and the decoders' row helpers in plain loops, so that programs written
+// for the fast build (the translator's decoders) build and run unchanged.
 #include <fmt/format.h>
 
-#include "autograd/error.hpp"
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "autograd/error.hpp"
 #include "autograd/op.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"

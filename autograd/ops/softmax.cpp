@@ -68,10 +68,11 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
         float total = 0.0f;
         for (std::size_t k = 0; k < sp.n; ++k)
             if (ok(k) && m != kNegInf) total += std::exp(in[at(k)] - m);
+        const float log_total = std::log(total);
         for (std::size_t k = 0; k < sp.n; ++k) {  // a line with nothing valid: zero weights, never NaN
             const float shifted = in[at(k)] - m;
             if (!ok(k) || m == kNegInf) y[at(k)] = log_space ? kNegInf : 0.0f;
-            else y[at(k)] = log_space ? shifted - std::log(total) : std::exp(shifted) / total;
+            else y[at(k)] = log_space ? shifted - log_total : std::exp(shifted) / total;
         }
     });
     op.set_attrs(Axis{axis});
