@@ -7,8 +7,9 @@
 // decoders' small products (a few rows per sentence, a new shape every step) run faster here, where no
 // per-call dispatch or thread start-up is paid (docs/performance.md has the figures and the command).
 // So gemm() below sends products made with gradients off to this kernel, and the rest to OpenBLAS.
-// It is checked against the reference product for every transpose, edge and block size
-// (tests/test_kernels.cpp).
+// The same micro-kernel reads decoding's packed output weight (packed_product, kernels/packed.hpp):
+// one register tile for every product of ours. It is checked against the reference product for every
+// transpose, edge and block size (tests/test_kernels.cpp, tests/test_packed.cpp).
 //
 // The structure: C is computed in tiles of MR x NR = 12 x 32 floats, each held in 24 of the 32 vector
 // registers while the micro-kernel runs down a K-slice of KC: per k it loads 32 floats of B (two
@@ -17,13 +18,15 @@
 // micro-kernel reads them (a B panel, 32 KB, stays in L1 while the A panels stream past it); op(A)
 // MC x KC at a time into panels of MR rows (150 KB, in L2). Packing also takes care of transposes
 // (a transposed B, every linear's x W^T, 16 x 16 at a time through an in-register transpose) and of
-// edges: a partial panel is padded with zeros, and a partial tile of C goes through a small buffer.
+// edges: a partial panel is padded with zeros, a tile of fewer rows runs the micro-kernel for that
+// many rows (a template parameter), and a tile of fewer columns goes through a small buffer.
 // The first K-slice applies beta; the others accumulate.
 #include <cblas.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "autograd/tape.hpp"
 #include "autograd/tensor.hpp"
@@ -49,31 +52,38 @@ void openblas_gemm(const float* a, bool trans_a, std::size_t lda, const float* b
 
 namespace {
 
-constexpr std::size_t MR = 12, NR = 32;              // a tile of C: 24 registers of 16 floats
+constexpr std::size_t MR = 12, NR = kPanel;          // a tile of C: 24 registers of 16 floats (NR = 32)
 constexpr std::size_t KC = 256, MC = 144, NC = 4096; // blocks: an A panel in L1, A's block in L2, B's in L3
 
-// One tile: c[0:MR, 0:NR] = (accumulate ? c : 0) + a_panel b_panel over kc. The packed panels:
-// a[p * MR + i] = op(A)[i, p], b[p * NR + j] = op(B)[p, j].
-template <bool Accumulate>
-void micro_kernel(std::size_t kc, const float* __restrict a, const float* __restrict b, float* c, std::size_t ldc) {
-    __m512 acc[MR][2];
+// One tile of R <= MR rows: c[0:R, 0:NR] = (Accumulate ? c : 0) + a_panel b_panel over kc. The packed
+// panels: a[p * MR + i] = op(A)[i, p] (rows past R unread), b[p * NR + j] = op(B)[p, j]. With `next`,
+// also asks for the same slice of another B panel to come into L2, two 64-byte lines per p: decoding's
+// packed weights stream from memory, and the hardware prefetcher alone starts each panel cold.
+template <std::size_t R, bool Accumulate>
+void micro_kernel(std::size_t kc, const float* __restrict a, const float* __restrict b, float* c, std::size_t ldc,
+                  const float* next) {
+    __m512 acc[R][2];
 #pragma GCC unroll 12
-    for (std::size_t i = 0; i < MR; ++i) {
+    for (std::size_t i = 0; i < R; ++i) {
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
         _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);  // C's tile arrives while the sums run
         _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
     }
     for (std::size_t p = 0; p < kc; ++p, a += MR, b += NR) {
+        if (next) {
+            _mm_prefetch(reinterpret_cast<const char*>(next + p * NR), _MM_HINT_T1);
+            _mm_prefetch(reinterpret_cast<const char*>(next + p * NR + 16), _MM_HINT_T1);
+        }
         const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 12
-        for (std::size_t i = 0; i < MR; ++i) {
+        for (std::size_t i = 0; i < R; ++i) {
             const __m512 ai = _mm512_set1_ps(a[i]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
     }
 #pragma GCC unroll 12
-    for (std::size_t i = 0; i < MR; ++i) {
+    for (std::size_t i = 0; i < R; ++i) {
         float* ci = c + i * ldc;
         if constexpr (Accumulate) {
             acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
@@ -82,6 +92,33 @@ void micro_kernel(std::size_t kc, const float* __restrict a, const float* __rest
         _mm512_storeu_ps(ci, acc[i][0]);
         _mm512_storeu_ps(ci + 16, acc[i][1]);
     }
+}
+
+// Any tile of C, h <= MR rows by w <= NR columns: the micro-kernel for h rows (micro_kernel<1>, ...,
+// <MR>, chosen at run time), through a buffer when the tile is narrower than a panel.
+template <std::size_t... R>
+void tile_of_rows(std::index_sequence<R...>, std::size_t h, bool accumulate, std::size_t kc, const float* a,
+                  const float* b, float* c, std::size_t ldc, const float* next) {
+    ((h == R + 1 ? (accumulate ? micro_kernel<R + 1, true>(kc, a, b, c, ldc, next)
+                               : micro_kernel<R + 1, false>(kc, a, b, c, ldc, next))
+                 : void()),
+     ...);
+}
+void tile(std::size_t h, std::size_t w, bool accumulate, std::size_t kc, const float* a, const float* b, float* c,
+          std::size_t ldc, const float* next = nullptr) {
+    constexpr auto all_heights = std::make_index_sequence<MR>{};
+    if (w == NR) return tile_of_rows(all_heights, h, accumulate, kc, a, b, c, ldc, next);
+    alignas(64) float buffer[MR * NR];
+    tile_of_rows(all_heights, h, false, kc, a, b, buffer, NR, next);
+    for (std::size_t i = 0; i < h; ++i)
+        for (std::size_t j = 0; j < w; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + buffer[i * NR + j];
+}
+
+// The packing buffers, grown once per thread and reused by every product on it.
+float* packed_a_buffer() {
+    thread_local FloatBuffer buffer;
+    if (buffer.size() < MC * KC) buffer.resize_discard(MC * KC);
+    return buffer.data();
 }
 
 // Sixteen rows of 16 floats (r[i] = row i) become sixteen columns (r[c] = element c of every row), in
@@ -158,10 +195,9 @@ void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float*
             for (std::size_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
         return;
     }
-    thread_local FloatBuffer packed_a, packed_b;  // grown once, reused by every product on this thread
-    if (packed_a.size() < MC * KC) packed_a.resize_discard(MC * KC);
+    thread_local FloatBuffer packed_b;
     if (packed_b.size() < NC * KC) packed_b.resize_discard(NC * KC);  // (NC is whole panels)
-    alignas(64) float tile[MR * NR];
+    float* packed_a = packed_a_buffer();
     for (std::size_t jc = 0; jc < n; jc += NC) {
         const std::size_t nc = std::min(NC, n - jc);
         for (std::size_t pc = 0; pc < k; pc += KC) {
@@ -170,25 +206,11 @@ void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float*
             pack_b(b, trans_b, ldb, pc, kc, jc, nc, packed_b.data());
             for (std::size_t ic = 0; ic < m; ic += MC) {
                 const std::size_t mc = std::min(MC, m - ic);
-                pack_a(a, trans_a, lda, ic, mc, pc, kc, packed_a.data());
-                for (std::size_t jr = 0; jr < nc; jr += NR) {
-                    const std::size_t w = std::min(NR, nc - jr);
-                    const float* bp = packed_b.data() + jr * kc;
-                    for (std::size_t ir = 0; ir < mc; ir += MR) {
-                        const std::size_t h = std::min(MR, mc - ir);
-                        const float* ap = packed_a.data() + ir * kc;
-                        float* ct = c + (ic + ir) * ldc + jc + jr;
-                        if (h == MR && w == NR) {
-                            if (accumulate) micro_kernel<true>(kc, ap, bp, ct, ldc);
-                            else micro_kernel<false>(kc, ap, bp, ct, ldc);
-                        } else {  // an edge: the whole tile into the buffer, its valid part into C
-                            micro_kernel<false>(kc, ap, bp, tile, NR);
-                            for (std::size_t i = 0; i < h; ++i)
-                                for (std::size_t j = 0; j < w; ++j)
-                                    ct[i * ldc + j] = (accumulate ? ct[i * ldc + j] : 0.0f) + tile[i * NR + j];
-                        }
-                    }
-                }
+                pack_a(a, trans_a, lda, ic, mc, pc, kc, packed_a);
+                for (std::size_t jr = 0; jr < nc; jr += NR)
+                    for (std::size_t ir = 0; ir < mc; ir += MR)
+                        tile(std::min(MR, mc - ir), std::min(NR, nc - jr), accumulate, kc, packed_a + ir * kc,
+                             packed_b.data() + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc);
             }
         }
     }
@@ -220,12 +242,43 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
     });
 }
 
+// Decoding's product with a packed weight (kernels/packed_linear.cpp): y [m, n] += x [m, k] W^T, where
+// W's panel q holds its rows [NR q, NR q + NR) as [k][NR], zero-padded: the layout pack_b gives op(B)
+// = W^T, packed once for the whole run instead of at every call. The same micro-kernel, the same
+// packing of x; threads split the panels, each streaming its share of W past the rows of x.
+void packed_product(const float* x, std::size_t m, std::size_t k, const float* panels, std::size_t n, float* y) {
+    if (m == 0 || n == 0 || k == 0) return;
+    const std::size_t n_panels = (n + NR - 1) / NR;
+    const std::size_t threads = std::min<std::size_t>(num_threads(), std::max<std::size_t>(1, n_panels / 64));
+    detail::parallel_for(threads, [&](std::size_t t) {
+        const std::size_t q0 = n_panels * t / threads, q1 = n_panels * (t + 1) / threads;
+        float* packed_x = packed_a_buffer();
+        for (std::size_t ic = 0; ic < m; ic += MC) {
+            const std::size_t mc = std::min(MC, m - ic);
+            for (std::size_t pc = 0; pc < k; pc += KC) {
+                const std::size_t kc = std::min(KC, k - pc);
+                pack_a(x, false, k, ic, mc, pc, kc, packed_x);
+                for (std::size_t q = q0; q < q1; ++q) {
+                    const float* panel = panels + q * NR * k + pc * NR;  // this pass's slice of panel q
+                    const float* next = q + 1 < q1 ? panel + NR * k : nullptr;
+                    for (std::size_t ir = 0; ir < mc; ir += MR)
+                        tile(std::min(MR, mc - ir), std::min(NR, n - q * NR), true, kc, packed_x + ir * kc, panel,
+                             y + (ic + ir) * n + q * NR, n, ir == 0 ? next : nullptr);
+                }
+            }
+        }
+    });
+}
+
 #else  // not compiled for AVX-512: OpenBLAS does every product
 
 bool own_gemm_compiled() { return false; }
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
+}
+void packed_product(const float* x, std::size_t m, std::size_t k, const float* weight, std::size_t n, float* y) {
+    openblas_gemm(x, false, k, weight, true, k, y, n, m, n, k, 1.0f);  // (the weight stays unpacked here)
 }
 
 #endif

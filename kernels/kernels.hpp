@@ -35,6 +35,12 @@ bool own_gemm_compiled();
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta);
 
+// Decoding's packed weights (kernels/packed_linear.cpp) are read by own_gemm's micro-kernel: W [n, k]
+// in panels of kPanel rows, each stored [k][kPanel], zero-padded, when own_gemm_compiled() (else W as
+// it is). packed_product: y [m, n] += x [m, k] W^T on that layout.
+inline constexpr std::size_t kPanel = 32;
+void packed_product(const float* x, std::size_t m, std::size_t k, const float* weight, std::size_t n, float* y);
+
 // linear(x, PackedWeight)'s checks (x [..., in] and bias [out] fit, nothing wants a gradient) and
 // the op it starts, output [..., out] (kernels/packed_weight.cpp; built with or without kernels).
 Op start_packed_linear(const Var& x, const PackedWeight& weight, const Var& bias);

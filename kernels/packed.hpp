@@ -3,10 +3,10 @@
 // While decoding, the output layer multiplies a handful of rows (one per sentence, or per beam) by a
 // weight of vocabulary x features: with 16,000 words, 32 rows against 28 MB of weights every step.
 // BLAS is tuned for large products and re-packs the whole weight on every call, so a thin product runs
-// at about half the machine's rate. Here the weight is packed once, into panels of 16 output columns
-// (32 on an AVX-512 build) laid out k-major (each panel is read as a stream of 64-byte rows), and a
-// small kernel keeps a 6 x 16 (12 x 32) tile of the output in registers while it walks a panel (the
-// BLIS/GotoBLAS micro-kernel design).
+// at about half the machine's rate. Here the weight is packed once, into panels of 32 output columns
+// laid out k-major (each panel is read as a stream of 128-byte rows), and the micro-kernel of
+// kernels/gemm.cpp keeps a 12 x 32 tile of the output in registers while it walks a panel (the
+// BLIS/GotoBLAS design). On a build without AVX-512 the weight stays as it is and OpenBLAS reads it.
 // Pack once per decode; the packed copy does not follow later changes of the weight.
 #pragma once
 #include <cstddef>
@@ -26,7 +26,7 @@ public:
 
 private:
     std::size_t out_ = 0, in_ = 0;
-    FloatBuffer data_;  // panels of 16 or 32 output columns, zero-padded (or the weight as is, see .cpp)
+    FloatBuffer data_;  // panels of 32 output columns, zero-padded (or the weight as is, see .cpp)
 };
 
 // y = x W^T (+ b) with a packed W, x [..., in] -> [..., out]: linear(x, W, b) for inference (the same
