@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
         c.emb = static_cast<std::size_t>(args.integer("--emb", 1, 100000));
         c.hidden = static_cast<std::size_t>(args.integer("--hidden", 1, 100000));
         c.attn = static_cast<std::size_t>(args.integer("--attn", 1, 100000));
-        c.attention = !args.flag("--no-attention");
+        c.attention = args.flag("--no-attention") ? "none" : "additive";
         c.deep_output = static_cast<std::size_t>(args.integer("--deep-output", 0, 100000));
         Generator gen(1);
         RNNSearch model(c, gen);
@@ -398,7 +398,7 @@ int main(int argc, char** argv) {
                    "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}, "
                    "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}, "
                    "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}, \"cpu_over_wall\": {:.2f}, \"products\": \"{}\"}}\n",
-                   decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.attention, steps, med,
+                   decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.has_attention(), steps, med,
                    *std::min_element(times.begin(), times.end()), vary ? static_cast<double>(tokens_done) / run_s : static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, over_limit,
                    calls.size(), flops / 1e9, median(forward_t), median(forward_limit), median(backward_t), median(backward_limit),

@@ -1,55 +1,77 @@
+// What the attention family shares (layers/attention.hpp): the checks, the masked softmax and the
+// weighted sum, and the table of score functions.
 #include "layers/attention.hpp"
 
 #include <fmt/format.h>
 
 #include "autograd/ops.hpp"
-#include "kernels/kernels.hpp"
 
 namespace tg {
 
-AdditiveAttention::AdditiveAttention(std::size_t query_size, std::size_t key_size, std::size_t attention_size,
-                                     Generator& gen)
-    : query(query_size, attention_size, gen, /*bias=*/false),
-      key(key_size, attention_size, gen),
-      v(uniform_init({attention_size}, attention_size, gen)) {
-    register_module("query", query);
-    register_module("key", key);
-    register_parameter("v", v);
+// <doc:attention-kinds>
+// Each score function's file (layers/attention/*.cpp) defines its make_...; registering one is its
+// line here (and its file in meson.build).
+AttentionPtr make_additive_attention(const AttentionSizes&, Generator&);
+AttentionPtr make_dot_attention(const AttentionSizes&, Generator&);
+AttentionPtr make_general_attention(const AttentionSizes&, Generator&);
+AttentionPtr make_scaled_dot_attention(const AttentionSizes&, Generator&);
+AttentionPtr make_multi_head_attention(const AttentionSizes&, Generator&);
+
+const std::vector<AttentionKind>& attention_kinds() {
+    static const std::vector<AttentionKind> kinds = {
+        {"additive", "v . tanh(W q + U k + b), Bahdanau et al. 2015 (the paper's)", make_additive_attention},
+        {"dot", "q . k, Luong et al. 2015 (needs equal query and key sizes)", make_dot_attention},
+        {"general", "q^T W k, Luong et al. 2015", make_general_attention},
+        {"scaled_dot", "q . k / sqrt(K), Vaswani et al. 2017 (needs equal sizes)", make_scaled_dot_attention},
+        {"multi_head", "heads of scaled dot products of projections, Vaswani et al. 2017", make_multi_head_attention},
+    };
+    return kinds;
+}
+// </doc:attention-kinds>
+
+AttentionPtr make_attention(const std::string& kind, const AttentionSizes& sizes, Generator& gen) {
+    std::string names;
+    for (const AttentionKind& k : attention_kinds()) {
+        if (kind == k.name) return k.make(sizes, gen);
+        names += (names.empty() ? "" : ", ") + std::string(k.name);
+    }
+    throw Error(fmt::format("attention '{}': unknown; the score functions are {}", kind, names));
 }
 
-AdditiveAttention::Keys AdditiveAttention::precompute(const Var& annotations, const Var& valid) const {
-    const Shape& a = annotations.shape();
-    if (a.rank() != 3 || !(valid.shape() == Shape{a[0], a[1]}))
-        throw ShapeError(fmt::format("AdditiveAttention: annotations {} must be [B, S, K] and the mask {} [B, S]",
-                                     a.str(), valid.shape().str()));
-    return {annotations, key.forward(annotations), valid};  // K_j = U_a h_j + b_a
+Attention::Memory Attention::precompute(const Var& values, const Var& valid) const {
+    const Shape& v = values.shape();
+    if (v.rank() != 3 || v[2] != sizes_.key || !(valid.shape() == Shape{v[0], v[1]}))
+        throw ShapeError(fmt::format("{} attention: values {} must be [B, S, {}] and the mask {} [B, S]", kind(), v.str(),
+                                     sizes_.key, valid.shape().str()));
+    return project(values, valid);
+}
+
+std::size_t Attention::queries_per_sentence(const Memory& memory, const Var& query) const {
+    const std::size_t B = memory.valid.shape()[0];
+    const Shape& q = query.shape();
+    if (q.rank() != 2 || q[1] != sizes_.query || B == 0 || q[0] == 0 || q[0] % B != 0)
+        throw ShapeError(fmt::format("{} attention: query {} for {} sentences of values {} (expected [B*G, {}])", kind(),
+                                     q.str(), B, memory.values.shape().str(), sizes_.query));
+    return q[0] / B;
 }
 
 // <doc:attention-forward>
-AdditiveAttention::Result AdditiveAttention::forward(const Keys& keys, const Var& query_state) const {
-    const Shape& k = keys.keys.shape();  // [B, S, A]
-    const std::size_t B = k[0], S = k[1], K = keys.annotations.shape()[2];
-    const Shape& q = query_state.shape();  // [B, H], or G queries a sentence [B*G, H] (beam search's hypotheses)
-    if (q.rank() != 2 || B == 0 || q[0] == 0 || q[0] % B != 0)
-        throw ShapeError(fmt::format("AdditiveAttention: query {} for keys {}", q.str(), k.str()));
-    const std::size_t G = q[0] / B;
-    // e_ij = v_a . tanh(W_a s_{i-1} + K_j), Eq. 6 with A.1.2, each query row against its sentence's keys
-    const Var wq = query.forward(query_state);  // W_a s_{i-1}: [B*G, A]
-    Var scores;
-    if constexpr (kernels::enabled) {  // the same in one fused op, without the [B, G, S, A] temporaries
-        scores = kernels::additive_scores(wq, keys.keys, v);
-    } else {
-        const std::size_t A = k[2];
-        Var energy = tanh(reshape(wq, {B, G, 1, A}) + reshape(keys.keys, {B, 1, S, A}));  // [B, G, S, A]
-        scores = reshape(matmul(reshape(energy, {B * G * S, A}), reshape(v, {A, 1})), {B * G, S});
-    }
-    scores.label("e");  // [B*G, S]
-    Var alpha = G == 1 ? softmax(scores, 1, keys.valid)                                // Eq. 6, padding -> 0
-                       : reshape(softmax(reshape(scores, {B, G, S}), 2, reshape(keys.valid, {B, 1, S})), {B * G, S});
+Attention::Result ScoredAttention::forward(const Memory& memory, const Var& query) const {
+    const std::size_t G = queries_per_sentence(memory, query);
+    const std::size_t B = memory.valid.shape()[0], S = memory.valid.shape()[1], K = memory.values.shape()[2];
+    Var e = scores(memory, query, G).label("e");  // e_ij = score(s_{i-1}, k_j)   [B*G, S]
+    Var alpha = G == 1 ? softmax(e, 1, memory.valid)  // Eq. 6, padding -> 0
+                       : reshape(softmax(reshape(e, {B, G, S}), 2, reshape(memory.valid, {B, 1, S})), {B * G, S});
     alpha.label("alpha");
-    Var context = matmul(reshape(alpha, {B, G, S}), keys.annotations);  // Eq. 5: [B, G, K], each sentence's once
-    return {reshape(context, {B * G, K}), alpha};
+    Var context = matmul(reshape(alpha, {B, G, S}), memory.values);  // Eq. 5: [B, G, K], each sentence's once
+    return {reshape(context, {B * G, K}), alpha, Var()};
 }
 // </doc:attention-forward>
+
+Var dot_scores(const Var& query, const Var& keys, std::size_t G) {
+    const std::size_t B = keys.shape()[0], S = keys.shape()[1], D = keys.shape()[2];
+    // [B, G, D] @ [B, D, S]: each sentence's G queries against its keys in one product
+    return reshape(matmul(reshape(query, {B, G, D}), transpose(keys, 1, 2)), {B * G, S});
+}
 
 }  // namespace tg

@@ -112,57 +112,89 @@ TEST_CASE("bidirectional GRU under no-grad: the same values as nn.GRU, each step
     CHECK(kept <= 978 * 4 + 16 * 64);
 }
 
-TEST_CASE("AdditiveAttention matches PyTorch; padded positions get exactly zero weight") {
+// The score functions of layers/attention.hpp, each with the sizes its fixture was made with.
+struct AttentionCase {
+    const char* kind;
+    const char* fixture;
+    AttentionSizes sizes;
+};
+const AttentionCase kAttentionCases[] = {
+    {"additive", "attention", {4, 6, 7, 1}},
+    {"dot", "attention_dot", {6, 6, 0, 1}},
+    {"general", "attention_general", {4, 6, 0, 1}},
+    {"scaled_dot", "attention_scaled_dot", {6, 6, 0, 1}},
+    {"multi_head", "attention_multi_head", {6, 4, 0, 2}},
+};
+
+TEST_CASE("every score function matches PyTorch; padded positions get exactly zero weight") {
     Generator gen(4);
-    AdditiveAttention attn(4, 6, 7, gen);
-    for (const auto& [name, p] : attn.named_parameters()) set(*p, fixture("attention", name));
-    Parameter ann(fixture("attention", "annotations")), query(fixture("attention", "query"));
-    auto keys = attn.precompute(ann, constant(fixture("attention", "valid")));
-    auto [context, weights] = attn.forward(keys, query);
-    CHECK_CLOSE(context.value(), fixture("attention", "context"));
-    CHECK_CLOSE(weights.value(), fixture("attention", "weights"));
-    CHECK(weights.value().at({1, 3}) == 0.0f);
-    CHECK(weights.value().at({1, 4}) == 0.0f);
-    Var loss = sum(context * constant(fixture("attention", "w_ctx"))) +
-               sum(weights * constant(fixture("attention", "w_alpha")));
-    loss.backward();
-    CHECK_CLOSE(ann.grad(), fixture("attention", "grad_annotations"));
-    CHECK_CLOSE(query.grad(), fixture("attention", "grad_query"));
-    for (const auto& [name, p] : attn.named_parameters()) {
-        CAPTURE(name);
-        CHECK_CLOSE(p->grad(), fixture("attention", "grad_" + name));
+    REQUIRE(attention_kinds().size() == std::size(kAttentionCases));  // a new score function needs its case here
+    for (const AttentionCase& c : kAttentionCases) {
+        CAPTURE(c.kind);
+        const AttentionPtr attn = make_attention(c.kind, c.sizes, gen);
+        CHECK(std::string(attn->kind()) == c.kind);
+        for (const auto& [name, p] : attn->named_parameters()) set(*p, fixture(c.fixture, name));
+        Parameter ann(fixture(c.fixture, "annotations")), query(fixture(c.fixture, "query"));
+        auto [context, weights, head_weights] = attn->forward(attn->precompute(ann, constant(fixture(c.fixture, "valid"))), query);
+        CHECK(context.shape()[1] == attn->context_size());
+        CHECK_CLOSE(context.value(), fixture(c.fixture, "context"));
+        CHECK_CLOSE(weights.value(), fixture(c.fixture, "weights"));
+        if (c.sizes.heads > 1) CHECK_CLOSE(head_weights.value(), fixture(c.fixture, "head_weights"));
+        CHECK(weights.value().at({1, 3}) == 0.0f);
+        CHECK(weights.value().at({1, 4}) == 0.0f);
+        Var loss = sum(context * constant(fixture(c.fixture, "w_ctx"))) + sum(weights * constant(fixture(c.fixture, "w_alpha")));
+        loss.backward();
+        CHECK_CLOSE(ann.grad(), fixture(c.fixture, "grad_annotations"));
+        CHECK_CLOSE(query.grad(), fixture(c.fixture, "grad_query"));
+        for (const auto& [name, p] : attn->named_parameters()) {
+            CAPTURE(name);
+            CHECK_CLOSE(p->grad(), fixture(c.fixture, "grad_" + name));
+        }
+        active_tape().clear();
     }
-    active_tape().clear();
 }
 
-TEST_CASE("AdditiveAttention with G queries a sentence (beam search): each query as if asked alone") {
+TEST_CASE("every score function with G queries a sentence (beam search): each query as if asked alone") {
     Generator gen(4);
-    AdditiveAttention attn(4, 6, 7, gen);
-    for (const auto& [name, p] : attn.named_parameters()) set(*p, fixture("attention", name));
-    const Tensor q1 = fixture("attention", "query");
-    const std::size_t B = q1.shape()[0], S = fixture("attention", "valid").shape()[1];
-    const Tensor q2 = Tensor::randn({B, 4}, gen);
-    Tensor both({2 * B, 4});  // sentence b's two queries in rows 2b and 2b + 1
-    for (std::size_t b = 0; b < B; ++b)
-        for (std::size_t j = 0; j < 4; ++j) both.at({2 * b, j}) = q1.at({b, j}), both.at({2 * b + 1, j}) = q2.at({b, j});
-    auto keys = attn.precompute(constant(fixture("attention", "annotations")), constant(fixture("attention", "valid")));
-    const auto grouped = attn.forward(keys, constant(both));
-    const auto one = attn.forward(keys, constant(q1)), two = attn.forward(keys, constant(q2));
-    REQUIRE(grouped.context.shape() == Shape{2 * B, 6});
-    REQUIRE(grouped.weights.shape() == Shape{2 * B, S});
-    for (std::size_t b = 0; b < B; ++b) {
-        for (std::size_t j = 0; j < 6; ++j) {
-            CHECK(grouped.context.value().at({2 * b, j}) == doctest::Approx(one.context.value().at({b, j})).epsilon(1e-6));
-            CHECK(grouped.context.value().at({2 * b + 1, j}) == doctest::Approx(two.context.value().at({b, j})).epsilon(1e-6));
+    for (const AttentionCase& c : kAttentionCases) {
+        CAPTURE(c.kind);
+        const AttentionPtr attn = make_attention(c.kind, c.sizes, gen);
+        const std::size_t B = 2, S = 5, Q = c.sizes.query, C = attn->context_size();
+        const Tensor q1 = rand({B, Q}, 1), q2 = rand({B, Q}, 2);
+        Tensor both({2 * B, Q});  // sentence b's two queries in rows 2b and 2b + 1
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t j = 0; j < Q; ++j) both.at({2 * b, j}) = q1.at({b, j}), both.at({2 * b + 1, j}) = q2.at({b, j});
+        const auto memory = attn->precompute(constant(fixture(c.fixture, "annotations")), constant(fixture(c.fixture, "valid")));
+        const auto grouped = attn->forward(memory, constant(both));
+        const auto one = attn->forward(memory, constant(q1)), two = attn->forward(memory, constant(q2));
+        REQUIRE(grouped.context.shape() == Shape{2 * B, C});
+        REQUIRE(grouped.weights.shape() == Shape{2 * B, S});
+        for (std::size_t b = 0; b < B; ++b) {
+            for (std::size_t j = 0; j < C; ++j) {
+                CHECK(grouped.context.value().at({2 * b, j}) == doctest::Approx(one.context.value().at({b, j})).epsilon(1e-6));
+                CHECK(grouped.context.value().at({2 * b + 1, j}) == doctest::Approx(two.context.value().at({b, j})).epsilon(1e-6));
+            }
+            for (std::size_t j = 0; j < S; ++j) {
+                CHECK(grouped.weights.value().at({2 * b, j}) == doctest::Approx(one.weights.value().at({b, j})).epsilon(1e-6));
+                CHECK(grouped.weights.value().at({2 * b + 1, j}) == doctest::Approx(two.weights.value().at({b, j})).epsilon(1e-6));
+            }
         }
-        for (std::size_t j = 0; j < S; ++j) {
-            CHECK(grouped.weights.value().at({2 * b, j}) == doctest::Approx(one.weights.value().at({b, j})).epsilon(1e-6));
-            CHECK(grouped.weights.value().at({2 * b + 1, j}) == doctest::Approx(two.weights.value().at({b, j})).epsilon(1e-6));
-        }
+        CHECK(grouped.weights.value().at({3, 3}) == 0.0f);  // sentence 1's padding, for its second query too
+        CHECK_THROWS_WITH_ALL(attn->forward(memory, constant(Tensor::zeros({2 * B + 1, Q}))), ShapeError, c.kind, "query");
+        CHECK_THROWS_WITH_ALL(attn->forward(memory, constant(Tensor::zeros({B, Q + 1}))), ShapeError, c.kind, "query");
+        CHECK_THROWS_WITH_ALL(attn->precompute(constant(Tensor::zeros({B, S, c.sizes.key + 1})), constant(fixture(c.fixture, "valid"))),
+                              ShapeError, c.kind, "values");
+        active_tape().clear();
     }
-    CHECK(grouped.weights.value().at({3, 3}) == 0.0f);  // sentence 1's padding, for its second query too
-    CHECK_THROWS_WITH_ALL(attn.forward(keys, constant(Tensor::zeros({2 * B + 1, 4}))), ShapeError, "AdditiveAttention");
-    active_tape().clear();
+}
+
+TEST_CASE("make_attention names what it cannot build") {
+    Generator gen(1);
+    CHECK_THROWS_WITH_ALL(make_attention("luong", {4, 4, 4, 1}, gen), Error, "luong", "additive, dot, general, scaled_dot, multi_head");
+    CHECK_THROWS_WITH_ALL(make_attention("dot", {4, 8, 0, 1}, gen), Error, "dot", "(4)", "(8)");
+    CHECK_THROWS_WITH_ALL(make_attention("scaled_dot", {4, 8, 0, 1}, gen), Error, "scaled_dot");
+    CHECK_THROWS_WITH_ALL(make_attention("multi_head", {6, 4, 0, 4}, gen), Error, "4 heads", "6");
+    CHECK_THROWS_WITH_ALL(make_attention("additive", {4, 4, 0, 1}, gen), Error, "additive", "attention 0");
 }
 
 TEST_CASE("Embedding with a padding index, and cross-entropy, match PyTorch") {
@@ -227,15 +259,22 @@ TEST_CASE("gradient checks of every module, parameters included") {
                         gru.parameters());
         }
     }
-    SUBCASE("AdditiveAttention with a mask") {
-        AdditiveAttention attn(3, 4, 5, gen);
+    SUBCASE("every score function, with a mask") {
         const Tensor valid({2, 4}, {1, 1, 1, 1, 1, 1, 0, 0});
-        CHECK_GRADS(
-            [&](Vars v) {
-                auto r = attn.forward(attn.precompute(v[0], constant(valid)), v[1]);
-                return concat({r.context, r.weights}, 1);
-            },
-            std::vector<Tensor>{rand({2, 4, 4}, 7), rand({2, 3}, 8)}, attn.parameters());
+        for (const AttentionSizes sizes : {AttentionSizes{3, 4, 5, 1}, AttentionSizes{4, 4, 5, 2}})
+            for (const AttentionKind& kind : attention_kinds()) {
+                if ((std::string(kind.name).find("dot") != std::string::npos && sizes.query != sizes.key) ||
+                    (std::string(kind.name) == "multi_head" && sizes.query % sizes.heads != 0))
+                    continue;
+                CAPTURE(kind.name);
+                const AttentionPtr attn = make_attention(kind.name, sizes, gen);
+                CHECK_GRADS(
+                    [&](Vars v) {
+                        auto r = attn->forward(attn->precompute(v[0], constant(valid)), v[1]);
+                        return concat({r.context, r.weights}, 1);
+                    },
+                    std::vector<Tensor>{rand({2, 4, sizes.key}, 7), rand({2, sizes.query}, 8)}, attn->parameters());
+            }
     }
 // <doc:maxout-gradcheck>
     SUBCASE("Maxout, the paper's deep output layer") {
@@ -260,7 +299,8 @@ TEST_CASE("gradient checks of every module, parameters included") {
 TEST_CASE("padding changes neither the outputs nor the gradients of real positions") {
     Generator gen(7);
     GRU gru(3, 4, gen, Direction::bidirectional);
-    AdditiveAttention attn(4, 8, 5, gen);
+    const AttentionPtr attention = make_attention("additive", {4, 8, 5, 1}, gen);
+    Attention& attn = *attention;
     const std::vector<int> lengths = {5, 2};
     const Tensor valid({2, 7}, {1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0});
     const Tensor query = rand({2, 4}, 9);

@@ -175,3 +175,33 @@ TEST_CASE("CLI: the defaults train --help shows are the ones a training without 
         CHECK(saved(config, key) == shown(option));
     }
 }
+
+TEST_CASE("CLI: --attention chooses the score function, saved in config.txt and loaded from it") {
+    Trained& t = trained();
+    Workdir w;
+    // Each new score function trains, saves its configuration, and loads back for eval and translate.
+    for (const std::string kind : {"general", "multi_head"}) {
+        CAPTURE(kind);
+        const std::string out = w / ("m-" + kind);
+        const std::string said = "with " + kind + " attention";
+        CHECK_RUN(run("train " + t.data + "--epochs 1 --emb 8 --hidden 16 --batch 16 --attention " + kind + " --out " + out), 0,
+                  said.c_str());
+        CHECK(tg::read_text(out + "/config.txt").find("attention " + kind + "\n") != std::string::npos);
+        CHECK_RUN(run("eval --checkpoint " + out + " --data " + t.w / "valid.tsv"), 0, "exact match");
+        CHECK_RUN(run("attention --checkpoint " + out + " --source \"a b\" --svg " + w / (kind + ".svg")), 0);
+    }
+    // dot compares H with 2 x the encoder's size per direction: H / 2 unless told otherwise
+    CHECK_RUN(run("train " + t.data + "--epochs 1 --emb 8 --hidden 16 --batch 16 --attention dot --out " + w / "dot"), 0);
+    CHECK(tg::read_text(w / "dot/config.txt").find("encoder_hidden 8\n") != std::string::npos);
+    // what cannot work is refused before anything is built, naming the options
+    CHECK_RUN(run("train " + t.data + "--attention luong --out " + w / "x"), 2, "--attention luong", "additive, dot, general");
+    CHECK_RUN(run("train " + t.data + "--attention dot --hidden 15 --out " + w / "x"), 2, "--attention dot", "--hidden 15");
+    CHECK_RUN(run("train " + t.data + "--attention dot --attn 8 --out " + w / "x"), 2, "--attn");
+    CHECK_RUN(run("train " + t.data + "--heads 2 --out " + w / "x"), 2, "--heads", "multi_head");
+    CHECK_RUN(run("train " + t.data + "--attention multi_head --heads 3 --hidden 16 --out " + w / "x"), 2, "--heads 3", "--hidden 16");
+    CHECK_RUN(run("train " + t.data + "--attention dot --no-attention --out " + w / "x"), 2, "--no-attention", "--attention dot");
+    CHECK_FALSE(std::filesystem::exists(w / "x"));
+    // resuming keeps the model: another score function is refused
+    CHECK_RUN(run("train " + t.data + "--epochs 2 --attention dot --resume " + w / "m-general" + " --out " + w / "m-general"), 2,
+              "--attention dot", "has attention general");
+}

@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
                 train.attn = s.attn;
                 train.batch = s.batch;
                 train.max_len = len + 20;
-                train.attention = attention;
+                train.attention = attention ? "additive" : "none";
                 TrainHooks hooks;  // a line per validation; no progress bar between figures' headings
                 hooks.epoch_end = [](const EpochReport& e) {
                     fmt::print("{}\n", epoch_line(e));

@@ -44,24 +44,31 @@ LoadedModel load_model_once(const fs::path& dir_in) {
     if (tgt[0] != m.tgt_vocab.size())
         throw FileError(fmt::format("{}/tgt_embed.weight.npy: {} rows, but tgt.vocab has {} words", dir.string(), tgt[0],
                                     m.tgt_vocab.size()));
+    // The model as saved: config.txt. A folder without one (only the .npy files and the vocabularies)
+    // is read from the parameters' shapes: the sizes, attention when attention.* files are there (the
+    // paper's additive attention), a deep output when deep_output.* files are.
     ModelConfig c;
+    if (fs::exists(dir / "config.txt")) {
+        c = ModelConfig::parse(read_text(dir / "config.txt"), (dir / "config.txt").string());
+    } else {
+        c.emb = src[1];
+        c.hidden = hh[1];
+        c.attention = fs::exists(dir / "attention.key.weight.npy") ? "additive" : "none";
+        if (c.has_attention()) {
+            const Shape key = shape_of("attention.key.weight");
+            expect_rank2("attention.key.weight", key);
+            c.attn = key[0];
+        }
+// <doc:optional-module>
+        if (fs::exists(dir / "deep_output.weight.npy")) {
+            const Shape deep = shape_of("deep_output.weight");
+            expect_rank2("deep_output.weight", deep);
+            c.deep_output = deep[0] / 2;  // two pieces per unit
+        }
+// </doc:optional-module>
+    }
     c.src_vocab = src[0];
     c.tgt_vocab = tgt[0];
-    c.emb = src[1];
-    c.hidden = hh[1];
-    c.attention = fs::exists(dir / "attention.key.weight.npy");
-    if (c.attention) {
-        const Shape key = shape_of("attention.key.weight");
-        expect_rank2("attention.key.weight", key);
-        c.attn = key[0];
-    }
-// <doc:optional-module>
-    if (fs::exists(dir / "deep_output.weight.npy")) {
-        const Shape deep = shape_of("deep_output.weight");
-        expect_rank2("deep_output.weight", deep);
-        c.deep_output = deep[0] / 2;  // two pieces per unit
-    }
-// </doc:optional-module>
     Generator gen(0);
     m.model = std::make_unique<RNNSearch>(c, gen);
     load_module(dir, *m.model);  // every file present, every shape right, nothing unexpected

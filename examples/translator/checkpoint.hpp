@@ -2,12 +2,12 @@
 //   <parameter name>.npy ...      the model, one float32 file per parameter
 //   src.vocab, tgt.vocab          the vocabularies (of words, or of subword pieces)
 //   src.spm, tgt.spm              the SentencePiece models, for a model trained with --subwords
-//   config.txt                    sizes and flags, human-readable
+//   config.txt                    the architecture and sizes (ModelConfig), read back by load_model
 //   optimizer/, train_state.txt   what resuming needs (when this is also the latest state)
 //   last/                         a newer training state than the best model above, if any
 // A directory with only the .npy files and the two vocabularies loads too: the sizes are read
-// from the parameters' shapes, and the model has attention when attention.* files are there (and
-// a deep output layer when deep_output.* files are).
+// from the parameters' shapes, and the model has the paper's attention when attention.* files are
+// there (and a deep output layer when deep_output.* files are).
 #pragma once
 #include <filesystem>
 #include <memory>

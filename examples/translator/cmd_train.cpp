@@ -50,6 +50,13 @@ TrainFaults& train_faults() {
     return faults;
 }
 
+// "score function: additive (v . tanh(W q + U k + b), ...), dot (...), ..., or none (RNNencdec)"
+std::string attention_help() {
+    std::string text = "score function: ";
+    for (const tg::AttentionKind& k : tg::attention_kinds()) text += fmt::format("{} ({}), ", k.name, k.formula);
+    return text + "or none (RNNencdec)";
+}
+
 int cmd_train(const Argv& argv) {
     // The defaults shown are the ones train() uses: kTrainDefaults, and a new model's sizes (ModelConfig).
     constexpr TrainDefaults d = kTrainDefaults;
@@ -63,15 +70,18 @@ int cmd_train(const Argv& argv) {
                {"--time-limit", "SECONDS", "stop after this long (0: no limit)", shown(d.time_limit)},
                {"--batch", "N", "sentence pairs per batch", shown(d.batch)},
                {"--emb", "N", "word embedding size E", shown(m.emb)},
-               {"--hidden", "N", "GRU size H per direction", shown(m.hidden)},
-               {"--attn", "N", "attention size A", shown(m.attn)},
+               {"--hidden", "N", "decoder GRU size H", shown(m.hidden)},
+               {"--encoder-hidden", "N", "encoder GRU size per direction (default: H; H / 2 for dot and scaled_dot)", ""},
+               {"--attention", "KIND", attention_help(), m.attention},
+               {"--attn", "N", "additive attention's size A", shown(m.attn)},
+               {"--heads", "N", "multi_head attention's heads (they must divide H)", shown(m.heads)},
                {"--lr", "X", "Adam learning rate", shown(d.lr)},
                {"--lr-decay", "none|linear", "linear: the learning rate falls to 0 over --time-limit (or --epochs)", d.lr_decay},
                {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", shown(d.clip)},
                {"--dropout", "P", "while training, zero embeddings and output-layer inputs with probability P (0: none)", shown(d.dropout)},
                {"--label-smoothing", "E", "while training, aim at 1 - E on the right word and E spread over the vocabulary", shown(d.label_smoothing)},
                {"--seed", "N", "random seed (initialisation and batch order)", shown(d.seed)},
-               {"--no-attention", "", "train the RNNencdec baseline: a fixed context, no attention", ""},
+               {"--no-attention", "", "train the RNNencdec baseline: a fixed context, no attention (--attention none)", ""},
                {"--deep-output", "N", "a maxout layer of N units before the softmax, as in the paper's Appendix A (0: none)", shown(m.deep_output)},
                {"--max-len", "N", "drop training pairs with a side longer than N words", shown(d.max_len)},
                {"--min-count", "N", "words seen fewer times become <unk>", shown(d.min_count)},
@@ -95,12 +105,19 @@ int cmd_train(const Argv& argv) {
     o.emb = size("--emb", 1, 100000);
     o.hidden = size("--hidden", 1, 100000);
     o.attn = size("--attn", 1, 100000);
+    o.encoder_hidden = size("--encoder-hidden", 1, 100000);
+    o.heads = size("--heads", 1, 1024);
+    if (args.given("--attention")) o.attention = args.text("--attention");  // checked by train()
     o.deep_output = size("--deep-output", 0, 100000);
     o.batch = size("--batch", 1, 100000);
     o.max_len = size("--max-len", 1, 100000);
     o.min_count = size("--min-count", 1, 1'000'000);
     if (args.given("--seed")) o.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, 1LL << 62));
-    if (args.flag("--no-attention")) o.attention = false;
+    if (args.flag("--no-attention")) {
+        if (o.attention && *o.attention != "none")
+            throw UsageError(fmt::format("--no-attention and --attention {}: choose one", *o.attention));
+        o.attention = "none";
+    }
     o.subwords = static_cast<std::size_t>(args.integer("--subwords", 0, 1'000'000));
     if (args.given("--lr")) o.lr = args.number("--lr", 0, 10);
     if (args.given("--lr-decay")) o.lr_decay = args.text("--lr-decay");  // checked by train()

@@ -103,18 +103,27 @@ private:
     // closed and a new one opened, and they are copied back in: however often sentences are dropped,
     // one such copy is in memory beside the encoder's own (in the caller's scope).
     void keep_encoded(const std::vector<std::int32_t>& kept) {
-        thread_local Tensor annotations, keys, valid, fixed;  // reused from drop to drop: no fresh pages
+        thread_local Tensor annotations, values, keys, valid, fixed;  // reused from drop to drop: no fresh pages
+        Attention::Memory& m = enc.memory;
+        // The attention's values and keys are often the annotations themselves (one copy kept, then).
+        auto same = [](const Var& a, const Var& b) { return a.defined() && b.defined() && &a.node() == &b.node(); };
+        const bool values_are_annotations = same(m.values, enc.annotations), keys_are_values = same(m.keys, m.values);
         keep_row_blocks(enc.annotations.value(), kept, 1, annotations);
-        if (enc.keys.keys.defined()) {
-            keep_row_blocks(enc.keys.keys.value(), kept, 1, keys);
-            keep_row_blocks(enc.keys.valid.value(), kept, 1, valid);
+        if (m.valid.defined()) {
+            if (!values_are_annotations) keep_row_blocks(m.values.value(), kept, 1, values);
+            if (!keys_are_values) keep_row_blocks(m.keys.value(), kept, 1, keys);
+            keep_row_blocks(m.valid.value(), kept, 1, valid);
         }
         if (enc.fixed.defined()) keep_row_blocks(enc.fixed.value(), kept, K, fixed);
         scope_.reset();
         scope_.emplace();
         enc.batch = kept.size();
         enc.annotations = constant(annotations);
-        if (enc.keys.keys.defined()) enc.keys = {enc.annotations, constant(keys), constant(valid)};
+        if (m.valid.defined()) {
+            m.values = values_are_annotations ? enc.annotations : constant(values);
+            m.keys = keys_are_values ? m.values : constant(keys);
+            m.valid = constant(valid);
+        }
         if (enc.fixed.defined()) enc.fixed = constant(fixed);
         enc.initial = Var();  // decoding has started from it
     }
@@ -124,7 +133,7 @@ private:
 };
 
 // The rows a sentence's K hypotheses start from. The attention's keys and annotations stay one per
-// sentence: attention reads them for all K queries of a sentence (AdditiveAttention::forward).
+// sentence: attention reads them for all K queries of a sentence (Attention::forward).
 RNNSearch::Encoded repeat_rows(const RNNSearch::Encoded& e, std::size_t k) {
     RNNSearch::Encoded r = e;
     r.initial = repeat_rows(e.initial, k);

@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <sstream>
 #include <vector>
 
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
+#include "io/files.hpp"
 #include "text/vocab.hpp"
 
 namespace translator {
@@ -13,8 +16,47 @@ namespace translator {
 using namespace tg;
 
 std::string ModelConfig::str() const {
-    return fmt::format("src_vocab {}\ntgt_vocab {}\nemb {}\nhidden {}\nattn {}\nattention {}\ndeep_output {}\n", src_vocab,
-                       tgt_vocab, emb, hidden, attn, attention ? 1 : 0, deep_output);
+    return fmt::format("arch rnnsearch\nsrc_vocab {}\ntgt_vocab {}\nemb {}\nhidden {}\nencoder_hidden {}\nattention {}\n"
+                       "attn {}\nheads {}\ndeep_output {}\n",
+                       src_vocab, tgt_vocab, emb, hidden, encoder_size(), attention, attn, heads, deep_output);
+}
+
+ModelConfig ModelConfig::parse(const std::string& text, const std::string& where) {
+    ModelConfig c;
+    std::istringstream lines(text);
+    std::string line;
+    for (int number = 1; std::getline(lines, line); ++number) {
+        if (line.empty()) continue;
+        std::istringstream fields(line);
+        std::string key, value, extra;
+        fields >> key >> value;
+        auto fail = [&](const std::string& why) { return FileError(fmt::format("{}:{}: {}", where, number, why)); };
+        if (value.empty() || (fields >> extra)) throw fail(fmt::format("'{}' is not one key and one value", line));
+        auto size = [&]() -> std::size_t {
+            std::size_t n = 0;
+            const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (error != std::errc() || end != value.data() + value.size() || n > 100'000'000)
+                throw fail(fmt::format("{} '{}' is not a size", key, value));
+            return n;
+        };
+        if (key == "arch") {
+            if (value != "rnnsearch") throw fail(fmt::format("arch '{}': this translator builds rnnsearch", value));
+        } else if (key == "src_vocab") c.src_vocab = size();
+        else if (key == "tgt_vocab") c.tgt_vocab = size();
+        else if (key == "emb") c.emb = size();
+        else if (key == "hidden") c.hidden = size();
+        else if (key == "encoder_hidden") c.encoder_hidden = size();
+        else if (key == "attn") c.attn = size();
+        else if (key == "heads") c.heads = size();
+        else if (key == "deep_output") c.deep_output = size();
+        else if (key == "attention") {  // rounds 1 and 2 wrote 1 (additive) or 0 (none)
+            c.attention = value == "1" ? "additive" : value == "0" ? "none" : value;
+            bool known = c.attention == "none";
+            for (const AttentionKind& k : attention_kinds()) known = known || c.attention == k.name;
+            if (!known) throw fail(fmt::format("attention '{}' is not a score function of this translator", value));
+        } else throw fail(fmt::format("unknown key '{}'", key));
+    }
+    return c;
 }
 
 RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
@@ -22,12 +64,13 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
     : config(c),
       src_embed(c.src_vocab, c.emb, gen, text::Vocab::kPad),
       tgt_embed(c.tgt_vocab, c.emb, gen, text::Vocab::kPad),
-      encoder(c.emb, c.hidden, gen, Direction::bidirectional),
-      bridge(c.hidden, c.hidden, gen),
-      attention(c.attention ? std::make_unique<AdditiveAttention>(c.hidden, 2 * c.hidden, c.attn, gen) : nullptr),
-      decoder(c.emb + 2 * c.hidden, c.hidden, gen),
-      deep_output(c.deep_output ? std::make_unique<Maxout>(3 * c.hidden + c.emb, c.deep_output, gen) : nullptr),
-      output(c.deep_output ? c.deep_output : 3 * c.hidden + c.emb, c.tgt_vocab, gen) {
+      encoder(c.emb, c.encoder_size(), gen, Direction::bidirectional),
+      bridge(c.encoder_size(), c.hidden, gen),
+      attention(c.has_attention() ? make_attention(c.attention, {c.hidden, 2 * c.encoder_size(), c.attn, c.heads}, gen)
+                                  : nullptr),
+      decoder(c.emb + context_size(), c.hidden, gen),
+      deep_output(c.deep_output ? std::make_unique<Maxout>(c.hidden + context_size() + c.emb, c.deep_output, gen) : nullptr),
+      output(c.deep_output ? c.deep_output : c.hidden + context_size() + c.emb, c.tgt_vocab, gen) {
     register_module("src_embed", src_embed);
     register_module("tgt_embed", tgt_embed);
     register_module("encoder", encoder);
@@ -39,6 +82,8 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
     register_module("dropout", dropout);
 }
 // </doc:constructor>
+
+std::size_t RNNSearch::context_size() const { return attention ? attention->context_size() : 2 * config.encoder_size(); }
 
 // <doc:encode>
 RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::size_t batch, std::size_t src_len,
@@ -55,7 +100,7 @@ RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::
         Tensor valid({batch, src_len});
         for (std::size_t b = 0; b < batch; ++b)
             for (std::size_t j = 0; j < src_len; ++j) valid.at({b, j}) = j < static_cast<std::size_t>(lengths[b]) ? 1.0f : 0.0f;
-        e.keys = attention->precompute(e.annotations, constant(valid)); // K_j = U_a h_j + b_a
+        e.memory = attention->precompute(e.annotations, constant(valid)); // the keys: U_a h_j + b_a, ...
     } else {
         e.fixed = concat({f_last, b_first}, 1);                         // RNNencdec: c = [f_len ; b_1]
     }
@@ -88,7 +133,7 @@ Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& pr
 RNNSearch::Step RNNSearch::recur(const Encoded& enc, const Var& prev_state, const Var& prev_embedding) const {
     Step s;
     if (attention) {
-        auto [context, weights] = attention->forward(enc.keys, prev_state);  // e_ij, alpha_ij, c_i (Eq. 5-6)
+        auto [context, weights, heads] = attention->forward(enc.memory, prev_state);  // e_ij, alpha_ij, c_i (Eq. 5-6)
         s.context = context;
         s.weights = weights;
     } else {
@@ -125,7 +170,7 @@ RNNSearch::Forward RNNSearch::forward(const text::Batch& batch, Generator* dropo
     // flattened, not the logits: with a real vocabulary those are the step's largest tensor. Only
     // the N positions with a target word go in: a padded position's logits would be computed and
     // then ignored by the loss, and the output layer is most of a step's arithmetic.
-    const std::size_t H = config.hidden, E = config.emb;
+    const std::size_t H = config.hidden, E = config.emb, C = context_size();
     Forward f;
     std::vector<std::int32_t> rows;  // rows of [B*T] with a target
     for (std::size_t k = 0; k < B * T; ++k)
@@ -137,7 +182,7 @@ RNNSearch::Forward RNNSearch::forward(const text::Batch& batch, Generator* dropo
         Var all = reshape(x, {B * T, width});
         return rows.size() == B * T ? all : index_select(all, 0, rows);
     };
-    f.logits = output_logits(flat(stack(states, 1), H), flat(stack(contexts, 1), 2 * H), flat(y_in, E), dropout_stream);
+    f.logits = output_logits(flat(stack(states, 1), H), flat(stack(contexts, 1), C), flat(y_in, E), dropout_stream);
     if (attention) f.weights = stack(weights, 1);
     return f;
 }

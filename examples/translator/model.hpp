@@ -15,12 +15,22 @@
 
 namespace translator {
 
+// The model's architecture and sizes: data, written to the checkpoint (config.txt) and read back, so
+// loading builds exactly the model that was saved.
 struct ModelConfig {
     std::size_t src_vocab = 0, tgt_vocab = 0;
     std::size_t emb = 64, hidden = 128, attn = 128;
-    bool attention = true;  // false: the RNNencdec baseline
+    std::size_t encoder_hidden = 0;  // each direction of the encoder; 0: `hidden`, as in the paper
+    std::string attention = "additive";  // a score function of tg::attention_kinds(), or "none": RNNencdec
+    std::size_t heads = 4;               // multi_head attention's heads (unused by the others)
     std::size_t deep_output = 0;  // > 0: a maxout layer of this size before the softmax (Appendix A.2.2)
-    std::string str() const;  // "emb 64\nhidden 128\n..." (the checkpoint's config file)
+
+    bool has_attention() const { return attention != "none"; }
+    std::size_t encoder_size() const { return encoder_hidden ? encoder_hidden : hidden; }
+    // config.txt: one "key value" a line ("arch rnnsearch\nemb 64\n..."); parse() reads it back, and
+    // the config.txt of round 1 and 2 checkpoints ("attention 1"), naming `where` and the line of an error.
+    std::string str() const;
+    static ModelConfig parse(const std::string& text, const std::string& where);
 };
 
 class RNNSearch : public tg::Module {
@@ -33,7 +43,7 @@ public:
         tg::Var annotations;  // h_j = [f_j ; b_j]            [B, S, 2H]   (Section 3.2)
         tg::Var initial;      // s_0 = tanh(W_init b_1 + b)   [B, H]
         tg::Var fixed;        // [f_len ; b_1], the baseline's context   [B, 2H]
-        tg::AdditiveAttention::Keys keys;  // U_a h_j + b_a, once per batch
+        tg::Attention::Memory memory;  // the attention's keys (U_a h_j + b_a, ...), once per batch
     };
     // With `dropout_stream`, in training mode, the source embeddings go through dropout.
     Encoded encode(std::span<const std::int32_t> source, std::size_t batch, std::size_t src_len,
@@ -70,12 +80,14 @@ public:
     tg::Embedding src_embed, tgt_embed;
     tg::GRU encoder;                                  // bidirectional: encoder.fwd, encoder.bwd
     tg::Linear bridge;                                // W_init, b_init
-    std::unique_ptr<tg::AdditiveAttention> attention; // null for the baseline
+    std::unique_ptr<tg::Attention> attention;         // config.attention's score function; null for the baseline
     tg::GRUCell decoder;                              // input [Et[y_{i-1}] ; c_i]
     std::unique_ptr<tg::Maxout> deep_output;          // null unless config.deep_output > 0
     tg::Linear output;                                // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o (or W_o t_i)
 
     tg::Dropout dropout;                              // p = 0 unless set_dropout (no parameters)
+
+    std::size_t context_size() const;  // c_i's size: 2H, or what the attention gives (multi_head: H)
 
     // Dropout while training, on the source and target embeddings and the output layer's input: a
     // training setting, not part of the model (inference is exactly the spec's).

@@ -105,31 +105,63 @@ void check_resume_options(const TrainOptions& o, const TrainState& state, const 
     };
     same("--emb", o.emb, c.emb);
     same("--hidden", o.hidden, c.hidden);
-    if (c.attention) same("--attn", o.attn, c.attn);
+    if (c.attention == "additive") same("--attn", o.attn, c.attn);
+    if (c.attention == "multi_head") same("--heads", o.heads, c.heads);
+    same("--encoder-hidden", o.encoder_hidden, c.encoder_size());
     same("--deep-output", o.deep_output, c.deep_output);
     same("--batch", o.batch, state.batch_size);
     same("--max-len", o.max_len, state.max_len);
     same("--min-count", o.min_count, state.min_count);
     same("--seed", o.seed, state.seed);
-    if (o.attention == false && c.attention)
-        throw UsageError("--no-attention: the training being resumed has attention; a resumed training keeps its model");
-    if (o.attn && !c.attention) throw UsageError("--attn: the training being resumed has no attention (RNNencdec)");
+    if (o.attention && *o.attention != c.attention)
+        throw UsageError(fmt::format("{}: the training being resumed has attention {}; a resumed training keeps its model",
+                                     *o.attention == "none" ? "--no-attention" : "--attention " + *o.attention, c.attention));
+    if (o.attn && c.attention != "additive")
+        throw UsageError(fmt::format("--attn: the training being resumed has attention {}, which has no size A", c.attention));
     if (o.subwords > 0) throw UsageError("--subwords: a resumed training keeps the subword model it was started with");
+}
+
+// The attention options of a new model, checked against each other before anything is built.
+void check_attention_options(const ModelConfig& c, const TrainOptions& o) {
+    std::string names;
+    bool known = c.attention == "none";
+    for (const AttentionKind& k : attention_kinds()) {
+        known = known || c.attention == k.name;
+        names += fmt::format("{}, ", k.name);
+    }
+    if (!known) throw UsageError(fmt::format("--attention {}: unknown; the score functions are {}or none", c.attention, names));
+    if (o.attn && c.attention != "additive")
+        throw UsageError(fmt::format("--attn: only additive attention has a size A (--attention {})", c.attention));
+    if (o.heads && c.attention != "multi_head")
+        throw UsageError(fmt::format("--heads: only multi_head attention has heads (--attention {})", c.attention));
+    if (c.attention == "multi_head" && (c.heads == 0 || c.hidden % c.heads != 0))
+        throw UsageError(fmt::format("--heads {}: multi_head attention's heads must divide --hidden {}", c.heads, c.hidden));
+    if (c.encoder_size() == 0) throw UsageError("--encoder-hidden: must be at least 1 (--hidden 1 leaves H / 2 = 0 to dot attention)");
+    if ((c.attention == "dot" || c.attention == "scaled_dot") && c.hidden != 2 * c.encoder_size())
+        throw UsageError(fmt::format("--attention {} compares the decoder's state (--hidden {}) with the annotations (2 x "
+                                     "--encoder-hidden {}): they must be equal (an even --hidden, --encoder-hidden H / 2)",
+                                     c.attention, c.hidden, c.encoder_size()));
 }
 
 // The parameters, their gradients and Adam's two moments: 16 bytes a parameter. A model that cannot
 // fit in this machine's memory is refused before anything is allocated (naming the sizes asked for),
 // instead of failing later with std::bad_alloc or being killed by the kernel.
 void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
-    const double E = static_cast<double>(c.emb), H = static_cast<double>(c.hidden), A = static_cast<double>(c.attn);
+    const double E = static_cast<double>(c.emb), H = static_cast<double>(c.hidden), He = static_cast<double>(c.encoder_size());
     const double Vs = static_cast<double>(c.src_vocab), Vt = static_cast<double>(c.tgt_vocab);
+    const double C = c.attention == "multi_head" ? H : 2 * He;  // the context's size
     auto gru = [](double in, double h) { return 3 * h * in + 3 * h * h + 6 * h; };
-    const double features = c.deep_output ? static_cast<double>(c.deep_output) : 3 * H + E;
-    double n = (Vs + Vt) * E + 2 * gru(E, H) + H * H + H + gru(E + 2 * H, H) + features * Vt + Vt;
-    if (c.attention) n += A * H + A * 2 * H + 2 * A;
-    if (c.deep_output) n += (3 * H + E) * 2 * static_cast<double>(c.deep_output) + 2 * static_cast<double>(c.deep_output);
-    const double need = 16 * n;
+    const double features = c.deep_output ? static_cast<double>(c.deep_output) : H + C + E;
+    double n = (Vs + Vt) * E + 2 * gru(E, He) + He * H + H + gru(E + C, H) + features * Vt + Vt;
+    if (c.deep_output) n += (H + C + E) * 2 * static_cast<double>(c.deep_output) + 2 * static_cast<double>(c.deep_output);
+    // The attention's own parameters, whatever its score function: counted on one built alone (small
+    // beside the rest; only built when the rest fits, so an absurd size is refused without allocating it).
     const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    if (c.has_attention() && (have <= 0 || 16 * n <= 0.8 * have)) {
+        Generator gen(0);
+        n += static_cast<double>(make_attention(c.attention, {c.hidden, 2 * c.encoder_size(), c.attn, c.heads}, gen)->parameter_count());
+    }
+    const double need = 16 * n;
     if (have > 0 && need > 0.8 * have) {
         std::string sizes;
         for (const auto& [option, value] : {std::pair{"--emb", o.emb}, std::pair{"--hidden", o.hidden},
@@ -343,7 +375,14 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         c.hidden = o.hidden.value_or(c.hidden);
         c.attn = o.attn.value_or(c.attn);
         c.attention = o.attention.value_or(c.attention);
+        c.heads = o.heads.value_or(c.heads);
         c.deep_output = o.deep_output.value_or(c.deep_output);
+        // dot and scaled_dot compare the decoder's state (H) with the annotations (2 x the encoder's
+        // size) directly: unless told otherwise, each direction of the encoder gets H / 2, as
+        // OpenNMT's bidirectional encoders do.
+        const bool equal_sizes = c.attention == "dot" || c.attention == "scaled_dot";
+        c.encoder_hidden = o.encoder_hidden.value_or(equal_sizes ? c.hidden / 2 : c.hidden);
+        check_attention_options(c, o);
         check_model_fits(c, o);
         Generator init(state.seed);
         run.model = std::make_unique<RNNSearch>(c, init);
@@ -416,7 +455,8 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     Adam opt(model.named_parameters(), {.lr = state.lr});
     if (!run.resume_from.empty()) resume_optimizer(o, run, opt, say);
     say(fmt::format("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}",
-                    model.attention ? "RNNsearch" : "RNNencdec (no attention)", model.parameter_count(), run.train.size(),
+                    model.attention ? fmt::format("RNNsearch with {} attention", model.config.attention) : "RNNencdec (no attention)",
+                    model.parameter_count(), run.train.size(),
                     run.valid.size(), run.src_vocab.size(), run.tgt_vocab.size()));
 
     const auto start = Clock::now();
