@@ -164,3 +164,27 @@ TEST_CASE("13a tokenization and BLEU as sacreBLEU reports it, against an indepen
     CHECK(tokenize_13a("the dog.") == Sentence{"the", "dog", "."});
     CHECK(corpus_bleu_13a(std::vector<std::string>{"the big dog ran home ."}, std::vector<std::string>{"the big dog ran home."}) == 100.0);
 }
+
+TEST_CASE("chrF2 as sacreBLEU computes it: by hand, and sacreBLEU's own figures") {
+    auto chrf = [](const std::vector<std::pair<std::string, std::string>>& pairs) {
+        tg::text::ChrfStats s;
+        for (const auto& [hyp, ref] : pairs) s.add(hyp, ref);
+        return s.chrf();
+    };
+    CHECK(chrf({{"ab", "ab"}}) == doctest::Approx(100.0));
+    // "ab" against "ac": 1-grams P = R = 1/2, 2-grams 0/1 each, no 3- to 6-grams: P = R = 1/4, F = 1/4
+    CHECK(chrf({{"ab", "ac"}}) == doctest::Approx(25.0));
+    CHECK(chrf({{"a b\tc", "abc"}}) == doctest::Approx(100.0));  // white space does not count
+    CHECK(chrf({{"\xc3\xa9" "a", "ea"}}) == doctest::Approx(25.0));  // "éa": two characters, not three bytes
+    CHECK(chrf({{"", "abc"}}) == 0.0);
+    CHECK(chrf({{"aa", "a"}}) == doctest::Approx(100.0 * 5 * 0.5 / (4 * 0.5 + 1)));  // clipped: P 1/2, R 1
+    // The figures sacreBLEU's CHRF gives (as quoted in the chrF metric card of Hugging Face's datasets):
+    CHECK(chrf({{"The relationship between Obama and Netanyahu is not exactly friendly.",
+                 "The ties between Obama and Netanyahu are not particularly friendly."}}) ==
+          doctest::Approx(61.576379378113785).epsilon(1e-12));
+    CHECK(chrf({{"The relationship between cats and dogs is not exactly friendly.",
+                 "The relationship between dogs and cats is not exactly friendly."},
+                {"a good bookshop is just a genteel black hole that knows how to read.",
+                 "A good bookshop is just a genteel Black Hole that knows how to read."}}) ==
+          doctest::Approx(84.64214891738334).epsilon(1e-12));
+}

@@ -582,3 +582,30 @@ TEST_CASE("the model's configuration is data: config.txt round trip, the format 
     CHECK_THROWS_WITH_ALL(ModelConfig::parse("emb 3 4\n", "c"), tg::FileError, "c:1", "one key and one value");
     CHECK_THROWS_WITH_ALL(ModelConfig::parse("emb -3\n", "c"), tg::FileError, "c:1", "not a size");
 }
+
+TEST_CASE("n-best lists: the first is beam search's translation, ranks never increase; the length penalty as GNMT's") {
+    Generator gen(5);
+    RNNSearch model(decoding_config(), gen);
+    const std::vector<std::vector<std::int32_t>> sources{{4, 5, 6, 3}, {7, 3}, {5, 5, 7, 6, 4, 3}};
+    for (const double penalty : {-1.0, 0.0, 0.6, 2.0}) {
+        CAPTURE(penalty);
+        const DecodeOptions options{.max_len = 12, .length_penalty = penalty};
+        const auto lists = beam_search_n_best(model, sources, 4, 4, options);
+        const auto best = beam_search(model, sources, 4, options);
+        REQUIRE(lists.size() == sources.size());
+        for (std::size_t i = 0; i < sources.size(); ++i) {
+            REQUIRE(lists[i].size() == 4);
+            CHECK(lists[i][0].words == best[i].words);
+            CHECK(lists[i][0].score == best[i].score);
+            for (std::size_t k = 0; k < 4; ++k) {
+                const Translation& h = lists[i][k];
+                if (k > 0) CHECK(h.ranked <= lists[i][k - 1].ranked);
+                // the rank by hand: log p / |y|, or log p / ((5 + |y|) / 6)^A
+                const double length = static_cast<double>(h.words.size() + (h.finished ? 1 : 0));
+                const double expected = penalty < 0 ? h.score / length : h.score / std::pow((5.0 + length) / 6.0, penalty);
+                CHECK(h.ranked == doctest::Approx(expected).epsilon(1e-12));
+            }
+        }
+    }
+    CHECK_THROWS_WITH_ALL(beam_search_n_best(model, sources, 3, 4), tg::Error, "4 best", "beam of 3");
+}

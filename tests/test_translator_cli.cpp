@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "cli_helpers.hpp"
+#include "text/corpus.hpp"
 #include "helpers.hpp"
 #include "io/files.hpp"
 #include "io/npy.hpp"
@@ -91,9 +92,10 @@ TEST_CASE("CLI: generate, train, eval, translate, attention, grads, a bare check
     CHECK(bytes_of_all_npy(resumed) == bytes_of_all_npy(straight));
 
     const Result text = run("eval --checkpoint " + w / "full" + " --data " + w / "test.tsv" + " --align " + w / "test.align");
-    CHECK_RUN(text, 0, "exact match", "BLEU", "AER", "all");
+    CHECK_RUN(text, 0, "exact match", "BLEU", "chrF2", "AER", "all");
     const Result json = run("eval --checkpoint " + w / "full" + " --data " + w / "test.tsv" + " --align " + w / "test.align" + " --json --beam 3");
-    CHECK_RUN(json, 0, "{\"sentences\": 40, \"exact_match\": ", "\"bleu\": ", "\"aer\": ", "\"by_length\": [{\"bucket\": \"1-5\"");
+    CHECK_RUN(json, 0, "{\"sentences\": 40, \"exact_match\": ", "\"bleu\": ", "\"chrf\": ", "\"aer\": ", "\"by_length\": [{\"bucket\": \"1-5\"",
+              "\"bleu_signature\": \"nrefs:1|case:mixed|eff:no|tok:none|smooth:none\"", "\"chrf_signature\": \"nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no\"");
 
     CHECK_RUN(run("translate --checkpoint " + w / "full" + " --show-attention", "the cat\nsome unknown words\n"), 0,
               "source: 0=the  1=cat", "(<unk>)");
@@ -204,4 +206,50 @@ TEST_CASE("CLI: --attention chooses the score function, saved in config.txt and 
     // resuming keeps the model: another score function is refused
     CHECK_RUN(run("train " + t.data + "--epochs 2 --attention dot --resume " + w / "m-general" + " --out " + w / "m-general"), 2,
               "--attention dot", "has attention general");
+}
+
+TEST_CASE("CLI: translate --n-best, --length-penalty and --alignment, in Moses' and Marian's formats") {
+    Trained& t = trained();
+    Workdir w;
+    const std::string source = tg::read_text(t.w / "valid.tsv").substr(0, tg::read_text(t.w / "valid.tsv").find('\t'));
+    tg::write_file_atomically(w / "in.txt", source + "\n" + source + "\n");
+    const std::string translate = "translate --checkpoint " + t.model + " < " + w / "in.txt";
+    const tg::test::Result beam = run(translate + " --beam 3");
+    const tg::test::Result nbest = run(translate + " --beam 3 --n-best 3 --length-penalty 0.6");
+    REQUIRE(beam.status == 0);
+    REQUIRE(nbest.status == 0);
+    std::istringstream lines(nbest.output);
+    std::string line;
+    std::vector<std::string> first_of;
+    int count = 0;
+    double previous = 0;
+    while (std::getline(lines, line)) {  // "i ||| translation ||| score", 3 a line of input, ranks falling
+        const auto a = line.find(" ||| "), b = line.rfind(" ||| ");
+        REQUIRE(a != std::string::npos);
+        REQUIRE(b > a);
+        const int i = std::stoi(line.substr(0, a));
+        const double score = std::stod(line.substr(b + 5));
+        CHECK(i == count / 3);
+        if (count % 3 == 0) first_of.push_back(line.substr(a + 5, b - a - 5));
+        else CHECK(score <= previous);
+        previous = score;
+        ++count;
+    }
+    CHECK(count == 6);
+    // (the default rank and GNMT's at 0.6 may pick different bests: compare with the same penalty)
+    const tg::test::Result same = run(translate + " --beam 3 --length-penalty 0.6");
+    CHECK(same.output == first_of[0] + "\n" + first_of[1] + "\n");
+    // --alignment hard: "translation ||| j-i ...", one link per target word, within the sentence
+    const tg::test::Result hard = run(translate + " --alignment hard");
+    REQUIRE(hard.status == 0);
+    const std::string first = hard.output.substr(0, hard.output.find('\n'));
+    const std::string links = first.substr(first.find(" ||| ") + 5);
+    const std::size_t target_words = tg::text::split_words(first.substr(0, first.find(" ||| "))).size();
+    CHECK(tg::text::parse_alignment(links, "hard", 1).size() == target_words);
+    const tg::test::Result soft = run(translate + " --alignment soft");
+    REQUIRE(soft.status == 0);
+    CHECK(soft.output.find(',') != std::string::npos);
+    CHECK_RUN(run(translate + " --beam 2 --n-best 3"), 2, "--n-best 3", "--beam 2");
+    CHECK_RUN(run(translate + " --length-penalty 1"), 2, "--length-penalty", "--beam");
+    CHECK_RUN(run(translate + " --alignment fuzzy"), 2, "--alignment fuzzy");
 }

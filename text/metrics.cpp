@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <string_view>
 
 namespace tg::text {
 
@@ -121,6 +122,68 @@ double corpus_bleu(std::span<const Sentence> hypotheses, std::span<const Sentenc
     BleuStats stats;
     for (std::size_t k = 0; k < hypotheses.size() && k < references.size(); ++k) stats.add(hypotheses[k], references[k]);
     return stats.bleu();
+}
+
+namespace {
+
+// The code points of UTF-8 text, without the white space Python's \s matches (sacreBLEU removes it
+// with re.sub(r"\s+", "")). A byte that is not valid UTF-8 counts as one character of its own.
+std::u32string characters_without_space(const std::string& text) {
+    std::u32string out;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        const std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xE ? 3 : (byte >> 3) == 0x1E ? 4 : 1;
+        char32_t c = length == 1 ? byte : byte & (0x7F >> length);
+        bool valid = i + length <= text.size();
+        for (std::size_t k = 1; valid && k < length; ++k) {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            valid = (next & 0xC0) == 0x80;
+            c = (c << 6) | (next & 0x3F);
+        }
+        if (!valid) c = byte, i += 1;
+        else i += length;
+        const bool space = (c >= 0x09 && c <= 0x0D) || c == 0x20 || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0xA0 ||
+                           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+                           c == 0x205F || c == 0x3000;
+        if (!space) out.push_back(c);
+    }
+    return out;
+}
+
+}  // namespace
+
+void ChrfStats::add(const std::string& hypothesis, const std::string& reference) {
+    const std::u32string h = characters_without_space(hypothesis), r = characters_without_space(reference);
+    for (int order = 1; order <= kOrder; ++order) {
+        const auto n = static_cast<std::size_t>(order);
+        std::map<std::u32string_view, std::size_t> in_ref;
+        for (std::size_t i = 0; i + n <= r.size(); ++i) ++in_ref[std::u32string_view(r).substr(i, n)];
+        std::size_t matches = 0;  // each hypothesis n-gram matches one unused reference occurrence: the clipped count
+        for (std::size_t i = 0; i + n <= h.size(); ++i) {
+            auto it = in_ref.find(std::u32string_view(h).substr(i, n));
+            if (it != in_ref.end() && it->second > 0) --it->second, ++matches;
+        }
+        hyp[order - 1] += h.size() >= n ? h.size() - n + 1 : 0;
+        ref[order - 1] += r.size() >= n ? r.size() - n + 1 : 0;
+        matched[order - 1] += matches;
+    }
+}
+
+double ChrfStats::chrf() const {
+    double precision = 0.0, recall = 0.0;
+    int orders = 0;  // the orders both sides have n-grams of
+    for (int k = 0; k < kOrder; ++k) {
+        if (hyp[k] == 0 || ref[k] == 0) continue;
+        precision += static_cast<double>(matched[k]) / static_cast<double>(hyp[k]);
+        recall += static_cast<double>(matched[k]) / static_cast<double>(ref[k]);
+        ++orders;
+    }
+    if (orders == 0) return 0.0;
+    precision /= orders;
+    recall /= orders;
+    if (precision + recall == 0.0) return 0.0;
+    const double b2 = kBeta * kBeta;
+    return 100.0 * (1.0 + b2) * precision * recall / (b2 * precision + recall);
 }
 
 void AlignmentScore::add(const Alignment& predicted_links, const Alignment& gold_links) {

@@ -1,4 +1,4 @@
-// Translation metrics: corpus BLEU and the alignment error rate.
+// Translation metrics: corpus BLEU, chrF and the alignment error rate.
 #pragma once
 #include <cstddef>
 #include <span>
@@ -27,6 +27,22 @@ struct BleuStats {
 // &quot; &amp; &lt; &gt; are unescaped first. Splits on ASCII whitespace.
 Sentence tokenize_13a(const std::string& line);
 double corpus_bleu_13a(std::span<const std::string> hypotheses, std::span<const std::string> references);
+
+// chrF2 (Popovic 2015) as sacreBLEU computes it by default (chrF2, "nc:6|nw:0|space:no"): character
+// n-grams of orders 1-6 over the text with white space removed, their clipped matches counted over the
+// whole corpus; per order, precision = matches / hypothesis n-grams and recall = matches / reference
+// n-grams, averaged over the orders both sides have; then the F-score with recall weighted beta = 2:
+//     chrF = 100 (1 + b^2) P R / (b^2 P + R)
+// Characters are Unicode code points (the text is UTF-8). Accumulate sentence by sentence, then chrf().
+struct ChrfStats {
+    static constexpr int kOrder = 6;
+    static constexpr double kBeta = 2.0;
+    std::size_t hyp[kOrder] = {}, ref[kOrder] = {}, matched[kOrder] = {};
+    void add(const std::string& hypothesis, const std::string& reference);
+    double chrf() const;
+};
+// The signature sacreBLEU prints with each score, so that figures can be compared: what was measured.
+inline constexpr const char* kChrfSignature = "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no";
 
 // Alignment error rate (Och & Ney 2003) with every gold link taken as sure (S = P):
 //     AER = 1 - 2 |A & S| / (|A| + |S|)

@@ -1,4 +1,4 @@
-// translator eval: exact match, BLEU, AER and the same by source length; translator grads.
+// translator eval: exact match, BLEU, chrF, AER and the same by source length; translator grads.
 #include <fmt/core.h>
 
 #include <cerrno>
@@ -28,8 +28,8 @@ using namespace tg;
 namespace {
 
 std::string json(const Scores& s, bool with_aer) {
-    std::string out = fmt::format("\"sentences\": {}, \"exact_match\": {:.6f}, \"bleu\": {:.4f}", s.sentences,
-                                  s.exact_match(), s.bleu());
+    std::string out = fmt::format("\"sentences\": {}, \"exact_match\": {:.6f}, \"bleu\": {:.4f}, \"chrf\": {:.4f}", s.sentences,
+                                  s.exact_match(), s.bleu(), s.chrf());
     if (with_aer) out += fmt::format(", \"aer\": {:.6f}", s.alignment.aer());
     return out;
 }
@@ -132,17 +132,20 @@ int cmd_eval(const Argv& argv) {
         for (const auto& [b, s] : e.by_length)
             by_length += fmt::format("{}{{\"bucket\": \"{}-{}\", \"min_len\": {}, \"max_len\": {}, {}}}", by_length.empty() ? "" : ", ",
                                      5 * b + 1, 5 * b + 5, 5 * b + 1, 5 * b + 5, json(s, with_aer));
-        fmt::print("{{{}, \"bleu_tokenize\": \"{}\", \"beam\": {}, \"by_length\": [{}]}}\n", json(e.all, with_aer),
-                   e.detokenized ? "13a" : "none", beam, by_length);
+        // what was measured, in sacreBLEU's signature format
+        const char* tokenize = e.detokenized ? "13a" : "none";
+        fmt::print("{{{}, \"bleu_tokenize\": \"{}\", \"bleu_signature\": \"nrefs:1|case:mixed|eff:no|tok:{}|smooth:none\", "
+                   "\"chrf_signature\": \"{}\", \"beam\": {}, \"by_length\": [{}]}}\n",
+                   json(e.all, with_aer), tokenize, tokenize, text::kChrfSignature, beam, by_length);
         return 0;
     }
     auto print_row = [&](const std::string& label, const Scores& s) {
-        fmt::print("{:<10} {:>9} {:>11.2f}% {:>8.2f}", label, s.sentences, 100.0 * s.exact_match(), s.bleu());
+        fmt::print("{:<10} {:>9} {:>11.2f}% {:>8.2f} {:>8.2f}", label, s.sentences, 100.0 * s.exact_match(), s.bleu(), s.chrf());
         if (with_aer) fmt::print(" {:>8.4f}", s.alignment.aer());
         fmt::print("\n");
     };
     if (e.detokenized) fmt::print("BLEU on detokenized text, 13a tokenization (as sacreBLEU); lengths in source words\n");
-    fmt::print("{:<10} {:>9} {:>12} {:>8}{}\n", "length", "sentences", "exact match", "BLEU", with_aer ? "      AER" : "");
+    fmt::print("{:<10} {:>9} {:>12} {:>8} {:>8}{}\n", "length", "sentences", "exact match", "BLEU", "chrF2", with_aer ? "      AER" : "");
     for (const auto& [b, s] : e.by_length) print_row(fmt::format("{}-{}", 5 * b + 1, 5 * b + 5), s);
     print_row("all", e.all);
     return 0;

@@ -20,11 +20,14 @@ using namespace tg;
 
 namespace {
 
-// `units`: the source as the model reads it (words, or subword pieces). `packed`: the model's output
-// weight packed once for all the sentences of a run.
-Translation translate_one(const LoadedModel& m, const text::Sentence& units, std::size_t beam, const PackedWeight& packed) {
+// `units`: the source as the model reads it (words, or subword pieces); the n best translations,
+// best first (greedy decoding: its one). `options.packed_output`: the model's output weight packed
+// once for all the sentences of a run.
+std::vector<Translation> translate_one(const LoadedModel& m, const text::Sentence& units, std::size_t beam, std::size_t n,
+                                       const DecodeOptions& options) {
     const std::vector<std::int32_t> ids = m.src_vocab.encode(units, true);
-    return beam > 1 ? beam_search(*m.model, ids, beam, {.packed_output = &packed}) : greedy(*m.model, {ids}, {.packed_output = &packed})[0];
+    if (beam > 1) return beam_search_n_best(*m.model, {ids}, beam, n, options)[0];
+    return greedy(*m.model, {ids}, options);
 }
 
 // An attention matrix with its labels: rows are what was written (and </s>), columns what was read
@@ -75,12 +78,32 @@ Labelled labelled(const LoadedModel& m, const text::Sentence& units, const Trans
     return {w, rows, cols};
 }
 
+// A translation's alignment to its source as Marian prints it, in words (a subword model's pieces
+// merged): hard, Pharaoh's "source-target" pairs, each target word linked to the source word it
+// attended to most; soft, each target word's weights over the source words ("0.9,0.1 0.2,0.8").
+// </s> is left out on both sides.
+std::string alignment_text(const Labelled& words, bool soft) {
+    const std::size_t sources = words.cols.size() - 1;  // the last column is the source's </s>
+    std::size_t targets = words.rows.size();
+    if (targets > 0 && words.rows.back() == "</s>") --targets;
+    if (!soft) return text::format_alignment(alignment_from_attention(words.attention, sources, targets));
+    std::string out;
+    for (std::size_t t = 0; t < targets && t < words.attention.rows; ++t) {
+        if (t) out += ' ';
+        for (std::size_t j = 0; j < sources; ++j) out += fmt::format("{}{:.3f}", j ? "," : "", words.attention.at(t, j));
+    }
+    return out;
+}
+
 }  // namespace
 
 int cmd_translate(const Argv& argv) {
-    Args args("translate", "--checkpoint DIR [--beam K] [--show-attention]  < sentences",
+    Args args("translate", "--checkpoint DIR [--beam K] [--n-best N] [--alignment hard|soft] [--show-attention]  < sentences",
               {{"--checkpoint", "DIR", "the model", "", true},
                kBeamOption,
+               {"--n-best", "N", "print the N best translations of each line, Moses' 'line ||| translation ||| score' (N <= --beam)", "1"},
+               {"--length-penalty", "A", "beam search ranks by log p / ((5 + |y|) / 6)^A (GNMT); default: log p per word", ""},
+               {"--alignment", "hard|soft", "print each translation's alignment after it, 'translation ||| alignment' (Marian's)", ""},
                {"--show-attention", "", "also draw each sentence's attention matrix", ""},
                {"--words", "", "with --show-attention and a subword model: merge each word's pieces", ""},
                kMaxWordsOption,
@@ -88,11 +111,24 @@ int cmd_translate(const Argv& argv) {
               argv);
     const std::size_t longest = max_words(args);
     const auto beam = static_cast<std::size_t>(beam_width(args));
+    const auto n_best = static_cast<std::size_t>(args.integer("--n-best", 1, 1000));
+    if (n_best > beam)
+        throw UsageError(fmt::format("--n-best {}: at most the beam's width (--beam {})", n_best, beam));
+    DecodeOptions options;
+    if (args.given("--length-penalty")) {
+        if (beam == 1) throw UsageError("--length-penalty: ranks beam search's hypotheses; give --beam K > 1");
+        options.length_penalty = args.number("--length-penalty", 0, 10);
+    }
+    const std::string alignment = args.given("--alignment") ? args.text("--alignment") : "";
+    if (!alignment.empty() && alignment != "hard" && alignment != "soft")
+        throw UsageError(fmt::format("--alignment {}: hard or soft", alignment));
     apply_threads(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const bool show = args.flag("--show-attention");
     if (show && !m.model->attention) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
+    if (!alignment.empty() && !m.model->attention) throw UsageError("--alignment: this checkpoint has no attention (RNNencdec)");
     const PackedWeight packed(m.model->output.weight.value());
+    options.packed_output = &packed;
     std::string line;
     // Lines are read as every file reader reads them (CRLF and a BOM dropped; a line of invalid UTF-8
     // or over the length limit refused, naming it), and never held beyond that limit.
@@ -106,8 +142,14 @@ int cmd_translate(const Argv& argv) {
             throw FileError(fmt::format("stdin:{}: a sentence of {} words; sentences of more than {} are refused (--max-words)",
                                         n, words.size(), longest));
         const text::Sentence units = m.source_units(words);
-        const Translation t = translate_one(m, units, beam, packed);
-        fmt::print("{}\n", m.target_text(t.words));
+        const std::vector<Translation> best = translate_one(m, units, beam, n_best, options);
+        const Translation& t = best[0];
+        for (const Translation& h : best) {  // Moses' n-best format numbers the lines from 0
+            std::string out = m.target_text(h.words);
+            if (!alignment.empty()) out += " ||| " + alignment_text(labelled(m, units, h, true), alignment == "soft");
+            if (args.given("--n-best")) out = fmt::format("{} ||| {} ||| {:.6f}", n - 1, out, h.ranked);
+            fmt::print("{}\n", out);
+        }
         if (show) {
             const Labelled l = labelled(m, units, t, args.flag("--words"));
             fmt::print("{}\n", viz::terminal_heatmap(l.attention, l.cols, l.rows, ::isatty(STDOUT_FILENO) != 0));
@@ -140,7 +182,8 @@ int cmd_attention(const Argv& argv) {
     const LoadedModel m = load_model(args.text("--checkpoint"));
     if (!m.model->attention) throw UsageError("--checkpoint: this model has no attention (RNNencdec): nothing to draw");
     const text::Sentence units = m.source_units(words);
-    const Translation t = translate_one(m, units, beam, PackedWeight(m.model->output.weight.value()));
+    const PackedWeight packed(m.model->output.weight.value());
+    const Translation t = translate_one(m, units, beam, 1, {.packed_output = &packed})[0];
     const Labelled l = labelled(m, units, t, args.flag("--words"));
     const auto& [attention, rows, cols] = l;
     const std::string translation = m.target_text(t.words);

@@ -1,5 +1,7 @@
 #include "decode.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -216,8 +218,17 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
     return out;
 }
 
-std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
-                                     std::size_t beam, const DecodeOptions& options) {
+double ranking_score(double log_prob, std::size_t length, double length_penalty) {
+    const double n = static_cast<double>(std::max<std::size_t>(length, 1));
+    if (length_penalty < 0) return log_prob / n;
+    return log_prob / std::pow((5.0 + n) / 6.0, length_penalty);  // GNMT's lp(y)
+}
+
+std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
+                                                         const std::vector<std::vector<std::int32_t>>& sources,
+                                                         std::size_t beam, std::size_t n_best, const DecodeOptions& options) {
+    if (n_best < 1 || n_best > std::max<std::size_t>(beam, 1))
+        throw Error(fmt::format("beam search: {} best of a beam of {}: n must be between 1 and the beam's width", n_best, beam));
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
     const std::size_t K = std::max<std::size_t>(beam, 1), B = sources.size();
     // Each sentence is encoded once; rows b*K .. b*K+K-1 of the decoder's state hold sentence b's live
@@ -318,15 +329,25 @@ std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<s
         decoding.keep(kept, state, prev);
         next_state.resize(state.shape());
     }
-    std::vector<Translation> out(B);
-    auto normalised = [](const Hyp& h) { return h.t.score / static_cast<double>(h.t.words.size() + (h.t.finished ? 1 : 0)); };
+    std::vector<std::vector<Translation>> out(B);
     for (std::size_t b = 0; b < B; ++b) {
         Sentence& s = sent[b];  // done: its cut hypotheses are among the finished
-        const auto best = std::max_element(s.finished.begin(), s.finished.end(),
-                                           [&](const Hyp& x, const Hyp& y) { return normalised(x) < normalised(y); });
-        out[b] = std::move(best->t);
-        if (out[b].attention.rows) keep_columns(out[b].attention, sources[b].size());  // drop padding columns
+        for (Hyp& h : s.finished)
+            h.t.ranked = ranking_score(h.t.score, h.t.words.size() + (h.t.finished ? 1 : 0), options.length_penalty);
+        // best first; of equal ranks, the one that finished first (as max_element picked it)
+        std::stable_sort(s.finished.begin(), s.finished.end(), [](const Hyp& x, const Hyp& y) { return x.t.ranked > y.t.ranked; });
+        for (std::size_t k = 0; k < n_best && k < s.finished.size(); ++k) {
+            out[b].push_back(std::move(s.finished[k].t));
+            if (out[b].back().attention.rows) keep_columns(out[b].back().attention, sources[b].size());  // drop padding columns
+        }
     }
+    return out;
+}
+
+std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+                                     std::size_t beam, const DecodeOptions& options) {
+    std::vector<Translation> out;
+    for (std::vector<Translation>& best : beam_search_n_best(model, sources, beam, 1, options)) out.push_back(std::move(best[0]));
     return out;
 }
 

@@ -17,6 +17,7 @@ struct Translation {
     std::vector<std::int32_t> words;  // target ids, without </s>
     tg::viz::Matrix attention;        // one row per produced word (and the final </s>), one column per source id
     double score = 0.0;               // total log-probability
+    double ranked = 0.0;              // beam search: the score hypotheses were ranked by (see DecodeOptions)
     bool finished = false;            // ended with </s> (not cut by the length limit)
 };
 
@@ -38,7 +39,15 @@ struct DecodeOptions {
     // once to decode many batches or sentences with one model; without it, each call packs its own
     // (a few ms with a vocabulary of 16,000).
     const tg::PackedWeight* packed_output = nullptr;
+    // How beam search ranks finished hypotheses of different lengths |y| (words, and </s> when it
+    // ended): below 0 (the default), by log-probability per word, score / |y|; A >= 0, by GNMT's
+    // length penalty (Wu et al. 2016, as OpenNMT's `-length_penalty wu -alpha A`): score / lp(y),
+    // lp(y) = ((5 + |y|) / 6)^A. A = 0 ranks by the plain log-probability, which favours short ones.
+    double length_penalty = -1.0;
 };
+
+// The score beam search ranks a hypothesis by (DecodeOptions::length_penalty).
+double ranking_score(double log_prob, std::size_t length, double length_penalty);
 
 // Greedy decoding of several sentences at once; each source is a list of ids ending in </s>.
 std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
@@ -52,6 +61,11 @@ Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>&
 // rows tall), each with its own length limit: each sentence gets what it gets alone.
 std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
                                      std::size_t beam, const DecodeOptions& options = {});
+// The n best hypotheses of each sentence (1 <= n <= beam), best first: `ranked` never increases down
+// a list, and the first is beam_search's translation.
+std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
+                                                         const std::vector<std::vector<std::int32_t>>& sources,
+                                                         std::size_t beam, std::size_t n, const DecodeOptions& options = {});
 
 // Teacher-forced attention over each pair's reference: [target words + </s>] x [source ids].
 std::vector<tg::viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<tg::text::EncodedPair>& pairs);

@@ -65,6 +65,7 @@ Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, co
             ++s->sentences;
             s->exact += hyp == ref;
             s->bleu_stats.add(hyp, ref);
+            s->chrf_stats.add(out.hyps.back(), text::join_words(pairs[i].target));
             if (e_.has_aer) s->alignment.add(links[i], (*gold)[i]);
         }
     }

@@ -1,4 +1,4 @@
-// Scoring a model on a set of sentence pairs: exact match, BLEU and (with gold alignments) AER,
+// Scoring a model on a set of sentence pairs: exact match, BLEU, chrF and (with gold alignments) AER,
 // overall and by source length. Used by `translator eval` and by the paper's figures.
 #pragma once
 #include <map>
@@ -14,9 +14,11 @@ namespace translator {
 struct Scores {
     std::size_t sentences = 0, exact = 0;
     tg::text::BleuStats bleu_stats;
+    tg::text::ChrfStats chrf_stats;
     tg::text::AlignmentScore alignment;
     double exact_match() const;                          // a fraction of the sentences
     double bleu() const { return bleu_stats.bleu(); }    // corpus BLEU-4, 0-100
+    double chrf() const { return chrf_stats.chrf(); }    // corpus chrF2, 0-100 (of the text, as sacreBLEU)
 };
 
 struct Evaluation {
