@@ -609,3 +609,72 @@ TEST_CASE("n-best lists: the first is beam search's translation, ranks never inc
     }
     CHECK_THROWS_WITH_ALL(beam_search_n_best(model, sources, 3, 4), tg::Error, "4 best", "beam of 3");
 }
+
+TEST_CASE("validation every N steps with BLEU and chrF; early stopping keeps the best; --keep-last; --warmup") {
+    tg::test::Workdir tmp;
+    TrainOptions o;
+    o.train = write_local_tsv(tmp.path);  // 120 pairs: 6 steps an epoch in batches of 20
+    o.valid = o.train;
+    o.out = tmp.path / "model";
+    o.epochs = 100;
+    o.emb = 8, o.hidden = 16, o.attn = 8, o.batch = 20;
+    o.valid_every = 2;
+    o.early_stopping = "bleu";
+    o.patience = 3;
+    o.lr = 0.0;  // nothing ever improves on the first validation: patience runs out after 3 more
+    o.keep_last = 2;
+    o.warmup = 4;
+    // a user's folders beside the model, named like ours, are never removed
+    std::filesystem::create_directories(tmp.path / "model.step-1");   // not a checkpoint
+    std::filesystem::create_directories(tmp.path / "model.step-x");
+    std::vector<EpochReport> reports;
+    std::vector<double> rates;
+    TrainHooks hooks;
+    hooks.epoch_end = [&](const EpochReport& e) { reports.push_back(e); };
+    hooks.progress = [&](const TrainProgress& p) { rates.push_back(p.lr); };
+    const TrainResult r = train(o, hooks);
+    CHECK(r.stop_reason == "early stopping");
+    REQUIRE(reports.size() == 4);  // steps 2, 4, 6 (the epoch's end), 8
+    CHECK(r.steps == 8);
+    CHECK(reports[0].best);
+    for (std::size_t k = 1; k < 4; ++k) CHECK_FALSE(reports[k].best);
+    for (const EpochReport& e : reports) {
+        CHECK(e.bleu == doctest::Approx(reports[0].bleu));  // lr 0: the same model every time
+        CHECK(e.chrf >= 0.0);
+        CHECK(e.chrf <= 100.0);
+    }
+    // the best checkpoint is the first validation's; the log has every validation and the curves
+    CHECK(tg::read_text(o.out / "train_state.txt").find("\nstep 2\n") != std::string::npos);
+    const std::string log = tg::read_text(o.out / "last" / "log.jsonl");
+    CHECK(std::count(log.begin(), log.end(), '\n') == 4);
+    CHECK(log.rfind("{\"step\": 2, ", 0) == 0);
+    CHECK(tg::read_text(o.out / "last" / "curves.svg").find("<polyline") != std::string::npos);
+    // --keep-last 2: the last two validations' models beside the model, older ones removed
+    CHECK(std::filesystem::exists(tmp.path / "model.step-8"));
+    CHECK(std::filesystem::exists(tmp.path / "model.step-6"));
+    CHECK_FALSE(std::filesystem::exists(tmp.path / "model.step-4"));
+    CHECK_FALSE(std::filesystem::exists(tmp.path / "model.step-2"));
+    CHECK(std::filesystem::exists(tmp.path / "model.step-1"));
+    CHECK(std::filesystem::exists(tmp.path / "model.step-x"));
+    CHECK(load_model(tmp.path / "model.step-6").model->config.hidden == 16);
+    // --warmup 4: the rate rises over the first 4 steps (here from 0, since --lr is 0), checked below
+    // with a rate that is not
+    REQUIRE(rates.size() == 8);
+    o.lr = 0.01;
+    o.out = tmp.path / "warm";
+    o.early_stopping.reset();
+    o.patience.reset();
+    o.epochs = 1;
+    o.keep_last = 0;
+    rates.clear();
+    train(o, hooks);
+    REQUIRE(rates.size() == 6);
+    for (std::size_t k = 0; k < 4; ++k) CHECK(rates[k] == doctest::Approx(0.01 * static_cast<double>(k + 1) / 4.0));
+    CHECK(rates[4] == doctest::Approx(0.01));
+    // what cannot work is refused
+    o.out = tmp.path / "x";
+    o.patience = 2;
+    CHECK_THROWS_WITH_AS(train(o), doctest::Contains("--patience"), UsageError);
+    o.early_stopping = "meteor";
+    CHECK_THROWS_WITH_AS(train(o), doctest::Contains("--early-stopping meteor"), UsageError);
+}

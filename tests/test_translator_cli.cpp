@@ -253,3 +253,24 @@ TEST_CASE("CLI: translate --n-best, --length-penalty and --alignment, in Moses' 
     CHECK_RUN(run(translate + " --length-penalty 1"), 2, "--length-penalty", "--beam");
     CHECK_RUN(run(translate + " --alignment fuzzy"), 2, "--alignment fuzzy");
 }
+
+TEST_CASE("CLI: average of checkpoints: the mean of every parameter; only checkpoints of one model") {
+    Trained& t = trained();
+    Workdir w;
+    CHECK_RUN(run(t.train + "--epochs 2 --out " + w / "b"), 0);  // the same model, trained further
+    CHECK_RUN(run("average " + t.model + " " + w / "b" + " --out " + w / "avg"), 0, "averaged 2 checkpoints");
+    for (const char* name : {"output.weight.npy", "encoder.fwd.weight_hh.npy", "attention.v.npy"}) {
+        CAPTURE(name);
+        const tg::Tensor a = tg::load_npy(fs::path(t.model) / name), b = tg::load_npy(w.path / "b" / name),
+                         avg = tg::load_npy(w.path / "avg" / name);
+        for (std::size_t i = 0; i < avg.numel(); ++i) CHECK(avg.data()[i] == doctest::Approx((a.data()[i] + b.data()[i]) / 2).epsilon(1e-6));
+    }
+    CHECK(tg::read_text(w / "avg/src.vocab") == tg::read_text(t.model + "/src.vocab"));
+    CHECK_RUN(run("eval --checkpoint " + w / "avg" + " --data " + t.w / "valid.tsv"), 0, "exact match");
+    // another model: refused, naming the file that differs; nothing written
+    CHECK_RUN(run("train " + t.data + "--epochs 1 --emb 8 --hidden 8 --batch 16 --out " + w / "small"), 0);
+    CHECK_RUN(run("average " + t.model + " " + w / "small" + " --out " + w / "bad"), 1, "config.txt", "one model");
+    CHECK_FALSE(fs::exists(w.path / "bad"));
+    CHECK_RUN(run("average " + t.model + " --out " + w / "bad"), 2, "two or more");
+    CHECK_RUN(run("average " + t.model + " " + w / "b" + " --out " + t.model), 2, "--out");  // never over an input
+}

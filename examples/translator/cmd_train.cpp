@@ -80,6 +80,11 @@ int cmd_train(const Argv& argv) {
                {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", shown(d.clip)},
                {"--dropout", "P", "while training, zero embeddings and output-layer inputs with probability P (0: none)", shown(d.dropout)},
                {"--label-smoothing", "E", "while training, aim at 1 - E on the right word and E spread over the vocabulary", shown(d.label_smoothing)},
+               {"--warmup", "N", "the learning rate rises from 0 to --lr over the first N steps", shown(d.warmup)},
+               {"--valid-every", "N", "also validate (loss, BLEU and chrF of greedy decoding) every N steps (0: after each epoch only)", shown(d.valid_every)},
+               {"--early-stopping", "loss|bleu|chrf", "keep the best by this metric, and stop after --patience validations without a better one", d.best_by},
+               {"--patience", "K", "with --early-stopping: validations without improvement before stopping", shown(d.patience)},
+               {"--keep-last", "N", "also keep the last N validations' models, as OUT.step-S beside OUT (for translator average)", shown(d.keep_last)},
                {"--seed", "N", "random seed (initialisation and batch order)", shown(d.seed)},
                {"--no-attention", "", "train the RNNencdec baseline: a fixed context, no attention (--attention none)", ""},
                {"--deep-output", "N", "a maxout layer of N units before the softmax, as in the paper's Appendix A (0: none)", shown(m.deep_output)},
@@ -124,6 +129,11 @@ int cmd_train(const Argv& argv) {
     if (args.given("--clip")) o.clip = args.number("--clip", 0, 1e9);
     if (args.given("--dropout")) o.dropout = args.number("--dropout", 0, 0.95);
     if (args.given("--label-smoothing")) o.label_smoothing = args.number("--label-smoothing", 0, 0.95);
+    if (args.given("--warmup")) o.warmup = args.integer("--warmup", 0, 1'000'000'000);
+    o.valid_every = args.integer("--valid-every", 0, 1'000'000'000);
+    if (args.given("--early-stopping")) o.early_stopping = args.text("--early-stopping");  // checked by train()
+    if (args.given("--patience")) o.patience = args.integer("--patience", 1, 1'000'000);
+    o.keep_last = static_cast<std::size_t>(args.integer("--keep-last", 0, 1000));
     if (args.given("--resume")) o.resume = args.text("--resume");
     if (args.flag("--new-data") && !o.resume) throw UsageError("--new-data: only with --resume");
     o.allow_new_data = args.flag("--new-data");

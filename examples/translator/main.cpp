@@ -20,10 +20,11 @@ const char kUsage[] =
     "usage: translator COMMAND [options]   (translator COMMAND --help for its options; translator --version)\n"
     "  generate   write a synthetic language pair with gold alignments (generate --list names them)\n"
     "  train      train a model, keeping the best checkpoint\n"
-    "  eval       exact match, BLEU, AER and length buckets of a checkpoint on a data set\n"
+    "  eval       exact match, BLEU, chrF, AER and length buckets of a checkpoint on a data set\n"
     "  translate  translate lines from stdin (optionally drawing the attention)\n"
     "  attention  draw one sentence's alignment matrix as SVG (and CSV)\n"
-    "  grads      write every parameter's gradient on a data set, for checking against another framework\n";
+    "  grads      write every parameter's gradient on a data set, for checking against another framework\n"
+    "  average    average the parameters of several checkpoints of one model\n";
 
 }  // namespace
 
@@ -69,6 +70,7 @@ static int run_command(const std::string& command, const translator::Argv& args)
         if (command == "translate") return cmd_translate(args);
         if (command == "attention") return cmd_attention(args);
         if (command == "grads") return cmd_grads(args);
+        if (command == "average") return cmd_average(args);
         fmt::print(stderr, "translator: '{}': unknown command\n{}", command, kUsage);
         return 2;
     } catch (const HelpRequested& h) {

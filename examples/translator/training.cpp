@@ -17,7 +17,10 @@
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
 #include "checkpoint.hpp"
+#include "decode.hpp"
 #include "io/files.hpp"
+#include "text/metrics.hpp"
+#include "viz/plot.hpp"
 #include "optim/adam.hpp"
 #include "outputs.hpp"
 
@@ -29,8 +32,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// The learning-rate decays train() knows (TrainOptions::lr_decay).
+// The learning-rate decays train() knows (TrainOptions::lr_decay), and the metrics that pick the best.
 bool known_lr_decay(const std::string& name) { return name == "none" || name == "linear"; }
+bool known_metric(const std::string& name) { return name == "loss" || name == "bleu" || name == "chrf"; }
 
 // Where training stands, and the settings that must not change when it resumes.
 struct TrainState {
@@ -45,14 +49,20 @@ struct TrainState {
     double lr = kTrainDefaults.lr, clip = kTrainDefaults.clip, dropout = kTrainDefaults.dropout,
            label_smoothing = kTrainDefaults.label_smoothing;
     std::string lr_decay = kTrainDefaults.lr_decay;
+    std::int64_t warmup = kTrainDefaults.warmup;
     std::string train_data;  // the --train file's fingerprint ("" in states saved before it was kept)
+    // The best checkpoint by `best_by` ("loss", "bleu", "chrf"): its score (higher is better: -loss for
+    // the loss), and the validations since; `patience` > 0 stops training after that many (--early-stopping).
+    std::string best_by = kTrainDefaults.best_by;
+    double best_score = -std::numeric_limits<double>::infinity();
+    std::int64_t since_best = 0, patience = 0;
 
     std::string str() const {
         return fmt::format("epoch {}\nbatch {}\nstep {}\nbest_valid_loss {:.17g}\nseed {}\nbatch_size {}\nmax_len {}\n"
                            "min_count {}\nlr {:.17g}\nclip {:.17g}\ndropout {:.17g}\nlabel_smoothing {:.17g}\nlr_decay {}\n"
-                           "train_data {}\n",
+                           "train_data {}\nwarmup {}\nbest_by {}\nbest_score {:.17g}\nsince_best {}\npatience {}\n",
                            epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip, dropout,
-                           label_smoothing, lr_decay, train_data);
+                           label_smoothing, lr_decay, train_data, warmup, best_by, best_score, since_best, patience);
     }
     static TrainState load(const fs::path& path) {
         std::map<std::string, std::string> kv;
@@ -85,6 +95,14 @@ struct TrainState {
             s.label_smoothing = kv.count("label_smoothing") ? std::stod(kv["label_smoothing"]) : 0.0;
             s.lr_decay = kv.count("lr_decay") ? kv["lr_decay"] : "none";
             s.train_data = kv.count("train_data") ? kv["train_data"] : "";
+            // (absent from states saved before validation by BLEU and chrF: the best by loss)
+            s.warmup = kv.count("warmup") ? std::stoll(kv["warmup"]) : 0;
+            s.best_by = kv.count("best_by") ? kv["best_by"] : "loss";
+            s.best_score = kv.count("best_score") ? std::stod(kv["best_score"]) : -s.best_valid_loss;
+            s.since_best = kv.count("since_best") ? std::stoll(kv["since_best"]) : 0;
+            s.patience = kv.count("patience") ? std::stoll(kv["patience"]) : 0;
+            if (!known_metric(s.best_by))
+                throw FileError(fmt::format("{}: best_by '{}' is none of loss, bleu, chrf", path.string(), s.best_by));
             if (!known_lr_decay(s.lr_decay))
                 throw FileError(fmt::format("{}: lr_decay '{}' is neither none nor linear", path.string(), s.lr_decay));
             return s;
@@ -119,6 +137,9 @@ void check_resume_options(const TrainOptions& o, const TrainState& state, const 
     if (o.attn && c.attention != "additive")
         throw UsageError(fmt::format("--attn: the training being resumed has attention {}, which has no size A", c.attention));
     if (o.subwords > 0) throw UsageError("--subwords: a resumed training keeps the subword model it was started with");
+    if (o.early_stopping && *o.early_stopping != state.best_by)
+        throw UsageError(fmt::format("--early-stopping {}: the training being resumed picks its best by {}; a resumed "
+                                     "training keeps it", *o.early_stopping, state.best_by));
 }
 
 // The attention options of a new model, checked against each other before anything is built.
@@ -179,6 +200,8 @@ std::string fingerprint(const std::string& bytes) { return fmt::format("{}-bytes
 struct Validation {
     bool complete = true;  // false: stopped part way, by a stop request
     double loss = 0, accuracy = 0;
+    double bleu = 0, chrf = 0;  // of greedy decoding
+    double score(const std::string& metric) const { return metric == "bleu" ? bleu : metric == "chrf" ? chrf : -loss; }
 };
 
 // Teacher-forced loss and next-word accuracy over a data set, without recording. Each batch runs in
@@ -236,8 +259,8 @@ std::string epoch_line(const EpochReport& e) {
     if (!e.validated)
         return fmt::format("epoch {:>6.2f}  step {:>6}  validation stopped part way{}  ({} elapsed)", e.epochs_done, e.step,
                            e.saved ? "; training state saved" : "; NOT saved", clock_text(e.seconds));
-    return fmt::format("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%{}  ({} elapsed)", e.epochs_done,
-                       e.step, e.valid_loss, 100 * e.valid_accuracy,
+    return fmt::format("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%  BLEU {:.2f}  chrF2 {:.2f}{}  ({} elapsed)",
+                       e.epochs_done, e.step, e.valid_loss, 100 * e.valid_accuracy, e.bleu, e.chrf,
                        !e.saved ? (e.best ? "  best, NOT saved" : "  NOT saved") : e.best ? "  best, saved" : "",
                        clock_text(e.seconds));
 }
@@ -251,8 +274,106 @@ struct Run {
     text::Vocab src_vocab, tgt_vocab;
     std::shared_ptr<const Subwords> src_subwords, tgt_subwords;
     std::vector<text::EncodedPair> train, valid;
+    std::vector<std::string> valid_references;  // the validation targets as text, for BLEU and chrF
+    std::string log;       // log.jsonl: a line per validation, of this training and those it resumes
     fs::path resume_from;  // the folder resumed from ("" for a new training)
 };
+
+// BLEU and chrF of greedy decoding of the validation sources, as `translator eval` scores them (a
+// subword model's translations as text, with 13a tokens for BLEU). False when a stop cut it short.
+bool score_translations(const Run& run, Validation& v, const std::function<bool()>& stop) {
+    text::BleuStats bleu;
+    text::ChrfStats chrf;
+    auto plan = text::plan_batches(run.valid, 64, nullptr, kMaxBatchTokens);
+    std::reverse(plan.begin(), plan.end());  // longest first: the arena peaks with the first batch
+    for (const auto& which : plan) {
+        if (stop && stop()) return false;
+        std::vector<std::vector<std::int32_t>> sources;
+        for (std::size_t i : which) sources.push_back(run.valid[i].source);
+        const std::vector<Translation> t = greedy(*run.model, sources);
+        for (std::size_t k = 0; k < which.size(); ++k) {
+            const text::Sentence units = run.tgt_vocab.decode(t[k].words);
+            const std::string hyp = run.tgt_subwords ? run.tgt_subwords->decode(units) : text::join_words(units);
+            const std::string& ref = run.valid_references[which[k]];
+            if (run.tgt_subwords) bleu.add(text::tokenize_13a(hyp), text::tokenize_13a(ref));
+            else bleu.add(units, text::split_words(ref));
+            chrf.add(hyp, ref);
+        }
+    }
+    v.bleu = bleu.bleu();
+    v.chrf = chrf.chrf();
+    return true;
+}
+
+// curves.svg: the validations of log.jsonl against steps, BLEU and chrF above, the loss below.
+std::string learning_curves(const std::vector<EpochReport>& points) {
+    viz::Series bleu{"BLEU", {}, {}, "#1f77b4"}, chrf{"chrF2", {}, {}, "#2ca02c"}, loss{"valid loss", {}, {}, "#d62728"};
+    double max_step = 1, max_loss = 1e-9;
+    for (const EpochReport& r : points) {
+        const double x = static_cast<double>(r.step);
+        bleu.x.push_back(x), bleu.y.push_back(r.bleu);
+        chrf.x.push_back(x), chrf.y.push_back(r.chrf);
+        loss.x.push_back(x), loss.y.push_back(r.valid_loss);
+        max_step = std::max(max_step, x), max_loss = std::max(max_loss, r.valid_loss);
+    }
+    const std::string top = viz::svg_line_plot({"validation: BLEU and chrF2 of greedy decoding", "step", "score", 0, max_step, 0, 100, {bleu, chrf}, {}});
+    std::string bottom = viz::svg_line_plot({"validation: loss (teacher forced)", "step", "loss", 0, max_step, 0, max_loss * 1.05, {loss}, {}});
+    bottom.insert(4, " y=\"400\"");  // the second plot under the first, in one picture
+    return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"800\" viewBox=\"0 0 640 800\">\n" + top + bottom + "</svg>\n";
+}
+
+// One line of log.jsonl.
+std::string log_line(const EpochReport& r) {
+    return fmt::format("{{\"step\": {}, \"epoch\": {:.4f}, \"valid_loss\": {:.6f}, \"valid_accuracy\": {:.6f}, \"bleu\": {:.4f}, "
+                       "\"chrf\": {:.4f}, \"best\": {}, \"seconds\": {:.1f}}}\n",
+                       r.step, r.epochs_done, r.valid_loss, r.valid_accuracy, r.bleu, r.chrf, r.best, r.seconds);
+}
+
+// The points of a log.jsonl (this training's own lines: a line it cannot read is named).
+std::vector<EpochReport> read_log(const std::string& log, const std::string& where) {
+    std::vector<EpochReport> points;
+    std::istringstream lines(log);
+    std::string line;
+    for (int n = 1; std::getline(lines, line); ++n) {
+        EpochReport r;
+        auto number = [&](const char* key) {
+            const std::string quoted = fmt::format("\"{}\": ", key);
+            const auto at = line.find(quoted);
+            if (at == std::string::npos) throw FileError(fmt::format("{}:{}: no \"{}\"", where, n, key));
+            return std::strtod(line.c_str() + at + quoted.size(), nullptr);
+        };
+        r.step = static_cast<std::int64_t>(number("step"));
+        r.valid_loss = number("valid_loss");
+        r.bleu = number("bleu");
+        r.chrf = number("chrf");
+        points.push_back(r);
+    }
+    return points;
+}
+
+// The checkpoints --keep-last writes beside `out`: OUT.step-S, S the step.
+fs::path step_checkpoint(const fs::path& out, std::int64_t step) {
+    const fs::path dir = checkpoint_path(out);
+    return dir.parent_path() / fmt::format("{}.step-{}", dir.filename().string(), step);
+}
+
+// Removes all but the newest `keep` of them: only folders of that name that are tapegrad's model
+// checkpoints (marked so), which this training wrote.
+void prune_step_checkpoints(const fs::path& out, std::size_t keep) {
+    const fs::path dir = checkpoint_path(out);
+    const std::string prefix = dir.filename().string() + ".step-";
+    std::vector<std::pair<long long, fs::path>> found;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir.parent_path().empty() ? "." : dir.parent_path(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) continue;
+        const std::string digits = name.substr(prefix.size());
+        if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (is_checkpoint_dir(e.path()) && checkpoint_kind(e.path()) == "model") found.emplace_back(std::stoll(digits), e.path());
+    }
+    std::sort(found.begin(), found.end());
+    for (std::size_t i = 0; i + keep < found.size(); ++i) fs::remove_all(found[i].second);
+}
 
 // Checks every output location before anything long starts: what --out holds, and whether a save can
 // be published there. Returns whether the training is resumed in place (--resume = --out).
@@ -299,6 +420,7 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         run.src_subwords = loaded.src_subwords;
         run.tgt_subwords = loaded.tgt_subwords;
         check_resume_options(o, state, run.model->config);
+        if (fs::exists(run.resume_from / "log.jsonl")) run.log = read_text(run.resume_from / "log.jsonl");
     } else {  // a new training: what was given, else the defaults (a fresh TrainState holds them)
         if (o.seed) state.seed = *o.seed;
         if (o.batch) state.batch_size = static_cast<std::int64_t>(*o.batch);
@@ -309,6 +431,9 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         state.dropout = o.dropout.value_or(state.dropout);
         state.label_smoothing = o.label_smoothing.value_or(state.label_smoothing);
         state.lr_decay = o.lr_decay.value_or(state.lr_decay);
+        state.warmup = o.warmup.value_or(state.warmup);
+        state.best_by = o.early_stopping.value_or(state.best_by);
+        state.patience = o.early_stopping ? o.patience.value_or(kTrainDefaults.patience) : 0;
     }
     // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
     phase("reading the data");
@@ -339,6 +464,8 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         run.tgt_subwords = std::make_shared<const Subwords>(Subwords::train(targets, o.subwords));
     }
     // From here on a "word" is a piece, for a subword model.
+    std::vector<std::string> valid_text;  // the references as text, for BLEU and chrF
+    for (const auto& p : valid_pairs) valid_text.push_back(text::join_words(p.target));
     read_train = to_units(std::move(read_train), run.src_subwords.get(), run.tgt_subwords.get());
     valid_pairs = to_units(std::move(valid_pairs), run.src_subwords.get(), run.tgt_subwords.get());
     // Validation obeys --max-len as training does: its memory grows with the square of a pair's length.
@@ -352,8 +479,14 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
                                          state.max_len, units));
         say(fmt::format("{}: {} validation pairs with a side longer than --max-len {} are not scored", o.valid.string(),
                         skipped, state.max_len));
-        std::erase_if(valid_pairs, too_long);
     }
+    std::vector<text::SentencePair> kept_valid;
+    for (std::size_t i = 0; i < valid_pairs.size(); ++i)
+        if (!too_long(valid_pairs[i])) {
+            kept_valid.push_back(std::move(valid_pairs[i]));
+            run.valid_references.push_back(std::move(valid_text[i]));
+        }
+    valid_pairs = std::move(kept_valid);
     std::vector<text::SentencePair> train_pairs;
     for (text::SentencePair& p : read_train)
         if (!too_long(p)) train_pairs.push_back(std::move(p));
@@ -443,6 +576,12 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     };
     if (o.lr_decay && !known_lr_decay(*o.lr_decay))  // (for a program's options as for the command line's)
         throw UsageError(fmt::format("--lr-decay {}: expected none or linear", *o.lr_decay));
+    if (o.early_stopping && !known_metric(*o.early_stopping))
+        throw UsageError(fmt::format("--early-stopping {}: expected loss, bleu or chrf", *o.early_stopping));
+    if (o.patience && !o.early_stopping) throw UsageError("--patience: stops training with --early-stopping METRIC; give it too");
+    if (o.patience && *o.patience < 1) throw UsageError(fmt::format("--patience {}: at least 1 validation", *o.patience));
+    if (o.warmup && *o.warmup < 0) throw UsageError(fmt::format("--warmup {}: a number of steps, 0 or more", *o.warmup));
+    if (o.valid_every < 0) throw UsageError(fmt::format("--valid-every {}: a number of steps, 0 or more", o.valid_every));
     const fs::path out = o.out;
     // Every output location is checked before anything long starts, and held: a second training
     // with the same out fails now instead of overwriting this one's checkpoints.
@@ -466,21 +605,50 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     // a later state that is not better goes to out/last, so the best is never overwritten by it.
     // The first save of a training that is not resumed in place goes to `out` itself, whatever was there.
     bool top_is_ours = in_place;
+    std::int64_t validated_at = -1;  // the step of the last validation
+    // Validation (loss and accuracy; BLEU and chrF of greedy decoding), the best by state.best_by, and
+    // the save. Returns whether early stopping's patience ran out.
     auto validate_and_save = [&](double epochs_done) {
-        const Validation v = validate(model, run.valid, hooks.stop_requested);
-        EpochReport report{v.complete, epochs_done, state.step, v.loss, v.accuracy, v.complete && v.loss < state.best_valid_loss, true, 0};
-        const double previous_best = state.best_valid_loss;
-        if (report.best) state.best_valid_loss = v.loss;
+        validated_at = state.step;
+        Validation v = validate(model, run.valid, hooks.stop_requested);
+        if (v.complete) v.complete = score_translations(run, v, hooks.stop_requested);
+        const double score = v.score(state.best_by);
+        EpochReport report{v.complete, epochs_done, state.step, v.loss, v.accuracy, v.bleu, v.chrf,
+                           v.complete && score > state.best_score, true, elapsed()};
+        const TrainState before = state;  // put back if the save fails
+        const std::string log_before = run.log;
+        if (report.best) {
+            state.best_score = score;
+            state.best_valid_loss = v.loss;
+            state.since_best = 0;
+        } else if (v.complete) {
+            ++state.since_best;
+        }
+        if (v.complete) run.log += log_line(report);
+        auto add_everything = [&](CheckpointWriter& w, bool with_optimizer) {
+            add_model(w, model, run.src_vocab, run.tgt_vocab, run.src_subwords.get(), run.tgt_subwords.get());
+            if (with_optimizer) save_optimizer(w, opt);
+            w.add_text("train_state.txt", state.str());
+            if (!run.log.empty()) {
+                w.add_text("log.jsonl", run.log);
+                w.add_text("curves.svg", learning_curves(read_log(run.log, "log.jsonl")));
+            }
+        };
         try {
             const bool top = report.best || !top_is_ours;
             CheckpointWriter w(top ? out : out / "last", "model", o.force);
-            add_model(w, model, run.src_vocab, run.tgt_vocab, run.src_subwords.get(), run.tgt_subwords.get());
-            save_optimizer(w, opt);
-            w.add_text("train_state.txt", state.str());
+            add_everything(w, true);
             w.commit();
             if (top) top_is_ours = true;
+            if (o.keep_last > 0 && v.complete) {  // this validation's model, beside out, and the last N kept
+                CheckpointWriter step(step_checkpoint(out, state.step), "model");
+                add_everything(step, false);
+                step.commit();
+                prune_step_checkpoints(out, o.keep_last);
+            }
         } catch (const std::exception& e) {  // said as it is: nothing was saved
-            state.best_valid_loss = previous_best;
+            state = before;
+            run.log = log_before;
             report.saved = false;
             report.seconds = elapsed();
             if (hooks.epoch_end) hooks.epoch_end(report);
@@ -488,6 +656,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         }
         report.seconds = elapsed();
         if (hooks.epoch_end) hooks.epoch_end(report);
+        return state.patience > 0 && state.since_best >= state.patience;
     };
 
     // --lr-decay linear: the rate falls in a straight line from --lr to 0 over the run's budget, the
@@ -511,7 +680,11 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         const auto plan = text::plan_batches(run.train, static_cast<std::size_t>(state.batch_size), &order);
         for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
             const text::Batch batch = text::make_batch(run.train, plan[b]);
-            if (state.lr_decay == "linear") opt.set_lr(state.lr * (1.0 - budget_used(elapsed(), plan.size())));
+            double lr = state.lr;
+            if (state.lr_decay == "linear") lr *= 1.0 - budget_used(elapsed(), plan.size());
+            if (state.step < state.warmup)  // --warmup: from lr / warmup at the first step to lr
+                lr *= static_cast<double>(state.step + 1) / static_cast<double>(state.warmup);
+            opt.set_lr(lr);
             const float loss_value = train_step(run, opt, batch, out);
             ++state.step;
             state.batch = static_cast<std::int64_t>(b) + 1;
@@ -529,15 +702,22 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             if (o.time_limit > 0 && now >= o.time_limit) stop_reason = "time limit reached";
             if (hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
             if (stop_reason) break;
+            if (o.valid_every > 0 && state.step % o.valid_every == 0 && static_cast<std::size_t>(state.batch) < plan.size() &&
+                validate_and_save(static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(plan.size())))
+                stop_reason = "early stopping";
+            if (stop_reason) break;
         }
         const double epochs_done = static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(plan.size());
         if (static_cast<std::size_t>(state.batch) >= plan.size()) {  // the epoch is complete
             ++state.epoch;
             state.batch = 0;
         }
-        validate_and_save(epochs_done);
+        if (validated_at != state.step && validate_and_save(epochs_done) && !stop_reason) stop_reason = "early stopping";
         if (!stop_reason && hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
     }
+    if (stop_reason && std::string(stop_reason) == "early stopping")
+        say(fmt::format("early stopping: no better {} in the last {} validations; the best is in {}", state.best_by,
+                        state.patience, out.string()));
     return {stop_reason ? stop_reason : "done", state.step, state.best_valid_loss, elapsed(),
             static_cast<double>(active_tape().arena().peak_bytes()) / (1024.0 * 1024.0)};
 }

@@ -26,6 +26,9 @@ struct TrainDefaults {
     std::uint64_t seed = 1;
     double lr = 1e-3, clip = 1.0, dropout = 0.0, label_smoothing = 0.0;
     const char* lr_decay = "none";
+    std::int64_t warmup = 0, valid_every = 0, patience = 5;
+    std::size_t keep_last = 0;
+    const char* best_by = "loss";
 };
 inline constexpr TrainDefaults kTrainDefaults{};
 
@@ -50,6 +53,21 @@ struct TrainOptions {
     // (RNNSearch::set_dropout, set_label_smoothing).
     std::optional<double> lr, clip, dropout, label_smoothing;
     std::optional<std::string> lr_decay;  // "linear": to 0 over the budget
+    // The learning rate rises in a straight line from 0 to lr over the first `warmup` steps (then
+    // --lr-decay applies): Adam's first steps, with its moments not yet estimated, are the large ones.
+    std::optional<std::int64_t> warmup;
+
+    // Validation: the teacher-forced loss and accuracy, and BLEU and chrF of greedy decoding, after
+    // each epoch and every `valid_every` steps (0: after each epoch only). `early_stopping` names the
+    // metric that picks the best checkpoint ("loss", "bleu" or "chrf"; loss when unset) and stops
+    // training after `patience` validations in a row without a better one. Every validation is a line
+    // of log.jsonl in the checkpoint, drawn in curves.svg.
+    std::int64_t valid_every = kTrainDefaults.valid_every;
+    std::optional<std::string> early_stopping;
+    std::optional<std::int64_t> patience;
+    // Also keep the checkpoints of the last `keep_last` validations, as OUT.step-S beside OUT (what
+    // `translator average` averages); older ones this training wrote are removed. 0: none.
+    std::size_t keep_last = kTrainDefaults.keep_last;
 
     std::optional<std::filesystem::path> resume;  // continue the training saved there exactly
     // Resuming with a --train file other than the one the training was saved with (its fingerprint,
@@ -79,12 +97,13 @@ struct EpochReport {
     double epochs_done = 0;
     std::int64_t step = 0;
     double valid_loss = 0, valid_accuracy = 0;
-    bool best = false;   // better than every earlier validation: saved in `out` itself
+    double bleu = 0, chrf = 0;  // of greedy decoding of the validation sources
+    bool best = false;   // better than every earlier validation (by the early-stopping metric): saved in `out` itself
     bool saved = false;  // false: the save failed, and train() throws right after
     double seconds = 0;
 };
 
-// "epoch   2.00  step   2518  valid loss 2.8449  valid accuracy 44.39%  best, saved  (4:40 elapsed)"
+// "epoch   2.00  step   2518  valid loss 2.8449  valid accuracy 44.39%  BLEU 31.20  chrF2 55.10  best, saved  (4:40 elapsed)"
 std::string epoch_line(const EpochReport& e);
 std::string clock_text(double seconds);  // "4:40", "1:02:03"
 
@@ -98,7 +117,7 @@ struct TrainHooks {
 };
 
 struct TrainResult {
-    std::string stop_reason;  // "done", "time limit reached" or "stopped"
+    std::string stop_reason;  // "done", "time limit reached", "early stopping" or "stopped"
     std::int64_t steps = 0;
     double best_valid_loss = 0;
     double seconds = 0;
