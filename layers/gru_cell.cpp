@@ -8,25 +8,7 @@
 namespace tg {
 
 GRUCell::GRUCell(std::size_t input_size, std::size_t hidden_size, Generator& gen, bool reset_after)
-    : weight_ih(uniform_init({3 * hidden_size, input_size}, hidden_size, gen)),
-      weight_hh(uniform_init({3 * hidden_size, hidden_size}, hidden_size, gen)),
-      bias_ih(uniform_init({3 * hidden_size}, hidden_size, gen)),
-      bias_hh(uniform_init({3 * hidden_size}, hidden_size, gen)),
-      input_size(input_size),
-      hidden_size(hidden_size),
-      reset_after(reset_after) {
-    register_parameter("weight_ih", weight_ih);
-    register_parameter("weight_hh", weight_hh);
-    register_parameter("bias_ih", bias_ih);
-    register_parameter("bias_hh", bias_hh);
-}
-
-Var GRUCell::input_projection(const Var& x) const {
-    const Shape& s = x.shape();
-    if (s.rank() < 1 || s[s.rank() - 1] != input_size)
-        throw ShapeError(fmt::format("GRUCell: input {} does not end in input_size {}", s.str(), input_size));
-    return linear(x, weight_ih, bias_ih);  // W_i{r,z,n} x + b_i{r,z,n}, all three gates in one product
-}
+    : RecurrentCell(input_size, hidden_size, 3, gen), reset_after(reset_after) {}
 
 // <doc:gru-step>
 Var GRUCell::step(const Var& gi, const Var& h) const {
@@ -55,7 +37,5 @@ Var GRUCell::step(const Var& gi, const Var& h) const {
     return ((1.0f - z) * n + z * h).label("h'");
 }
 // </doc:gru-step>
-
-Var GRUCell::forward(const Var& x, const Var& h) const { return step(input_projection(x), h); }
 
 }  // namespace tg

@@ -10,28 +10,23 @@
 // The paper writes the update gate the other way round (its z weights the new state); with the
 // convention above a checkpoint is interchangeable with PyTorch's nn.GRUCell.
 #pragma once
-#include "module.hpp"
+#include "recurrent_cell.hpp"
 
 namespace tg {
 
-class GRUCell : public Module {
+class GRUCell : public RecurrentCell {
 public:
     GRUCell(std::size_t input_size, std::size_t hidden_size, Generator& gen, bool reset_after = true);
 
-    // x [B, I], h [B, H] -> h' [B, H]
-    Var forward(const Var& x, const Var& h) const;
+    // forward(x [B, I], h [B, H]) -> h' [B, H] (RecurrentCell), in two halves so that a sequence can
+    // project all its inputs in one matrix product: input_projection(x [..., I]) [..., 3H], then
+    // step(gi [B, 3H], h [B, H]) -> h'. Parameters: weight_ih [3H, I], weight_hh [3H, H], biases [3H].
+    Var step(const Var& gi, const Var& h) const override;
 
-    // The two halves of forward, so a sequence can project all its inputs in one matrix product:
-    // input_projection(x [..., I]) = x W_ih^T + b_ih  [..., 3H];  step(gi [B, 3H], h [B, H]) -> h'.
-    Var input_projection(const Var& x) const;
-    Var step(const Var& gi, const Var& h) const;
-
-    Parameter weight_ih;  // [3H, I]
-    Parameter weight_hh;  // [3H, H]
-    Parameter bias_ih;    // [3H]
-    Parameter bias_hh;    // [3H]
-    std::size_t input_size, hidden_size;
     bool reset_after;
+
+protected:
+    const char* kind() const override { return "GRUCell"; }
 };
 
 }  // namespace tg

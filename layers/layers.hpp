@@ -6,7 +6,11 @@
 #include "gru.hpp"
 #include "gru_cell.hpp"
 #include "linear.hpp"
+#include "lstm.hpp"
+#include "lstm_cell.hpp"
 // <doc:layer-includes>
 #include "maxout.hpp"
 // </doc:layer-includes>
 #include "module.hpp"
+#include "recurrent.hpp"
+#include "recurrent_cell.hpp"

@@ -87,6 +87,47 @@ TEST_CASE("bidirectional GRU over a padded batch matches nn.GRU with packed sequ
     active_tape().clear();
 }
 
+TEST_CASE("LSTMCell and a bidirectional LSTM over a padded batch match nn.LSTMCell and nn.LSTM") {
+    Generator gen(3);
+    LSTMCell cell(4, 5, gen);
+    for (const auto& [name, p] : cell.named_parameters()) set(*p, fixture("lstm_cell", name));
+    Parameter x(fixture("lstm_cell", "x")), state(fixture("lstm_cell", "state"));  // [h ; c]
+    Var out = cell.forward(x, state);
+    CHECK_CLOSE(out.value(), fixture("lstm_cell", "out"));
+    CHECK(cell.output(out).shape() == Shape{3, 5});
+    sum(out * constant(fixture("lstm_cell", "w_out"))).backward();
+    CHECK_CLOSE(x.grad(), fixture("lstm_cell", "grad_x"));
+    CHECK_CLOSE(state.grad(), fixture("lstm_cell", "grad_state"));
+    for (const auto& [name, p] : cell.named_parameters()) {
+        CAPTURE(name);
+        CHECK_CLOSE(p->grad(), fixture("lstm_cell", "grad_" + name));
+    }
+    active_tape().clear();
+
+    LSTM lstm(4, 5, gen, Direction::bidirectional);
+    for (const auto& [name, p] : lstm.named_parameters()) set(*p, fixture("bilstm", name));
+    Parameter xs(fixture("bilstm", "x"));
+    const std::vector<int> lengths = lengths_of(fixture("bilstm", "lengths"));  // 6, 3, 1
+    RecurrentOutput r = lstm.forward(xs, lengths);
+    CHECK_CLOSE(r.outputs.value(), fixture("bilstm", "out"));
+    CHECK_CLOSE(r.final.value(), fixture("bilstm", "final"));
+    (sum(r.outputs * constant(fixture("bilstm", "w_out"))) + sum(r.final * constant(fixture("bilstm", "w_final")))).backward();
+    CHECK_CLOSE(xs.grad(), fixture("bilstm", "grad_x"));
+    for (const auto& [name, p] : lstm.named_parameters()) {
+        CAPTURE(name);
+        CHECK_CLOSE(p->grad(), fixture("bilstm", "grad_" + name));
+    }
+    active_tape().clear();
+    {  // without gradients: the same values (the no-grad path releases each step)
+        NoGradGuard no_grad;
+        RecurrentOutput again = lstm.forward(constant(fixture("bilstm", "x")), lengths);
+        CHECK_CLOSE(again.outputs.value(), fixture("bilstm", "out"));
+        CHECK_CLOSE(again.final.value(), fixture("bilstm", "final"));
+    }
+    CHECK_THROWS_WITH_ALL(lstm.forward(constant(Tensor::zeros({3, 6, 5})), lengths), ShapeError, "LSTM", "[3, 6, 5]");
+    active_tape().clear();
+}
+
 TEST_CASE("bidirectional GRU under no-grad: the same values as nn.GRU, each step's temporaries released") {
     // Without gradients the GRU releases each step's values when the step ends (layers/gru.cpp):
     // the outputs and final states must still be PyTorch's, padding included, and what stays on the
@@ -240,6 +281,15 @@ TEST_CASE("gradient checks of every module, parameters included") {
             CHECK_GRADS([&](Vars v) { return cell.forward(v[0], v[1]); },
                         std::vector<Tensor>{rand({2, 3}, 3), rand({2, 4}, 4)}, cell.parameters());
         }
+    }
+    SUBCASE("LSTMCell, and a bidirectional LSTM with mixed lengths") {
+        LSTMCell cell(3, 4, gen);
+        CHECK_GRADS([&](Vars v) { return cell.forward(v[0], v[1]); }, std::vector<Tensor>{rand({2, 3}, 3), rand({2, 8}, 4)},
+                    cell.parameters());
+        LSTM lstm(3, 2, gen, Direction::bidirectional);
+        const std::vector<int> lengths = {4, 1, 3};
+        CHECK_GRADS([&](Vars v) { const RecurrentOutput o = lstm.forward(v[0], lengths); return sum(o.outputs * 0.7f) + sum(o.final); },
+                    std::vector<Tensor>{rand({3, 4, 3}, 5)}, lstm.parameters());
     }
     SUBCASE("bidirectional GRU with mixed lengths") {
         GRU gru(3, 4, gen, Direction::bidirectional);

@@ -120,13 +120,15 @@ text::Batch whole_file_batch(const LoadedModel& m, const std::filesystem::path& 
 
 }  // namespace
 
-TEST_CASE("the full model's loss passes a gradient check on a padded batch: every attention, baseline, deep output") {
+TEST_CASE("the full model's loss passes a gradient check on a padded batch: every attention, baseline, deep output, LSTM") {
     const std::size_t kinds = attention_kinds().size();
-    for (std::size_t variant = 0; variant < kinds + 2; ++variant) {
+    for (std::size_t variant = 0; variant < kinds + 4; ++variant) {
         CAPTURE(variant);
         Generator gen(3);
         ModelConfig c = tiny_config(variant != kinds);
         if (variant == kinds + 1) c.deep_output = 3;
+        if (variant == kinds + 2) c.cell = "lstm";  // the LSTM with attention, and without
+        if (variant == kinds + 3) c.cell = "lstm", c.attention = "none";
         if (variant < kinds) {  // each score function: the model's sizes fit them all (H = 2 x 2, 2 heads)
             c.attention = attention_kinds()[variant].name;
             c.encoder_hidden = 2;
@@ -253,15 +255,20 @@ TEST_CASE("decoding drops finished sentences from its batch: each translation is
         for (std::size_t j = 0; j < n; ++j) s.push_back(static_cast<std::int32_t>(3 + (n * 7 + j * 3) % 5));
         sources.push_back(s);
     }
-    for (const AttentionKind& kind : attention_kinds()) {  // each keeps its own keys and values per sentence
-    const std::string name = kind.name;
-    CAPTURE(name);
+    std::vector<std::string> variants;  // each score function keeps its own keys and values per sentence;
+    for (const AttentionKind& kind : attention_kinds()) variants.push_back(kind.name);
+    variants.push_back("lstm");         // an LSTM decoder carries its [h ; c] through the drops
+    for (const std::string& variant : variants) {
+    const std::string name = variant == "lstm" ? "additive" : variant;
+    CAPTURE(variant);
     // The first initialisation (from seed 6 on) whose untrained model ends its greedy translations at
     // many different steps: the premise of this test.
     std::unique_ptr<RNNSearch> built;
     for (std::uint64_t seed = 6; seed < 60 && !built; ++seed) {
         Generator gen(seed);
-        auto candidate = std::make_unique<RNNSearch>(decoding_config(name), gen);
+        ModelConfig c = decoding_config(name);
+        if (variant == "lstm") c.cell = "lstm";
+        auto candidate = std::make_unique<RNNSearch>(c, gen);
         std::set<std::size_t> ends;
         for (const Translation& t : greedy(*candidate, sources, {})) ends.insert(t.words.size());
         if (ends.size() >= 8) built = std::move(candidate);

@@ -192,6 +192,15 @@ TEST_CASE("CLI: --attention chooses the score function, saved in config.txt and 
         CHECK_RUN(run("eval --checkpoint " + out + " --data " + t.w / "valid.tsv"), 0, "exact match");
         CHECK_RUN(run("attention --checkpoint " + out + " --source \"a b\" --svg " + w / (kind + ".svg")), 0);
     }
+    // --cell lstm: an LSTM encoder and decoder, saved as such and loaded back
+    CHECK_RUN(run("train " + t.data + "--epochs 1 --emb 8 --hidden 16 --batch 16 --cell lstm --out " + w / "lstm"), 0,
+              "RNNsearch (lstm)");
+    CHECK(tg::read_text(w / "lstm/config.txt").find("cell lstm\n") != std::string::npos);
+    CHECK(tg::load_npy(w.path / "lstm" / "decoder.weight_hh.npy").shape() == tg::Shape{64, 16});  // 4 gates
+    CHECK_RUN(run("eval --checkpoint " + w / "lstm" + " --data " + t.w / "valid.tsv" + " --beam 2"), 0, "exact match");
+    CHECK_RUN(run("train " + t.data + "--epochs 2 --cell gru --resume " + w / "lstm" + " --out " + w / "lstm"), 2,
+              "--cell gru", "has cell lstm");
+    CHECK_RUN(run("train " + t.data + "--cell rnn --out " + w / "x"), 2, "--cell rnn");
     // dot compares H with 2 x the encoder's size per direction: H / 2 unless told otherwise
     CHECK_RUN(run("train " + t.data + "--epochs 1 --emb 8 --hidden 16 --batch 16 --attention dot --out " + w / "dot"), 0);
     CHECK(tg::read_text(w / "dot/config.txt").find("encoder_hidden 8\n") != std::string::npos);

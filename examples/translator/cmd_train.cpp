@@ -70,8 +70,9 @@ int cmd_train(const Argv& argv) {
                {"--time-limit", "SECONDS", "stop after this long (0: no limit)", shown(d.time_limit)},
                {"--batch", "N", "sentence pairs per batch", shown(d.batch)},
                {"--emb", "N", "word embedding size E", shown(m.emb)},
-               {"--hidden", "N", "decoder GRU size H", shown(m.hidden)},
-               {"--encoder-hidden", "N", "encoder GRU size per direction (default: H; H / 2 for dot and scaled_dot)", ""},
+               {"--cell", "gru|lstm", "the recurrent unit of the encoder and the decoder", m.cell},
+               {"--hidden", "N", "decoder size H", shown(m.hidden)},
+               {"--encoder-hidden", "N", "encoder size per direction (default: H; H / 2 for dot and scaled_dot)", ""},
                {"--attention", "KIND", attention_help(), m.attention},
                {"--attn", "N", "additive attention's size A", shown(m.attn)},
                {"--heads", "N", "multi_head attention's heads (they must divide H)", shown(m.heads)},
@@ -113,6 +114,7 @@ int cmd_train(const Argv& argv) {
     o.encoder_hidden = size("--encoder-hidden", 1, 100000);
     o.heads = size("--heads", 1, 1024);
     if (args.given("--attention")) o.attention = args.text("--attention");  // checked by train()
+    if (args.given("--cell")) o.cell = args.text("--cell");
     o.deep_output = size("--deep-output", 0, 100000);
     o.batch = size("--batch", 1, 100000);
     o.max_len = size("--max-len", 1, 100000);

@@ -16,9 +16,9 @@ namespace translator {
 using namespace tg;
 
 std::string ModelConfig::str() const {
-    return fmt::format("arch rnnsearch\nsrc_vocab {}\ntgt_vocab {}\nemb {}\nhidden {}\nencoder_hidden {}\nattention {}\n"
+    return fmt::format("arch rnnsearch\nsrc_vocab {}\ntgt_vocab {}\nemb {}\ncell {}\nhidden {}\nencoder_hidden {}\nattention {}\n"
                        "attn {}\nheads {}\ndeep_output {}\n",
-                       src_vocab, tgt_vocab, emb, hidden, encoder_size(), attention, attn, heads, deep_output);
+                       src_vocab, tgt_vocab, emb, cell, hidden, encoder_size(), attention, attn, heads, deep_output);
 }
 
 ModelConfig ModelConfig::parse(const std::string& text, const std::string& where) {
@@ -45,6 +45,10 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
         else if (key == "tgt_vocab") c.tgt_vocab = size();
         else if (key == "emb") c.emb = size();
         else if (key == "hidden") c.hidden = size();
+        else if (key == "cell") {
+            if (value != "gru" && value != "lstm") throw fail(fmt::format("cell '{}': gru or lstm", value));
+            c.cell = value;
+        }
         else if (key == "encoder_hidden") c.encoder_hidden = size();
         else if (key == "attn") c.attn = size();
         else if (key == "heads") c.heads = size();
@@ -64,19 +68,21 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
     : config(c),
       src_embed(c.src_vocab, c.emb, gen, text::Vocab::kPad),
       tgt_embed(c.tgt_vocab, c.emb, gen, text::Vocab::kPad),
-      encoder(c.emb, c.encoder_size(), gen, Direction::bidirectional),
+      encoder(c.cell == "lstm" ? std::unique_ptr<Recurrent>(std::make_unique<LSTM>(c.emb, c.encoder_size(), gen, Direction::bidirectional))
+                               : std::make_unique<GRU>(c.emb, c.encoder_size(), gen, Direction::bidirectional)),
       bridge(c.encoder_size(), c.hidden, gen),
       attention(c.has_attention() ? make_attention(c.attention, {c.hidden, 2 * c.encoder_size(), c.attn, c.heads}, gen)
                                   : nullptr),
-      decoder(c.emb + context_size(), c.hidden, gen),
+      decoder(c.cell == "lstm" ? std::unique_ptr<RecurrentCell>(std::make_unique<LSTMCell>(c.emb + context_size(), c.hidden, gen))
+                               : std::make_unique<GRUCell>(c.emb + context_size(), c.hidden, gen)),
       deep_output(c.deep_output ? std::make_unique<Maxout>(c.hidden + context_size() + c.emb, c.deep_output, gen) : nullptr),
       output(c.deep_output ? c.deep_output : c.hidden + context_size() + c.emb, c.tgt_vocab, gen) {
     register_module("src_embed", src_embed);
     register_module("tgt_embed", tgt_embed);
-    register_module("encoder", encoder);
+    register_module("encoder", *encoder);
     register_module("bridge", bridge);
     if (attention) register_module("attention", *attention);
-    register_module("decoder", decoder);
+    register_module("decoder", *decoder);
     if (deep_output) register_module("deep_output", *deep_output);
     register_module("output", output);
     register_module("dropout", dropout);
@@ -92,10 +98,10 @@ RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::
     e.batch = batch;
     e.src_len = src_len;
     Var x = dropped(src_embed.forward(source, {batch, src_len}), dropout_stream);  // x_j = Es[src_j]
-    GRUOutput out = encoder.forward(x, lengths);                       // f_j forward, b_j backward in time
+    RecurrentOutput out = encoder->forward(x, lengths);                // f_j forward, b_j backward in time
     e.annotations = out.outputs;                                       // h_j = [f_j ; b_j]
     Var f_last = select(out.final, 0, 0), b_first = select(out.final, 0, 1);
-    e.initial = tanh(bridge.forward(b_first));                         // s_0 = tanh(W_init b_1 + b_init)
+    e.initial = decoder->initial_state(tanh(bridge.forward(b_first))); // s_0 = tanh(W_init b_1 + b_init) (an LSTM's memory: 0)
     if (attention) {
         Tensor valid({batch, src_len});
         for (std::size_t b = 0; b < batch; ++b)
@@ -133,13 +139,13 @@ Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& pr
 RNNSearch::Step RNNSearch::recur(const Encoded& enc, const Var& prev_state, const Var& prev_embedding) const {
     Step s;
     if (attention) {
-        auto [context, weights, heads] = attention->forward(enc.memory, prev_state);  // e_ij, alpha_ij, c_i (Eq. 5-6)
+        auto [context, weights, heads] = attention->forward(enc.memory, decoder->output(prev_state));  // e_ij, alpha_ij, c_i (Eq. 5-6)
         s.context = context;
         s.weights = weights;
     } else {
         s.context = enc.fixed;
     }
-    s.state = decoder.forward(concat({prev_embedding, s.context}, 1), prev_state);  // s_i = GRU([Et[y_{i-1}] ; c_i], s_{i-1})
+    s.state = decoder->forward(concat({prev_embedding, s.context}, 1), prev_state);  // s_i = GRU([Et[y_{i-1}] ; c_i], s_{i-1})
     return s;
 }
 // </doc:recur>
@@ -148,7 +154,7 @@ RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::
                                 const PackedWeight* packed_output) const {
     Var y_prev = tgt_embed.forward(prev_words, {prev_words.size()});  // Et[y_{i-1}]
     Step s = recur(enc, prev_state, y_prev);
-    s.logits = output_logits(s.state, s.context, y_prev, nullptr, packed_output);
+    s.logits = output_logits(decoder->output(s.state), s.context, y_prev, nullptr, packed_output);
     return s;
 }
 // </doc:output-and-step>
@@ -162,7 +168,8 @@ RNNSearch::Forward RNNSearch::forward(const text::Batch& batch, Generator* dropo
     Var s = enc.initial;
     for (std::size_t i = 0; i < T; ++i) {
         Step step_i = recur(enc, s, select(y_in, 1, i));
-        s = states[i] = step_i.state;
+        s = step_i.state;
+        states[i] = decoder->output(s);  // s_i (an LSTM's h, without its memory)
         contexts[i] = step_i.context;
         if (attention) weights[i] = step_i.weights;
     }

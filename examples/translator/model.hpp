@@ -21,6 +21,7 @@ struct ModelConfig {
     std::size_t src_vocab = 0, tgt_vocab = 0;
     std::size_t emb = 64, hidden = 128, attn = 128;
     std::size_t encoder_hidden = 0;  // each direction of the encoder; 0: `hidden`, as in the paper
+    std::string cell = "gru";            // the encoder's and decoder's unit: "gru" (the paper's) or "lstm"
     std::string attention = "additive";  // a score function of tg::attention_kinds(), or "none": RNNencdec
     std::size_t heads = 4;               // multi_head attention's heads (unused by the others)
     std::size_t deep_output = 0;  // > 0: a maxout layer of this size before the softmax (Appendix A.2.2)
@@ -52,7 +53,7 @@ public:
     // One decoder step i: from s_{i-1} and the previous words' embeddings Et[y_{i-1}] [B, E] to s_i,
     // c_i and alpha_i (Eq. 4-6 with A.2.2): the recurrence, written once, for training and decoding.
     struct Step {
-        tg::Var state;    // s_i       [B, H]
+        tg::Var state;    // s_i       [B, H] (an LSTM decoder's [h ; c], [B, 2H]: decoder->output(state) is h)
         tg::Var context;  // c_i       [B, 2H]
         tg::Var weights;  // alpha_i   [B, S]  (undefined for the baseline)
         tg::Var logits;   // [B, Vt]   (step() only: forward() runs the output layer once for all steps)
@@ -78,10 +79,10 @@ public:
 
     ModelConfig config;
     tg::Embedding src_embed, tgt_embed;
-    tg::GRU encoder;                                  // bidirectional: encoder.fwd, encoder.bwd
+    std::unique_ptr<tg::Recurrent> encoder;           // bidirectional GRU or LSTM: encoder.fwd, encoder.bwd
     tg::Linear bridge;                                // W_init, b_init
     std::unique_ptr<tg::Attention> attention;         // config.attention's score function; null for the baseline
-    tg::GRUCell decoder;                              // input [Et[y_{i-1}] ; c_i]
+    std::unique_ptr<tg::RecurrentCell> decoder;       // GRU or LSTM cell, input [Et[y_{i-1}] ; c_i]
     std::unique_ptr<tg::Maxout> deep_output;          // null unless config.deep_output > 0
     tg::Linear output;                                // W_o [s_i ; c_i ; Et[y_{i-1}]] + b_o (or W_o t_i)
 

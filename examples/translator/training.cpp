@@ -131,6 +131,9 @@ void check_resume_options(const TrainOptions& o, const TrainState& state, const 
     same("--max-len", o.max_len, state.max_len);
     same("--min-count", o.min_count, state.min_count);
     same("--seed", o.seed, state.seed);
+    if (o.cell && *o.cell != c.cell)
+        throw UsageError(fmt::format("--cell {}: the training being resumed has cell {}; a resumed training keeps its model",
+                                     *o.cell, c.cell));
     if (o.attention && *o.attention != c.attention)
         throw UsageError(fmt::format("{}: the training being resumed has attention {}; a resumed training keeps its model",
                                      *o.attention == "none" ? "--no-attention" : "--attention " + *o.attention, c.attention));
@@ -171,7 +174,8 @@ void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
     const double E = static_cast<double>(c.emb), H = static_cast<double>(c.hidden), He = static_cast<double>(c.encoder_size());
     const double Vs = static_cast<double>(c.src_vocab), Vt = static_cast<double>(c.tgt_vocab);
     const double C = c.attention == "multi_head" ? H : 2 * He;  // the context's size
-    auto gru = [](double in, double h) { return 3 * h * in + 3 * h * h + 6 * h; };
+    const double gates = c.cell == "lstm" ? 4 : 3;
+    auto gru = [&](double in, double h) { return gates * (h * in + h * h + 2 * h); };  // a GRU or LSTM cell
     const double features = c.deep_output ? static_cast<double>(c.deep_output) : H + C + E;
     double n = (Vs + Vt) * E + 2 * gru(E, He) + He * H + H + gru(E + C, H) + features * Vt + Vt;
     if (c.deep_output) n += (H + C + E) * 2 * static_cast<double>(c.deep_output) + 2 * static_cast<double>(c.deep_output);
@@ -508,6 +512,8 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         c.hidden = o.hidden.value_or(c.hidden);
         c.attn = o.attn.value_or(c.attn);
         c.attention = o.attention.value_or(c.attention);
+        c.cell = o.cell.value_or(c.cell);
+        if (c.cell != "gru" && c.cell != "lstm") throw UsageError(fmt::format("--cell {}: gru or lstm", c.cell));
         c.heads = o.heads.value_or(c.heads);
         c.deep_output = o.deep_output.value_or(c.deep_output);
         // dot and scaled_dot compare the decoder's state (H) with the annotations (2 x the encoder's
@@ -594,7 +600,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     Adam opt(model.named_parameters(), {.lr = state.lr});
     if (!run.resume_from.empty()) resume_optimizer(o, run, opt, say);
     say(fmt::format("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}",
-                    model.attention ? fmt::format("RNNsearch with {} attention", model.config.attention) : "RNNencdec (no attention)",
+                    model.attention ? fmt::format("RNNsearch ({}) with {} attention", model.config.cell, model.config.attention) : "RNNencdec (no attention)",
                     model.parameter_count(), run.train.size(),
                     run.valid.size(), run.src_vocab.size(), run.tgt_vocab.size()));
 
