@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
                 train.time_limit = s.seconds_per_model;
                 train.emb = s.emb;
                 train.hidden = s.hidden;
-                train.attn = s.attn;
+                if (attention) train.attn = s.attn;  // (a size of the attention: none in RNNencdec)
                 train.batch = s.batch;
                 train.max_len = len + 20;
                 train.attention = attention ? "additive" : "none";
