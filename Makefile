@@ -17,7 +17,7 @@ ifeq ($(origin OPENBLAS_CORETYPE), undefined)
   endif
 endif
 
-.PHONY: deps check-build-dir build test test-reference demo real paper paper-quick bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer interop
+.PHONY: deps check-build-dir build test test-reference demo real paper paper-quick family bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer interop
 
 # Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
 # On a system without dpkg (not Debian), nothing is installed: the libraries are looked for with
@@ -104,6 +104,11 @@ REAL_PACKAGES := wordnet-base apertium apertium-eng-spa python3
 real: build
 	@$(MAKE) --no-print-directory deps PACKAGES="$(REAL_PACKAGES)"
 	examples/translator/real/real.sh $(BUILD)
+
+# The attention family side by side on the demo's task: each score function (and the LSTM) trained 2
+# minutes on 2 threads, scored and drawn on the same sentences (about 15 minutes; docs/results.md).
+family: build
+	examples/translator/family.sh $(BUILD)
 
 # The paper's Figures 2 and 3 at toy scale: 4 models of 8 minutes each (about 35 minutes on 2 cores;
 # paper-quick: about 6).
