@@ -288,7 +288,7 @@ int main(int argc, char** argv) {
         PackedWeight packed;
         for (int i = 0; i < 5 && decode; ++i) {
             const auto t0 = Clock::now();
-            packed = PackedWeight(model.output.weight.value());
+            packed = PackedWeight(model.output_weight().value());
             pack_t.push_back(ms_since(t0));
         }
 

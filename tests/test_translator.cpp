@@ -120,15 +120,16 @@ text::Batch whole_file_batch(const LoadedModel& m, const std::filesystem::path& 
 
 }  // namespace
 
-TEST_CASE("the full model's loss passes a gradient check on a padded batch: every attention, baseline, deep output, LSTM") {
+TEST_CASE("the full model's loss passes a gradient check on a padded batch: every attention, baseline, deep output, LSTM, tied") {
     const std::size_t kinds = attention_kinds().size();
-    for (std::size_t variant = 0; variant < kinds + 4; ++variant) {
+    for (std::size_t variant = 0; variant < kinds + 5; ++variant) {
         CAPTURE(variant);
         Generator gen(3);
         ModelConfig c = tiny_config(variant != kinds);
         if (variant == kinds + 1) c.deep_output = 3;
         if (variant == kinds + 2) c.cell = "lstm";  // the LSTM with attention, and without
         if (variant == kinds + 3) c.cell = "lstm", c.attention = "none";
+        if (variant == kinds + 4) c.tie_embeddings = true, c.deep_output = c.emb;  // W_o is the target embedding
         if (variant < kinds) {  // each score function: the model's sizes fit them all (H = 2 x 2, 2 heads)
             c.attention = attention_kinds()[variant].name;
             c.encoder_hidden = 2;
@@ -684,4 +685,29 @@ TEST_CASE("validation every N steps with BLEU and chrF; early stopping keeps the
     CHECK_THROWS_WITH_AS(train(o), doctest::Contains("--patience"), UsageError);
     o.early_stopping = "meteor";
     CHECK_THROWS_WITH_AS(train(o), doctest::Contains("--early-stopping meteor"), UsageError);
+}
+
+TEST_CASE("tied embeddings: the output layer's weight is the target embedding, one parameter, trained and saved once") {
+    Generator gen(3);
+    ModelConfig c = tiny_config(true);
+    c.deep_output = c.emb;
+    const RNNSearch untied(c, gen);
+    c.tie_embeddings = true;
+    const RNNSearch tied(c, gen);
+    CHECK(&tied.output_weight() == &tied.tgt_embed.weight);
+    CHECK(&untied.output_weight() == &untied.output.weight);
+    std::set<std::string> names;
+    for (const auto& [name, p] : tied.named_parameters()) names.insert(name);
+    CHECK(names.count("output.bias") == 1);
+    CHECK(names.count("output.weight") == 0);
+    CHECK(tied.parameter_count() == untied.parameter_count() - c.tgt_vocab * c.emb);
+    CHECK(ModelConfig::parse(c.str(), "c").tie_embeddings);
+    // the gradient of the shared weight is the sum of both uses: embedding and output layer
+    const text::Batch batch = batch_of({0, 1});
+    tied.loss(batch).backward();
+    const Tensor both = tied.tgt_embed.weight.grad();
+    CHECK(max_abs_diff(both, Tensor::zeros(both.shape())) > 0.0f);
+    active_tape().clear();
+    c.deep_output = 0;  // the output layer would read H + 2H + E features, not E
+    CHECK_THROWS_WITH_ALL(RNNSearch(c, gen), tg::Error, "tie_embeddings", "3");
 }

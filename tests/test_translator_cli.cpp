@@ -201,6 +201,12 @@ TEST_CASE("CLI: --attention chooses the score function, saved in config.txt and 
     CHECK_RUN(run("train " + t.data + "--epochs 2 --cell gru --resume " + w / "lstm" + " --out " + w / "lstm"), 2,
               "--cell gru", "has cell lstm");
     CHECK_RUN(run("train " + t.data + "--cell rnn --out " + w / "x"), 2, "--cell rnn");
+    // --tie-embeddings: one weight for the target embedding and the output layer
+    CHECK_RUN(run("train " + t.data + "--epochs 1 --emb 8 --hidden 16 --batch 16 --deep-output 8 --tie-embeddings --out " + w / "tied"), 0);
+    CHECK_FALSE(fs::exists(w.path / "tied" / "output.weight.npy"));
+    CHECK(fs::exists(w.path / "tied" / "output.bias.npy"));
+    CHECK_RUN(run("translate --checkpoint " + w / "tied" + " --beam 2", "a b\n"), 0);
+    CHECK_RUN(run("train " + t.data + "--emb 8 --tie-embeddings --out " + w / "x"), 2, "--tie-embeddings", "--deep-output 8");
     // dot compares H with 2 x the encoder's size per direction: H / 2 unless told otherwise
     CHECK_RUN(run("train " + t.data + "--epochs 1 --emb 8 --hidden 16 --batch 16 --attention dot --out " + w / "dot"), 0);
     CHECK(tg::read_text(w / "dot/config.txt").find("encoder_hidden 8\n") != std::string::npos);

@@ -76,6 +76,7 @@ int cmd_train(const Argv& argv) {
                {"--attention", "KIND", attention_help(), m.attention},
                {"--attn", "N", "additive attention's size A", shown(m.attn)},
                {"--heads", "N", "multi_head attention's heads (they must divide H)", shown(m.heads)},
+               {"--tie-embeddings", "", "the output layer's weight is the target embedding (needs --deep-output equal to --emb)", ""},
                {"--lr", "X", "Adam learning rate", shown(d.lr)},
                {"--lr-decay", "none|linear", "linear: the learning rate falls to 0 over --time-limit (or --epochs)", d.lr_decay},
                {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", shown(d.clip)},
@@ -115,6 +116,7 @@ int cmd_train(const Argv& argv) {
     o.heads = size("--heads", 1, 1024);
     if (args.given("--attention")) o.attention = args.text("--attention");  // checked by train()
     if (args.given("--cell")) o.cell = args.text("--cell");
+    o.tie_embeddings = args.flag("--tie-embeddings");
     o.deep_output = size("--deep-output", 0, 100000);
     o.batch = size("--batch", 1, 100000);
     o.max_len = size("--max-len", 1, 100000);

@@ -127,7 +127,7 @@ int cmd_translate(const Argv& argv) {
     const bool show = args.flag("--show-attention");
     if (show && !m.model->attention) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
     if (!alignment.empty() && !m.model->attention) throw UsageError("--alignment: this checkpoint has no attention (RNNencdec)");
-    const PackedWeight packed(m.model->output.weight.value());
+    const PackedWeight packed(m.model->output_weight().value());
     options.packed_output = &packed;
     std::string line;
     // Lines are read as every file reader reads them (CRLF and a BOM dropped; a line of invalid UTF-8
@@ -182,7 +182,7 @@ int cmd_attention(const Argv& argv) {
     const LoadedModel m = load_model(args.text("--checkpoint"));
     if (!m.model->attention) throw UsageError("--checkpoint: this model has no attention (RNNencdec): nothing to draw");
     const text::Sentence units = m.source_units(words);
-    const PackedWeight packed(m.model->output.weight.value());
+    const PackedWeight packed(m.model->output_weight().value());
     const Translation t = translate_one(m, units, beam, 1, {.packed_output = &packed})[0];
     const Labelled l = labelled(m, units, t, args.flag("--words"));
     const auto& [attention, rows, cols] = l;

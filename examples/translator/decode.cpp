@@ -155,7 +155,7 @@ void top_k_log_probs(const float* row, std::size_t n, float log_z, std::size_t k
 // The output weight to decode with: the caller's packed one, or one packed here and kept in `own`.
 const PackedWeight& output_weight_for(const RNNSearch& model, const DecodeOptions& options,
                                       std::optional<PackedWeight>& own) {
-    return options.packed_output ? *options.packed_output : own.emplace(model.output.weight.value());
+    return options.packed_output ? *options.packed_output : own.emplace(model.output_weight().value());
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const
 }  // namespace
 
 Evaluator::Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam, std::size_t bucket, bool want_alignments)
-    : m_(m), beam_(beam), want_alignments_(want_alignments), packed_output_(m.model->output.weight.value()) {
+    : m_(m), beam_(beam), want_alignments_(want_alignments), packed_output_(m.model->output_weight().value()) {
     e_.bucket = bucket;
     e_.detokenized = m.subwords();
     // Alignments are between words; a subword model attends over pieces (see --words of attention).

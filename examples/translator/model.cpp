@@ -17,8 +17,9 @@ using namespace tg;
 
 std::string ModelConfig::str() const {
     return fmt::format("arch rnnsearch\nsrc_vocab {}\ntgt_vocab {}\nemb {}\ncell {}\nhidden {}\nencoder_hidden {}\nattention {}\n"
-                       "attn {}\nheads {}\ndeep_output {}\n",
-                       src_vocab, tgt_vocab, emb, cell, hidden, encoder_size(), attention, attn, heads, deep_output);
+                       "attn {}\nheads {}\ndeep_output {}\ntie_embeddings {}\n",
+                       src_vocab, tgt_vocab, emb, cell, hidden, encoder_size(), attention, attn, heads, deep_output,
+                       tie_embeddings ? 1 : 0);
 }
 
 ModelConfig ModelConfig::parse(const std::string& text, const std::string& where) {
@@ -53,6 +54,10 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
         else if (key == "attn") c.attn = size();
         else if (key == "heads") c.heads = size();
         else if (key == "deep_output") c.deep_output = size();
+        else if (key == "tie_embeddings") {
+            if (value != "0" && value != "1") throw fail(fmt::format("tie_embeddings '{}': 0 or 1", value));
+            c.tie_embeddings = value == "1";
+        }
         else if (key == "attention") {  // rounds 1 and 2 wrote 1 (additive) or 0 (none)
             c.attention = value == "1" ? "additive" : value == "0" ? "none" : value;
             bool known = c.attention == "none";
@@ -84,7 +89,14 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
     if (attention) register_module("attention", *attention);
     register_module("decoder", *decoder);
     if (deep_output) register_module("deep_output", *deep_output);
-    register_module("output", output);
+    if (c.tie_embeddings) {  // W_o is tgt_embed.weight: only the bias is the output layer's own
+        if ((c.deep_output ? c.deep_output : c.hidden + context_size() + c.emb) != c.emb)
+            throw Error(fmt::format("tie_embeddings: the output layer reads {} features, the target embedding has {} (a "
+                                    "deep output of {} units ties)", output.weight.shape()[1], c.emb, c.emb));
+        register_parameter("output.bias", output.bias);
+    } else {
+        register_module("output", output);
+    }
     register_module("dropout", dropout);
 }
 // </doc:constructor>
@@ -131,7 +143,7 @@ Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& pr
     Var features = dropped(concat({state, context, prev_embedding}, -1), dropout_stream);  // [s_i ; c_i ; Et[y_{i-1}]]
     if (deep_output) features = deep_output->forward(features);   // t_i = maxout(...)  (Appendix A.2.2)
     if (packed_output) return linear(features, *packed_output, output.has_bias() ? output.bias.var() : Var());
-    return output.forward(features);                              // W_o (...) + b_o
+    return linear(features, output_weight(), output.bias);       // W_o (...) + b_o
 }
 // </doc:output-logits>
 

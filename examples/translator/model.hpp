@@ -25,6 +25,9 @@ struct ModelConfig {
     std::string attention = "additive";  // a score function of tg::attention_kinds(), or "none": RNNencdec
     std::size_t heads = 4;               // multi_head attention's heads (unused by the others)
     std::size_t deep_output = 0;  // > 0: a maxout layer of this size before the softmax (Appendix A.2.2)
+    // The output layer's weight is the target embedding (Press & Wolf 2017): one matrix of Vt x E
+    // instead of two. Needs the output layer to read E features: deep_output == emb.
+    bool tie_embeddings = false;
 
     bool has_attention() const { return attention != "none"; }
     std::size_t encoder_size() const { return encoder_hidden ? encoder_hidden : hidden; }
@@ -89,6 +92,9 @@ public:
     tg::Dropout dropout;                              // p = 0 unless set_dropout (no parameters)
 
     std::size_t context_size() const;  // c_i's size: 2H, or what the attention gives (multi_head: H)
+    // W_o: output.weight, or the target embedding's when config.tie_embeddings (output.weight is then
+    // not a parameter of the model: neither trained nor saved).
+    const tg::Parameter& output_weight() const { return config.tie_embeddings ? tgt_embed.weight : output.weight; }
 
     // Dropout while training, on the source and target embeddings and the output layer's input: a
     // training setting, not part of the model (inference is exactly the spec's).

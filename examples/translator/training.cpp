@@ -131,6 +131,8 @@ void check_resume_options(const TrainOptions& o, const TrainState& state, const 
     same("--max-len", o.max_len, state.max_len);
     same("--min-count", o.min_count, state.min_count);
     same("--seed", o.seed, state.seed);
+    if (o.tie_embeddings && !c.tie_embeddings)
+        throw UsageError("--tie-embeddings: the training being resumed has separate output weights; a resumed training keeps its model");
     if (o.cell && *o.cell != c.cell)
         throw UsageError(fmt::format("--cell {}: the training being resumed has cell {}; a resumed training keeps its model",
                                      *o.cell, c.cell));
@@ -177,7 +179,7 @@ void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
     const double gates = c.cell == "lstm" ? 4 : 3;
     auto gru = [&](double in, double h) { return gates * (h * in + h * h + 2 * h); };  // a GRU or LSTM cell
     const double features = c.deep_output ? static_cast<double>(c.deep_output) : H + C + E;
-    double n = (Vs + Vt) * E + 2 * gru(E, He) + He * H + H + gru(E + C, H) + features * Vt + Vt;
+    double n = (Vs + Vt) * E + 2 * gru(E, He) + He * H + H + gru(E + C, H) + (c.tie_embeddings ? 0 : features * Vt) + Vt;
     if (c.deep_output) n += (H + C + E) * 2 * static_cast<double>(c.deep_output) + 2 * static_cast<double>(c.deep_output);
     // The attention's own parameters, whatever its score function: counted on one built alone (small
     // beside the rest; only built when the rest fits, so an absurd size is refused without allocating it).
@@ -513,6 +515,7 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         c.attn = o.attn.value_or(c.attn);
         c.attention = o.attention.value_or(c.attention);
         c.cell = o.cell.value_or(c.cell);
+        c.tie_embeddings = o.tie_embeddings;
         if (c.cell != "gru" && c.cell != "lstm") throw UsageError(fmt::format("--cell {}: gru or lstm", c.cell));
         c.heads = o.heads.value_or(c.heads);
         c.deep_output = o.deep_output.value_or(c.deep_output);
@@ -522,6 +525,9 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         const bool equal_sizes = c.attention == "dot" || c.attention == "scaled_dot";
         c.encoder_hidden = o.encoder_hidden.value_or(equal_sizes ? c.hidden / 2 : c.hidden);
         check_attention_options(c, o);
+        if (c.tie_embeddings && c.deep_output != c.emb)
+            throw UsageError(fmt::format("--tie-embeddings: the output layer must read as many features as the target embedding "
+                                         "has (--emb {}): add --deep-output {}", c.emb, c.emb));
         check_model_fits(c, o);
         Generator init(state.seed);
         run.model = std::make_unique<RNNSearch>(c, init);

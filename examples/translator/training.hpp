@@ -45,6 +45,7 @@ struct TrainOptions {
     std::optional<std::size_t> emb, hidden, attn, deep_output, encoder_hidden, heads;
     std::optional<std::string> attention;  // a score function (tg::attention_kinds()), or "none": RNNencdec
     std::optional<std::string> cell;       // "gru" or "lstm"
+    bool tie_embeddings = false;           // a new model's output weight is its target embedding (ModelConfig)
     std::optional<std::size_t> batch, max_len, min_count;
     std::optional<std::uint64_t> seed;
     std::size_t subwords = kTrainDefaults.subwords;  // about this many SentencePiece pieces per language; 0: whole words
