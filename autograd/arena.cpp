@@ -93,11 +93,10 @@ void Arena::rewind(const Mark& m) {
 void Arena::reset() noexcept {
     if (blocks_.size() > 1) {  // the peak outgrew the first block: one block from now on
         // The peak and half as much again. A fresh block is faulted in page by page as the next
-        // steps touch it (~8 us a page on a virtual machine), so a peak that creeps up batch after
-        // batch (training's first epoch meets its shapes in random order) must not cost a fresh
-        // block each time; the pages beyond the peak are never touched, so they take address space,
-        // not memory (docs/performance.md: the first 130 steps of training at 8,000 words took 280K page
-        // faults with a block of exactly the peak, 105K with this, at the same peak RSS).
+        // steps touch it (costly on a virtual machine), so a peak that creeps up batch after batch
+        // (training's first epoch meets its shapes in random order) must not cost a fresh block each
+        // time; the pages beyond the peak are never touched, so they take address space, not memory
+        // (commit 6886de3 has the page faults measured with and without the margin).
         // reset() runs in StepScope's destructor, also while an exception (out of memory) unwinds: it
         // must not throw. Without the memory for the merged block, the next step starts from none.
         free_blocks();
