@@ -1,6 +1,8 @@
 #include "evaluate.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 
 #include "decode.hpp"
 
@@ -13,11 +15,10 @@ double Scores::exact_match() const {
 }
 
 
-namespace {
-
-// Greedy or beam search in batches of similar lengths: target ids.
-std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const std::vector<text::EncodedPair>& data,
-                                                     std::size_t beam, const PackedWeight& packed_output) {
+std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const RNNSearch& model,
+                                                                    const std::vector<text::EncodedPair>& data,
+                                                                    std::size_t beam, const PackedWeight& packed_output,
+                                                                    const std::function<bool()>& stop) {
     std::vector<std::vector<std::int32_t>> out(data.size());
     // Batches of at most 64 sentences of similar lengths and 16,384 padded tokens (beam search: K rows
     // a sentence, so products K times taller): memory bounded whatever the lengths.
@@ -26,16 +27,19 @@ std::vector<std::vector<std::int32_t>> translate_all(const LoadedModel& m, const
     auto plan = text::plan_batches(data, 64, nullptr, kMaxBatchTokens);
     std::reverse(plan.begin(), plan.end());
     for (const auto& which : plan) {
+        if (stop && stop()) return std::nullopt;
         std::vector<std::vector<std::int32_t>> sources;
         for (std::size_t i : which) sources.push_back(data[i].source);
-        std::vector<Translation> t = beam > 1 ? beam_search(*m.model, sources, beam, {.packed_output = &packed_output})
-                                              : greedy(*m.model, sources, {.packed_output = &packed_output});
+        std::vector<Translation> t = beam > 1 ? beam_search(model, sources, beam, {.packed_output = &packed_output})
+                                              : greedy(model, sources, {.packed_output = &packed_output});
         for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = std::move(t[k].words);
     }
     return out;
 }
 
-}  // namespace
+text::Sentence bleu_tokens(const std::string& text, bool subwords) {
+    return subwords ? text::tokenize_13a(text) : text::split_words(text);
+}
 
 Evaluator::Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam, std::size_t bucket, bool want_alignments)
     : m_(m), beam_(beam), want_alignments_(want_alignments), packed_output_(m.model->output_weight().value()) {
@@ -49,7 +53,7 @@ Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, co
     Chunk out;
     // What the model reads and writes: words, or pieces.
     const auto data = text::encode_pairs(to_units(pairs, m_.src_subwords.get(), m_.tgt_subwords.get()), m_.src_vocab, m_.tgt_vocab);
-    const auto ids = translate_all(m_, data, beam_, packed_output_);
+    const auto ids = *translate_all(*m_.model, data, beam_, packed_output_);
     const bool forced = (e_.has_aer || want_alignments_) && m_.model->attention != nullptr && !m_.subwords();
     const std::vector<viz::Matrix> attention = forced ? forced_attention(*m_.model, data) : std::vector<viz::Matrix>{};
     std::vector<text::Alignment> links;  // read off the forced attention, for AER and --out-align alike
@@ -59,13 +63,13 @@ Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, co
         // Word models: BLEU over the words as they are. Subword models: the pieces joined back into
         // text, scored against the raw reference with sacreBLEU's 13a tokenization.
         out.hyps.push_back(m_.target_text(ids[i]));
-        const text::Sentence hyp = e_.detokenized ? text::tokenize_13a(out.hyps.back()) : m_.tgt_vocab.decode(ids[i]);
-        const text::Sentence ref = e_.detokenized ? text::tokenize_13a(text::join_words(pairs[i].target)) : pairs[i].target;
+        const std::string reference = text::join_words(pairs[i].target);
+        const text::Sentence hyp = bleu_tokens(out.hyps.back(), e_.detokenized), ref = bleu_tokens(reference, e_.detokenized);
         for (Scores* s : {&e_.all, &e_.by_length[(pairs[i].source.size() - 1) / e_.bucket]}) {
             ++s->sentences;
             s->exact += hyp == ref;
             s->bleu_stats.add(hyp, ref);
-            s->chrf_stats.add(out.hyps.back(), text::join_words(pairs[i].target));
+            s->chrf_stats.add(out.hyps.back(), reference);
             if (e_.has_aer) s->alignment.add(links[i], (*gold)[i]);
         }
     }

@@ -1,7 +1,9 @@
 // Scoring a model on a set of sentence pairs: exact match, BLEU, chrF and (with gold alignments) AER,
 // overall and by source length. Used by `translator eval` and by the paper's figures.
 #pragma once
+#include <functional>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "kernels/packed.hpp"
@@ -52,6 +54,17 @@ private:
     tg::PackedWeight packed_output_;  // once for every chunk
     Evaluation e_;
 };
+
+// Greedy decoding (beam 1) or beam search of every source, in batches of similar lengths: the target
+// ids, in data's order. `stop`, polled between batches, ends it early: then nothing (std::nullopt).
+std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const RNNSearch& model,
+                                                                    const std::vector<tg::text::EncodedPair>& data,
+                                                                    std::size_t beam, const tg::PackedWeight& packed_output,
+                                                                    const std::function<bool()>& stop = {});
+
+// What BLEU compares, as eval scores it: a subword model's text (detokenized) in sacreBLEU's 13a
+// tokens, a word model's words as they are.
+tg::text::Sentence bleu_tokens(const std::string& text, bool subwords);
 
 // Translates every source (greedy in batches of similar lengths, or beam search of width `beam`)
 // and scores the translations (a subword model's as text, with sacreBLEU's 13a tokenization); with `gold` (one alignment per pair), also the AER of the

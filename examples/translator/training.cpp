@@ -18,6 +18,7 @@
 #include "autograd/tape.hpp"
 #include "checkpoint.hpp"
 #include "decode.hpp"
+#include "evaluate.hpp"
 #include "io/files.hpp"
 #include "text/metrics.hpp"
 #include "viz/plot.hpp"
@@ -288,23 +289,18 @@ struct Run {
 // BLEU and chrF of greedy decoding of the validation sources, as `translator eval` scores them (a
 // subword model's translations as text, with 13a tokens for BLEU). False when a stop cut it short.
 bool score_translations(const Run& run, Validation& v, const std::function<bool()>& stop) {
+    const PackedWeight packed(run.model->output_weight().value());  // once for the whole validation set
+    const auto ids = translate_all(*run.model, run.valid, 1, packed, stop);
+    if (!ids) return false;
     text::BleuStats bleu;
     text::ChrfStats chrf;
-    auto plan = text::plan_batches(run.valid, 64, nullptr, kMaxBatchTokens);
-    std::reverse(plan.begin(), plan.end());  // longest first: the arena peaks with the first batch
-    for (const auto& which : plan) {
-        if (stop && stop()) return false;
-        std::vector<std::vector<std::int32_t>> sources;
-        for (std::size_t i : which) sources.push_back(run.valid[i].source);
-        const std::vector<Translation> t = greedy(*run.model, sources);
-        for (std::size_t k = 0; k < which.size(); ++k) {
-            const text::Sentence units = run.tgt_vocab.decode(t[k].words);
-            const std::string hyp = run.tgt_subwords ? run.tgt_subwords->decode(units) : text::join_words(units);
-            const std::string& ref = run.valid_references[which[k]];
-            if (run.tgt_subwords) bleu.add(text::tokenize_13a(hyp), text::tokenize_13a(ref));
-            else bleu.add(units, text::split_words(ref));
-            chrf.add(hyp, ref);
-        }
+    const bool subwords = run.tgt_subwords != nullptr;
+    for (std::size_t i = 0; i < run.valid.size(); ++i) {
+        const text::Sentence units = run.tgt_vocab.decode((*ids)[i]);
+        const std::string hyp = subwords ? run.tgt_subwords->decode(units) : text::join_words(units);
+        const std::string& ref = run.valid_references[i];
+        bleu.add(bleu_tokens(hyp, subwords), bleu_tokens(ref, subwords));
+        chrf.add(hyp, ref);
     }
     v.bleu = bleu.bleu();
     v.chrf = chrf.chrf();
