@@ -20,22 +20,30 @@ AttentionPtr make_multi_head_attention(const AttentionSizes&, Generator&);
 const std::vector<AttentionKind>& attention_kinds() {
     static const std::vector<AttentionKind> kinds = {
         {"additive", "v . tanh(W q + U k + b), Bahdanau et al. 2015 (the paper's)", make_additive_attention},
-        {"dot", "q . k, Luong et al. 2015 (needs equal query and key sizes)", make_dot_attention},
+        {"dot", "q . k, Luong et al. 2015 (needs equal query and key sizes)", make_dot_attention, true},
         {"general", "q^T W k, Luong et al. 2015", make_general_attention},
-        {"scaled_dot", "q . k / sqrt(K), Vaswani et al. 2017 (needs equal sizes)", make_scaled_dot_attention},
+        {"scaled_dot", "q . k / sqrt(K), Vaswani et al. 2017 (needs equal sizes)", make_scaled_dot_attention, true},
         {"multi_head", "heads of scaled dot products of projections, Vaswani et al. 2017", make_multi_head_attention},
     };
     return kinds;
 }
 // </doc:attention-kinds>
 
-AttentionPtr make_attention(const std::string& kind, const AttentionSizes& sizes, Generator& gen) {
+const AttentionKind* find_attention_kind(const std::string& name) {
+    for (const AttentionKind& k : attention_kinds())
+        if (name == k.name) return &k;
+    return nullptr;
+}
+
+std::string attention_kind_names() {
     std::string names;
-    for (const AttentionKind& k : attention_kinds()) {
-        if (kind == k.name) return k.make(sizes, gen);
-        names += (names.empty() ? "" : ", ") + std::string(k.name);
-    }
-    throw Error(fmt::format("attention '{}': unknown; the score functions are {}", kind, names));
+    for (const AttentionKind& k : attention_kinds()) names += (names.empty() ? "" : ", ") + std::string(k.name);
+    return names;
+}
+
+AttentionPtr make_attention(const std::string& kind, const AttentionSizes& sizes, Generator& gen) {
+    if (const AttentionKind* k = find_attention_kind(kind)) return k->make(sizes, gen);
+    throw Error(fmt::format("attention '{}': unknown; the score functions are {}", kind, attention_kind_names()));
 }
 
 Attention::Memory Attention::precompute(const Var& values, const Var& valid) const {

@@ -85,8 +85,11 @@ struct AttentionKind {
     const char* name;
     const char* formula;  // for --help: "v . tanh(W q + U k + b) (Bahdanau et al. 2015)"
     AttentionPtr (*make)(const AttentionSizes& sizes, Generator& gen);
+    bool equal_sizes = false;  // compares the query with the keys directly: Q must equal K
 };
 const std::vector<AttentionKind>& attention_kinds();
+const AttentionKind* find_attention_kind(const std::string& name);  // nullptr when there is none
+std::string attention_kind_names();                                  // "additive, dot, ..."
 AttentionPtr make_attention(const std::string& kind, const AttentionSizes& sizes, Generator& gen);
 
 // The query and the keys of dot-product scores: e [B*G, S] = q . k_j over each sentence's keys

@@ -81,7 +81,7 @@ ModelConfig decoding_config(const std::string& attention = "additive") {
     c.hidden = 16;
     c.attention = attention;
     c.heads = 2;
-    if (attention == "dot" || attention == "scaled_dot") c.encoder_hidden = c.hidden / 2;  // 2 x 8 = 16: the sizes compared
+    if (find_attention_kind(attention)->equal_sizes) c.encoder_hidden = c.hidden / 2;  // 2 x 8 = 16: the sizes compared
     return c;
 }
 

@@ -60,9 +60,8 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
         }
         else if (key == "attention") {  // rounds 1 and 2 wrote 1 (additive) or 0 (none)
             c.attention = value == "1" ? "additive" : value == "0" ? "none" : value;
-            bool known = c.attention == "none";
-            for (const AttentionKind& k : attention_kinds()) known = known || c.attention == k.name;
-            if (!known) throw fail(fmt::format("attention '{}' is not a score function of this translator", value));
+            if (c.attention != "none" && !find_attention_kind(c.attention))
+                throw fail(fmt::format("attention '{}' is not a score function of this translator", value));
         } else throw fail(fmt::format("unknown key '{}'", key));
     }
     return c;

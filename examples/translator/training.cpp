@@ -150,13 +150,10 @@ void check_resume_options(const TrainOptions& o, const TrainState& state, const 
 
 // The attention options of a new model, checked against each other before anything is built.
 void check_attention_options(const ModelConfig& c, const TrainOptions& o) {
-    std::string names;
-    bool known = c.attention == "none";
-    for (const AttentionKind& k : attention_kinds()) {
-        known = known || c.attention == k.name;
-        names += fmt::format("{}, ", k.name);
-    }
-    if (!known) throw UsageError(fmt::format("--attention {}: unknown; the score functions are {}or none", c.attention, names));
+    const AttentionKind* kind = find_attention_kind(c.attention);
+    if (!kind && c.attention != "none")
+        throw UsageError(fmt::format("--attention {}: unknown; the score functions are {}, or none", c.attention,
+                                     attention_kind_names()));
     if (o.attn && c.attention != "additive")
         throw UsageError(fmt::format("--attn: only additive attention has a size A (--attention {})", c.attention));
     if (o.heads && c.attention != "multi_head")
@@ -164,7 +161,7 @@ void check_attention_options(const ModelConfig& c, const TrainOptions& o) {
     if (c.attention == "multi_head" && (c.heads == 0 || c.hidden % c.heads != 0))
         throw UsageError(fmt::format("--heads {}: multi_head attention's heads must divide --hidden {}", c.heads, c.hidden));
     if (c.encoder_size() == 0) throw UsageError("--encoder-hidden: must be at least 1 (--hidden 1 leaves H / 2 = 0 to dot attention)");
-    if ((c.attention == "dot" || c.attention == "scaled_dot") && c.hidden != 2 * c.encoder_size())
+    if (kind && kind->equal_sizes && c.hidden != 2 * c.encoder_size())
         throw UsageError(fmt::format("--attention {} compares the decoder's state (--hidden {}) with the annotations (2 x "
                                      "--encoder-hidden {}): they must be equal (an even --hidden, --encoder-hidden H / 2)",
                                      c.attention, c.hidden, c.encoder_size()));
@@ -518,8 +515,8 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         // dot and scaled_dot compare the decoder's state (H) with the annotations (2 x the encoder's
         // size) directly: unless told otherwise, each direction of the encoder gets H / 2, as
         // OpenNMT's bidirectional encoders do.
-        const bool equal_sizes = c.attention == "dot" || c.attention == "scaled_dot";
-        c.encoder_hidden = o.encoder_hidden.value_or(equal_sizes ? c.hidden / 2 : c.hidden);
+        const AttentionKind* kind = find_attention_kind(c.attention);
+        c.encoder_hidden = o.encoder_hidden.value_or(kind && kind->equal_sizes ? c.hidden / 2 : c.hidden);
         check_attention_options(c, o);
         if (c.tie_embeddings && c.deep_output != c.emb)
             throw UsageError(fmt::format("--tie-embeddings: the output layer must read as many features as the target embedding "
