@@ -10,11 +10,9 @@ translator="$build/examples/translator/translator"
 out="$build/demo"
 mkdir -p "$out/attention"
 
-task=long
-echo "== 1. data: task '$task' ($("$translator" generate --list | grep "^$task " | cut -c8-))"
-"$translator" generate --task $task --n 40000 --seed 1 --split train --out "$out/train"
-"$translator" generate --task $task --n 500 --seed 2 --split valid --out "$out/valid"
-"$translator" generate --task $task --n 1000 --seed 3 --split test --out "$out/test"
+. "$(dirname "$0")/demo_task.sh"
+echo "== 1. data: task '$demo_task_name' ($("$translator" generate --list | grep "^$demo_task_name " | cut -c8-))"
+demo_task "$translator" "$out"
 echo "   e.g.  $(head -n 1 "$out/train.tsv" | cut -f1)"
 echo "     ->  $(head -n 1 "$out/train.tsv" | cut -f2)"
 

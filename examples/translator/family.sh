@@ -11,9 +11,8 @@ translator="$build/examples/translator/translator"
 out="$build/family"
 mkdir -p "$out"
 
-"$translator" generate --task long --n 40000 --seed 1 --split train --out "$out/train" > /dev/null
-"$translator" generate --task long --n 500 --seed 2 --split valid --out "$out/valid" > /dev/null
-"$translator" generate --task long --n 1000 --seed 3 --split test --out "$out/test" > /dev/null
+. "$(dirname "$0")/demo_task.sh"
+demo_task "$translator" "$out" > /dev/null
 sentence="this child paints a green tree with a small book but the man watches the river again"
 
 table="| cell | attention | parameters | steps in ${seconds} s | exact match | BLEU | chrF2 | AER |
