@@ -106,6 +106,11 @@ Var log_softmax(const Var& x, int axis, const Var& valid);
 Var cross_entropy(const Var& logits, std::span<const std::int32_t> targets,
                   std::int32_t ignore_index = -100, float label_smoothing = 0.0f);
 
+// Layer normalisation over the last axis, torch's F.layer_norm: x [..., D], gamma and beta [D];
+// y = gamma * (x - mean) / sqrt(var + eps) + beta, the mean and (biased) variance over each row's D.
+// (ops/layer_norm.cpp)
+Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
+
 // --- indexing and selection (ops/index.cpp) ---
 // Rows of weight [V, E] picked by ids: output shape ids_shape + [E]. Backward scatter-adds, so an id
 // that appears twice gets both gradients; the row `padding_idx` (if >= 0) never gets a gradient.

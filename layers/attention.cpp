@@ -48,28 +48,39 @@ AttentionPtr make_attention(const std::string& kind, const AttentionSizes& sizes
 
 Attention::Memory Attention::precompute(const Var& values, const Var& valid) const {
     const Shape& v = values.shape();
-    if (v.rank() != 3 || v[2] != sizes_.key || !(valid.shape() == Shape{v[0], v[1]}))
-        throw ShapeError(fmt::format("{} attention: values {} must be [B, S, {}] and the mask {} [B, S]", kind(), v.str(),
-                                     sizes_.key, valid.shape().str()));
+    const Shape& m = valid.shape();
+    const bool mask_fits = (m.rank() == 2 || m.rank() == 3) && m[0] == v[0] && m[m.rank() - 1] == v[1];
+    if (v.rank() != 3 || v[2] != sizes_.key || !mask_fits)
+        throw ShapeError(fmt::format("{} attention: values {} must be [B, S, {}] and the mask {} [B, S] or [B, G, S]", kind(),
+                                     v.str(), sizes_.key, m.str()));
     return project(values, valid);
+}
+
+Attention::Memory Attention::append(const Memory& past, const Memory& now) const {
+    const bool keys_are_values = &past.keys.node() == &past.values.node();
+    Var values = concat({past.values, now.values}, 1);
+    return {values, keys_are_values ? values : concat({past.keys, now.keys}, 1), concat({past.valid, now.valid}, 1)};
 }
 
 std::size_t Attention::queries_per_sentence(const Memory& memory, const Var& query) const {
     const std::size_t B = memory.valid.shape()[0];
     const Shape& q = query.shape();
-    if (q.rank() != 2 || q[1] != sizes_.query || B == 0 || q[0] == 0 || q[0] % B != 0)
-        throw ShapeError(fmt::format("{} attention: query {} for {} sentences of values {} (expected [B*G, {}])", kind(),
-                                     q.str(), B, memory.values.shape().str(), sizes_.query));
+    if (q.rank() != 2 || q[1] != sizes_.query || B == 0 || q[0] == 0 || q[0] % B != 0 ||
+        (memory.valid.shape().rank() == 3 && memory.valid.shape()[1] != q[0] / B))
+        throw ShapeError(fmt::format("{} attention: query {} for {} sentences of values {} and a mask {} (expected [B*G, {}])",
+                                     kind(), q.str(), B, memory.values.shape().str(), memory.valid.shape().str(), sizes_.query));
     return q[0] / B;
 }
 
 // <doc:attention-forward>
 Attention::Result ScoredAttention::forward(const Memory& memory, const Var& query) const {
     const std::size_t G = queries_per_sentence(memory, query);
-    const std::size_t B = memory.valid.shape()[0], S = memory.valid.shape()[1], K = memory.values.shape()[2];
+    const std::size_t B = memory.valid.shape()[0], S = memory.values.shape()[1], K = memory.values.shape()[2];
     Var e = scores(memory, query, G).label("e");  // e_ij = score(s_{i-1}, k_j)   [B*G, S]
-    Var alpha = G == 1 ? softmax(e, 1, memory.valid)  // Eq. 6, padding -> 0
-                       : reshape(softmax(reshape(e, {B, G, S}), 2, reshape(memory.valid, {B, 1, S})), {B * G, S});
+    const Var valid = memory.valid.shape().rank() == 3 ? memory.valid : reshape(memory.valid, {B, 1, S});
+    Var alpha = G == 1 && memory.valid.shape().rank() == 2
+                    ? softmax(e, 1, memory.valid)  // Eq. 6, padding -> 0
+                    : reshape(softmax(reshape(e, {B, G, S}), 2, valid), {B * G, S});
     alpha.label("alpha");
     Var context = matmul(reshape(alpha, {B, G, S}), memory.values);  // Eq. 5: [B, G, K], each sentence's once
     return {reshape(context, {B * G, K}), alpha, Var()};

@@ -40,7 +40,7 @@ public:
     struct Memory {
         Var values;  // what the context averages: h_j [B, S, K], or a projection of it   [B, ...]
         Var keys;    // what queries are scored against: h_j, or a projection   [B, ...]
-        Var valid;   // 1 at real positions, 0 at padding   [B, S]
+        Var valid;   // 1 at real positions, 0 at padding   [B, S]; or each query's own   [B, G, S]
     };
     struct Result {
         Var context;       // c_i      [B*G, context_size()]
@@ -48,8 +48,12 @@ public:
         Var head_weights;  // multi_head only: each head's  [B*G, heads, S]
     };
 
-    // values [B, S, K] and their mask [B, S].
+    // values [B, S, K] and their mask: [B, S], the same for every query of a sentence, or [B, G, S],
+    // each of its G queries' own (a decoder's self-attention: query i sees positions j <= i).
     Memory precompute(const Var& values, const Var& valid) const;
+    // `past` followed by the positions of `now` (both from precompute, masks [B, S]): a decoder's
+    // self-attention grows its memory one word at a time, keys computed once per word.
+    virtual Memory append(const Memory& past, const Memory& now) const;
     // query [B*G, Q]: G queries a sentence (beam search's hypotheses), rows b*G .. b*G+G-1 asking
     // sentence b, against the sentence's one copy of the memory.
     virtual Result forward(const Memory& memory, const Var& query) const = 0;

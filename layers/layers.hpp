@@ -5,6 +5,7 @@
 #include "embedding.hpp"
 #include "gru.hpp"
 #include "gru_cell.hpp"
+#include "layer_norm.hpp"
 #include "linear.hpp"
 #include "lstm.hpp"
 #include "lstm_cell.hpp"
@@ -14,3 +15,4 @@
 #include "module.hpp"
 #include "recurrent.hpp"
 #include "recurrent_cell.hpp"
+#include "transformer.hpp"

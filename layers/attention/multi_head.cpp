@@ -46,13 +46,19 @@ public:
         const Var q = reshape(permute(reshape(query.forward(query_state), {B, G, h, d}), {0, 2, 1, 3}), {B * h, G, d});
         const float scale = 1.0f / std::sqrt(static_cast<float>(d));
         Var e = reshape(matmul(q, reshape(memory.keys, {B * h, d, S})) * scale, {B, h, G, S}).label("e");  // Eq. 1
-        Var alpha = softmax(e, 3, reshape(memory.valid, {B, 1, 1, S})).label("alpha");  // [B, h, G, S]
+        const Shape mask = memory.valid.shape().rank() == 3 ? Shape{B, 1, G, S} : Shape{B, 1, 1, S};
+        Var alpha = softmax(e, 3, reshape(memory.valid, mask)).label("alpha");  // [B, h, G, S]
         Var heads = matmul(reshape(alpha, {B * h, G, S}), reshape(memory.values, {B * h, S, d}));  // [B*h, G, d]
         Var concat_heads = reshape(permute(reshape(heads, {B, h, G, d}), {0, 2, 1, 3}), {B * G, h * d});
         return {output.forward(concat_heads), reshape(mean(alpha, 1), {B * G, S}),
                 reshape(permute(alpha, {0, 2, 1, 3}), {B * G, h, S})};
     }
     // </doc:multi-head-forward>
+
+    // The per-head layouts grow along their position axes: keys [B, h, d, S], values [B, h, S, d].
+    Memory append(const Memory& past, const Memory& now) const override {
+        return {concat({past.values, now.values}, 2), concat({past.keys, now.keys}, 3), concat({past.valid, now.valid}, 1)};
+    }
 
 private:
     // Keys and values projected once per batch, already laid out per head: keys [B, h, d, S] (ready
