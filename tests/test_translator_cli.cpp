@@ -47,7 +47,7 @@ TEST_CASE("CLI: a bad command line exits 2 and names the argument") {
     CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --batch 0"), 2, "--batch", "'0'");
     CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --lr fast"), 2, "--lr", "'fast'");
     CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --bogus"), 2, "--bogus", "unknown option");
-    CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --lr-decay cosine"), 2, "--lr-decay cosine", "none or linear");
+    CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --lr-decay cosine"), 2, "--lr-decay cosine", "none, linear or inverse-sqrt");
     CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --label-smoothing 1"), 2, "--label-smoothing", "'1'");
     CHECK_RUN(run("train --train a.tsv --out c"), 2, "--valid", "required");
     CHECK_RUN(run("train --train a.tsv --valid b.tsv --out c --epochs"), 2, "--epochs", "missing its value");

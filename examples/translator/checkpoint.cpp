@@ -34,10 +34,9 @@ LoadedModel load_model_once(const fs::path& dir_in) {
         if (s[0] == 0 || s[1] == 0)  // every size of the model is at least 1
             throw FileError(fmt::format("{}/{}.npy: shape {} has a dimension of size 0", dir.string(), name, s.str()));
     };
-    const Shape src = shape_of("src_embed.weight"), tgt = shape_of("tgt_embed.weight"), hh = shape_of("encoder.fwd.weight_hh");
+    const Shape src = shape_of("src_embed.weight"), tgt = shape_of("tgt_embed.weight");
     expect_rank2("src_embed.weight", src);
     expect_rank2("tgt_embed.weight", tgt);
-    expect_rank2("encoder.fwd.weight_hh", hh);
     if (src[0] != m.src_vocab.size())
         throw FileError(fmt::format("{}/src_embed.weight.npy: {} rows, but src.vocab has {} words", dir.string(), src[0],
                                     m.src_vocab.size()));
@@ -50,7 +49,9 @@ LoadedModel load_model_once(const fs::path& dir_in) {
     ModelConfig c;
     if (fs::exists(dir / "config.txt")) {
         c = ModelConfig::parse(read_text(dir / "config.txt"), (dir / "config.txt").string());
-    } else {
+    } else {  // (round 1's checkpoints: RNNsearch)
+        const Shape hh = shape_of("encoder.fwd.weight_hh");
+        expect_rank2("encoder.fwd.weight_hh", hh);
         c.emb = src[1];
         c.hidden = hh[1];
         c.attention = fs::exists(dir / "attention.key.weight.npy") ? "additive" : "none";
@@ -70,7 +71,7 @@ LoadedModel load_model_once(const fs::path& dir_in) {
     c.src_vocab = src[0];
     c.tgt_vocab = tgt[0];
     Generator gen(0);
-    m.model = std::make_unique<RNNSearch>(c, gen);
+    m.model = make_model(c, gen);
     load_module(dir, *m.model);  // every file present, every shape right, nothing unexpected
     return m;
 }
@@ -91,7 +92,7 @@ std::string LoadedModel::target_text(const std::vector<std::int32_t>& ids) const
     return tgt_subwords ? tgt_subwords->decode(units) : text::join_words(units);
 }
 
-void add_model(CheckpointWriter& w, const RNNSearch& model, const text::Vocab& src, const text::Vocab& tgt,
+void add_model(CheckpointWriter& w, const TranslationModel& model, const text::Vocab& src, const text::Vocab& tgt,
                const Subwords* src_subwords, const Subwords* tgt_subwords) {
     save_module(w, model);
     w.add_text("src.vocab", src.text());

@@ -20,7 +20,7 @@
 namespace translator {
 
 struct LoadedModel {
-    std::unique_ptr<RNNSearch> model;
+    std::unique_ptr<TranslationModel> model;
     tg::text::Vocab src_vocab, tgt_vocab;
     std::shared_ptr<const Subwords> src_subwords, tgt_subwords;  // both or neither
 
@@ -35,7 +35,7 @@ struct LoadedModel {
 LoadedModel load_model(const std::filesystem::path& dir);
 
 // Adds the model, vocabularies, subword models (when given) and config.txt to a checkpoint being written.
-void add_model(tg::CheckpointWriter& w, const RNNSearch& model, const tg::text::Vocab& src, const tg::text::Vocab& tgt,
+void add_model(tg::CheckpointWriter& w, const TranslationModel& model, const tg::text::Vocab& src, const tg::text::Vocab& tgt,
                const Subwords* src_subwords = nullptr, const Subwords* tgt_subwords = nullptr);
 
 }  // namespace translator

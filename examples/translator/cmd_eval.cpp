@@ -58,13 +58,13 @@ int cmd_eval(const Argv& argv) {
         throw UsageError(fmt::format("--out-align {}: the same file as --out-hyp {}", args.text("--out-align"), args.text("--out-hyp")));
     const std::size_t longest = max_words(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
-    if (args.given("--out-align") && !m.model->attention)
+    if (args.given("--out-align") && !m.model->config.has_attention())
         throw UsageError("--out-align: this checkpoint is the no-attention baseline; it has no alignments");
     for (const char* option : {"--align", "--out-align"})
         if (args.given(option) && m.subwords())
             throw UsageError(fmt::format("{}: this model reads subword pieces, and alignments are between words", option));
     const bool with_aer = args.given("--align");
-    if (with_aer && !m.model->attention)
+    if (with_aer && !m.model->config.has_attention())
         throw UsageError("--align: this checkpoint is the no-attention baseline; it has no alignments to score");
 
     // The file is read, translated and scored a chunk of lines at a time (and the outputs written as

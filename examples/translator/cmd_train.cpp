@@ -69,16 +69,21 @@ int cmd_train(const Argv& argv) {
                {"--epochs", "N", "stop after N epochs", shown(d.epochs)},
                {"--time-limit", "SECONDS", "stop after this long (0: no limit)", shown(d.time_limit)},
                {"--batch", "N", "sentence pairs per batch", shown(d.batch)},
+               {"--arch", "rnnsearch|transformer", "the model: RNNsearch (the paper's; its options below) or the Transformer (Vaswani et al. 2017)", m.arch},
+               {"--model-dim", "N", "transformer: d_model, every sublayer's size", shown(m.model_dim)},
+               {"--ff-dim", "N", "transformer: d_ff, the feed-forward network's inner size", shown(m.ff_dim)},
+               {"--layers", "N", "transformer: encoder layers, and as many decoder layers", shown(m.layers)},
+               {"--pre-norm", "", "transformer: LayerNorm before each sublayer (the paper's: after the residual sum)", ""},
                {"--emb", "N", "word embedding size E", shown(m.emb)},
                {"--cell", "gru|lstm", "the recurrent unit of the encoder and the decoder", m.cell},
                {"--hidden", "N", "decoder size H", shown(m.hidden)},
                {"--encoder-hidden", "N", "encoder size per direction (default: H; H / 2 for dot and scaled_dot)", ""},
                {"--attention", "KIND", attention_help(), m.attention},
                {"--attn", "N", "additive attention's size A", shown(m.attn)},
-               {"--heads", "N", "multi_head attention's heads (they must divide H)", shown(m.heads)},
+               {"--heads", "N", "multi_head attention's heads (they must divide H; the Transformer's, --model-dim)", shown(m.heads)},
                {"--tie-embeddings", "", "the output layer's weight is the target embedding (needs --deep-output equal to --emb)", ""},
                {"--lr", "X", "Adam learning rate", shown(d.lr)},
-               {"--lr-decay", "none|linear", "linear: the learning rate falls to 0 over --time-limit (or --epochs)", d.lr_decay},
+               {"--lr-decay", "none|linear|inverse-sqrt", "linear: the learning rate falls to 0 over --time-limit (or --epochs); inverse-sqrt: lr sqrt(warmup / step) after --warmup, the Transformer's schedule", d.lr_decay},
                {"--clip", "X", "clip gradients to this global L2 norm (0: no clipping)", shown(d.clip)},
                {"--dropout", "P", "while training, zero embeddings and output-layer inputs with probability P (0: none)", shown(d.dropout)},
                {"--label-smoothing", "E", "while training, aim at 1 - E on the right word and E spread over the vocabulary", shown(d.label_smoothing)},
@@ -114,6 +119,11 @@ int cmd_train(const Argv& argv) {
     o.attn = size("--attn", 1, 100000);
     o.encoder_hidden = size("--encoder-hidden", 1, 100000);
     o.heads = size("--heads", 1, 1024);
+    if (args.given("--arch")) o.arch = args.text("--arch");  // checked by train()
+    o.model_dim = size("--model-dim", 1, 100000);
+    o.ff_dim = size("--ff-dim", 1, 1000000);
+    o.layers = size("--layers", 1, 64);
+    o.pre_norm = args.flag("--pre-norm");
     if (args.given("--attention")) o.attention = args.text("--attention");  // checked by train()
     if (args.given("--cell")) o.cell = args.text("--cell");
     o.tie_embeddings = args.flag("--tie-embeddings");

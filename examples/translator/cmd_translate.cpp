@@ -125,8 +125,8 @@ int cmd_translate(const Argv& argv) {
     apply_threads(args);
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const bool show = args.flag("--show-attention");
-    if (show && !m.model->attention) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
-    if (!alignment.empty() && !m.model->attention) throw UsageError("--alignment: this checkpoint has no attention (RNNencdec)");
+    if (show && !m.model->config.has_attention()) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
+    if (!alignment.empty() && !m.model->config.has_attention()) throw UsageError("--alignment: this checkpoint has no attention (RNNencdec)");
     const PackedWeight packed(m.model->output_weight().value());
     options.packed_output = &packed;
     std::string line;
@@ -180,7 +180,7 @@ int cmd_attention(const Argv& argv) {
     const text::Sentence words = text::split_words(args.text("--source"));
     if (words.empty()) throw UsageError("--source: the sentence is empty");
     const LoadedModel m = load_model(args.text("--checkpoint"));
-    if (!m.model->attention) throw UsageError("--checkpoint: this model has no attention (RNNencdec): nothing to draw");
+    if (!m.model->config.has_attention()) throw UsageError("--checkpoint: this model has no attention (RNNencdec): nothing to draw");
     const text::Sentence units = m.source_units(words);
     const PackedWeight packed(m.model->output_weight().value());
     const Translation t = translate_one(m, units, beam, 1, {.packed_output = &packed})[0];

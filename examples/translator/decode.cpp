@@ -68,11 +68,27 @@ void keep_row_blocks(const Tensor& t, const std::vector<std::int32_t>& which, st
         std::copy_n(t.data() + static_cast<std::size_t>(which[p]) * width, width, out.data() + p * width);
 }
 
+// A decoder state's tensors (rows first) copied out of the tape, into `into`, reusing its memory.
+void copy_out(std::span<const Var> from, std::vector<Tensor>& into) {
+    into.resize(from.size());
+    for (std::size_t k = 0; k < from.size(); ++k) {
+        into[k].resize(from[k].shape());
+        std::copy_n(from[k].value().data(), into[k].numel(), into[k].data());
+    }
+}
+
+// The state as constants on the tape, into `out` (its capacity reused from step to step).
+std::vector<Var>& constants(const std::vector<Tensor>& state, std::vector<Var>& out) {
+    out.clear();
+    for (const Tensor& t : state) out.push_back(constant(t));
+    return out;
+}
+
 // The sentences still being decoded, so that a step computes only their rows: position p of the
 // batch holds sentence at[p], its rows p*K .. p*K+K-1 of the decoder's state and previous words (K
 // hypotheses a sentence in beam search, 1 in greedy decoding).
 struct DecodingBatch {
-    DecodingBatch(const RNNSearch::Encoded& encoded, std::size_t sentences, std::size_t rows_per_sentence)
+    DecodingBatch(const TranslationModel::Encoded& encoded, std::size_t sentences, std::size_t rows_per_sentence)
         : enc(encoded), at(sentences), K(rows_per_sentence) {
         for (std::size_t b = 0; b < sentences; ++b) at[b] = b;
     }
@@ -80,13 +96,15 @@ struct DecodingBatch {
     // After a step, `kept` lists the positions still being decoded. Once a quarter of the rows are
     // finished sentences' (each drop copies the others' encoder results, so not after every sentence
     // that ends), or none is left, they are dropped, and `state` and `prev` follow.
-    void keep(const std::vector<std::int32_t>& kept, Tensor& state, std::vector<std::int32_t>& prev) {
+    void keep(const std::vector<std::int32_t>& kept, std::vector<Tensor>& state, std::vector<std::int32_t>& prev) {
         if (kept.size() == at.size() || (!kept.empty() && kept.size() * 4 > at.size() * 3)) return;
         if (!kept.empty()) {
             keep_encoded(kept);
-            Tensor kept_state;
-            keep_row_blocks(state, kept, K, kept_state);
-            state = std::move(kept_state);
+            for (Tensor& t : state) {
+                Tensor kept_rows;
+                keep_row_blocks(t, kept, K, kept_rows);
+                t = std::move(kept_rows);
+            }
         }
         for (std::size_t q = 0; q < kept.size(); ++q) {
             const auto from = static_cast<std::size_t>(kept[q]);
@@ -97,34 +115,42 @@ struct DecodingBatch {
         prev.resize(kept.size() * K);
     }
 
-    RNNSearch::Encoded enc;        // the encoder's results of the sentences at[0..]
-    std::vector<std::size_t> at;   // the sentence at each position
+    TranslationModel::Encoded enc;  // the encoder's results of the sentences at[0..]
+    std::vector<std::size_t> at;    // the sentence at each position
 
 private:
     // The kept sentences' encoder results are copied out of the tape, the scope of the previous copy
     // closed and a new one opened, and they are copied back in: however often sentences are dropped,
     // one such copy is in memory beside the encoder's own (in the caller's scope).
     void keep_encoded(const std::vector<std::int32_t>& kept) {
-        thread_local Tensor annotations, values, keys, valid, fixed;  // reused from drop to drop: no fresh pages
-        Attention::Memory& m = enc.memory;
-        // The attention's values and keys are often the annotations themselves (one copy kept, then).
+        // A memory's values and keys are often the annotations themselves, or each other: one copy kept then.
         auto same = [](const Var& a, const Var& b) { return a.defined() && b.defined() && &a.node() == &b.node(); };
-        const bool values_are_annotations = same(m.values, enc.annotations), keys_are_values = same(m.keys, m.values);
+        struct Kept {
+            Tensor values, keys, valid;
+            bool values_are_annotations, keys_are_values;
+        };
+        std::vector<Kept> memories(enc.memories.size());
+        Tensor annotations, fixed;
         keep_row_blocks(enc.annotations.value(), kept, 1, annotations);
-        if (m.valid.defined()) {
-            if (!values_are_annotations) keep_row_blocks(m.values.value(), kept, 1, values);
-            if (!keys_are_values) keep_row_blocks(m.keys.value(), kept, 1, keys);
-            keep_row_blocks(m.valid.value(), kept, 1, valid);
+        for (std::size_t m = 0; m < memories.size(); ++m) {
+            const Attention::Memory& from = enc.memories[m];
+            Kept& k = memories[m];
+            k.values_are_annotations = same(from.values, enc.annotations);
+            k.keys_are_values = same(from.keys, from.values);
+            if (!k.values_are_annotations) keep_row_blocks(from.values.value(), kept, 1, k.values);
+            if (!k.keys_are_values) keep_row_blocks(from.keys.value(), kept, 1, k.keys);
+            keep_row_blocks(from.valid.value(), kept, 1, k.valid);
         }
         if (enc.fixed.defined()) keep_row_blocks(enc.fixed.value(), kept, K, fixed);
         scope_.reset();
         scope_.emplace();
         enc.batch = kept.size();
         enc.annotations = constant(annotations);
-        if (m.valid.defined()) {
-            m.values = values_are_annotations ? enc.annotations : constant(values);
-            m.keys = keys_are_values ? m.values : constant(keys);
-            m.valid = constant(valid);
+        for (std::size_t m = 0; m < memories.size(); ++m) {
+            Attention::Memory& to = enc.memories[m];
+            to.values = memories[m].values_are_annotations ? enc.annotations : constant(memories[m].values);
+            to.keys = memories[m].keys_are_values ? to.values : constant(memories[m].keys);
+            to.valid = constant(memories[m].valid);
         }
         if (enc.fixed.defined()) enc.fixed = constant(fixed);
         enc.initial = Var();  // decoding has started from it
@@ -136,8 +162,8 @@ private:
 
 // The rows a sentence's K hypotheses start from. The attention's keys and annotations stay one per
 // sentence: attention reads them for all K queries of a sentence (Attention::forward).
-RNNSearch::Encoded repeat_rows(const RNNSearch::Encoded& e, std::size_t k) {
-    RNNSearch::Encoded r = e;
+TranslationModel::Encoded repeat_rows(const TranslationModel::Encoded& e, std::size_t k) {
+    TranslationModel::Encoded r = e;
     r.initial = repeat_rows(e.initial, k);
     r.fixed = repeat_rows(e.fixed, k);
     return r;
@@ -153,7 +179,7 @@ void top_k_log_probs(const float* row, std::size_t n, float log_z, std::size_t k
 }
 
 // The output weight to decode with: the caller's packed one, or one packed here and kept in `own`.
-const PackedWeight& output_weight_for(const RNNSearch& model, const DecodeOptions& options,
+const PackedWeight& output_weight_for(const TranslationModel& model, const DecodeOptions& options,
                                       std::optional<PackedWeight>& own) {
     return options.packed_output ? *options.packed_output : own.emplace(model.output_weight().value());
 }
@@ -162,7 +188,7 @@ const PackedWeight& output_weight_for(const RNNSearch& model, const DecodeOption
 
 std::size_t default_max_len(std::size_t source_len) { return 2 * source_len + 10; }
 
-std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+std::vector<Translation> greedy(const TranslationModel& model, const std::vector<std::vector<std::int32_t>>& sources,
                                 const DecodeOptions& options) {
     std::size_t max_len = options.max_len;
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
@@ -176,17 +202,19 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
             limit[b] = default_max_len(static_cast<std::size_t>(batch.lengths[b]));
             max_len = std::max(max_len, limit[b]);
         }
-    const RNNSearch::Encoded enc = model.encode(batch.ids, B, S, batch.lengths);
+    const TranslationModel::Encoded enc = model.encode(batch.ids, B, S, batch.lengths);
     std::optional<PackedWeight> own;
     const PackedWeight& output_weight = output_weight_for(model, options, own);  // packed once, read every step
     std::vector<Translation> out(B);
     for (std::size_t b = 0; b < B; ++b) {  // room for the longest output up front: no reallocation per word
         out[b].words.reserve(limit[b]);
-        if (model.attention) out[b].attention.values.reserve(limit[b] * S);
+        if (model.config.has_attention()) out[b].attention.values.reserve(limit[b] * S);
     }
     DecodingBatch decoding(enc, B, 1);  // finished sentences are dropped from it
     std::vector<std::int32_t> prev(B, Vocab::kBos);
-    Tensor state = enc.initial.value();  // s_{i-1}, carried from one step's scope to the next
+    std::vector<Tensor> state;  // the decoder's state (s_{i-1}; the Transformer's caches), from one step's scope to the next
+    copy_out(model.initial_state(enc), state);
+    std::vector<Var> vars;      // the state on the tape, during a step
     std::vector<std::int32_t> kept;  // the positions still being decoded after a step
     kept.reserve(B);
     const std::vector<std::size_t>& at = decoding.at;
@@ -194,8 +222,9 @@ std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::v
         kept.clear();
         {
             InferenceMode step_scope;  // a step's values are released at its end: memory of one step, any length
-            RNNSearch::Step st = model.step(decoding.enc, constant(state), prev, &output_weight);
-            std::copy_n(st.state.value().data(), state.numel(), state.data());
+            TranslationModel::DecodeStep st = model.decode_step(decoding.enc, std::move(constants(state, vars)), prev, &output_weight);
+            copy_out(st.state, state);
+            vars = std::move(st.state);
             const Tensor& logits = st.logits.value();
             const std::size_t V = logits.shape()[1];
             for (std::size_t p = 0; p < at.size(); ++p) {
@@ -224,7 +253,7 @@ double ranking_score(double log_prob, std::size_t length, double length_penalty)
     return log_prob / std::pow((5.0 + n) / 6.0, length_penalty);  // GNMT's lp(y)
 }
 
-std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
+std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel& model,
                                                          const std::vector<std::vector<std::int32_t>>& sources,
                                                          std::size_t beam, std::size_t n_best, const DecodeOptions& options) {
     if (n_best < 1 || n_best > std::max<std::size_t>(beam, 1))
@@ -235,7 +264,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
     // hypotheses, which attend to the sentence's one copy of the annotations.
     const Sources batch = pad_sources(sources);
     const std::size_t S = batch.len;
-    const RNNSearch::Encoded enc = repeat_rows(model.encode(batch.ids, B, S, batch.lengths), K);
+    const TranslationModel::Encoded enc = repeat_rows(model.encode(batch.ids, B, S, batch.lengths), K);
     std::optional<PackedWeight> own;
     const PackedWeight& output_weight = output_weight_for(model, options, own);  // packed once, read every step
     struct Hyp {
@@ -253,9 +282,9 @@ std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
         sent[b].limit = options.max_len ? options.max_len : default_max_len(sources[b].size());
         longest = std::max(longest, sent[b].limit);
     }
-    Tensor state = enc.initial.value();  // [B*K, H], carried from one step's scope to the next
-    Tensor next_state = state;
-    const std::size_t H = state.shape()[1];
+    std::vector<Tensor> state, next_state;  // rows [B*K, ...], carried from one step's scope to the next
+    copy_out(model.initial_state(enc), state);
+    std::vector<Var> vars;                  // the state on the tape, during a step
     std::vector<std::int32_t> prev(B * K, Vocab::kBos);
     struct Candidate {
         double score;
@@ -277,10 +306,10 @@ std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
         kept.clear();
         {
             InferenceMode step_scope;  // a step's values are released at its end
-            RNNSearch::Step st = model.step(decoding.enc, constant(state), prev, &output_weight);
+            TranslationModel::DecodeStep st = model.decode_step(decoding.enc, std::move(constants(state, vars)), prev, &output_weight);
             const Tensor& logits = st.logits.value();
             const std::size_t V = logits.shape()[1];
-            std::copy_n(state.data(), state.numel(), next_state.data());
+            copy_out(st.state, next_state);  // every row its own next state; a sentence's then from its parents
             for (std::size_t p = 0; p < at.size(); ++p) {
                 Sentence& s = sent[at[p]];
                 if (s.done) continue;  // waiting to be dropped
@@ -320,14 +349,18 @@ std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
                 }
                 kept.push_back(static_cast<std::int32_t>(p));
                 // The parents' states into rows 0..n-1 of this sentence (the rest keep theirs, unused).
-                for (std::size_t h = 0; h < parents.size(); ++h)
-                    std::copy_n(st.state.value().data() + (p * K + parents[h]) * H, H, next_state.data() + (p * K + h) * H);
+                for (std::size_t k = 0; k < next_state.size(); ++k) {
+                    const std::size_t width = next_state[k].numel() / next_state[k].shape()[0];
+                    for (std::size_t h = 0; h < parents.size(); ++h)
+                        std::copy_n(st.state[k].value().data() + (p * K + parents[h]) * width, width,
+                                    next_state[k].data() + (p * K + h) * width);
+                }
                 for (std::size_t h = 0; h < K; ++h) prev[p * K + h] = h < s.live.size() ? s.live[h].t.words.back() : Vocab::kBos;
             }
+            vars = std::move(st.state);
         }
         std::swap(state, next_state);
         decoding.keep(kept, state, prev);
-        next_state.resize(state.shape());
     }
     std::vector<std::vector<Translation>> out(B);
     for (std::size_t b = 0; b < B; ++b) {
@@ -344,21 +377,21 @@ std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
     return out;
 }
 
-std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+std::vector<Translation> beam_search(const TranslationModel& model, const std::vector<std::vector<std::int32_t>>& sources,
                                      std::size_t beam, const DecodeOptions& options) {
     std::vector<Translation> out;
     for (std::vector<Translation>& best : beam_search_n_best(model, sources, beam, 1, options)) out.push_back(std::move(best[0]));
     return out;
 }
 
-Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
+Translation beam_search(const TranslationModel& model, const std::vector<std::int32_t>& source, std::size_t beam,
                         const DecodeOptions& options) {
     return beam_search(model, std::vector<std::vector<std::int32_t>>{source}, beam, options)[0];
 }
 
-std::vector<viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<text::EncodedPair>& pairs) {
+std::vector<viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<text::EncodedPair>& pairs) {
     std::vector<viz::Matrix> out(pairs.size());
-    if (!model.attention) return out;
+    if (!model.config.has_attention()) return out;
     constexpr std::size_t kChunk = 64;
     for (std::size_t start = 0, end = 0; start < pairs.size(); start = end) {
         InferenceMode inference;  // a chunk's values are released at its end

@@ -50,25 +50,25 @@ struct DecodeOptions {
 double ranking_score(double log_prob, std::size_t length, double length_penalty);
 
 // Greedy decoding of several sentences at once; each source is a list of ids ending in </s>.
-std::vector<Translation> greedy(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+std::vector<Translation> greedy(const TranslationModel& model, const std::vector<std::vector<std::int32_t>>& sources,
                                 const DecodeOptions& options = {});
 
 // Beam search of width `beam` for one sentence; hypotheses are compared by log-probability
 // divided by their length (counting </s>). Width 1 gives exactly the greedy translation.
-Translation beam_search(const RNNSearch& model, const std::vector<std::int32_t>& source, std::size_t beam,
+Translation beam_search(const TranslationModel& model, const std::vector<std::int32_t>& source, std::size_t beam,
                         const DecodeOptions& options = {});
 // The same for several sentences at once (K rows per sentence in one batch: the products are K x B
 // rows tall), each with its own length limit: each sentence gets what it gets alone.
-std::vector<Translation> beam_search(const RNNSearch& model, const std::vector<std::vector<std::int32_t>>& sources,
+std::vector<Translation> beam_search(const TranslationModel& model, const std::vector<std::vector<std::int32_t>>& sources,
                                      std::size_t beam, const DecodeOptions& options = {});
 // The n best hypotheses of each sentence (1 <= n <= beam), best first: `ranked` never increases down
 // a list, and the first is beam_search's translation.
-std::vector<std::vector<Translation>> beam_search_n_best(const RNNSearch& model,
+std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel& model,
                                                          const std::vector<std::vector<std::int32_t>>& sources,
                                                          std::size_t beam, std::size_t n, const DecodeOptions& options = {});
 
 // Teacher-forced attention over each pair's reference: [target words + </s>] x [source ids].
-std::vector<tg::viz::Matrix> forced_attention(const RNNSearch& model, const std::vector<tg::text::EncodedPair>& pairs);
+std::vector<tg::viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<tg::text::EncodedPair>& pairs);
 
 // The alignment read off an attention matrix as the CLI spec defines it: for each target word
 // (not the closing </s>), the source word (not the source's </s>) with the highest weight.

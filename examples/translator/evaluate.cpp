@@ -15,7 +15,7 @@ double Scores::exact_match() const {
 }
 
 
-std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const RNNSearch& model,
+std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const TranslationModel& model,
                                                                     const std::vector<text::EncodedPair>& data,
                                                                     std::size_t beam, const PackedWeight& packed_output,
                                                                     const std::function<bool()>& stop) {
@@ -46,7 +46,7 @@ Evaluator::Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam, std
     e_.bucket = bucket;
     e_.detokenized = m.subwords();
     // Alignments are between words; a subword model attends over pieces (see --words of attention).
-    e_.has_aer = with_gold && m.model->attention != nullptr && !m.subwords();
+    e_.has_aer = with_gold && m.model->config.has_attention() && !m.subwords();
 }
 
 Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, const std::vector<text::Alignment>* gold) {
@@ -54,7 +54,7 @@ Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, co
     // What the model reads and writes: words, or pieces.
     const auto data = text::encode_pairs(to_units(pairs, m_.src_subwords.get(), m_.tgt_subwords.get()), m_.src_vocab, m_.tgt_vocab);
     const auto ids = *translate_all(*m_.model, data, beam_, packed_output_);
-    const bool forced = (e_.has_aer || want_alignments_) && m_.model->attention != nullptr && !m_.subwords();
+    const bool forced = (e_.has_aer || want_alignments_) && m_.model->config.has_attention() && !m_.subwords();
     const std::vector<viz::Matrix> attention = forced ? forced_attention(*m_.model, data) : std::vector<viz::Matrix>{};
     std::vector<text::Alignment> links;  // read off the forced attention, for AER and --out-align alike
     for (std::size_t i = 0; forced && i < pairs.size(); ++i)

@@ -57,7 +57,7 @@ private:
 
 // Greedy decoding (beam 1) or beam search of every source, in batches of similar lengths: the target
 // ids, in data's order. `stop`, polled between batches, ends it early: then nothing (std::nullopt).
-std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const RNNSearch& model,
+std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const TranslationModel& model,
                                                                     const std::vector<tg::text::EncodedPair>& data,
                                                                     std::size_t beam, const tg::PackedWeight& packed_output,
                                                                     const std::function<bool()>& stop = {});

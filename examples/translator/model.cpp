@@ -10,16 +10,28 @@
 #include "autograd/tape.hpp"
 #include "io/files.hpp"
 #include "text/vocab.hpp"
+#include "transformer.hpp"
 
 namespace translator {
 
 using namespace tg;
 
 std::string ModelConfig::str() const {
+    if (is_transformer())
+        return fmt::format("arch transformer\nsrc_vocab {}\ntgt_vocab {}\nmodel_dim {}\nff_dim {}\nlayers {}\nheads {}\n"
+                           "pre_norm {}\ntie_embeddings {}\n",
+                           src_vocab, tgt_vocab, model_dim, ff_dim, layers, heads, pre_norm ? 1 : 0, tie_embeddings ? 1 : 0);
     return fmt::format("arch rnnsearch\nsrc_vocab {}\ntgt_vocab {}\nemb {}\ncell {}\nhidden {}\nencoder_hidden {}\nattention {}\n"
                        "attn {}\nheads {}\ndeep_output {}\ntie_embeddings {}\n",
                        src_vocab, tgt_vocab, emb, cell, hidden, encoder_size(), attention, attn, heads, deep_output,
                        tie_embeddings ? 1 : 0);
+}
+
+std::string ModelConfig::describe() const {
+    if (is_transformer())
+        return fmt::format("Transformer ({} + {} layers, d_model {}, {} heads, d_ff {}, {})", layers, layers, model_dim, heads,
+                           ff_dim, pre_norm ? "pre-norm" : "post-norm");
+    return has_attention() ? fmt::format("RNNsearch ({}) with {} attention", cell, attention) : "RNNencdec (no attention)";
 }
 
 ModelConfig ModelConfig::parse(const std::string& text, const std::string& where) {
@@ -40,8 +52,14 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
                 throw fail(fmt::format("{} '{}' is not a size", key, value));
             return n;
         };
+        auto flag = [&] {
+            if (value != "0" && value != "1") throw fail(fmt::format("{} '{}': 0 or 1", key, value));
+            return value == "1";
+        };
         if (key == "arch") {
-            if (value != "rnnsearch") throw fail(fmt::format("arch '{}': this translator builds rnnsearch", value));
+            if (value != "rnnsearch" && value != "transformer")
+                throw fail(fmt::format("arch '{}': this translator builds rnnsearch and transformer", value));
+            c.arch = value;
         } else if (key == "src_vocab") c.src_vocab = size();
         else if (key == "tgt_vocab") c.tgt_vocab = size();
         else if (key == "emb") c.emb = size();
@@ -54,10 +72,11 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
         else if (key == "attn") c.attn = size();
         else if (key == "heads") c.heads = size();
         else if (key == "deep_output") c.deep_output = size();
-        else if (key == "tie_embeddings") {
-            if (value != "0" && value != "1") throw fail(fmt::format("tie_embeddings '{}': 0 or 1", value));
-            c.tie_embeddings = value == "1";
-        }
+        else if (key == "tie_embeddings") c.tie_embeddings = flag();
+        else if (key == "model_dim") c.model_dim = size();
+        else if (key == "ff_dim") c.ff_dim = size();
+        else if (key == "layers") c.layers = size();
+        else if (key == "pre_norm") c.pre_norm = flag();
         else if (key == "attention") {  // rounds 1 and 2 wrote 1 (additive) or 0 (none)
             c.attention = value == "1" ? "additive" : value == "0" ? "none" : value;
             if (c.attention != "none" && !find_attention_kind(c.attention))
@@ -67,9 +86,40 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
     return c;
 }
 
+// ---------------------------------------------------------------- what every model shares
+
+std::vector<Var> TranslationModel::initial_state(const Encoded& enc) const {
+    return enc.initial.defined() ? std::vector<Var>{enc.initial} : std::vector<Var>{};
+}
+
+void TranslationModel::set_dropout(float p) {
+    if (!(p >= 0.0f && p < 1.0f)) throw Error(fmt::format("dropout {} is outside [0, 1)", p));
+    dropout.p = p;
+}
+
+void TranslationModel::set_label_smoothing(float e) {
+    if (!(e >= 0.0f && e < 1.0f)) throw Error(fmt::format("label smoothing {} is outside [0, 1)", e));
+    label_smoothing_ = e;
+}
+
+// <doc:loss>
+Var TranslationModel::loss(const text::Batch& batch, Generator* dropout_stream) const {
+    const Forward f = forward(batch, dropout_stream);
+    const bool training = is_training() && grad_enabled();
+    return cross_entropy(f.logits, f.targets, text::Vocab::kPad, training ? label_smoothing_ : 0.0f);
+}
+// </doc:loss>
+
+std::unique_ptr<TranslationModel> make_model(const ModelConfig& config, Generator& gen) {
+    if (config.is_transformer()) return std::make_unique<Transformer>(config, gen);
+    return std::make_unique<RNNSearch>(config, gen);
+}
+
+// ---------------------------------------------------------------- RNNsearch
+
 RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
 // <doc:constructor>
-    : config(c),
+    : TranslationModel(c),
       src_embed(c.src_vocab, c.emb, gen, text::Vocab::kPad),
       tgt_embed(c.tgt_vocab, c.emb, gen, text::Vocab::kPad),
       encoder(c.cell == "lstm" ? std::unique_ptr<Recurrent>(std::make_unique<LSTM>(c.emb, c.encoder_size(), gen, Direction::bidirectional))
@@ -96,7 +146,6 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
     } else {
         register_module("output", output);
     }
-    register_module("dropout", dropout);
 }
 // </doc:constructor>
 
@@ -117,23 +166,13 @@ RNNSearch::Encoded RNNSearch::encode(std::span<const std::int32_t> source, std::
         Tensor valid({batch, src_len});
         for (std::size_t b = 0; b < batch; ++b)
             for (std::size_t j = 0; j < src_len; ++j) valid.at({b, j}) = j < static_cast<std::size_t>(lengths[b]) ? 1.0f : 0.0f;
-        e.memory = attention->precompute(e.annotations, constant(valid)); // the keys: U_a h_j + b_a, ...
+        e.memories = {attention->precompute(e.annotations, constant(valid))};  // the keys: U_a h_j + b_a, ...
     } else {
         e.fixed = concat({f_last, b_first}, 1);                         // RNNencdec: c = [f_len ; b_1]
     }
     return e;
 }
 // </doc:encode>
-
-void RNNSearch::set_dropout(float p) {
-    if (!(p >= 0.0f && p < 1.0f)) throw Error(fmt::format("dropout {} is outside [0, 1)", p));
-    dropout.p = p;
-}
-
-void RNNSearch::set_label_smoothing(float e) {
-    if (!(e >= 0.0f && e < 1.0f)) throw Error(fmt::format("label smoothing {} is outside [0, 1)", e));
-    label_smoothing_ = e;
-}
 
 // <doc:output-and-step>
 // <doc:output-logits>
@@ -150,7 +189,7 @@ Var RNNSearch::output_logits(const Var& state, const Var& context, const Var& pr
 RNNSearch::Step RNNSearch::recur(const Encoded& enc, const Var& prev_state, const Var& prev_embedding) const {
     Step s;
     if (attention) {
-        auto [context, weights, heads] = attention->forward(enc.memory, decoder->output(prev_state));  // e_ij, alpha_ij, c_i (Eq. 5-6)
+        auto [context, weights, heads] = attention->forward(enc.memories[0], decoder->output(prev_state));  // e_ij, alpha_ij, c_i (Eq. 5-6)
         s.context = context;
         s.weights = weights;
     } else {
@@ -167,6 +206,13 @@ RNNSearch::Step RNNSearch::step(const Encoded& enc, const Var& prev_state, std::
     Step s = recur(enc, prev_state, y_prev);
     s.logits = output_logits(decoder->output(s.state), s.context, y_prev, nullptr, packed_output);
     return s;
+}
+
+TranslationModel::DecodeStep RNNSearch::decode_step(const Encoded& enc, std::vector<Var> state,
+                                                    std::span<const std::int32_t> prev_words, const PackedWeight* packed_output) const {
+    Step s = step(enc, state.at(0), prev_words, packed_output);
+    state[0] = s.state;
+    return {std::move(state), s.weights, s.logits};
 }
 // </doc:output-and-step>
 
@@ -205,13 +251,5 @@ RNNSearch::Forward RNNSearch::forward(const text::Batch& batch, Generator* dropo
     return f;
 }
 // </doc:forward>
-
-// <doc:loss>
-Var RNNSearch::loss(const text::Batch& batch, Generator* dropout_stream) const {
-    const Forward f = forward(batch, dropout_stream);
-    const bool training = is_training() && grad_enabled();
-    return cross_entropy(f.logits, f.targets, text::Vocab::kPad, training ? label_smoothing_ : 0.0f);
-}
-// </doc:loss>
 
 }  // namespace translator

@@ -34,7 +34,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // The learning-rate decays train() knows (TrainOptions::lr_decay), and the metrics that pick the best.
-bool known_lr_decay(const std::string& name) { return name == "none" || name == "linear"; }
+bool known_lr_decay(const std::string& name) { return name == "none" || name == "linear" || name == "inverse-sqrt"; }
 bool known_metric(const std::string& name) { return name == "loss" || name == "bleu" || name == "chrf"; }
 
 // Where training stands, and the settings that must not change when it resumes.
@@ -105,7 +105,7 @@ struct TrainState {
             if (!known_metric(s.best_by))
                 throw FileError(fmt::format("{}: best_by '{}' is none of loss, bleu, chrf", path.string(), s.best_by));
             if (!known_lr_decay(s.lr_decay))
-                throw FileError(fmt::format("{}: lr_decay '{}' is neither none nor linear", path.string(), s.lr_decay));
+                throw FileError(fmt::format("{}: lr_decay '{}' is not none, linear or inverse-sqrt", path.string(), s.lr_decay));
             return s;
         } catch (const std::logic_error&) {
             throw FileError(fmt::format("{}: a value is not a number", path.string()));
@@ -122,6 +122,13 @@ void check_resume_options(const TrainOptions& o, const TrainState& state, const 
                                      "data and seed (start a new one with a new --out to change it)",
                                      option, *given, option, saved));
     };
+    if (o.arch && *o.arch != c.arch)
+        throw UsageError(fmt::format("--arch {}: the training being resumed is {}; a resumed training keeps its model", *o.arch, c.arch));
+    same("--model-dim", o.model_dim, c.model_dim);
+    same("--ff-dim", o.ff_dim, c.ff_dim);
+    same("--layers", o.layers, c.layers);
+    if (o.pre_norm && !c.pre_norm) throw UsageError("--pre-norm: the training being resumed is post-norm; a resumed training keeps its model");
+    if (c.is_transformer()) same("--heads", o.heads, c.heads);
     same("--emb", o.emb, c.emb);
     same("--hidden", o.hidden, c.hidden);
     if (c.attention == "additive") same("--attn", o.attn, c.attn);
@@ -149,6 +156,30 @@ void check_resume_options(const TrainOptions& o, const TrainState& state, const 
 }
 
 // The attention options of a new model, checked against each other before anything is built.
+// Each architecture's own options, and no other's.
+void check_arch_options(const ModelConfig& c, const TrainOptions& o) {
+    if (c.arch != "rnnsearch" && c.arch != "transformer")
+        throw UsageError(fmt::format("--arch {}: rnnsearch or transformer", c.arch));
+    const bool transformer = c.is_transformer();
+    auto only = [&](const char* option, bool given, bool for_transformer) {
+        if (given && for_transformer != transformer)
+            throw UsageError(fmt::format("{}: an option of {}, not of --arch {} (the Transformer's sizes are --model-dim, "
+                                         "--ff-dim, --layers, --heads; RNNsearch's --emb, --hidden, ...)",
+                                         option, for_transformer ? "--arch transformer" : "RNNsearch", c.arch));
+    };
+    only("--model-dim", o.model_dim.has_value(), true);
+    only("--ff-dim", o.ff_dim.has_value(), true);
+    only("--layers", o.layers.has_value(), true);
+    only("--pre-norm", o.pre_norm, true);
+    only("--emb", o.emb.has_value(), false);
+    only("--hidden", o.hidden.has_value(), false);
+    only("--attn", o.attn.has_value(), false);
+    only("--encoder-hidden", o.encoder_hidden.has_value(), false);
+    only("--deep-output", o.deep_output.has_value(), false);
+    only("--cell", o.cell.has_value(), false);
+    only(o.attention && *o.attention == "none" ? "--no-attention" : "--attention", o.attention.has_value(), false);
+}
+
 void check_attention_options(const ModelConfig& c, const TrainOptions& o) {
     const AttentionKind* kind = find_attention_kind(c.attention);
     if (!kind && c.attention != "none")
@@ -171,6 +202,29 @@ void check_attention_options(const ModelConfig& c, const TrainOptions& o) {
 // fit in this machine's memory is refused before anything is allocated (naming the sizes asked for),
 // instead of failing later with std::bad_alloc or being killed by the kernel.
 void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
+    const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    auto refuse = [&](double n, const std::string& sizes) {
+        const double need = 16 * n;
+        if (have > 0 && need > 0.8 * have)
+            throw UsageError(fmt::format("{}: a model of {:.3g} parameters needs {:.1f} GB for its weights, gradients and "
+                                         "Adam's state; the limit is 80% of this machine's {:.1f} GB of memory ({:.1f} GB)",
+                                         sizes.empty() ? "the model" : sizes, n, need / 1e9, have / 1e9, 0.8 * have / 1e9));
+    };
+    auto given = [](std::initializer_list<std::pair<const char*, std::optional<std::size_t>>> options) {
+        std::string sizes;
+        for (const auto& [option, value] : options)
+            if (value) sizes += fmt::format("{}{} {}", sizes.empty() ? "" : " ", option, *value);
+        return sizes;
+    };
+    if (c.is_transformer()) {  // embeddings, N encoder layers, N decoder layers, the output layer
+        const double D = static_cast<double>(c.model_dim), F = static_cast<double>(c.ff_dim), N = static_cast<double>(c.layers);
+        const double attention = 4 * (D * D + D), ff = 2 * D * F + F + D;
+        const double n = static_cast<double>(c.src_vocab + c.tgt_vocab) * D + N * (attention + ff + 4 * D) +
+                         N * (2 * attention + ff + 6 * D) + 4 * D + (c.tie_embeddings ? 0 : D * static_cast<double>(c.tgt_vocab)) +
+                         static_cast<double>(c.tgt_vocab);
+        refuse(n, given({{"--model-dim", o.model_dim}, {"--ff-dim", o.ff_dim}, {"--layers", o.layers}}));
+        return;
+    }
     const double E = static_cast<double>(c.emb), H = static_cast<double>(c.hidden), He = static_cast<double>(c.encoder_size());
     const double Vs = static_cast<double>(c.src_vocab), Vt = static_cast<double>(c.tgt_vocab);
     const double C = c.attention == "multi_head" ? H : 2 * He;  // the context's size
@@ -181,21 +235,11 @@ void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
     if (c.deep_output) n += (H + C + E) * 2 * static_cast<double>(c.deep_output) + 2 * static_cast<double>(c.deep_output);
     // The attention's own parameters, whatever its score function: counted on one built alone (small
     // beside the rest; only built when the rest fits, so an absurd size is refused without allocating it).
-    const double have = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
     if (c.has_attention() && (have <= 0 || 16 * n <= 0.8 * have)) {
         Generator gen(0);
         n += static_cast<double>(make_attention(c.attention, {c.hidden, 2 * c.encoder_size(), c.attn, c.heads}, gen)->parameter_count());
     }
-    const double need = 16 * n;
-    if (have > 0 && need > 0.8 * have) {
-        std::string sizes;
-        for (const auto& [option, value] : {std::pair{"--emb", o.emb}, std::pair{"--hidden", o.hidden},
-                                            std::pair{"--attn", o.attn}, std::pair{"--deep-output", o.deep_output}})
-            if (value) sizes += fmt::format("{}{} {}", sizes.empty() ? "" : " ", option, *value);
-        throw UsageError(fmt::format("{}: a model of {:.3g} parameters needs {:.1f} GB for its weights, gradients and "
-                                     "Adam's state; the limit is 80% of this machine's {:.1f} GB of memory ({:.1f} GB)",
-                                     sizes.empty() ? "the model" : sizes, n, need / 1e9, have / 1e9, 0.8 * have / 1e9));
-    }
+    refuse(n, given({{"--emb", o.emb}, {"--hidden", o.hidden}, {"--attn", o.attn}, {"--deep-output", o.deep_output}}));
 }
 
 // What resuming checks the --train file against: its size and a hash of its bytes.
@@ -211,13 +255,13 @@ struct Validation {
 // Teacher-forced loss and next-word accuracy over a data set, without recording. Each batch runs in
 // an InferenceMode on the active tape (the training tape, released by the last StepScope): no memory of
 // its own. `stop` is polled between batches: a stop request ends a long validation at once.
-Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>& data, const std::function<bool()>& stop) {
+Validation validate(const TranslationModel& model, const std::vector<text::EncodedPair>& data, const std::function<bool()>& stop) {
     double loss_sum = 0, right = 0, tokens = 0;
     for (const auto& which : text::plan_batches(data, 64, nullptr)) {
         if (stop && stop()) return {false, 0, 0};
         InferenceMode inference;
         const text::Batch batch = text::make_batch(data, which);
-        const RNNSearch::Forward f = model.forward(batch);
+        const TranslationModel::Forward f = model.forward(batch);
         const float loss = cross_entropy(f.logits, f.targets, text::Vocab::kPad).item();
         loss_sum += static_cast<double>(loss) * static_cast<double>(batch.target_tokens);
         tokens += static_cast<double>(batch.target_tokens);
@@ -236,7 +280,7 @@ Validation validate(const RNNSearch& model, const std::vector<text::EncodedPair>
 // Why training stopped on a loss or gradient norm that is not finite: the batch is replayed in
 // anomaly mode to name the first op whose forward or backward made a NaN or Inf. Nothing is saved,
 // so the last good checkpoint stays as it is.
-std::string not_finite_report(float loss, float norm, std::int64_t step, const RNNSearch& model, const text::Batch& batch,
+std::string not_finite_report(float loss, float norm, std::int64_t step, const TranslationModel& model, const text::Batch& batch,
                               Generator dropout_stream, const fs::path& out) {
     std::string culprit = "no single op produced it (the parameters are no longer finite)";
     Tape tape;
@@ -274,7 +318,7 @@ namespace {
 // Everything a training run holds once it is set up.
 struct Run {
     TrainState state;
-    std::unique_ptr<RNNSearch> model;
+    std::unique_ptr<TranslationModel> model;
     text::Vocab src_vocab, tgt_vocab;
     std::shared_ptr<const Subwords> src_subwords, tgt_subwords;
     std::vector<text::EncodedPair> train, valid;
@@ -503,6 +547,12 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         ModelConfig c;  // its sizes are the defaults, unless given
         c.src_vocab = run.src_vocab.size();
         c.tgt_vocab = run.tgt_vocab.size();
+        c.arch = o.arch.value_or(c.arch);
+        check_arch_options(c, o);
+        c.model_dim = o.model_dim.value_or(c.model_dim);
+        c.ff_dim = o.ff_dim.value_or(c.ff_dim);
+        c.layers = o.layers.value_or(c.layers);
+        c.pre_norm = o.pre_norm;
         c.emb = o.emb.value_or(c.emb);
         c.hidden = o.hidden.value_or(c.hidden);
         c.attn = o.attn.value_or(c.attn);
@@ -517,13 +567,15 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         // OpenNMT's bidirectional encoders do.
         const AttentionKind* kind = find_attention_kind(c.attention);
         c.encoder_hidden = o.encoder_hidden.value_or(kind && kind->equal_sizes ? c.hidden / 2 : c.hidden);
-        check_attention_options(c, o);
-        if (c.tie_embeddings && c.deep_output != c.emb)
+        if (!c.is_transformer()) check_attention_options(c, o);
+        if (c.is_transformer() && (c.heads == 0 || c.model_dim % c.heads != 0))
+            throw UsageError(fmt::format("--heads {}: the heads must divide --model-dim {}", c.heads, c.model_dim));
+        if (c.tie_embeddings && !c.is_transformer() && c.deep_output != c.emb)
             throw UsageError(fmt::format("--tie-embeddings: the output layer must read as many features as the target embedding "
                                          "has (--emb {}): add --deep-output {}", c.emb, c.emb));
         check_model_fits(c, o);
         Generator init(state.seed);
-        run.model = std::make_unique<RNNSearch>(c, init);
+        run.model = make_model(c, init);
     }
     run.train = text::encode_pairs(train_pairs, run.src_vocab, run.tgt_vocab);
     run.valid = text::encode_pairs(valid_pairs, run.src_vocab, run.tgt_vocab);
@@ -580,7 +632,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         if (hooks.message) hooks.message(text);
     };
     if (o.lr_decay && !known_lr_decay(*o.lr_decay))  // (for a program's options as for the command line's)
-        throw UsageError(fmt::format("--lr-decay {}: expected none or linear", *o.lr_decay));
+        throw UsageError(fmt::format("--lr-decay {}: expected none, linear or inverse-sqrt", *o.lr_decay));
     if (o.early_stopping && !known_metric(*o.early_stopping))
         throw UsageError(fmt::format("--early-stopping {}: expected loss, bleu or chrf", *o.early_stopping));
     if (o.patience && !o.early_stopping) throw UsageError("--patience: stops training with --early-stopping METRIC; give it too");
@@ -595,11 +647,11 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     if (hooks.setup_phase) hooks.setup_phase("holding the lock");
     Run run = set_up(o, hooks);
     TrainState& state = run.state;
-    RNNSearch& model = *run.model;
+    TranslationModel& model = *run.model;
     Adam opt(model.named_parameters(), {.lr = state.lr});
     if (!run.resume_from.empty()) resume_optimizer(o, run, opt, say);
     say(fmt::format("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}",
-                    model.attention ? fmt::format("RNNsearch ({}) with {} attention", model.config.cell, model.config.attention) : "RNNencdec (no attention)",
+                    model.config.describe(),
                     model.parameter_count(), run.train.size(),
                     run.valid.size(), run.src_vocab.size(), run.tgt_vocab.size()));
 
@@ -689,6 +741,8 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             if (state.lr_decay == "linear") lr *= 1.0 - budget_used(elapsed(), plan.size());
             if (state.step < state.warmup)  // --warmup: from lr / warmup at the first step to lr
                 lr *= static_cast<double>(state.step + 1) / static_cast<double>(state.warmup);
+            else if (state.lr_decay == "inverse-sqrt")  // then down as 1 / sqrt(step): Eq. 3 of Vaswani et al.
+                lr *= std::sqrt(static_cast<double>(std::max<std::int64_t>(state.warmup, 1)) / static_cast<double>(state.step + 1));
             opt.set_lr(lr);
             const float loss_value = train_step(run, opt, batch, out);
             ++state.step;

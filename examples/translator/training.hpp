@@ -46,15 +46,21 @@ struct TrainOptions {
     std::optional<std::string> attention;  // a score function (tg::attention_kinds()), or "none": RNNencdec
     std::optional<std::string> cell;       // "gru" or "lstm"
     bool tie_embeddings = false;           // a new model's output weight is its target embedding (ModelConfig)
+    // The architecture ("rnnsearch" or "transformer") and the Transformer's sizes (ModelConfig).
+    std::optional<std::string> arch;
+    std::optional<std::size_t> model_dim, ff_dim, layers;
+    bool pre_norm = false;
     std::optional<std::size_t> batch, max_len, min_count;
     std::optional<std::uint64_t> seed;
     std::size_t subwords = kTrainDefaults.subwords;  // about this many SentencePiece pieces per language; 0: whole words
 
     // The schedule (clip 0: no clipping; lr_decay "none" or "linear"); may change when resuming
     // (said). Dropout and label smoothing are training settings, not part of the model
-    // (RNNSearch::set_dropout, set_label_smoothing).
+    // (TranslationModel::set_dropout, set_label_smoothing).
     std::optional<double> lr, clip, dropout, label_smoothing;
-    std::optional<std::string> lr_decay;  // "linear": to 0 over the budget
+    // "linear": to 0 over the budget; "inverse-sqrt": lr sqrt(warmup / step) after the warmup, the
+    // Transformer's schedule (Vaswani et al. 2017, Eq. 3, with --lr its peak).
+    std::optional<std::string> lr_decay;
     // The learning rate rises in a straight line from 0 to lr over the first `warmup` steps (then
     // --lr-decay applies): Adam's first steps, with its moments not yet estimated, are the large ones.
     std::optional<std::int64_t> warmup;

@@ -3,7 +3,8 @@
 #   1. the corpus: WordNet's usage examples (English written by its lexicographers) translated by
 #      Apertium (Spanish written by a rule-based system: the model learns to imitate Apertium);
 #   2. RNNsearch trained with SentencePiece subwords for about ten minutes on 2 cores;
-#   3. BLEU on the held-out test split, as sacreBLEU reports it (detokenized, 13a);
+#   3. BLEU on the held-out test split, as sacreBLEU reports it (detokenized, 13a), of the best
+#      checkpoint and of the last three validations' checkpoints averaged (translator average);
 #   4. a few translations with their attention, and heatmaps over words.
 #   usage: examples/translator/real/real.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
@@ -31,7 +32,8 @@ echo "== 2. training RNNsearch on subword units for ${seconds}s on 2 threads"
 # smoothing 0.1 gives beam search better-spread word scores (docs/results.md: the runs that chose this).
 "$translator" train --train "$out/data/train.tsv" --valid "$out/data/valid.tsv" --out "$out/model" \
     --subwords 4000 --emb 128 --hidden 256 --attn 128 --deep-output 256 --dropout 0.2 --label-smoothing 0.1 \
-    --epochs 1000 --time-limit "$seconds" --threads 2 --force  # (a model of an earlier make real is replaced)
+    --epochs 1000 --time-limit "$seconds" --threads 2 --force \
+    --valid-every 1000 --keep-last 3  # (a model of an earlier make real is replaced)
 
 echo "== 3. BLEU on the test split (sentences never seen in training; detokenized, 13a as sacreBLEU)"
 for beam in 1 5; do
@@ -39,6 +41,16 @@ for beam in 1 5; do
     "$translator" eval --checkpoint "$out/model" --data "$out/data/test.tsv" --threads 2 --beam $beam \
         --out-hyp "$out/test.beam$beam.hyp" | grep -E '^(length|all)'
     echo "   ($([ $beam = 1 ] && echo greedy || echo "beam $beam"): $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s)"
+done
+
+echo "== 3b. the last three validations' checkpoints, averaged (checkpoint averaging)"
+last3=$(ls -d "$out"/model.step-* | sort -t- -k2 -n | tail -n 3)
+# shellcheck disable=SC2086
+"$translator" average $last3 --out "$out/model-averaged" > /dev/null
+echo "   averaged: $(echo $last3 | xargs -n1 basename | tr '\n' ' ')"
+for beam in 1 5; do
+    "$translator" eval --checkpoint "$out/model-averaged" --data "$out/data/test.tsv" --threads 2 --beam $beam \
+        --out-hyp "$out/test-averaged.beam$beam.hyp" | grep -E '^all' | sed "s/^/   ($([ $beam = 1 ] && echo greedy || echo "beam $beam")) /"
 done
 
 echo "== 4. translations, and where the model looked (over words: each word's pieces merged)"
