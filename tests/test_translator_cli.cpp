@@ -289,3 +289,32 @@ TEST_CASE("CLI: average of checkpoints: the mean of every parameter; only checkp
     CHECK_RUN(run("average " + t.model + " --out " + w / "bad"), 2, "two or more");
     CHECK_RUN(run("average " + t.model + " " + w / "b" + " --out " + t.model), 2, "--out");  // never over an input
 }
+
+TEST_CASE("CLI: the Transformer, trained, evaluated, translated and drawn like RNNsearch; its options its own") {
+    Trained& t = trained();
+    Workdir w;
+    const std::string model = w / "tf";
+    CHECK_RUN(run("train " + t.data + "--arch transformer --model-dim 8 --ff-dim 16 --heads 2 --layers 2 --batch 16 --epochs 1 "
+                  "--warmup 10 --lr-decay inverse-sqrt --out " + model),
+              0, "Transformer (2 + 2 layers, d_model 8, 2 heads, d_ff 16, post-norm)");
+    CHECK(tg::read_text(fs::path(model) / "config.txt").find("arch transformer\n") != std::string::npos);
+    // eval with gold alignments: AER of the default view, and of the best single head
+    CHECK_RUN(run("eval --checkpoint " + model + " --data " + t.w / "valid.tsv" + " --align " + t.w / "valid.align"), 0, "AER",
+              "the best single head: layer ");
+    CHECK_RUN(run("eval --json --checkpoint " + model + " --data " + t.w / "valid.tsv" + " --align " + t.w / "valid.align"), 0,
+              "\"aer_best_head\": {\"layer\": ");
+    // beam search, n-best and a drawing of one layer's one head
+    CHECK_RUN(run("translate --checkpoint " + model + " --beam 3 --n-best 2", "a b c\n"), 0, "0 ||| ");
+    CHECK_RUN(run("translate --checkpoint " + model + " --show-attention --layer 1 --head 2", "a b c\n"), 0,
+              "layer 1 of 2, head 2 of 2");
+    CHECK_RUN(run("attention --checkpoint " + model + " --source \"a b c\" --layer 2 --svg " + w / "h.svg"), 0, "wrote");
+    CHECK(tg::read_text(w / "h.svg").find("layer 2, heads averaged") != std::string::npos);
+    // what does not fit is refused, naming the option
+    CHECK_RUN(run("translate --checkpoint " + model + " --show-attention --layer 3", "a b\n"), 2, "--layer", "3");
+    CHECK_RUN(run("attention --checkpoint " + t.model + " --source \"a b\" --head 1 --svg " + w / "r.svg"), 2, "--head",
+              "RNNsearch");
+    CHECK_RUN(run("train " + t.data + "--arch transformer --hidden 8 --out " + w / "x"), 2, "--hidden", "--arch transformer");
+    CHECK_RUN(run("train " + t.data + "--layers 2 --out " + w / "y"), 2, "--layers", "--arch transformer");
+    CHECK_RUN(run("train " + t.data + "--arch transformer --model-dim 10 --heads 4 --out " + w / "z"), 2, "--heads 4", "--model-dim 10");
+    CHECK_RUN(run("train " + t.data + "--arch lstm --out " + w / "v"), 2, "--arch lstm");
+}

@@ -134,9 +134,13 @@ int cmd_eval(const Argv& argv) {
                                      5 * b + 1, 5 * b + 5, 5 * b + 1, 5 * b + 5, json(s, with_aer));
         // what was measured, in sacreBLEU's signature format
         const char* tokenize = e.detokenized ? "13a" : "none";
-        fmt::print("{{{}, \"bleu_tokenize\": \"{}\", \"bleu_signature\": \"nrefs:1|case:mixed|eff:no|tok:{}|smooth:none\", "
+        std::string best;
+        if (const auto* h = e.best_head())
+            best = fmt::format("\"aer_best_head\": {{\"layer\": {}, \"head\": {}, \"aer\": {:.6f}}}, ", h->first.layer + 1,
+                               h->first.head + 1, h->second.aer());
+        fmt::print("{{{}, {}\"bleu_tokenize\": \"{}\", \"bleu_signature\": \"nrefs:1|case:mixed|eff:no|tok:{}|smooth:none\", "
                    "\"chrf_signature\": \"{}\", \"beam\": {}, \"by_length\": [{}]}}\n",
-                   json(e.all, with_aer), tokenize, tokenize, text::kChrfSignature, beam, by_length);
+                   json(e.all, with_aer), best, tokenize, tokenize, text::kChrfSignature, beam, by_length);
         return 0;
     }
     auto print_row = [&](const std::string& label, const Scores& s) {
@@ -148,6 +152,9 @@ int cmd_eval(const Argv& argv) {
     fmt::print("{:<10} {:>9} {:>12} {:>8} {:>8}{}\n", "length", "sentences", "exact match", "BLEU", "chrF2", with_aer ? "      AER" : "");
     for (const auto& [b, s] : e.by_length) print_row(fmt::format("{}-{}", 5 * b + 1, 5 * b + 5), s);
     print_row("all", e.all);
+    if (const auto* h = e.best_head())
+        fmt::print("AER above: the last layer's cross-attention, its {} heads averaged; the best single head: layer {} head {}, "
+                   "AER {:.4f}\n", m.model->config.heads, h->first.layer + 1, h->first.head + 1, h->second.aer());
     return 0;
 }
 

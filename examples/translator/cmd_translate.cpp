@@ -30,6 +30,36 @@ std::vector<Translation> translate_one(const LoadedModel& m, const text::Sentenc
     return greedy(*m.model, {ids}, options);
 }
 
+// --layer N --head H: which of the Transformer's attentions to draw (1-based; no --head: the layer's
+// heads averaged). Neither given: the default view (decoding's own weights).
+const OptionSpec kLayerOption{"--layer", "N", "the Transformer: draw layer N's cross-attention (default: the last)", ""};
+const OptionSpec kHeadOption{"--head", "H", "the Transformer: draw head H alone (default: the heads averaged)", ""};
+
+AttentionView view_option(const Args& args, const ModelConfig& c) {
+    AttentionView v;
+    if (!args.given("--layer") && !args.given("--head")) return v;
+    if (!c.is_transformer())
+        throw UsageError(fmt::format("{}: chooses among the Transformer's attentions; this model ({}) has one",
+                                     args.given("--layer") ? "--layer" : "--head", c.describe()));
+    if (args.given("--layer")) v.layer = static_cast<int>(args.integer("--layer", 1, static_cast<long long>(c.layers))) - 1;
+    if (args.given("--head")) v.head = static_cast<int>(args.integer("--head", 1, static_cast<long long>(c.heads))) - 1;
+    return v;
+}
+
+// The translation's attention as `view` sees it: the model reads the translation as a reference
+// (forced decoding gives exactly the weights decoding saw, for every layer and head).
+Translation in_view(const LoadedModel& m, const text::Sentence& units, Translation t, const AttentionView& view) {
+    if (view.is_default()) return t;
+    const std::vector<text::EncodedPair> pair{{m.src_vocab.encode(units, true), t.words}};
+    viz::Matrix w = forced_attention(*m.model, pair, view)[0];
+    if (!t.finished) {  // cut by the length limit: no row for </s>
+        --w.rows;
+        w.values.resize(w.rows * w.cols);
+    }
+    t.attention = std::move(w);
+    return t;
+}
+
 // An attention matrix with its labels: rows are what was written (and </s>), columns what was read
 // (and </s>); for a subword model, pieces, or with `words` the pieces merged into words: a word's
 // columns are added up (the attention it received) and its rows averaged (each row still sums to 1).
@@ -106,6 +136,8 @@ int cmd_translate(const Argv& argv) {
                {"--alignment", "hard|soft", "print each translation's alignment after it, 'translation ||| alignment' (Marian's)", ""},
                {"--show-attention", "", "also draw each sentence's attention matrix", ""},
                {"--words", "", "with --show-attention and a subword model: merge each word's pieces", ""},
+               kLayerOption,
+               kHeadOption,
                kMaxWordsOption,
                kThreadsOption},
               argv);
@@ -126,6 +158,8 @@ int cmd_translate(const Argv& argv) {
     const LoadedModel m = load_model(args.text("--checkpoint"));
     const bool show = args.flag("--show-attention");
     if (show && !m.model->config.has_attention()) throw UsageError("--show-attention: this checkpoint has no attention (RNNencdec)");
+    const AttentionView view = view_option(args, m.model->config);
+    if (!view.is_default() && !show) throw UsageError(fmt::format("{}: with --show-attention", args.given("--layer") ? "--layer" : "--head"));
     if (!alignment.empty() && !m.model->config.has_attention()) throw UsageError("--alignment: this checkpoint has no attention (RNNencdec)");
     const PackedWeight packed(m.model->output_weight().value());
     options.packed_output = &packed;
@@ -151,7 +185,10 @@ int cmd_translate(const Argv& argv) {
             fmt::print("{}\n", out);
         }
         if (show) {
-            const Labelled l = labelled(m, units, t, args.flag("--words"));
+            const Labelled l = labelled(m, units, in_view(m, units, t, view), args.flag("--words"));
+            if (!view.is_default())
+                fmt::print("layer {} of {}, {}\n", view.layer + 1, m.model->config.layers,
+                           view.head < 0 ? "the heads averaged" : fmt::format("head {} of {}", view.head + 1, m.model->config.heads));
             fmt::print("{}\n", viz::terminal_heatmap(l.attention, l.cols, l.rows, ::isatty(STDOUT_FILENO) != 0));
         }
         if (std::fflush(stdout) != 0)  // a full disk or a closed pipe: stop now, with status 1
@@ -166,6 +203,8 @@ int cmd_attention(const Argv& argv) {
                {"--source", "SENTENCE", "the sentence to translate, words separated by spaces", "", true},
                {"--svg", "OUT.svg", "the alignment matrix as an SVG picture", "", true},
                {"--csv", "OUT.csv", "the weights as CSV: a row per target word, a column per source word", ""},
+               kLayerOption,
+               kHeadOption,
                {"--words", "", "for a subword model: merge each word's pieces (columns added, rows averaged)", ""},
                kBeamOption},
               argv);
@@ -184,11 +223,14 @@ int cmd_attention(const Argv& argv) {
     const text::Sentence units = m.source_units(words);
     const PackedWeight packed(m.model->output_weight().value());
     const Translation t = translate_one(m, units, beam, 1, {.packed_output = &packed})[0];
-    const Labelled l = labelled(m, units, t, args.flag("--words"));
+    const AttentionView view = view_option(args, m.model->config);
+    const Labelled l = labelled(m, units, in_view(m, units, t, view), args.flag("--words"));
     const auto& [attention, rows, cols] = l;
     const std::string translation = m.target_text(t.words);
+    const std::string which = view.is_default() ? "" : fmt::format(" (layer {}, {})", view.layer + 1,
+                                                                    view.head < 0 ? "heads averaged" : fmt::format("head {}", view.head + 1));
     write_file_atomically(args.text("--svg"),
-                          viz::svg_heatmap(attention, cols, rows, text::join_words(words) + "\n→ " + translation));
+                          viz::svg_heatmap(attention, cols, rows, text::join_words(words) + "\n→ " + translation + which));
     if (args.given("--csv")) {
         auto quote = [](const std::string& s) {  // RFC 4180: quoted, a quote inside doubled
             std::string q = "\"";

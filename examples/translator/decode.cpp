@@ -389,9 +389,25 @@ Translation beam_search(const TranslationModel& model, const std::vector<std::in
     return beam_search(model, std::vector<std::vector<std::int32_t>>{source}, beam, options)[0];
 }
 
-std::vector<viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<text::EncodedPair>& pairs) {
+std::vector<AttentionView> attention_heads(const ModelConfig& config) {
+    std::vector<AttentionView> views;
+    if (!config.is_transformer()) return views;
+    for (std::size_t l = 0; l < config.layers; ++l)
+        for (std::size_t h = 0; h < config.heads; ++h) views.push_back({static_cast<int>(l), static_cast<int>(h)});
+    return views;
+}
+
+std::vector<viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<text::EncodedPair>& pairs,
+                                          const AttentionView& view) {
     std::vector<viz::Matrix> out(pairs.size());
-    if (!model.config.has_attention()) return out;
+    const ModelConfig& c = model.config;
+    if (!view.is_default()) {
+        if (!c.is_transformer()) throw Error("attention: --layer and --head choose among the Transformer's attentions; this model has one");
+        if (view.layer >= static_cast<int>(c.layers) || view.layer < -1 || view.head >= static_cast<int>(c.heads) || view.head < -1)
+            throw Error(fmt::format("attention: layer {} head {}: the model has layers 1-{} and heads 1-{}", view.layer + 1,
+                                    view.head + 1, c.layers, c.heads));
+    }
+    if (!c.has_attention()) return out;
     constexpr std::size_t kChunk = 64;
     for (std::size_t start = 0, end = 0; start < pairs.size(); start = end) {
         InferenceMode inference;  // a chunk's values are released at its end
@@ -405,7 +421,13 @@ std::vector<viz::Matrix> forced_attention(const TranslationModel& model, const s
             }
         }
         const text::Batch batch = text::make_batch(pairs, which);
-        const Tensor& w = model.forward(batch).weights.value();  // [B, T, S]
+        const TranslationModel::Forward f = model.forward(batch);
+        Var chosen = f.weights;  // [B, T, S]
+        if (!view.is_default()) {  // a layer's heads [B*T, h, S]: their mean, or one
+            const Var& heads = f.layer_weights[view.layer < 0 ? f.layer_weights.size() - 1 : static_cast<std::size_t>(view.layer)];
+            chosen = view.head < 0 ? mean(heads, 1) : select(heads, 1, static_cast<std::size_t>(view.head));
+        }
+        const Tensor& w = chosen.value();  // [B, T, S] (or [B*T, S]: the same floats)
         for (std::size_t k = 0; k < batch.size; ++k) {
             const std::size_t rows = pairs[which[k]].target.size() + 1, cols = pairs[which[k]].source.size();
             for (std::size_t t = 0; t < rows; ++t)

@@ -67,8 +67,21 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                                                          const std::vector<std::vector<std::int32_t>>& sources,
                                                          std::size_t beam, std::size_t n, const DecodeOptions& options = {});
 
-// Teacher-forced attention over each pair's reference: [target words + </s>] x [source ids].
-std::vector<tg::viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<tg::text::EncodedPair>& pairs);
+// Which attention to read of a model with several (the Transformer: a cross-attention per layer, each
+// of several heads). The default is what decoding reports: RNNsearch's one attention, the
+// Transformer's last layer with its heads averaged.
+struct AttentionView {
+    int layer = -1;  // 0-based; -1: the last
+    int head = -1;   // 0-based; -1: the heads' mean
+    bool is_default() const { return layer == -1 && head == -1; }
+};
+// The views a model has besides the default: one per layer and head (none for RNNsearch).
+std::vector<AttentionView> attention_heads(const ModelConfig& config);
+
+// Teacher-forced attention over each pair's reference: [target words + </s>] x [source ids]. A view
+// other than the default is refused (tg::Error) for a model that has no such layer or head.
+std::vector<tg::viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<tg::text::EncodedPair>& pairs,
+                                              const AttentionView& view = {});
 
 // The alignment read off an attention matrix as the CLI spec defines it: for each target word
 // (not the closing </s>), the source word (not the source's </s>) with the highest weight.

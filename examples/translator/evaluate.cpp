@@ -47,6 +47,15 @@ Evaluator::Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam, std
     e_.detokenized = m.subwords();
     // Alignments are between words; a subword model attends over pieces (see --words of attention).
     e_.has_aer = with_gold && m.model->config.has_attention() && !m.subwords();
+    if (e_.has_aer)
+        for (const AttentionView& v : attention_heads(m.model->config)) e_.heads.push_back({v, {}});
+}
+
+const std::pair<AttentionView, text::AlignmentScore>* Evaluation::best_head() const {
+    const std::pair<AttentionView, text::AlignmentScore>* best = nullptr;
+    for (const auto& h : heads)
+        if (!best || h.second.aer() < best->second.aer()) best = &h;
+    return best;
 }
 
 Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, const std::vector<text::Alignment>* gold) {
@@ -72,6 +81,11 @@ Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, co
             s->chrf_stats.add(out.hyps.back(), reference);
             if (e_.has_aer) s->alignment.add(links[i], (*gold)[i]);
         }
+    }
+    for (auto& [view, score] : e_.heads) {  // each head alone, read off as the default view is
+        const std::vector<viz::Matrix> head = forced_attention(*m_.model, data, view);
+        for (std::size_t i = 0; i < pairs.size(); ++i)
+            score.add(alignment_from_attention(head[i], pairs[i].source.size(), pairs[i].target.size()), (*gold)[i]);
     }
     if (want_alignments_) out.alignments = std::move(links);
     return out;

@@ -8,6 +8,7 @@
 
 #include "kernels/packed.hpp"
 #include "checkpoint.hpp"
+#include "decode.hpp"
 #include "text/corpus.hpp"
 #include "text/metrics.hpp"
 
@@ -31,6 +32,10 @@ struct Evaluation {
     bool detokenized = false;                      // a subword model: BLEU on text, 13a-tokenized
     std::vector<std::string> hyps;                 // every translation as text, in file order
     std::vector<tg::text::Alignment> alignments;   // with want_alignments: the forced-decoding links scored by AER
+    // With gold alignments, a model of several attentions (the Transformer): the AER of each layer's
+    // each head alone (attention_heads()), over all the sentences. `all.alignment` is the default view's.
+    std::vector<std::pair<AttentionView, tg::text::AlignmentScore>> heads;
+    const std::pair<AttentionView, tg::text::AlignmentScore>* best_head() const;  // lowest AER; null if none
 };
 
 // Scoring chunk by chunk: `translator eval` reads its file a chunk at a time, so a file of any length is
