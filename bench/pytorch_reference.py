@@ -10,6 +10,14 @@ same JSON keys. Needs Debian's python3-torch.
 SplitMix64 generator), padded sources packed for the encoder and masked in attention, as a PyTorch
 user would train on real data.
 
+  bench/pytorch_reference.py --arch transformer --model-dim 64 --ff-dim 256 --layers 2 --heads 4 ...
+
+--arch transformer: the Transformer as a PyTorch user builds it (nn.TransformerEncoder and
+nn.TransformerDecoder of nn.Transformer*Layer, batch_first, post-norm, dropout off), sinusoidal
+positions, embeddings scaled by sqrt(d). PyTorch's decoder layers keep no cache of keys and values, so
+greedy decoding and beam search here cache them as tapegrad does, through the layers' own weights
+(Transformer.step): the same work per word in both.
+
   bench/pytorch_reference.py --train-file train.tsv --seconds 45 [--epochs N] [--emb ..]
 
 --train-file: trains on a translator TSV file (source TAB target, space-separated words) with the
@@ -123,6 +131,100 @@ class RNNSearch(nn.Module):
         return scores, history
 
 
+class Transformer(nn.Module):
+    def __init__(self, vocab, d, ff, layers, heads):
+        super().__init__()
+        self.d, self.heads = d, heads
+        self.src_embed = nn.Embedding(vocab, d, padding_idx=PAD)
+        self.tgt_embed = nn.Embedding(vocab, d, padding_idx=PAD)
+        enc = nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, batch_first=True)
+        dec = nn.TransformerDecoderLayer(d, heads, ff, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(enc, layers, enable_nested_tensor=False)
+        self.decoder = nn.TransformerDecoder(dec, layers)
+        self.output = nn.Linear(d, vocab)
+        position = torch.arange(1000).unsqueeze(1)
+        angle = position / torch.pow(10000.0, torch.arange(0, d, 2) / d)
+        self.pe = torch.zeros(1000, d)
+        self.pe[:, 0::2], self.pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+
+    def embed(self, table, ids, first=0):
+        return table(ids) * self.d ** 0.5 + self.pe[first:first + ids.shape[1]]
+
+    def encode(self, src, lengths=None):
+        self.pad_mask = src == PAD if lengths is not None else None
+        return self.encoder(self.embed(self.src_embed, src), src_key_padding_mask=self.pad_mask)
+
+    def loss(self, src, dec_in, dec_out, lengths=None):
+        memory = self.encode(src, lengths)
+        T = dec_in.shape[1]
+        causal = torch.triu(torch.full((T, T), float("-inf")), diagonal=1)
+        z = self.decoder(self.embed(self.tgt_embed, dec_in), memory, tgt_mask=causal, memory_key_padding_mask=self.pad_mask)
+        logits = self.output(z)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), dec_out.reshape(-1), ignore_index=PAD)
+
+    def split(self, t):  # [B, T, d] -> [B, h, T, d / h]
+        B, T, _ = t.shape
+        return t.view(B, T, self.heads, -1).transpose(1, 2)
+
+    def attend(self, q, k, v, pad_mask=None):  # Eq. 1 per head, then the heads side by side
+        e = (q @ k.transpose(-1, -2)) / (q.shape[-1] ** 0.5)
+        if pad_mask is not None:
+            e = e.masked_fill(pad_mask[:, None, None, :], float("-inf"))
+        out = torch.softmax(e, -1) @ v
+        return out.transpose(1, 2).reshape(q.shape[0], q.shape[2], -1)
+
+    def start(self, memory):
+        """Each layer's cross-attention keys and values, once per batch; empty self-attention caches."""
+        kv = []
+        for layer in self.decoder.layers:
+            w, b = layer.multihead_attn.in_proj_weight[self.d:], layer.multihead_attn.in_proj_bias[self.d:]
+            k, v = F.linear(memory, w, b).chunk(2, -1)
+            kv.append((self.split(k), self.split(v)))
+        return kv, [None] * len(self.decoder.layers)
+
+    def step(self, cross_kv, cache, prev, i, pad_mask):
+        """One word through every decoder layer (post-norm), appending its keys and values to the cache."""
+        x = self.embed(self.tgt_embed, prev.unsqueeze(1), i)
+        for n, layer in enumerate(self.decoder.layers):
+            sa = layer.self_attn
+            q, k, v = (self.split(t) for t in F.linear(x, sa.in_proj_weight, sa.in_proj_bias).chunk(3, -1))
+            if cache[n] is not None:
+                k, v = torch.cat([cache[n][0], k], 2), torch.cat([cache[n][1], v], 2)
+            cache[n] = (k, v)
+            x = layer.norm1(x + sa.out_proj(self.attend(q, k, v)))
+            ca = layer.multihead_attn
+            q = self.split(F.linear(x, ca.in_proj_weight[:self.d], ca.in_proj_bias[:self.d]))
+            x = layer.norm2(x + ca.out_proj(self.attend(q, *cross_kv[n], pad_mask)))
+            x = layer.norm3(x + layer.linear2(F.relu(layer.linear1(x))))
+        return self.output(x.squeeze(1))
+
+    @torch.no_grad()
+    def greedy(self, src, steps, lengths=None):
+        cross_kv, cache = self.start(self.encode(src, lengths))
+        prev = torch.full((src.shape[0],), BOS, dtype=torch.long)
+        for i in range(steps):
+            prev = self.step(cross_kv, cache, prev, i, self.pad_mask).argmax(1)
+
+    @torch.no_grad()
+    def beam(self, src, steps, k, lengths=None):
+        B = src.shape[0]
+        memory = self.encode(src, lengths)
+        cross_kv, cache = self.start(memory.repeat_interleave(k, 0))
+        pad_mask = None if self.pad_mask is None else self.pad_mask.repeat_interleave(k, 0)
+        scores = torch.full((B, k), float("-inf"))
+        scores[:, 0] = 0.0
+        prev = torch.full((B * k,), BOS, dtype=torch.long)
+        offsets = (torch.arange(B) * k).unsqueeze(1)
+        for i in range(steps):
+            log_p = torch.log_softmax(self.step(cross_kv, cache, prev, i, pad_mask), 1).view(B, k, -1)
+            V = log_p.shape[2]
+            scores, idx = (scores.unsqueeze(2) + log_p).view(B, -1).topk(k, 1)
+            parent = (idx // V + offsets).view(-1)
+            prev = (idx % V).view(-1)
+            cache = [(kk[parent], vv[parent]) for kk, vv in cache]
+        return scores
+
+
 MASK64 = (1 << 64) - 1
 
 
@@ -234,8 +336,10 @@ def current_rss_mb():
 def main():
     p = argparse.ArgumentParser()
     for name, default in (("batch", 32), ("emb", 64), ("hidden", 128), ("attn", 128), ("vocab", 40), ("src-len", 20),
-                          ("tgt-len", 20), ("steps", 50), ("threads", 1), ("beam", 1)):
+                          ("tgt-len", 20), ("steps", 50), ("threads", 1), ("beam", 1), ("model-dim", 64),
+                          ("ff-dim", 256), ("layers", 2), ("heads", 4)):
         p.add_argument("--" + name, type=int, default=default)
+    p.add_argument("--arch", default="rnnsearch", choices=("rnnsearch", "transformer"))
     p.add_argument("--no-attention", action="store_true")
     p.add_argument("--decode", action="store_true")
     p.add_argument("--vary-lengths", action="store_true")
@@ -248,7 +352,10 @@ def main():
         return
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    model = RNNSearch(a.vocab, a.emb, a.hidden, a.attn, not a.no_attention)
+    if a.arch == "transformer":
+        model = Transformer(a.vocab, a.model_dim, a.ff_dim, a.layers, a.heads)
+    else:
+        model = RNNSearch(a.vocab, a.emb, a.hidden, a.attn, not a.no_attention)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     src = torch.randint(4, a.vocab, (a.batch, a.src_len))
     src[:, -1] = EOS
@@ -295,7 +402,7 @@ def main():
     cpu_s = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
     med = statistics.median(times)
     print(json.dumps({
-        "framework": "pytorch " + torch.__version__, "mode": "decode" if a.decode else "train", "batch": a.batch,
+        "framework": "pytorch " + torch.__version__, "mode": "decode" if a.decode else "train", "arch": a.arch, "batch": a.batch,
         "emb": a.emb, "hidden": a.hidden, "attn": a.attn, "vocab": a.vocab, "src_len": a.src_len, "tgt_len": a.tgt_len,
         "threads": a.threads, "attention": not a.no_attention, "steps": a.steps,
         "median_ms": round(med, 3), "min_ms": round(min(times), 3),

@@ -239,7 +239,10 @@ int main(int argc, char** argv) {
                    {"--vary-lengths", "", "sentences of 1-30 words in batches of varying shapes, as in real training (no limit_ms)", ""},
                    {"--deep-output", "N", "a maxout layer of N units before the softmax (make real: 256; 0: none)", "0"},
                    {"--dropout", "P", "training: dropout on the embeddings and the output layer's input (make real: 0.2)", "0"},
-                   {"--label-smoothing", "E", "training: label smoothing of the loss (make real: 0.1)", "0"}},
+                   {"--label-smoothing", "E", "training: label smoothing of the loss (make real: 0.1)", "0"},
+                   {"--arch", "rnnsearch|transformer", "the model (transformer: --model-dim, --ff-dim, --layers, --heads)", "rnnsearch"},
+                   {"--model-dim", "N", "transformer: d_model", "64"}, {"--ff-dim", "N", "transformer: d_ff", "256"},
+                   {"--layers", "N", "transformer: encoder and decoder layers each", "2"}, {"--heads", "N", "transformer: heads", "4"}},
                   Argv(argv + 1, argv + argc));
         const auto B = static_cast<std::size_t>(args.integer("--batch", 1, 4096));
         const auto V = static_cast<std::size_t>(args.integer("--vocab", 5, 1000000));
@@ -259,8 +262,15 @@ int main(int argc, char** argv) {
         c.attn = static_cast<std::size_t>(args.integer("--attn", 1, 100000));
         c.attention = args.flag("--no-attention") ? "none" : "additive";
         c.deep_output = static_cast<std::size_t>(args.integer("--deep-output", 0, 100000));
+        c.arch = args.text("--arch");
+        if (c.arch != "rnnsearch" && c.arch != "transformer") throw UsageError(fmt::format("--arch {}: rnnsearch or transformer", c.arch));
+        c.model_dim = static_cast<std::size_t>(args.integer("--model-dim", 1, 100000));
+        c.ff_dim = static_cast<std::size_t>(args.integer("--ff-dim", 1, 1000000));
+        c.layers = static_cast<std::size_t>(args.integer("--layers", 1, 64));
+        c.heads = static_cast<std::size_t>(args.integer("--heads", 1, 1024));
         Generator gen(1);
-        RNNSearch model(c, gen);
+        const std::unique_ptr<TranslationModel> built = make_model(c, gen);
+        TranslationModel& model = *built;
         model.set_dropout(static_cast<float>(args.number("--dropout", 0.0, 0.99)));
         model.set_label_smoothing(static_cast<float>(args.number("--label-smoothing", 0.0, 1.0)));
         Adam opt(model.named_parameters(), {.lr = 1e-3});
@@ -390,7 +400,7 @@ int main(int argc, char** argv) {
         getrusage(RUSAGE_SELF, &usage);
         const double med = median(times), limit = median(limits), over_limit = limit > 0 ? med / limit : 0;
         const double hw_limit = hardware_limit_ms(calls, machine);
-        fmt::print("{{\"framework\": \"tapegrad\", \"mode\": \"{}\", \"batch\": {}, \"emb\": {}, \"hidden\": {}, \"attn\": {}, "
+        fmt::print("{{\"framework\": \"tapegrad\", \"mode\": \"{}\", \"arch\": \"{}\", \"batch\": {}, \"emb\": {}, \"hidden\": {}, \"attn\": {}, "
                    "\"vocab\": {}, \"src_len\": {}, \"tgt_len\": {}, \"threads\": {}, \"attention\": {}, \"steps\": {}, "
                    "\"median_ms\": {:.3f}, \"min_ms\": {:.3f}, \"tgt_tokens_per_s\": {:.0f}, \"peak_rss_mb\": {:.1f}, "
                    "\"allocs_per_step\": {:.1f}, \"limit_ms\": {:.3f}, \"median_over_limit\": {:.2f}, \"gemms_per_step\": {}, "
@@ -398,7 +408,7 @@ int main(int argc, char** argv) {
                    "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}, "
                    "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}, "
                    "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}, \"cpu_over_wall\": {:.2f}, \"products\": \"{}\"}}\n",
-                   decode ? "decode" : "train", B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.has_attention(), steps, med,
+                   decode ? "decode" : "train", c.arch, B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.has_attention(), steps, med,
                    *std::min_element(times.begin(), times.end()), vary ? static_cast<double>(tokens_done) / run_s : static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, over_limit,
                    calls.size(), flops / 1e9, median(forward_t), median(forward_limit), median(backward_t), median(backward_limit),

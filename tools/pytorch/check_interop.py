@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""make interop: a model crosses between tapegrad and PyTorch, both ways, and means the same on each side.
+"""make interop: a model crosses between tapegrad and PyTorch, both ways, and means the same on each side:
+RNNsearch (tools/pytorch/rnnsearch.py) and the Transformer (tools/pytorch/transformer.py), each:
 
   1. tapegrad trains a small model (translator train); PyTorch loads the checkpoint folder
      (rnnsearch.load_checkpoint) and must give the same loss and gradients on held-out pairs (to 1e-5,
@@ -19,6 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rnnsearch  # noqa: E402
+import transformer  # noqa: E402
 
 TOL = 1e-5
 
@@ -64,22 +66,15 @@ def compare(label, model, src_vocab, tgt_vocab, checkpoint, pairs_file, translat
     return ok
 
 
-def main():
-    translator, work = sys.argv[1], sys.argv[2]
-    os.makedirs(work, exist_ok=True)
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    for split, n, seed in (("train", 3000, 1), ("valid", 200, 2), ("test", 100, 3)):
-        run(translator, "generate", "--task", "local", "--n", n, "--seed", seed, "--max-len", 12, "--split", split,
-            "--out", os.path.join(work, split))
+def round_trip(name, bridge, train_args, translator, work):
+    """tapegrad trains, PyTorch loads and agrees; PyTorch trains on, tapegrad loads and agrees."""
     data = os.path.join(work, "test.tsv")
-
     # 1. tapegrad -> PyTorch
-    tg_dir = os.path.join(work, "tapegrad-model")
+    tg_dir = os.path.join(work, f"tapegrad-{name}")
     run(translator, "train", "--train", os.path.join(work, "train.tsv"), "--valid", os.path.join(work, "valid.tsv"),
-        "--out", tg_dir, "--epochs", 4, "--emb", 16, "--hidden", 32, "--attn", 16, "--batch", 32, "--seed", 5)
-    model, sv, tv = rnnsearch.load_checkpoint(tg_dir)
-    ok = compare("tapegrad -> PyTorch", model, sv, tv, tg_dir, data, translator, work)
+        "--out", tg_dir, "--batch", 32, "--seed", 5, *train_args)
+    model, sv, tv = bridge.load_checkpoint(tg_dir)
+    ok = compare(f"{name}, tapegrad -> PyTorch", model, sv, tv, tg_dir, data, translator, work)
 
     # 2. PyTorch trains it further and writes it back -> tapegrad
     train_pairs = rnnsearch.read_pairs(os.path.join(work, "train.tsv"))
@@ -94,12 +89,27 @@ def main():
         opt.step()
         first = loss.item() if first is None else first
         last = loss.item()
-    print(f"PyTorch trained 150 more steps: training loss {first:.4f} -> {last:.4f}")
-    torch_dir = os.path.join(work, "pytorch-model")
-    rnnsearch.save_checkpoint(model, sv, tv, torch_dir)
-    ok = compare("PyTorch -> tapegrad", model, sv, tv, torch_dir, data, translator, work) and ok
+    print(f"{name}: PyTorch trained 150 more steps: training loss {first:.4f} -> {last:.4f}")
+    torch_dir = os.path.join(work, f"pytorch-{name}")
+    bridge.save_checkpoint(model, sv, tv, torch_dir)
+    ok = compare(f"{name}, PyTorch -> tapegrad", model, sv, tv, torch_dir, data, translator, work) and ok
     report = run(translator, "eval", "--checkpoint", torch_dir, "--data", data, "--json")
-    print("translator eval of the PyTorch-trained model:", report.strip()[:120], "...")
+    print(f"translator eval of the PyTorch-trained {name}:", report.strip()[:120], "...")
+    return ok
+
+
+def main():
+    translator, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    for split, n, seed in (("train", 3000, 1), ("valid", 200, 2), ("test", 100, 3)):
+        run(translator, "generate", "--task", "local", "--n", n, "--seed", seed, "--max-len", 12, "--split", split,
+            "--out", os.path.join(work, split))
+    ok = round_trip("rnnsearch", rnnsearch, ["--epochs", 4, "--emb", 16, "--hidden", 32, "--attn", 16], translator, work)
+    ok = round_trip("transformer", transformer, ["--epochs", 4, "--arch", "transformer", "--model-dim", 16, "--ff-dim", 32,
+                                                 "--layers", 2, "--heads", 2, "--warmup", 100, "--lr-decay", "inverse-sqrt"],
+                    translator, work) and ok
     print("interop: ok" if ok else "interop: FAILED")
     return 0 if ok else 1
 
