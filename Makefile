@@ -6,7 +6,7 @@ REF_BUILD  ?= build-reference
 SHELL      := /bin/bash
 MESON_ARGS ?=
 PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxsimd-dev \
-              libopenblas-dev doctest-dev libfmt-dev libsentencepiece-dev
+              libopenblas-dev doctest-dev libfmt-dev libsentencepiece-dev libcpp-httplib-dev nlohmann-json3-dev
 
 # Debian's OpenBLAS 0.3.21 predates Zen 4 and would pick its AVX2 kernels there; on a CPU with
 # AVX-512 its SkylakeX kernels make the matrix products ~40% faster (docs/performance.md). It must
@@ -17,13 +17,13 @@ ifeq ($(origin OPENBLAS_CORETYPE), undefined)
   endif
 endif
 
-.PHONY: deps check-build-dir build test test-reference demo real paper paper-quick family bench test-sanitize fuzz fuzz-deps fuzz-build clean install consumer interop
+.PHONY: deps check-build-dir build test test-reference demo real real-transformer paper paper-quick family versus bench test-sanitize test-browser fuzz fuzz-deps fuzz-build clean install consumer interop
 
 # Installs the packages that are missing: as root with apt-get, else with sudo, else says what to run.
 # On a system without dpkg (not Debian), nothing is installed: the libraries are looked for with
 # pkg-config and the tools on the PATH, and what is missing is named.
 DPKG_QUERY ?= dpkg-query
-PKGCONFIG_NEEDED := xtensor xsimd openblas fmt sentencepiece
+PKGCONFIG_NEEDED := xtensor xsimd openblas fmt sentencepiece cpp-httplib nlohmann_json
 TOOLS_NEEDED := g++ pkg-config meson ninja cmake
 deps:
 	@if ! command -v $(DPKG_QUERY) >/dev/null 2>&1; then \
@@ -84,6 +84,12 @@ install: deps check-build-dir $(BUILD)/build.ninja
 
 # The bridge to PyTorch (tools/pytorch/): a model trained by tapegrad loads into PyTorch, one trained
 # further by PyTorch loads back; both sides must agree on loss, gradients (1e-5) and translations.
+# The attention explorer (translator serve) in a real browser: headless Chromium driven by Selenium.
+test-browser: build
+	@$(MAKE) --no-print-directory deps PACKAGES="chromium chromium-driver python3-selenium"
+	rm -rf $(BUILD)/browser
+	/usr/bin/python3 tests/browser/explorer.py $(BUILD)/examples/translator/translator $(BUILD)/browser
+
 interop: build
 	@$(MAKE) --no-print-directory deps PACKAGES="python3-torch"
 	rm -rf $(BUILD)/interop
@@ -105,10 +111,20 @@ real: build
 	@$(MAKE) --no-print-directory deps PACKAGES="$(REAL_PACKAGES)"
 	examples/translator/real/real.sh $(BUILD)
 
+# The same data and time, the Transformer (RNNsearch against it: docs/results.md).
+real-transformer: build
+	@$(MAKE) --no-print-directory deps PACKAGES="$(REAL_PACKAGES)"
+	examples/translator/real/real.sh $(BUILD) 600 transformer
+
 # The attention family side by side on the demo's task: each score function (and the LSTM) trained 2
 # minutes on 2 threads, scored and drawn on the same sentences (about 15 minutes; docs/results.md).
 family: build
 	examples/translator/family.sh $(BUILD)
+
+# RNNsearch against the Transformer on the demo's task: each trained 2, 5 and 10 minutes on 2 threads,
+# scored (exact match, BLEU, AER) and drawn on the same sentences (about 40 minutes; docs/results.md).
+versus: build
+	examples/translator/versus.sh $(BUILD)
 
 # The paper's Figures 2 and 3 at toy scale: 4 models of 8 minutes each (about 35 minutes on 2 cores;
 # paper-quick: about 6).

@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "decode.hpp"
 #include "outputs.hpp"
+#include "views.hpp"
 #include "viz/heatmap.hpp"
 
 namespace translator {
@@ -19,16 +20,6 @@ namespace translator {
 using namespace tg;
 
 namespace {
-
-// `units`: the source as the model reads it (words, or subword pieces); the n best translations,
-// best first (greedy decoding: its one). `options.packed_output`: the model's output weight packed
-// once for all the sentences of a run.
-std::vector<Translation> translate_one(const LoadedModel& m, const text::Sentence& units, std::size_t beam, std::size_t n,
-                                       const DecodeOptions& options) {
-    const std::vector<std::int32_t> ids = m.src_vocab.encode(units, true);
-    if (beam > 1) return beam_search_n_best(*m.model, {ids}, beam, n, options)[0];
-    return greedy(*m.model, {ids}, options);
-}
 
 // --layer N --head H: which of the Transformer's attentions to draw (1-based; no --head: the layer's
 // heads averaged). Neither given: the default view (decoding's own weights).
@@ -44,85 +35,6 @@ AttentionView view_option(const Args& args, const ModelConfig& c) {
     if (args.given("--layer")) v.layer = static_cast<int>(args.integer("--layer", 1, static_cast<long long>(c.layers))) - 1;
     if (args.given("--head")) v.head = static_cast<int>(args.integer("--head", 1, static_cast<long long>(c.heads))) - 1;
     return v;
-}
-
-// The translation's attention as `view` sees it: the model reads the translation as a reference
-// (forced decoding gives exactly the weights decoding saw, for every layer and head).
-Translation in_view(const LoadedModel& m, const text::Sentence& units, Translation t, const AttentionView& view) {
-    if (view.is_default()) return t;
-    const std::vector<text::EncodedPair> pair{{m.src_vocab.encode(units, true), t.words}};
-    viz::Matrix w = forced_attention(*m.model, pair, view)[0];
-    if (!t.finished) {  // cut by the length limit: no row for </s>
-        --w.rows;
-        w.values.resize(w.rows * w.cols);
-    }
-    t.attention = std::move(w);
-    return t;
-}
-
-// An attention matrix with its labels: rows are what was written (and </s>), columns what was read
-// (and </s>); for a subword model, pieces, or with `words` the pieces merged into words: a word's
-// columns are added up (the attention it received) and its rows averaged (each row still sums to 1).
-struct Labelled {
-    viz::Matrix attention;
-    std::vector<std::string> rows, cols;
-};
-
-Labelled labelled(const LoadedModel& m, const text::Sentence& units, const Translation& t, bool words) {
-    Labelled l{t.attention, {}, {}};
-    for (std::int32_t id : t.words) l.rows.push_back(m.tgt_vocab.word(id));
-    if (t.finished) l.rows.push_back("</s>");
-    for (const std::string& w : units) l.cols.push_back(m.src_vocab.contains(w) ? w : w + " (<unk>)");
-    l.cols.push_back("</s>");
-    if (!words || !m.subwords()) return l;
-    auto group = [](const std::vector<std::string>& labels, std::size_t n) {  // piece -> word index, </s> its own
-        std::vector<std::string> pieces(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(std::min(n, labels.size())));
-        std::vector<std::size_t> g = Subwords::word_of_piece(pieces);
-        const std::size_t next = g.empty() ? 0 : g.back() + 1;
-        for (std::size_t i = pieces.size(); i < labels.size(); ++i) g.push_back(next + (i - pieces.size()));
-        return g;
-    };
-    auto merged_labels = [](const std::vector<std::string>& labels, const std::vector<std::size_t>& g) {
-        std::vector<std::string> out;
-        for (std::size_t i = 0; i < labels.size(); ++i) {
-            std::string piece = labels[i];
-            if (piece.rfind(Subwords::kWordStart, 0) == 0) piece.erase(0, std::strlen(Subwords::kWordStart));
-            if (g[i] >= out.size()) out.push_back(piece);
-            else out[g[i]] += piece;
-        }
-        return out;
-    };
-    const std::vector<std::size_t> gr = group(l.rows, t.words.size()), gc = group(l.cols, units.size());
-    const std::vector<std::string> rows = merged_labels(l.rows, gr), cols = merged_labels(l.cols, gc);
-    viz::Matrix w;
-    w.rows = rows.size();
-    w.cols = cols.size();
-    w.values.assign(w.rows * w.cols, 0.0f);
-    std::vector<float> pieces_in_row(w.rows, 0.0f);
-    for (std::size_t r = 0; r < t.attention.rows && r < gr.size(); ++r) {
-        pieces_in_row[gr[r]] += 1.0f;
-        for (std::size_t c = 0; c < t.attention.cols && c < gc.size(); ++c) w.values[gr[r] * w.cols + gc[c]] += t.attention.at(r, c);
-    }
-    for (std::size_t r = 0; r < w.rows; ++r)
-        for (std::size_t c = 0; c < w.cols; ++c) w.values[r * w.cols + c] /= std::max(pieces_in_row[r], 1.0f);
-    return {w, rows, cols};
-}
-
-// A translation's alignment to its source as Marian prints it, in words (a subword model's pieces
-// merged): hard, Pharaoh's "source-target" pairs, each target word linked to the source word it
-// attended to most; soft, each target word's weights over the source words ("0.9,0.1 0.2,0.8").
-// </s> is left out on both sides.
-std::string alignment_text(const Labelled& words, bool soft) {
-    const std::size_t sources = words.cols.size() - 1;  // the last column is the source's </s>
-    std::size_t targets = words.rows.size();
-    if (targets > 0 && words.rows.back() == "</s>") --targets;
-    if (!soft) return text::format_alignment(alignment_from_attention(words.attention, sources, targets));
-    std::string out;
-    for (std::size_t t = 0; t < targets && t < words.attention.rows; ++t) {
-        if (t) out += ' ';
-        for (std::size_t j = 0; j < sources; ++j) out += fmt::format("{}{:.3f}", j ? "," : "", words.attention.at(t, j));
-    }
-    return out;
 }
 
 }  // namespace

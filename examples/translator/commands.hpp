@@ -15,6 +15,7 @@ int cmd_translate(const Argv& args);
 int cmd_attention(const Argv& args);
 int cmd_grads(const Argv& args);
 int cmd_average(const Argv& args);
+int cmd_serve(const Argv& args);
 
 // The training command's fault injection, for tests only (as tg::FaultHooks, io/files.hpp): null in
 // the shipped program; tests/fault_injection.cpp sets them in the translator's test build.

@@ -1,5 +1,5 @@
 // translator: the toy neural machine translator of Bahdanau, Cho & Bengio (2015) on tapegrad.
-// Subcommands: generate, train, eval, translate, attention, grads (see --help of each).
+// Subcommands: generate, train, eval, translate, attention, grads, average, serve (see --help of each).
 // Exit status: 0 success, 1 a bad input file or a failure while running, 2 a bad command line.
 #include <fmt/core.h>
 
@@ -24,7 +24,8 @@ const char kUsage[] =
     "  translate  translate lines from stdin (optionally drawing the attention)\n"
     "  attention  draw one sentence's alignment matrix as SVG (and CSV)\n"
     "  grads      write every parameter's gradient on a data set, for checking against another framework\n"
-    "  average    average the parameters of several checkpoints of one model\n";
+    "  average    average the parameters of several checkpoints of one model\n"
+    "  serve      the attention explorer in the browser, and a JSON translation API\n";
 
 }  // namespace
 
@@ -71,6 +72,7 @@ static int run_command(const std::string& command, const translator::Argv& args)
         if (command == "attention") return cmd_attention(args);
         if (command == "grads") return cmd_grads(args);
         if (command == "average") return cmd_average(args);
+        if (command == "serve") return cmd_serve(args);
         fmt::print(stderr, "translator: '{}': unknown command\n{}", command, kUsage);
         return 2;
     } catch (const HelpRequested& h) {

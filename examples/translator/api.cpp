@@ -1,0 +1,175 @@
+#include "api.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "views.hpp"
+
+namespace translator {
+
+using json = nlohmann::json;
+using namespace tg;
+
+namespace {
+
+struct BadRequest {
+    std::string message;
+};
+
+json matrix(const viz::Matrix& m) {
+    json rows = json::array();
+    for (std::size_t r = 0; r < m.rows; ++r) {
+        json row = json::array();
+        for (std::size_t c = 0; c < m.cols; ++c) row.push_back(std::round(m.at(r, c) * 1e6) / 1e6);
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+// An optional integer field within [low, high]; `fallback` when absent.
+long long integer_field(const json& request, const char* key, long long low, long long high, long long fallback) {
+    if (!request.contains(key) || request[key].is_null()) return fallback;
+    const json& v = request[key];
+    if (!v.is_number_integer() || v.get<long long>() < low || v.get<long long>() > high)
+        throw BadRequest{fmt::format("'{}' must be an integer from {} to {}", key, low, high)};
+    return v.get<long long>();
+}
+
+}  // namespace
+
+std::string Api::error_body(const std::string& message) { return json{{"error", message}}.dump(); }
+
+ApiResponse Api::handle(const std::string& method, const std::string& path, const std::string& body) {
+    if (path == "/api/models") {
+        if (method != "GET") return {405, error_body(fmt::format("{} {}: use GET", method, path))};
+        return models();
+    }
+    if (path == "/api/translate") {
+        if (method != "POST") return {405, error_body(fmt::format("{} {}: use POST with a JSON body", method, path))};
+        return translate(body);
+    }
+    return {404, error_body(fmt::format("{} {}: no such path; the API is GET /api/models and POST /api/translate", method, path))};
+}
+
+ApiResponse Api::models() const {
+    json out = json::array();
+    for (std::size_t i = 0; i < models_.size(); ++i) {
+        const ServedModel& s = models_[i];
+        const ModelConfig& c = s.loaded.model->config;
+        json config = json::object();  // config.txt's keys and values, as saved
+        std::string text = c.str();
+        for (std::size_t start = 0, end; start < text.size(); start = end + 1) {
+            end = text.find('\n', start);
+            const std::string line = text.substr(start, end - start);
+            const std::size_t space = line.find(' ');
+            if (space != std::string::npos) config[line.substr(0, space)] = line.substr(space + 1);
+        }
+        out.push_back({{"index", i}, {"name", s.name}, {"description", c.describe()}, {"config", config},
+                       {"src_vocab", s.loaded.src_vocab.size()}, {"tgt_vocab", s.loaded.tgt_vocab.size()},
+                       {"units", s.loaded.subwords() ? "subwords" : "words"}, {"parameters", s.loaded.model->parameter_count()},
+                       {"layers", c.is_transformer() ? c.layers : 1}, {"heads", c.is_transformer() ? c.heads : 1}});
+    }
+    return {200, json{{"models", out}}.dump()};
+}
+
+ApiResponse Api::translate(const std::string& body) {
+    const auto start = std::chrono::steady_clock::now();
+    json request;
+    try {
+        request = json::parse(body);
+    } catch (const json::parse_error& e) {
+        return {400, error_body(fmt::format("POST /api/translate: the body is not JSON (byte {})", e.byte))};
+    }
+    std::size_t index = 0, beam = 1, n_best = 1;
+    double length_penalty = -1.0;
+    bool heads = false;
+    std::string text;
+    try {
+        if (!request.is_object()) throw BadRequest{"the body must be a JSON object"};
+        for (const auto& [key, value] : request.items())
+            if (key != "text" && key != "model" && key != "beam" && key != "n_best" && key != "length_penalty" && key != "heads")
+                throw BadRequest{fmt::format("unknown field '{}' (the fields are text, model, beam, n_best, length_penalty, heads)", key)};
+        if (!request.contains("text") || !request["text"].is_string()) throw BadRequest{"'text' must be a string"};
+        text = request["text"].get<std::string>();
+        index = static_cast<std::size_t>(integer_field(request, "model", 0, static_cast<long long>(models_.size()) - 1, 0));
+        beam = static_cast<std::size_t>(integer_field(request, "beam", 1, static_cast<long long>(limits_.max_beam), 1));
+        n_best = static_cast<std::size_t>(integer_field(request, "n_best", 1, static_cast<long long>(beam), 1));
+        if (request.contains("length_penalty") && !request["length_penalty"].is_null()) {
+            const json& v = request["length_penalty"];
+            if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 10) throw BadRequest{"'length_penalty' must be a number from 0 to 10"};
+            length_penalty = v.get<double>();
+        }
+        if (request.contains("heads")) {
+            if (!request["heads"].is_boolean()) throw BadRequest{"'heads' must be true or false"};
+            heads = request["heads"].get<bool>();
+        }
+    } catch (const BadRequest& e) {
+        return {400, error_body("POST /api/translate: " + e.message)};
+    }
+    const text::Sentence words = text::split_words(text);
+    if (words.size() > limits_.max_words)
+        return {400, error_body(fmt::format("POST /api/translate: 'text' has {} words; the limit is {} (--max-words)", words.size(),
+                                            limits_.max_words))};
+    {  // admission: a worker, or a place in the queue, or 503
+        std::unique_lock lock(mutex_);
+        if (running_ >= limits_.workers && waiting_ >= limits_.queue)
+            return {503, error_body(fmt::format("POST /api/translate: busy ({} translating, {} waiting); try again", running_, waiting_))};
+        ++waiting_;
+        slot_free_.wait(lock, [&] { return running_ < limits_.workers; });
+        --waiting_;
+        ++running_;
+    }
+    struct Release {
+        Api& api;
+        ~Release() {
+            std::lock_guard lock(api.mutex_);
+            --api.running_;
+            api.slot_free_.notify_one();
+        }
+    } release{*this};
+
+    const ServedModel& served = models_[index];
+    const LoadedModel& m = served.loaded;
+    json out = {{"model", index}};
+    if (words.empty()) {
+        out.update({{"text", ""}, {"source", json::array()}, {"target", json::array()}, {"attention", json::array()},
+                    {"n_best", json::array()}, {"ms", 0.0}});
+        return {200, out.dump()};
+    }
+    DecodeOptions options;
+    options.packed_output = &served.packed;
+    options.length_penalty = length_penalty;
+    const text::Sentence units = m.source_units(words);
+    const std::vector<Translation> best = translate_one(m, units, beam, n_best, options);
+    const Translation& t = best[0];
+    out["text"] = m.target_text(t.words);
+    json n_best_list = json::array();
+    for (const Translation& h : best) n_best_list.push_back({{"text", m.target_text(h.words)}, {"score", h.ranked}});
+    out["n_best"] = n_best_list;
+    if (m.model->config.has_attention()) {
+        const Labelled w = labelled(m, units, t, true);  // over words
+        out.update({{"source", w.cols}, {"target", w.rows}, {"attention", matrix(w.attention)}});
+        if (m.subwords()) {
+            const Labelled p = labelled(m, units, t, false);
+            out.update({{"source_pieces", p.cols}, {"target_pieces", p.rows}, {"attention_pieces", matrix(p.attention)}});
+        }
+        if (heads && m.model->config.is_transformer()) {
+            json layers = json::array();
+            for (std::size_t l = 0; l < m.model->config.layers; ++l) {
+                json per_head = json::array();
+                for (std::size_t h = 0; h < m.model->config.heads; ++h)
+                    per_head.push_back(matrix(labelled(m, units, in_view(m, units, t, {static_cast<int>(l), static_cast<int>(h)}), true).attention));
+                layers.push_back(per_head);
+            }
+            out["heads"] = layers;
+        }
+    } else {
+        out.update({{"source", words}, {"target", text::split_words(out["text"].get<std::string>())}, {"attention", json::array()}});
+    }
+    out["ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return {200, out.dump()};
+}
+
+}  // namespace translator

@@ -1,0 +1,38 @@
+// A translation as people see it: the n best of one sentence, its attention as a chosen layer and head
+// saw it, labelled with words (a subword model's pieces merged), and its alignment as Marian prints
+// it. Shared by translate, attention and serve.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "checkpoint.hpp"
+#include "decode.hpp"
+
+namespace translator {
+
+// `units`: the source as the model reads it (words, or subword pieces); the n best translations,
+// best first (greedy decoding: its one). `options.packed_output`: the model's output weight packed
+// once for all the sentences of a run.
+std::vector<Translation> translate_one(const LoadedModel& m, const tg::text::Sentence& units, std::size_t beam, std::size_t n,
+                                       const DecodeOptions& options);
+
+// The translation's attention as `view` sees it: the model reads the translation as a reference
+// (forced decoding gives exactly the weights decoding saw, for every layer and head).
+Translation in_view(const LoadedModel& m, const tg::text::Sentence& units, Translation t, const AttentionView& view);
+
+// An attention matrix with its labels: rows are what was written (and </s>), columns what was read
+// (and </s>); for a subword model, pieces, or with `words` the pieces merged into words: a word's
+// columns are added up (the attention it received) and its rows averaged (each row still sums to 1).
+struct Labelled {
+    tg::viz::Matrix attention;
+    std::vector<std::string> rows, cols;
+};
+Labelled labelled(const LoadedModel& m, const tg::text::Sentence& units, const Translation& t, bool words);
+
+// A translation's alignment to its source as Marian prints it, in words (a subword model's pieces
+// merged): hard, Pharaoh's "source-target" pairs, each target word linked to the source word it
+// attended to most; soft, each target word's weights over the source words ("0.9,0.1 0.2,0.8").
+// </s> is left out on both sides.
+std::string alignment_text(const Labelled& words, bool soft);
+
+}  // namespace translator
