@@ -14,6 +14,9 @@ using namespace tg;
 
 namespace {
 
+// Text that is not UTF-8 (a vocabulary read from elsewhere) is replaced, never an exception.
+std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 struct BadRequest {
     std::string message;
 };
@@ -39,7 +42,34 @@ long long integer_field(const json& request, const char* key, long long low, lon
 
 }  // namespace
 
-std::string Api::error_body(const std::string& message) { return json{{"error", message}}.dump(); }
+Admission::Ticket Admission::enter() {
+    std::unique_lock lock(mutex_);
+    if (running_ >= workers_ && waiting_ >= queue_) return Ticket();
+    ++waiting_;
+    slot_free_.wait(lock, [&] { return running_ < workers_; });
+    --waiting_;
+    ++running_;
+    return Ticket(this);
+}
+
+Admission::Ticket::~Ticket() {
+    if (!admission_) return;
+    std::lock_guard lock(admission_->mutex_);
+    --admission_->running_;
+    admission_->slot_free_.notify_one();
+}
+
+std::size_t Admission::running() const {
+    std::lock_guard lock(mutex_);
+    return running_;
+}
+
+std::size_t Admission::waiting() const {
+    std::lock_guard lock(mutex_);
+    return waiting_;
+}
+
+std::string Api::error_body(const std::string& message) { return text_of(json{{"error", message}}); }
 
 ApiResponse Api::handle(const std::string& method, const std::string& path, const std::string& body) {
     if (path == "/api/models") {
@@ -71,7 +101,7 @@ ApiResponse Api::models() const {
                        {"units", s.loaded.subwords() ? "subwords" : "words"}, {"parameters", s.loaded.model->parameter_count()},
                        {"layers", c.is_transformer() ? c.layers : 1}, {"heads", c.is_transformer() ? c.heads : 1}});
     }
-    return {200, json{{"models", out}}.dump()};
+    return {200, text_of(json{{"models", out}})};
 }
 
 ApiResponse Api::translate(const std::string& body) {
@@ -112,23 +142,10 @@ ApiResponse Api::translate(const std::string& body) {
     if (words.size() > limits_.max_words)
         return {400, error_body(fmt::format("POST /api/translate: 'text' has {} words; the limit is {} (--max-words)", words.size(),
                                             limits_.max_words))};
-    {  // admission: a worker, or a place in the queue, or 503
-        std::unique_lock lock(mutex_);
-        if (running_ >= limits_.workers && waiting_ >= limits_.queue)
-            return {503, error_body(fmt::format("POST /api/translate: busy ({} translating, {} waiting); try again", running_, waiting_))};
-        ++waiting_;
-        slot_free_.wait(lock, [&] { return running_ < limits_.workers; });
-        --waiting_;
-        ++running_;
-    }
-    struct Release {
-        Api& api;
-        ~Release() {
-            std::lock_guard lock(api.mutex_);
-            --api.running_;
-            api.slot_free_.notify_one();
-        }
-    } release{*this};
+    const Admission::Ticket ticket = admission_.enter();  // a worker, or a place in the queue, or 503
+    if (!ticket)
+        return {503, error_body(fmt::format("POST /api/translate: busy ({} translating, {} waiting); try again",
+                                            admission_.running(), admission_.waiting()))};
 
     const ServedModel& served = models_[index];
     const LoadedModel& m = served.loaded;
@@ -136,7 +153,7 @@ ApiResponse Api::translate(const std::string& body) {
     if (words.empty()) {
         out.update({{"text", ""}, {"source", json::array()}, {"target", json::array()}, {"attention", json::array()},
                     {"n_best", json::array()}, {"ms", 0.0}});
-        return {200, out.dump()};
+        return {200, text_of(out)};
     }
     DecodeOptions options;
     options.packed_output = &served.packed;
@@ -169,7 +186,7 @@ ApiResponse Api::translate(const std::string& body) {
         out.update({{"source", words}, {"target", text::split_words(out["text"].get<std::string>())}, {"attention", json::array()}});
     }
     out["ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    return {200, out.dump()};
+    return {200, text_of(out)};
 }
 
 }  // namespace translator

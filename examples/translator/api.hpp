@@ -15,6 +15,7 @@
 #include <mutex>
 #include <condition_variable>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "checkpoint.hpp"
@@ -40,9 +41,40 @@ struct ApiResponse {
     std::string body;  // JSON
 };
 
+// At most `workers` requests decode at once and at most `queue` more wait for one; the rest are
+// turned away at once (503), so memory and latency stay bounded under any load.
+class Admission {
+public:
+    Admission(std::size_t workers, std::size_t queue) : workers_(workers), queue_(queue) {}
+    // A worker's slot, held until the Ticket is destroyed; waits while all are busy and the queue has
+    // room; an empty Ticket (false) when the queue is full too.
+    class Ticket {
+    public:
+        Ticket() = default;
+        explicit Ticket(Admission* a) : admission_(a) {}
+        Ticket(Ticket&& o) noexcept : admission_(std::exchange(o.admission_, nullptr)) {}
+        Ticket& operator=(Ticket&&) = delete;
+        ~Ticket();
+        explicit operator bool() const { return admission_ != nullptr; }
+
+    private:
+        Admission* admission_ = nullptr;
+    };
+    Ticket enter();
+    std::size_t running() const;
+    std::size_t waiting() const;
+
+private:
+    std::size_t workers_, queue_;
+    mutable std::mutex mutex_;
+    std::condition_variable slot_free_;
+    std::size_t running_ = 0, waiting_ = 0;
+};
+
 class Api {
 public:
-    Api(std::vector<ServedModel>& models, const ApiLimits& limits) : models_(models), limits_(limits) {}
+    Api(std::vector<ServedModel>& models, const ApiLimits& limits)
+        : models_(models), limits_(limits), admission_(limits.workers, limits.queue) {}
     ApiResponse handle(const std::string& method, const std::string& path, const std::string& body);
 
     // A JSON error body: {"error": "..."}.
@@ -54,10 +86,7 @@ private:
 
     std::vector<ServedModel>& models_;
     ApiLimits limits_;
-    // Admission: at most `workers` decode at once, at most `queue` more wait; the rest get 503.
-    std::mutex mutex_;
-    std::condition_variable slot_free_;
-    std::size_t running_ = 0, waiting_ = 0;
+    Admission admission_;
 };
 
 }  // namespace translator
