@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "api_request.hpp"
 #include "views.hpp"
 
 namespace translator {
@@ -17,10 +19,7 @@ namespace {
 // Text that is not UTF-8 (a vocabulary read from elsewhere) is replaced, never an exception.
 std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-struct BadRequest {
-    std::string message;
-};
-
+// An attention matrix as rows of weights, to 6 decimals.
 json matrix(const viz::Matrix& m) {
     json rows = json::array();
     for (std::size_t r = 0; r < m.rows; ++r) {
@@ -29,15 +28,6 @@ json matrix(const viz::Matrix& m) {
         rows.push_back(std::move(row));
     }
     return rows;
-}
-
-// An optional integer field within [low, high]; `fallback` when absent.
-long long integer_field(const json& request, const char* key, long long low, long long high, long long fallback) {
-    if (!request.contains(key) || request[key].is_null()) return fallback;
-    const json& v = request[key];
-    if (!v.is_number_integer() || v.get<long long>() < low || v.get<long long>() > high)
-        throw BadRequest{fmt::format("'{}' must be an integer from {} to {}", key, low, high)};
-    return v.get<long long>();
 }
 
 }  // namespace
@@ -106,38 +96,15 @@ ApiResponse Api::models() const {
 
 ApiResponse Api::translate(const std::string& body) {
     const auto start = std::chrono::steady_clock::now();
-    json request;
+    TranslateRequest request;
     try {
-        request = json::parse(body);
-    } catch (const json::parse_error& e) {
-        return {400, error_body(fmt::format("POST /api/translate: the body is not JSON (byte {})", e.byte))};
-    }
-    std::size_t index = 0, beam = 1, n_best = 1;
-    double length_penalty = -1.0;
-    bool heads = false;
-    std::string text;
-    try {
-        if (!request.is_object()) throw BadRequest{"the body must be a JSON object"};
-        for (const auto& [key, value] : request.items())
-            if (key != "text" && key != "model" && key != "beam" && key != "n_best" && key != "length_penalty" && key != "heads")
-                throw BadRequest{fmt::format("unknown field '{}' (the fields are text, model, beam, n_best, length_penalty, heads)", key)};
-        if (!request.contains("text") || !request["text"].is_string()) throw BadRequest{"'text' must be a string"};
-        text = request["text"].get<std::string>();
-        index = static_cast<std::size_t>(integer_field(request, "model", 0, static_cast<long long>(models_.size()) - 1, 0));
-        beam = static_cast<std::size_t>(integer_field(request, "beam", 1, static_cast<long long>(limits_.max_beam), 1));
-        n_best = static_cast<std::size_t>(integer_field(request, "n_best", 1, static_cast<long long>(beam), 1));
-        if (request.contains("length_penalty") && !request["length_penalty"].is_null()) {
-            const json& v = request["length_penalty"];
-            if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 10) throw BadRequest{"'length_penalty' must be a number from 0 to 10"};
-            length_penalty = v.get<double>();
-        }
-        if (request.contains("heads")) {
-            if (!request["heads"].is_boolean()) throw BadRequest{"'heads' must be true or false"};
-            heads = request["heads"].get<bool>();
-        }
-    } catch (const BadRequest& e) {
+        request = parse_translate_request(body, models_.size(), limits_.max_beam);
+    } catch (const RequestError& e) {
         return {400, error_body("POST /api/translate: " + e.message)};
     }
+    const std::size_t index = request.model, beam = request.beam, n_best = request.n_best;
+    const bool heads = request.heads;
+    const std::string& text = request.text;
     const text::Sentence words = text::split_words(text);
     if (words.size() > limits_.max_words)
         return {400, error_body(fmt::format("POST /api/translate: 'text' has {} words; the limit is {} (--max-words)", words.size(),
@@ -157,7 +124,7 @@ ApiResponse Api::translate(const std::string& body) {
     }
     DecodeOptions options;
     options.packed_output = &served.packed;
-    options.length_penalty = length_penalty;
+    options.length_penalty = request.length_penalty;
     const text::Sentence units = m.source_units(words);
     const std::vector<Translation> best = translate_one(m, units, beam, n_best, options);
     const Translation& t = best[0];
