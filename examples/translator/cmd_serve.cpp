@@ -20,12 +20,15 @@
 
 namespace translator {
 
-namespace {
-
-// The page: examples/translator/serve_page.html, embedded at build time (serve_page.inc).
-const char kPage[] =
+// The page: examples/translator/serve_page.html, embedded at build time (serve_page.inc); training's
+// page too (train_watch.cpp), which it becomes when GET /api/training answers.
+extern const char kServePage[];
+const char kServePage[] =
 #include "serve_page.inc"
     ;
+
+namespace {
+
 
 // httplib's connection pool, bounded: beyond `threads` busy and `pending` waiting, the listening
 // thread runs the connection itself, which stops it accepting more until one is done (the kernel's
@@ -116,7 +119,7 @@ int cmd_serve(const Argv& argv_in) {
         res.status = a.status;
         res.set_content(a.body, "application/json");
     };
-    server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kPage, "text/html; charset=utf-8"); });
+    server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kServePage, "text/html; charset=utf-8"); });
     server.Get("/api/.*", [&](const httplib::Request& req, httplib::Response& res) { reply(res, api.handle("GET", req.path, req.body)); });
     server.Post("/api/.*", [&](const httplib::Request& req, httplib::Response& res) { reply(res, api.handle("POST", req.path, req.body)); });
     // Whatever httplib answers itself (413 for a body over the limit, 404 for another path, 400 for

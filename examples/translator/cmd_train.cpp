@@ -16,6 +16,7 @@
 #include "model.hpp"
 #include "autograd/tape.hpp"
 #include "commands.hpp"
+#include "train_watch.hpp"
 #include "io/checkpoint.hpp"
 #include "training.hpp"
 
@@ -101,6 +102,7 @@ int cmd_train(const Argv& argv) {
                {"--resume", "DIR", "continue the training saved in DIR exactly where it stopped", ""},
                {"--new-data", "", "with --resume: go on with a --train file other than the one the training was saved with", ""},
                {"--force", "", "replace what --out holds (a trained model of another training) instead of refusing", ""},
+               {"--serve", "PORT", "watch training in the browser at http://127.0.0.1:PORT/: learning curves, and the attention of validation sentences after each validation (0: any free port)", ""},
                kThreadsOption},
               argv);
     TrainOptions o;
@@ -157,9 +159,23 @@ int cmd_train(const Argv& argv) {
     const bool tty = ::isatty(STDOUT_FILENO);
     TrainHooks hooks;
     hooks.message = [](const std::string& text) { fmt::print("{}\n", text); };
+    // --serve: the page in training mode, on this machine only, fed by the hooks below.
+    std::optional<TrainingView> view;
+    std::optional<TrainingServer> watch_server;
+    if (args.given("--serve")) {
+        view.emplace();
+        watch_server.emplace(*view, "127.0.0.1", static_cast<int>(args.integer("--serve", 0, 65535)));
+        fmt::print("watch training at http://127.0.0.1:{}/ (this machine only)\n", watch_server->port());
+        hooks.message = [&view](const std::string& text) {
+            view->on_message(text);
+            fmt::print("{}\n", text);
+        };
+        hooks.watch = [&view](const EpochReport& r, const TrainWatch& w) { view->on_validation(r, w); };
+    }
     double last_report = -1, window_start = 0, window_tokens = 0;
     hooks.progress = [&](const TrainProgress& p) {
         if (train_faults().after_step) train_faults().after_step(p.step);
+        if (view) view->on_progress(p);
         window_tokens += static_cast<double>(p.tokens);
         if (last_report >= 0 && p.seconds - last_report < (tty ? 0.25 : 5.0)) return;  // a bar at 4 Hz, else a line every 5 s
         if (last_report < 0) last_report = 0;
@@ -200,8 +216,10 @@ int cmd_train(const Argv& argv) {
     } catch (...) {
         if (tty) fmt::print("\r\x1b[K");  // the bar's line, before the error
         std::fflush(stdout);
+        if (view) view->finish();
         throw;
     }
+    if (view) view->finish();  // the page's stream ends; the server stops when this returns
     fmt::print("{} after {} steps in {}; {}; checkpoint in {}/\n", interrupted ? "interrupted" : r.stop_reason, r.steps,
                clock_text(r.seconds),
                std::isfinite(r.best_valid_loss) ? fmt::format("best valid loss {:.4f}", r.best_valid_loss) : "no validation finished",

@@ -28,7 +28,8 @@ for variant in gru:additive gru:dot gru:general gru:scaled_dot gru:multi_head ls
     parameters=$(grep -o '[0-9]* parameters' <<<"$log" | head -1 | cut -d' ' -f1)
     steps=$(grep -o 'after [0-9]* steps' <<<"$log" | tail -1 | cut -d' ' -f2)
     scores=$("$translator" eval --checkpoint "$out/$name" --data "$out/test.tsv" --align "$out/test.align" --json --threads 2)
-    field() { sed -E "s/^\{\"sentences\": [0-9]+, (.*)/\1/; s/.*\"$1\": ([0-9.]+).*/\1/" <<<"$scores"; }
+    # the whole test set's figures: those before "by_length" (each length bucket has its own after it)
+    field() { sed -E "s/\"by_length\".*//; s/\"aer_best_head\": \{[^}]*\}//; s/.*\"$1\": ([0-9.]+).*/\1/" <<<"$scores"; }
     exact=$(awk -v x="$(field exact_match)" 'BEGIN {printf "%.1f%%", 100 * x}')
     table+="
 | $cell | $attention | $parameters | $steps | $exact | $(field bleu) | $(field chrf) | $(field aer) |"

@@ -713,6 +713,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         }
         report.seconds = elapsed();
         if (hooks.epoch_end) hooks.epoch_end(report);
+        if (hooks.watch && v.complete) hooks.watch(report, {model, run.src_vocab, run.tgt_vocab, run.valid});
         return state.patience > 0 && state.since_best >= state.patience;
     };
 

@@ -13,6 +13,11 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "model.hpp"
+#include "text/batching.hpp"
+#include "text/vocab.hpp"
 
 namespace translator {
 
@@ -115,10 +120,19 @@ struct EpochReport {
 std::string epoch_line(const EpochReport& e);
 std::string clock_text(double seconds);  // "4:40", "1:02:03"
 
+// What a watcher of training may read after each validation (translator train --serve): the model as
+// it is now, its vocabularies and the validation pairs. Valid for the call only.
+struct TrainWatch {
+    const TranslationModel& model;
+    const tg::text::Vocab &src_vocab, &tgt_vocab;
+    const std::vector<tg::text::EncodedPair>& valid;
+};
+
 struct TrainHooks {
     std::function<void(const std::string&)> message;     // notes: the model, resuming, ignored columns
     std::function<void(const TrainProgress&)> progress;  // after every step
     std::function<void(const EpochReport&)> epoch_end;   // after each validation and save
+    std::function<void(const EpochReport&, const TrainWatch&)> watch;  // then, with the model (on the training thread)
     std::function<bool()> stop_requested;                // polled after every step and validation batch: true stops and saves
     std::function<void(const char*)> setup_phase;        // set-up under way: "reading the data", "learning subwords", ...
     std::function<void()> training_started;              // set-up is over (data read, model built): a stop now saves

@@ -35,7 +35,8 @@ for seconds in "${times[@]}"; do
         parameters=$(grep -o '[0-9]* parameters' <<<"$log" | head -1 | cut -d' ' -f1)
         steps=$(grep -o 'after [0-9]* steps' <<<"$log" | tail -1 | cut -d' ' -f2)
         scores=$("$translator" eval --checkpoint "$out/$name" --data "$out/test.tsv" --align "$out/test.align" --json --threads 2)
-        field() { sed -E "s/^\{\"sentences\": [0-9]+, (.*)/\1/; s/.*\"$1\": ([0-9.]+).*/\1/" <<<"$scores"; }
+        # the whole test set's figures: those before "by_length" (each length bucket has its own after it)
+    field() { sed -E "s/\"by_length\".*//; s/\"aer_best_head\": \{[^}]*\}//; s/.*\"$1\": ([0-9.]+).*/\1/" <<<"$scores"; }
         exact=$(awk -v x="$(field exact_match)" 'BEGIN {printf "%.1f%%", 100 * x}')
         head_aer=$(grep -o '"aer_best_head": {[^}]*}' <<<"$scores" | sed -E 's/.*"layer": ([0-9]+), "head": ([0-9]+), "aer": ([0-9.]+).*/\3 (layer \1, head \2)/' || true)
         rate=$(awk -v s="$steps" -v t="$seconds" 'BEGIN {printf "%.1f", s / t}')

@@ -4,7 +4,9 @@ free loopback port with a small model trained here, drives headless Chromium thr
 sentence as a user would, waits for the heatmap, and checks the page against the API: one row per
 target word (and </s>), one column per source word (and </s>), the weight the page shows on hover is
 the API's, clicking a written word lights the source words it read, the n-best list's first entry is
-the translation, and the page fits a phone's width. With --screenshots DIR, a screenshot of the page.
+the translation, and the page fits a phone's width. Then `translator train --serve`: the page in
+training mode gains curve points and new attention snapshots as training runs. With --screenshots DIR,
+screenshots of both pages.
 
 Usage: tests/browser/explorer.py TRANSLATOR WORKDIR [--screenshots DIR]
 Needs Debian's chromium, chromium-driver and python3-selenium; run with /usr/bin/python3.
@@ -118,10 +120,40 @@ def main():
         if shots:
             driver.save_screenshot(os.path.join(shots, "explorer-phone.png"))
     finally:
-        driver.quit()
         server.terminate()
         code = server.wait(timeout=10)
         check(code == 0, f"SIGTERM stops the server cleanly (exit {code})")
+
+    # translator train --serve: the page in training mode, updated as training runs
+    try:
+        driver.set_window_size(1100, 900)
+        training = subprocess.Popen([translator, "train", "--train", os.path.join(work, "train.tsv"), "--valid",
+                                     os.path.join(work, "valid.tsv"), "--out", os.path.join(work, "watched"), "--epochs", "1000", "--time-limit", "12",
+                                     "--emb", "16", "--hidden", "32", "--attn", "16", "--valid-every", "40", "--serve", "0"],
+                                    stdout=subprocess.PIPE, text=True)
+        line = training.stdout.readline()
+        check("watch training at http://127.0.0.1:" in line, f"train --serve says where: {line.strip()}")
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        driver.get(f"http://127.0.0.1:{port}/")
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+        # read in the page's own script: the elements are redrawn with every event
+        count = lambda: driver.execute_script(
+            "const p = document.querySelector(\"polyline[data-label='training loss']\"); return p ? Number(p.dataset.count) : -1")
+        first = count()
+        wait.until(lambda d: count() > first + 1)
+        check(count() > first + 1, f"the training page's curve gains points as training runs ({first} -> {count()})")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.heatmap td.cell"))
+        step_of = lambda: driver.execute_script("const h = document.querySelector('.model h2'); return h ? h.textContent : ''")
+        seen = step_of()
+        wait.until(lambda d: step_of() != seen)
+        check(step_of() != seen, f"a newer validation's attention replaces the last ({seen!r} -> {step_of()!r})")
+        if shots:
+            driver.save_screenshot(os.path.join(shots, "training.png"))
+        training.stdout.read()
+        check(training.wait(timeout=120) == 0, "training under --serve ends normally")
+    finally:
+        driver.quit()
     print("browser: ok" if not failures else f"browser: {len(failures)} FAILED")
     return 1 if failures else 0
 
