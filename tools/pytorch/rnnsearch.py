@@ -195,8 +195,9 @@ def load_checkpoint(path):
     return model, src_vocab, tgt_vocab
 
 
-def save_checkpoint(model, src_vocab, tgt_vocab, path):
-    """Writes a folder `translator eval/translate/attention --checkpoint` loads (a new or empty folder)."""
+def save_checkpoint(model, src_vocab, tgt_vocab, path, config=None):
+    """Writes a folder `translator eval/translate/attention --checkpoint` loads (a new or empty folder);
+    `config`, the text of its config.txt (the Transformer's bridge gives one)."""
     if os.path.exists(path) and os.listdir(path):
         raise SystemExit(f"{path}: not empty; choose a new folder")
     os.makedirs(path, exist_ok=True)
@@ -205,14 +206,22 @@ def save_checkpoint(model, src_vocab, tgt_vocab, path):
     for name, vocab in (("src.vocab", src_vocab), ("tgt.vocab", tgt_vocab)):
         with open(os.path.join(path, name), "w", encoding="utf-8") as f:
             f.write("".join(w + "\n" for w in vocab))
+    if config is not None:
+        with open(os.path.join(path, "config.txt"), "w", encoding="utf-8") as f:
+            f.write(config)
 
 
-if __name__ == "__main__":
+def translate_stdin(load, program):
+    """The command line of both bridges: `PROGRAM translate CHECKPOINT < sentences`, greedy, as tapegrad's."""
     if len(sys.argv) != 3 or sys.argv[1] != "translate":
-        sys.exit("usage: tools/pytorch/rnnsearch.py translate CHECKPOINT < sentences")
-    model, sv, tv = load_checkpoint(sys.argv[2])
+        sys.exit(f"usage: tools/pytorch/{program} translate CHECKPOINT < sentences")
+    model, sv, tv = load(sys.argv[2])
     model.eval()
     lines = [line.rstrip("\r\n") for line in sys.stdin]
     for k in range(0, len(lines), 64):
         for t in translate(model, sv, tv, lines[k:k + 64]):
             print(t)
+
+
+if __name__ == "__main__":
+    translate_stdin(load_checkpoint, "rnnsearch.py")

@@ -23,7 +23,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rnnsearch import BOS, EOS, PAD, encode_sources, read_vocab  # noqa: E402
+import rnnsearch  # noqa: E402
+from rnnsearch import BOS, EOS, PAD, read_vocab, translate, translate_stdin  # noqa: E402
 
 
 class Attention(nn.Module):
@@ -179,32 +180,12 @@ def load_checkpoint(path):
 
 def save_checkpoint(model, src_vocab, tgt_vocab, path):
     """Writes a folder `translator eval/translate/attention --checkpoint` loads (a new or empty folder)."""
-    if os.path.exists(path) and os.listdir(path):
-        raise SystemExit(f"{path}: not empty; choose a new folder")
-    os.makedirs(path, exist_ok=True)
-    for name, p in model.state_dict().items():
-        np.save(os.path.join(path, name + ".npy"), p.detach().cpu().numpy().astype(np.float32))
-    for name, vocab in (("src.vocab", src_vocab), ("tgt.vocab", tgt_vocab)):
-        with open(os.path.join(path, name), "w", encoding="utf-8") as f:
-            f.write("".join(w + "\n" for w in vocab))
     first = model.decoder[0]
-    with open(os.path.join(path, "config.txt"), "w", encoding="utf-8") as f:
-        f.write(f"arch transformer\nsrc_vocab {len(src_vocab)}\ntgt_vocab {len(tgt_vocab)}\nmodel_dim {model.d}\n"
-                f"ff_dim {first.ff.linear1.out_features}\nlayers {len(model.decoder)}\nheads {first.self_attn.heads}\n"
-                f"pre_norm {int(model.pre_norm)}\ntie_embeddings {int(model.tied)}\n")
-
-
-def translate(model, src_vocab, tgt_vocab, sentences):
-    src, lengths = encode_sources(sentences, src_vocab)
-    return [" ".join(tgt_vocab[i] for i in ids) for ids in model.greedy(src, lengths)]
+    rnnsearch.save_checkpoint(model, src_vocab, tgt_vocab, path, config=(
+        f"arch transformer\nsrc_vocab {len(src_vocab)}\ntgt_vocab {len(tgt_vocab)}\nmodel_dim {model.d}\n"
+        f"ff_dim {first.ff.linear1.out_features}\nlayers {len(model.decoder)}\nheads {first.self_attn.heads}\n"
+        f"pre_norm {int(model.pre_norm)}\ntie_embeddings {int(model.tied)}\n"))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] != "translate":
-        sys.exit("usage: tools/pytorch/transformer.py translate CHECKPOINT < sentences")
-    model, sv, tv = load_checkpoint(sys.argv[2])
-    model.eval()
-    lines = [line.rstrip("\r\n") for line in sys.stdin]
-    for k in range(0, len(lines), 64):
-        for t in translate(model, sv, tv, lines[k:k + 64]):
-            print(t)
+    translate_stdin(load_checkpoint, "transformer.py")
