@@ -666,13 +666,28 @@ TEST_CASE("validation every N steps with BLEU and chrF; early stopping keeps the
     CHECK(std::filesystem::exists(tmp.path / "model.step-1"));
     CHECK(std::filesystem::exists(tmp.path / "model.step-x"));
     CHECK(load_model(tmp.path / "model.step-6").model->config.hidden == 16);
-    // --warmup 4: the rate rises over the first 4 steps (here from 0, since --lr is 0), checked below
-    // with a rate that is not
-    REQUIRE(rates.size() == 8);
+    REQUIRE(rates.size() == 8);  // (the rates of --warmup are checked below)
+    // --valid-every 4 over two epochs of 6 steps: steps 4, 8 and 12 (training's end), not the first
+    // epoch's end at step 6, a near copy of step 4's among the kept checkpoints
     o.lr = 0.01;
-    o.out = tmp.path / "warm";
+    o.out = tmp.path / "spaced";
     o.early_stopping.reset();
     o.patience.reset();
+    o.epochs = 2;
+    o.valid_every = 4;
+    reports.clear();
+    train(o, hooks);
+    REQUIRE(reports.size() == 3);
+    CHECK(reports[0].step == 4);
+    CHECK(reports[1].step == 8);
+    CHECK(reports[2].step == 12);
+    CHECK(std::filesystem::exists(tmp.path / "spaced.step-12"));
+    CHECK(std::filesystem::exists(tmp.path / "spaced.step-8"));
+    CHECK_FALSE(std::filesystem::exists(tmp.path / "spaced.step-6"));
+    o.valid_every = 2;
+    // --warmup 4: the rate rises over the first 4 steps (above from 0, since --lr was 0; here from a
+    // rate that is not)
+    o.out = tmp.path / "warm";
     o.epochs = 1;
     o.keep_last = 0;
     rates.clear();

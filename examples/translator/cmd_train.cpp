@@ -89,7 +89,7 @@ int cmd_train(const Argv& argv) {
                {"--dropout", "P", "while training, zero embeddings and output-layer inputs with probability P (0: none)", shown(d.dropout)},
                {"--label-smoothing", "E", "while training, aim at 1 - E on the right word and E spread over the vocabulary", shown(d.label_smoothing)},
                {"--warmup", "N", "the learning rate rises from 0 to --lr over the first N steps", shown(d.warmup)},
-               {"--valid-every", "N", "also validate (loss, BLEU and chrF of greedy decoding) every N steps (0: after each epoch only)", shown(d.valid_every)},
+               {"--valid-every", "N", "validate (loss, BLEU and chrF of greedy decoding) every N steps instead of after each epoch, and when training ends (0: after each epoch)", shown(d.valid_every)},
                {"--early-stopping", "loss|bleu|chrf", "keep the best by this metric, and stop after --patience validations without a better one", d.best_by},
                {"--patience", "K", "with --early-stopping: validations without improvement before stopping", shown(d.patience)},
                {"--keep-last", "N", "also keep the last N validations' models, as OUT.step-S beside OUT (for translator average)", shown(d.keep_last)},
@@ -225,6 +225,15 @@ int cmd_train(const Argv& argv) {
                std::isfinite(r.best_valid_loss) ? fmt::format("best valid loss {:.4f}", r.best_valid_loss) : "no validation finished",
                o.out.string());
     fmt::print("tape memory: {:.1f} MB at the largest step\n", r.tape_peak_mb);
+    if (view) {
+        watch_server.reset();  // the last update is sent (or the client gone) before the cost is read
+        const TrainingView::Cost c = view->cost();
+        fmt::print("watching cost training {:.3f} s on its thread and {:.3f} s of CPU on the server's threads: {:.2f}% "
+                   "of {}; {} updates sent\n",
+                   c.training_thread_seconds, c.server_cpu_seconds,
+                   100.0 * (c.training_thread_seconds + c.server_cpu_seconds) / std::max(r.seconds, 1e-9),
+                   clock_text(r.seconds), c.events_sent);
+    }
     if (interrupted)
         fmt::print("stopped by {}; the checkpoint above is saved\n", interrupted == SIGTERM ? "SIGTERM" : "Ctrl-C (SIGINT)");
     return interrupted ? 128 + interrupted : 0;  // saved, and the shell's convention for a signalled command

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "api.hpp"
@@ -20,7 +21,37 @@ namespace {
 
 std::string text_of(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// Seconds on a clock: the wall clock for the training thread (training waits for the hook, whatever it
+// does), this thread's CPU time for the server's threads (they wait for news most of the time, and
+// waiting costs training nothing).
+double seconds_on(clockid_t clock) {
+    timespec t{};
+    clock_gettime(clock, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 }  // namespace
+
+struct TrainingView::TrainingThreadMeter {
+    TrainingView& view;
+    double start = seconds_on(CLOCK_MONOTONIC);
+    ~TrainingThreadMeter() {  // the scope's own lock is released by now: it was taken after this was made
+        const double took = seconds_on(CLOCK_MONOTONIC) - start;
+        std::lock_guard lock(view.mutex_);
+        view.cost_.training_thread_seconds += took;
+    }
+};
+
+void TrainingView::add_server_cpu(double seconds, bool event) {
+    std::lock_guard lock(mutex_);
+    cost_.server_cpu_seconds += seconds;
+    cost_.events_sent += event ? 1 : 0;
+}
+
+TrainingView::Cost TrainingView::cost() const {
+    std::lock_guard lock(mutex_);
+    return cost_;
+}
 
 void TrainingView::on_message(const std::string& text) {
     if (text.rfind("model: ", 0) != 0) return;
@@ -29,6 +60,7 @@ void TrainingView::on_message(const std::string& text) {
 }
 
 void TrainingView::on_progress(const TrainProgress& p) {
+    const TrainingThreadMeter meter{*this};
     std::lock_guard lock(mutex_);
     if (last_point_ >= 0 && p.seconds - last_point_ < 1.0) return;
     last_point_ = p.seconds;
@@ -39,6 +71,7 @@ void TrainingView::on_progress(const TrainProgress& p) {
 }
 
 void TrainingView::on_validation(const EpochReport& r, const TrainWatch& w) {
+    const TrainingThreadMeter meter{*this};
     // The attention of the first few validation pairs as the model reads their references now.
     std::vector<tg::text::EncodedPair> pairs(w.valid.begin(), w.valid.begin() + static_cast<std::ptrdiff_t>(std::min(sentences_, w.valid.size())));
     const std::vector<tg::viz::Matrix> attention = forced_attention(w.model, pairs);
@@ -95,7 +128,11 @@ TrainingServer::TrainingServer(TrainingView& view, const std::string& host, int 
     s.new_task_queue = [] { return new httplib::ThreadPool(4); };  // the page, its stream, and a spare
     s.set_payload_max_length(4096);
     s.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kServePage, "text/html; charset=utf-8"); });
-    s.Get("/api/training", [&view](const httplib::Request&, httplib::Response& res) { res.set_content(view.state_json(), "application/json"); });
+    s.Get("/api/training", [&view](const httplib::Request&, httplib::Response& res) {
+        const double start = seconds_on(CLOCK_THREAD_CPUTIME_ID);
+        res.set_content(view.state_json(), "application/json");
+        view.add_server_cpu(seconds_on(CLOCK_THREAD_CPUTIME_ID) - start, false);
+    });
     // Server-sent events: the whole state after each change (a second at most between loss points);
     // a comment every 15 s keeps the connection open; the stream ends when training does.
     s.Get("/api/events", [&view](const httplib::Request&, httplib::Response& res) {
@@ -107,8 +144,11 @@ TrainingServer::TrainingServer(TrainingView& view, const std::string& host, int 
                 return sink.write(ping.data(), ping.size());
             }
             *seen = now;
+            const double start = seconds_on(CLOCK_THREAD_CPUTIME_ID);
             const std::string event = "data: " + view.state_json() + "\n\n";
-            if (!sink.write(event.data(), event.size())) return false;
+            const bool sent = sink.write(event.data(), event.size());
+            view.add_server_cpu(seconds_on(CLOCK_THREAD_CPUTIME_ID) - start, sent);
+            if (!sent) return false;
             if (view.finished()) {
                 sink.done();
                 return false;

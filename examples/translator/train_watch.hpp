@@ -4,6 +4,7 @@
 // TrainingView collects them from the training hooks (on the training thread: a lock and a few
 // numbers a step); TrainingServer carries them over HTTP on threads of its own.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -32,7 +33,17 @@ public:
     std::uint64_t wait_newer(std::uint64_t seen, std::chrono::milliseconds timeout);
     bool finished() const;
 
+    // What watching costs training, measured rather than argued: the time the hooks above took on the
+    // training thread, and the CPU time the server's threads spent building and sending the page's data.
+    struct Cost {
+        double training_thread_seconds = 0, server_cpu_seconds = 0;
+        std::uint64_t events_sent = 0;
+    };
+    Cost cost() const;
+    void add_server_cpu(double seconds, bool event);  // for TrainingServer's handlers
+
 private:
+    struct TrainingThreadMeter;  // adds its scope's wall time to cost_.training_thread_seconds
     std::size_t sentences_;
     mutable std::mutex mutex_;
     std::condition_variable changed_;
@@ -41,6 +52,7 @@ private:
     double last_point_ = -1;
     std::string title_;
     std::string points_, validations_, attention_ = "[]";  // JSON arrays' insides, and the last snapshot
+    Cost cost_;
 };
 
 class TrainingServer {

@@ -772,7 +772,10 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             ++state.epoch;
             state.batch = 0;
         }
-        if (validated_at != state.step && validate_and_save(epochs_done) && !stop_reason) stop_reason = "early stopping";
+        // With --valid-every, validations keep their spacing (an epoch's end a few steps after one would
+        // be a near copy of it among --keep-last's checkpoints); training's end is always validated.
+        const bool due = o.valid_every == 0 || state.step % o.valid_every == 0 || stop_reason || state.epoch >= o.epochs;
+        if (due && validated_at != state.step && validate_and_save(epochs_done) && !stop_reason) stop_reason = "early stopping";
         if (!stop_reason && hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
     }
     if (stop_reason && std::string(stop_reason) == "early stopping")

@@ -13,6 +13,7 @@ Needs Debian's chromium, chromium-driver and python3-selenium; run with /usr/bin
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -150,8 +151,12 @@ def main():
         check(step_of() != seen, f"a newer validation's attention replaces the last ({seen!r} -> {step_of()!r})")
         if shots:
             driver.save_screenshot(os.path.join(shots, "training.png"))
-        training.stdout.read()
+        rest = training.stdout.read()
         check(training.wait(timeout=120) == 0, "training under --serve ends normally")
+        cost = re.search(r"watching cost training [\d.]+ s on its thread and [\d.]+ s of CPU on the server's threads: "
+                         r"[\d.]+% of .*; (\d+) updates sent", rest)
+        check(cost is not None and int(cost.group(1)) >= 2,
+              f"training reports what watching cost it, and the updates the page was sent: {cost.group(0) if cost else rest!r}")
     finally:
         driver.quit()
     print("browser: ok" if not failures else f"browser: {len(failures)} FAILED")
