@@ -91,7 +91,7 @@ test-browser: build
 	/usr/bin/python3 tests/browser/explorer.py $(BUILD)/examples/translator/translator $(BUILD)/browser
 
 interop: build
-	@$(MAKE) --no-print-directory deps PACKAGES="python3-torch"
+	@$(MAKE) --no-print-directory deps PACKAGES="python3-torch python3-sentencepiece"
 	rm -rf $(BUILD)/interop
 	/usr/bin/python3 tools/pytorch/check_interop.py $(BUILD)/examples/translator/translator $(BUILD)/interop
 

@@ -71,7 +71,7 @@ struct TrainOptions {
     std::optional<std::int64_t> warmup;
 
     // Validation: the teacher-forced loss and accuracy, and BLEU and chrF of greedy decoding, after
-    // each epoch and every `valid_every` steps (0: after each epoch only). `early_stopping` names the
+    // each epoch, or every `valid_every` steps instead (and when training ends). `early_stopping` names the
     // metric that picks the best checkpoint ("loss", "bleu" or "chrf"; loss when unset) and stops
     // training after `patience` validations in a row without a better one. Every validation is a line
     // of log.jsonl in the checkpoint, drawn in curves.svg.

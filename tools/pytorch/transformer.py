@@ -6,25 +6,24 @@ tapegrad loads. The module's parameter names ARE tapegrad's (`state_dict()` keys
 first three into in_proj_weight), the feed-forward network as ff.linear1/linear2, norm1-3 as PyTorch's.
 
     from transformer import load_checkpoint, save_checkpoint
-    model, src_vocab, tgt_vocab = load_checkpoint("build/family/transformer")
+    model, src, tgt = load_checkpoint("build/real/transformer")
     ...train it with any PyTorch recipe...
-    save_checkpoint(model, src_vocab, tgt_vocab, "from-torch")   # translator eval --checkpoint from-torch
+    save_checkpoint(model, src, tgt, "from-torch")   # translator eval --checkpoint from-torch
 
 Command line:  tools/pytorch/transformer.py translate CHECKPOINT < sentences    (greedy, as tapegrad's)
-Word models only. Needs Debian's python3-torch; run with /usr/bin/python3.
+Subword models need python3-sentencepiece. Needs Debian's python3-torch; run with /usr/bin/python3.
 """
 import math
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rnnsearch  # noqa: E402
-from rnnsearch import BOS, EOS, PAD, read_vocab, translate, translate_stdin  # noqa: E402
+import bridge  # noqa: E402
+from bridge import PAD, load_parameters, read_config, read_sides, translate_stdin  # noqa: E402
 
 
 class Attention(nn.Module):
@@ -122,67 +121,42 @@ class Transformer(nn.Module):
             z = layer(z, causal, memory, valid)
         return self.logits(self.decoder_norm(z) if self.pre_norm else z)
 
-    def loss(self, src, lengths, dec_in, dec_out):
+    def loss(self, src, lengths, dec_in, dec_out, label_smoothing=0.0):
         """Mean over non-pad target tokens of -log p(y_i), teacher forcing."""
         logits = self.decode(*self.encode(src, lengths), dec_in)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), dec_out.reshape(-1), ignore_index=PAD,
-                               reduction="sum") / (dec_out != PAD).sum()
+                               label_smoothing=label_smoothing if self.training else 0.0)
 
-    @torch.no_grad()
-    def greedy(self, src, lengths):
-        """Greedy decoding as tapegrad's: at most 2n + 10 words (n counting </s>), stopping at </s>.
-        (The whole prefix again each step: simple, and the same numbers as a cache.)"""
-        memory, valid = self.encode(src, lengths)
-        B = src.shape[0]
-        limit = (2 * lengths + 10).tolist()
-        words = torch.full((B, 1), BOS, dtype=torch.long)
-        out, done = [[] for _ in range(B)], [False] * B
-        for i in range(max(limit)):
-            best = self.decode(memory, valid, words)[:, -1].argmax(1)
-            for b in range(B):
-                if done[b] or i >= limit[b]:
-                    continue
-                if best[b].item() == EOS:
-                    done[b] = True
-                else:
-                    out[b].append(best[b].item())
-            if all(done[b] or i + 1 >= limit[b] for b in range(B)):
-                break
-            words = torch.cat([words, best[:, None]], 1)
-        return out
+    def forward(self, src, lengths, dec_in, dec_out):  # the training loss: what DistributedDataParallel wraps
+        return self.loss(src, lengths, dec_in, dec_out)
 
+    # decoding (bridge.greedy): the state is the words so far, and each step runs the decoder over
+    # all of them again (simple, and the same numbers as tapegrad's cache)
+    def start(self, src, lengths):
+        return self.encode(src, lengths), torch.zeros(src.shape[0], 0, dtype=torch.long)
 
-def read_config(path):
-    config = {}
-    with open(os.path.join(path, "config.txt"), encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                key, value = line.split()
-                config[key] = value
-    if config.get("arch") != "transformer":
-        raise SystemExit(f"{path}/config.txt: arch {config.get('arch')}, not a Transformer (tools/pytorch/rnnsearch.py reads RNNsearch)")
-    return config
+    def step(self, encoded, words, prev):
+        words = torch.cat([words, prev[:, None]], 1)
+        return self.decode(*encoded, words)[:, -1], words
 
 
 def load_checkpoint(path):
-    """A tapegrad Transformer checkpoint folder -> (model, src_vocab, tgt_vocab)."""
-    if os.path.exists(os.path.join(path, "src.spm")):
-        raise SystemExit(f"{path}: a subword model (src.spm); this bridge reads word models")
+    """A tapegrad Transformer checkpoint folder -> (model, src, tgt): the model and its two bridge.Sides."""
     c = read_config(path)
-    src_vocab = read_vocab(os.path.join(path, "src.vocab"))
-    tgt_vocab = read_vocab(os.path.join(path, "tgt.vocab"))
-    model = Transformer(len(src_vocab), len(tgt_vocab), int(c["model_dim"]), int(c["ff_dim"]), int(c["layers"]),
-                        int(c["heads"]), c["pre_norm"] == "1", c["tie_embeddings"] == "1")
-    state = {name: torch.from_numpy(np.load(os.path.join(path, name + ".npy"))) for name in model.state_dict()}
-    model.load_state_dict(state, strict=True)
-    return model, src_vocab, tgt_vocab
+    if c.get("arch") != "transformer":
+        raise SystemExit(f"{path}/config.txt: arch {c.get('arch')}, not a Transformer (tools/pytorch/rnnsearch.py reads RNNsearch)")
+    src, tgt = read_sides(path)
+    model = Transformer(len(src), len(tgt), int(c["model_dim"]), int(c["ff_dim"]), int(c["layers"]), int(c["heads"]),
+                        c["pre_norm"] == "1", c["tie_embeddings"] == "1")
+    load_parameters(model, path)
+    return model, src, tgt
 
 
-def save_checkpoint(model, src_vocab, tgt_vocab, path):
+def save_checkpoint(model, src, tgt, path):
     """Writes a folder `translator eval/translate/attention --checkpoint` loads (a new or empty folder)."""
     first = model.decoder[0]
-    rnnsearch.save_checkpoint(model, src_vocab, tgt_vocab, path, config=(
-        f"arch transformer\nsrc_vocab {len(src_vocab)}\ntgt_vocab {len(tgt_vocab)}\nmodel_dim {model.d}\n"
+    bridge.save_checkpoint(model, src, tgt, path, (
+        f"arch transformer\nsrc_vocab {len(src)}\ntgt_vocab {len(tgt)}\nmodel_dim {model.d}\n"
         f"ff_dim {first.ff.linear1.out_features}\nlayers {len(model.decoder)}\nheads {first.self_attn.heads}\n"
         f"pre_norm {int(model.pre_norm)}\ntie_embeddings {int(model.tied)}\n"))
 
