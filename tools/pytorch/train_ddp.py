@@ -87,7 +87,7 @@ def train(rank, world, a):
         valid = validation_loss(model, bridge.read_pairs(a.valid), src, tgt)
         module.save_checkpoint(model, src, tgt, a.out)
         print(json.dumps({"processes": world, "steps": a.steps, "examples": a.steps * a.batch,
-                          "valid_loss": round(valid, 6), "seconds": round(seconds, 2), "out": a.out}), flush=True)
+                          "valid_loss": float(f"{valid:.6g}"), "seconds": round(seconds, 2), "out": a.out}), flush=True)
     dist.destroy_process_group()
 
 
