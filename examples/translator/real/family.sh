@@ -18,11 +18,9 @@ translator="$build/examples/translator/translator"
 data="$build/real/data"
 out="$build/real/family"
 mkdir -p "$out"
-if [ ! -s "$data/test.tsv" ]; then
-    /usr/bin/python3 "$here/make_corpus.py" "$data.tmp"
-    rm -rf "$data"
-    mv "$data.tmp" "$data"
-fi
+# shellcheck source=settings.sh
+source "$here/settings.sh"
+real_corpus "$here" "$data"
 sentence="she wrote a long letter to her mother"
 
 table="| cell | attention | parameters | steps in ${seconds} s | BLEU greedy | chrF2 greedy | BLEU beam 5 | chrF2 beam 5 |
@@ -31,11 +29,11 @@ for variant in "${variants[@]}"; do
     cell=${variant%%:*}
     attention=${variant#*:}
     name="$cell-$attention"
-    sizes=(--emb 128 --hidden 256 --deep-output 256 --dropout 0.2 --label-smoothing 0.1 --cell "$cell" --attention "$attention")
+    sizes=("${real_rnnsearch[@]}" --cell "$cell" --attention "$attention")
     [ "$attention" = additive ] && sizes+=(--attn 128)
     echo "== $name: training for ${seconds}s on 2 threads"
     log=$("$translator" train --train "$data/train.tsv" --valid "$data/valid.tsv" --out "$out/$name" --force \
-        --subwords 4000 "${sizes[@]}" --epochs 1000 --time-limit "$seconds" --threads 2 --valid-every 1000 2>&1 | tr '\r' '\n')
+        --subwords $real_subwords "${sizes[@]}" --epochs 1000 --time-limit "$seconds" --threads 2 --valid-every 1000 2>&1 | tr '\r' '\n')
     parameters=$(grep -o '[0-9]* parameters' <<<"$log" | head -1 | cut -d' ' -f1)
     steps=$(grep -o 'after [0-9]* steps' <<<"$log" | tail -1 | cut -d' ' -f2)
     row="| $cell | $attention | $parameters | $steps |"

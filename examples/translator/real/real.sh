@@ -17,32 +17,25 @@ here=$(cd "$(dirname "$0")" && pwd)
 translator="$build/examples/translator/translator"
 out="$build/real"
 mkdir -p "$out/attention"
+# shellcheck source=settings.sh
+source "$here/settings.sh"
 
 echo "== 1. corpus: WordNet 3.0's usage examples of 3-20 words, translated by Apertium (eng-spa)"
-if [ ! -s "$out/data/test.tsv" ]; then
-    /usr/bin/python3 "$here/make_corpus.py" "$out/data.tmp"
-    rm -rf "$out/data"
-    mv "$out/data.tmp" "$out/data"
-else
-    echo "   (kept from an earlier run: $out/data)"
-fi
+real_corpus "$here" "$out/data"
 echo "   e.g.  $(sed -n 2p "$out/data/train.tsv" | cut -f1)"
 echo "     ->  $(sed -n 2p "$out/data/train.tsv" | cut -f2)"
 
 model="$out/model"
-sizes=(--emb 128 --hidden 256 --attn 128 --deep-output 256 --dropout 0.2)
+sizes=("${real_rnnsearch[@]}" --attn 128)
 if [ "$arch" = transformer ]; then
     model="$out/transformer"
     sizes=(--arch transformer --model-dim 256 --ff-dim 1024 --layers 3 --heads 4 --dropout 0.1 --lr 1e-3 --warmup 1000
-           --lr-decay inverse-sqrt)
+           --lr-decay inverse-sqrt --label-smoothing 0.1)
 fi
 echo "== 2. training $arch on subword units for ${seconds}s on 2 threads"
 rm -rf "$model".step-*  # the checkpoints an earlier make real kept for averaging
-# The paper's deep output (a maxout of 256 units before the softmax, Appendix A.2.2) makes the output
-# layer 3.5x cheaper, so 10 minutes hold more epochs; dropout 0.2 keeps them from overfitting, and label
-# smoothing 0.1 gives beam search better-spread word scores (docs/results.md: the runs that chose this).
 "$translator" train --train "$out/data/train.tsv" --valid "$out/data/valid.tsv" --out "$model" \
-    --subwords 4000 "${sizes[@]}" --label-smoothing 0.1 \
+    --subwords $real_subwords "${sizes[@]}" \
     --epochs 1000 --time-limit "$seconds" --threads 2 --force \
     --valid-every 1000 --keep-last 3  # (a model of an earlier make real is replaced)
 
@@ -55,14 +48,18 @@ for beam in 1 5; do
 done
 
 echo "== 3b. the last three validations' checkpoints, averaged (checkpoint averaging)"
-last3=$(ls -d "$model".step-* | sort -t- -k2 -n | tail -n 3)
-# shellcheck disable=SC2086
-"$translator" average $last3 --out "$model-averaged" > /dev/null
-echo "   averaged: $(echo $last3 | xargs -n1 basename | tr '\n' ' ')"
-for beam in 1 5; do
-    "$translator" eval --checkpoint "$model-averaged" --data "$out/data/test.tsv" --threads 2 --beam $beam \
-        --out-hyp "$model-averaged.test.beam$beam.hyp" | grep -E '^all' | sed "s/^/   ($([ $beam = 1 ] && echo greedy || echo "beam $beam")) /"
-done
+last3=$(ls -d "$model".step-* 2>/dev/null | sort -t- -k2 -n | tail -n 3)
+if [ "$(wc -w <<<"$last3")" -lt 2 ]; then
+    echo "   (fewer than two validations in ${seconds}s: nothing to average)"
+else
+    # shellcheck disable=SC2086
+    "$translator" average $last3 --out "$model-averaged" > /dev/null
+    echo "   averaged: $(echo $last3 | xargs -n1 basename | tr '\n' ' ')"
+    for beam in 1 5; do
+        "$translator" eval --checkpoint "$model-averaged" --data "$out/data/test.tsv" --threads 2 --beam $beam \
+            --out-hyp "$model-averaged.test.beam$beam.hyp" | grep -E '^all' | sed "s/^/   ($([ $beam = 1 ] && echo greedy || echo "beam $beam")) /"
+    done
+fi
 
 echo "== 4. translations, and where the model looked (over words: each word's pieces merged)"
 sentences=(
