@@ -803,6 +803,38 @@ TEST_CASE("the Transformer decodes with cached keys and values: each step's logi
     active_tape().clear();
 }
 
+TEST_CASE("the Transformer's forced attention: every view from one pass is the view read alone; the mean is the heads'") {
+    Generator gen(5);
+    const std::unique_ptr<TranslationModel> model = make_model(transformer_config(), gen);  // 2 layers, 2 heads
+    const std::vector<AttentionView> views{{}, {0, -1}, {1, 0}, {1, 1}, {1, -1}, {0, 1}};
+    const std::vector<std::vector<viz::Matrix>> all = forced_attention(*model, kPairs, views);
+    REQUIRE(all.size() == views.size());
+    for (std::size_t v = 0; v < views.size(); ++v) {
+        CAPTURE(v);
+        const std::vector<viz::Matrix> alone = forced_attention(*model, kPairs, views[v]);
+        REQUIRE(all[v].size() == kPairs.size());
+        for (std::size_t i = 0; i < kPairs.size(); ++i) {
+            CHECK(all[v][i].rows == kPairs[i].target.size() + 1);  // each word and </s>
+            CHECK(all[v][i].cols == kPairs[i].source.size());
+            CHECK(all[v][i].values == alone[i].values);
+            for (std::size_t t = 0; t < all[v][i].rows; ++t) {
+                float sum = 0;
+                for (std::size_t j = 0; j < all[v][i].cols; ++j) sum += all[v][i].at(t, j);
+                CHECK(sum == doctest::Approx(1.0f).epsilon(1e-5));
+            }
+        }
+    }
+    for (std::size_t i = 0; i < kPairs.size(); ++i)
+        for (std::size_t k = 0; k < all[0][i].values.size(); ++k) {
+            CHECK(all[0][i].values[k] == doctest::Approx(all[4][i].values[k]).epsilon(1e-6));  // default: the last layer's mean
+            CHECK(all[4][i].values[k] == doctest::Approx((all[2][i].values[k] + all[3][i].values[k]) / 2).epsilon(1e-5));
+        }
+    CHECK(all[1][0].values != all[4][0].values);  // the first layer is not the last
+    CHECK_THROWS_WITH_ALL(forced_attention(*model, kPairs, std::vector<AttentionView>{{}, {2, 0}}), tg::Error, "layer 3 head 1",
+                          "layers 1-2");
+    active_tape().clear();
+}
+
 TEST_CASE("the Transformer: beam 1 is greedy, the n-best list starts with beam search's, configuration round trip") {
     Generator gen(9);
     const ModelConfig c = transformer_config();

@@ -140,11 +140,12 @@ ApiResponse Api::translate(const std::string& body) {
             out.update({{"source_pieces", p.cols}, {"target_pieces", p.rows}, {"attention_pieces", matrix(p.attention)}});
         }
         if (heads && m.model->config.is_transformer()) {
+            const std::vector<Translation> views = in_views(m, units, t, attention_heads(m.model->config));  // layer-major
             json layers = json::array();
-            for (std::size_t l = 0; l < m.model->config.layers; ++l) {
+            for (std::size_t l = 0, v = 0; l < m.model->config.layers; ++l) {
                 json per_head = json::array();
-                for (std::size_t h = 0; h < m.model->config.heads; ++h)
-                    per_head.push_back(matrix(labelled(m, units, in_view(m, units, t, {static_cast<int>(l), static_cast<int>(h)}), true).attention));
+                for (std::size_t h = 0; h < m.model->config.heads; ++h, ++v)
+                    per_head.push_back(matrix(labelled(m, units, views[v], true).attention));
                 layers.push_back(per_head);
             }
             out["heads"] = layers;

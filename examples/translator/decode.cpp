@@ -397,11 +397,12 @@ std::vector<AttentionView> attention_heads(const ModelConfig& config) {
     return views;
 }
 
-std::vector<viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<text::EncodedPair>& pairs,
-                                          const AttentionView& view) {
-    std::vector<viz::Matrix> out(pairs.size());
+std::vector<std::vector<viz::Matrix>> forced_attention(const TranslationModel& model, const std::vector<text::EncodedPair>& pairs,
+                                                       const std::vector<AttentionView>& views) {
+    std::vector<std::vector<viz::Matrix>> out(views.size(), std::vector<viz::Matrix>(pairs.size()));
     const ModelConfig& c = model.config;
-    if (!view.is_default()) {
+    for (const AttentionView& view : views) {
+        if (view.is_default()) continue;
         if (!c.is_transformer()) throw Error("attention: --layer and --head choose among the Transformer's attentions; this model has one");
         if (view.layer >= static_cast<int>(c.layers) || view.layer < -1 || view.head >= static_cast<int>(c.heads) || view.head < -1)
             throw Error(fmt::format("attention: layer {} head {}: the model has layers 1-{} and heads 1-{}", view.layer + 1,
@@ -421,20 +422,28 @@ std::vector<viz::Matrix> forced_attention(const TranslationModel& model, const s
             }
         }
         const text::Batch batch = text::make_batch(pairs, which);
-        const TranslationModel::Forward f = model.forward(batch);
-        Var chosen = f.weights;  // [B, T, S]
-        if (!view.is_default()) {  // a layer's heads [B*T, h, S]: their mean, or one
-            const Var& heads = f.layer_weights[view.layer < 0 ? f.layer_weights.size() - 1 : static_cast<std::size_t>(view.layer)];
-            chosen = view.head < 0 ? mean(heads, 1) : select(heads, 1, static_cast<std::size_t>(view.head));
-        }
-        const Tensor& w = chosen.value();  // [B, T, S] (or [B*T, S]: the same floats)
-        for (std::size_t k = 0; k < batch.size; ++k) {
-            const std::size_t rows = pairs[which[k]].target.size() + 1, cols = pairs[which[k]].source.size();
-            for (std::size_t t = 0; t < rows; ++t)
-                append_row(out[which[k]], w.data() + (k * batch.tgt_len + t) * batch.src_len, cols);
+        const TranslationModel::Forward f = model.forward(batch);  // one pass serves every view
+        for (std::size_t v = 0; v < views.size(); ++v) {
+            const AttentionView& view = views[v];
+            Var chosen = f.weights;  // [B, T, S]
+            if (!view.is_default()) {  // a layer's heads [B*T, h, S]: their mean, or one
+                const Var& heads = f.layer_weights[view.layer < 0 ? f.layer_weights.size() - 1 : static_cast<std::size_t>(view.layer)];
+                chosen = view.head < 0 ? mean(heads, 1) : select(heads, 1, static_cast<std::size_t>(view.head));
+            }
+            const Tensor& w = chosen.value();  // [B, T, S] (or [B*T, S]: the same floats)
+            for (std::size_t k = 0; k < batch.size; ++k) {
+                const std::size_t rows = pairs[which[k]].target.size() + 1, cols = pairs[which[k]].source.size();
+                for (std::size_t t = 0; t < rows; ++t)
+                    append_row(out[v][which[k]], w.data() + (k * batch.tgt_len + t) * batch.src_len, cols);
+            }
         }
     }
     return out;
+}
+
+std::vector<viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<text::EncodedPair>& pairs,
+                                          const AttentionView& view) {
+    return std::move(forced_attention(model, pairs, std::vector<AttentionView>{view})[0]);
 }
 
 text::Alignment alignment_from_attention(const viz::Matrix& attention, std::size_t source_words, std::size_t target_words) {

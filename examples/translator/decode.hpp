@@ -82,6 +82,10 @@ std::vector<AttentionView> attention_heads(const ModelConfig& config);
 // other than the default is refused (tg::Error) for a model that has no such layer or head.
 std::vector<tg::viz::Matrix> forced_attention(const TranslationModel& model, const std::vector<tg::text::EncodedPair>& pairs,
                                               const AttentionView& view = {});
+// The same for several views at once, from one forward pass: [view][pair].
+std::vector<std::vector<tg::viz::Matrix>> forced_attention(const TranslationModel& model,
+                                                           const std::vector<tg::text::EncodedPair>& pairs,
+                                                           const std::vector<AttentionView>& views);
 
 // The alignment read off an attention matrix as the CLI spec defines it: for each target word
 // (not the closing </s>), the source word (not the source's </s>) with the highest weight.

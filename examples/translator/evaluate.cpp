@@ -64,7 +64,12 @@ Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, co
     const auto data = text::encode_pairs(to_units(pairs, m_.src_subwords.get(), m_.tgt_subwords.get()), m_.src_vocab, m_.tgt_vocab);
     const auto ids = *translate_all(*m_.model, data, beam_, packed_output_);
     const bool forced = (e_.has_aer || want_alignments_) && m_.model->config.has_attention() && !m_.subwords();
-    const std::vector<viz::Matrix> attention = forced ? forced_attention(*m_.model, data) : std::vector<viz::Matrix>{};
+    // One forced pass reads the default view (the alignments) and, for AER per head, every head.
+    std::vector<AttentionView> views{AttentionView{}};
+    for (const auto& head : e_.heads) views.push_back(head.first);
+    const std::vector<std::vector<viz::Matrix>> forced_views =
+        forced ? forced_attention(*m_.model, data, views) : std::vector<std::vector<viz::Matrix>>(views.size());
+    const std::vector<viz::Matrix>& attention = forced_views[0];
     std::vector<text::Alignment> links;  // read off the forced attention, for AER and --out-align alike
     for (std::size_t i = 0; forced && i < pairs.size(); ++i)
         links.push_back(alignment_from_attention(attention[i], pairs[i].source.size(), pairs[i].target.size()));
@@ -82,10 +87,10 @@ Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, co
             if (e_.has_aer) s->alignment.add(links[i], (*gold)[i]);
         }
     }
-    for (auto& [view, score] : e_.heads) {  // each head alone, read off as the default view is
-        const std::vector<viz::Matrix> head = forced_attention(*m_.model, data, view);
+    for (std::size_t v = 1; v < views.size(); ++v) {  // each head alone, read off as the default view is
+        const std::vector<viz::Matrix>& head = forced_views[v];
         for (std::size_t i = 0; i < pairs.size(); ++i)
-            score.add(alignment_from_attention(head[i], pairs[i].source.size(), pairs[i].target.size()), (*gold)[i]);
+            e_.heads[v - 1].second.add(alignment_from_attention(head[i], pairs[i].source.size(), pairs[i].target.size()), (*gold)[i]);
     }
     if (want_alignments_) out.alignments = std::move(links);
     return out;

@@ -15,16 +15,26 @@ std::vector<Translation> translate_one(const LoadedModel& m, const text::Sentenc
     return greedy(*m.model, {ids}, options);
 }
 
+std::vector<Translation> in_views(const LoadedModel& m, const text::Sentence& units, const Translation& t,
+                                  const std::vector<AttentionView>& views) {
+    const std::vector<text::EncodedPair> pair{{m.src_vocab.encode(units, true), t.words}};
+    const std::vector<std::vector<viz::Matrix>> forced = forced_attention(*m.model, pair, views);
+    std::vector<Translation> out(views.size(), t);
+    for (std::size_t v = 0; v < views.size(); ++v) {
+        if (views[v].is_default()) continue;  // what decoding saw
+        viz::Matrix w = forced[v][0];
+        if (!t.finished) {  // cut by the length limit: no row for </s>
+            --w.rows;
+            w.values.resize(w.rows * w.cols);
+        }
+        out[v].attention = std::move(w);
+    }
+    return out;
+}
+
 Translation in_view(const LoadedModel& m, const text::Sentence& units, Translation t, const AttentionView& view) {
     if (view.is_default()) return t;
-    const std::vector<text::EncodedPair> pair{{m.src_vocab.encode(units, true), t.words}};
-    viz::Matrix w = forced_attention(*m.model, pair, view)[0];
-    if (!t.finished) {  // cut by the length limit: no row for </s>
-        --w.rows;
-        w.values.resize(w.rows * w.cols);
-    }
-    t.attention = std::move(w);
-    return t;
+    return std::move(in_views(m, units, t, {view})[0]);
 }
 
 Labelled labelled(const LoadedModel& m, const text::Sentence& units, const Translation& t, bool words) {

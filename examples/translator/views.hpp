@@ -19,6 +19,9 @@ std::vector<Translation> translate_one(const LoadedModel& m, const tg::text::Sen
 // The translation's attention as `view` sees it: the model reads the translation as a reference
 // (forced decoding gives exactly the weights decoding saw, for every layer and head).
 Translation in_view(const LoadedModel& m, const tg::text::Sentence& units, Translation t, const AttentionView& view);
+// The same for several views, from one forced pass: one Translation per view.
+std::vector<Translation> in_views(const LoadedModel& m, const tg::text::Sentence& units, const Translation& t,
+                                  const std::vector<AttentionView>& views);
 
 // An attention matrix with its labels: rows are what was written (and </s>), columns what was read
 // (and </s>); for a subword model, pieces, or with `words` the pieces merged into words: a word's
