@@ -77,10 +77,13 @@ Attention::Result ScoredAttention::forward(const Memory& memory, const Var& quer
     const std::size_t G = queries_per_sentence(memory, query);
     const std::size_t B = memory.valid.shape()[0], S = memory.values.shape()[1], K = memory.values.shape()[2];
     Var e = scores(memory, query, G).label("e");  // e_ij = score(s_{i-1}, k_j)   [B*G, S]
-    const Var valid = memory.valid.shape().rank() == 3 ? memory.valid : reshape(memory.valid, {B, 1, S});
-    Var alpha = G == 1 && memory.valid.shape().rank() == 2
-                    ? softmax(e, 1, memory.valid)  // Eq. 6, padding -> 0
-                    : reshape(softmax(reshape(e, {B, G, S}), 2, valid), {B * G, S});
+    Var alpha;
+    if (G == 1 && memory.valid.shape().rank() == 2) {
+        alpha = softmax(e, 1, memory.valid);  // Eq. 6, padding -> 0
+    } else {  // G queries a sentence: its mask [B, 1, S] shared, or one per query [B, G, S]
+        const Var valid = memory.valid.shape().rank() == 3 ? memory.valid : reshape(memory.valid, {B, 1, S});
+        alpha = reshape(softmax(reshape(e, {B, G, S}), 2, valid), {B * G, S});
+    }
     alpha.label("alpha");
     Var context = matmul(reshape(alpha, {B, G, S}), memory.values);  // Eq. 5: [B, G, K], each sentence's once
     return {reshape(context, {B * G, K}), alpha, Var()};
