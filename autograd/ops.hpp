@@ -54,7 +54,8 @@ Var relu(const Var& x);
 Var dropout(const Var& x, float p, Generator& gen);
 
 // --- matrix product through BLAS (ops/matmul.cpp) ---
-// [M,K] @ [K,N] -> [M,N];  [B,M,K] @ [B,K,N] -> [B,M,N] (batched);  [B,M,K] @ [K,N] -> [B,M,N].
+// [M,K] @ [K,N] -> [M,N];  [B,M,K] @ [B,K,N] -> [B,M,N] (batched, over any number of leading axes:
+// [B,H,M,K] @ [B,H,K,N] -> [B,H,M,N]);  [B,M,K] @ [K,N] -> [B,M,N].
 Var matmul(const Var& a, const Var& b);
 // x W^T + b, PyTorch's functional linear: x [..., in], weight [out, in], bias [out] (or an undefined
 // Var for none) -> [..., out]. The same as matmul(x, transpose(weight)) + bias, fused: BLAS reads

@@ -66,10 +66,22 @@ TEST_CASE("unary ops and scalar arithmetic") {
     active_tape().clear();
 }
 
-TEST_CASE("matmul: 2-D, batched 3-D, and 3-D by a shared matrix") {
+TEST_CASE("matmul: 2-D, batched 3-D and 4-D, and 3-D by a shared matrix") {
     CHECK_GRADS([](Vars v) { return matmul(v[0], v[1]); }, {rand({3, 4}, 1), rand({4, 5}, 2)});
     CHECK_GRADS([](Vars v) { return matmul(v[0], v[1]); }, {rand({2, 3, 4}, 3), rand({2, 4, 5}, 4)});
     CHECK_GRADS([](Vars v) { return matmul(v[0], v[1]); }, {rand({2, 3, 4}, 5), rand({4, 5}, 6)});
+    CHECK_GRADS([](Vars v) { return matmul(v[0], v[1]); }, {rand({2, 3, 1, 4}, 10), rand({2, 3, 4, 5}, 11)});  // heads'
+    CHECK_GRADS([](Vars v) { return matmul(v[0], v[1]); }, {rand({2, 2, 3, 4}, 12), rand({4, 5}, 13)});
+    {  // 4-D is the 3-D product of its leading axes flattened, value for value
+        const Tensor a = rand({2, 3, 2, 4}, 14), b = rand({2, 3, 4, 5}, 15);
+        const Tensor four = matmul(constant(a), constant(b)).value();
+        CHECK(four.shape() == Shape{2, 3, 2, 5});
+        const Tensor three = matmul(reshape(constant(a), {6, 2, 4}), reshape(constant(b), {6, 4, 5})).value();
+        CHECK(std::equal(four.data(), four.data() + four.numel(), three.data()));
+        CHECK_THROWS_WITH_ALL(matmul(constant(a), constant(rand({3, 2, 4, 5}, 16))), ShapeError, "batch sizes differ",
+                              "[2, 3, 2, 4]", "[3, 2, 4, 5]");
+        CHECK_THROWS_WITH_ALL(matmul(constant(a), constant(rand({6, 4, 5}, 16))), ShapeError, "the same leading axes");
+    }
 
     // linear, the fused x W^T + b, in 2-D and 3-D, with and without bias ...
     CHECK_GRADS([](Vars v) { return linear(v[0], v[1], v[2]); }, {rand({3, 4}, 9), rand({5, 4}, 10), rand({5}, 11)});

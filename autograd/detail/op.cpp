@@ -77,42 +77,42 @@ Tensor& scratch(const Shape& s) {
     return t;
 }
 
+Strides broadcast_strides(const Shape& in, const Shape& out) {
+    Strides st{};
+    const int offset = out.rank() - in.rank();
+    std::size_t step = 1;
+    for (int a = out.rank() - 1; a >= offset; --a) {
+        const std::size_t d = in[a - offset];
+        st[static_cast<std::size_t>(a)] = d == 1 && out[a] != 1 ? 0 : step;
+        step *= d;
+    }
+    return st;
+}
+
+Strides permuted_strides(const Shape& in, std::span<const int> axes) {
+    Strides contiguous{}, st{};
+    std::size_t step = 1;
+    for (int a = in.rank() - 1; a >= 0; --a) {
+        contiguous[static_cast<std::size_t>(a)] = step;
+        step *= in[a];
+    }
+    for (std::size_t i = 0; i < axes.size(); ++i) st[i] = contiguous[static_cast<std::size_t>(axes[i])];
+    return st;
+}
+
 void sum_to(const Tensor& g, Tensor& into) {
     // Walk g in order; each element lands in `into` at the index with broadcast axes pinned to 0.
-    const Shape& gs = g.shape();
-    const Shape& ts = into.shape();
-    const int rank = gs.rank(), offset = rank - ts.rank();
-    std::array<std::size_t, Shape::kMaxRank> tstride{};  // stride in `into`, 0 on broadcast axes
-    std::size_t st = 1;
-    for (int a = rank - 1; a >= offset; --a) {
-        std::size_t d = ts[a - offset];
-        tstride[static_cast<std::size_t>(a)] = d == 1 && gs[a] != 1 ? 0 : st;
-        st *= d;
-    }
-    if (rank == 0) {
-        into.data()[0] += g.data()[0];
-        return;
-    }
-    const std::size_t inner = gs[rank - 1], inner_stride = tstride[static_cast<std::size_t>(rank - 1)];
-    std::array<std::size_t, Shape::kMaxRank> idx{};
     const float* src = g.data();
     float* dst = into.data();
-    for (std::size_t done = 0; done < g.numel(); done += inner) {
-        std::size_t t = 0;
-        for (int a = 0; a < rank - 1; ++a) t += idx[static_cast<std::size_t>(a)] * tstride[static_cast<std::size_t>(a)];
-        if (inner_stride == 0) {
+    for_each_row(g.shape(), broadcast_strides(into.shape(), g.shape()), [&](std::size_t o, std::size_t t, std::size_t n, std::size_t step) {
+        if (step == 0) {
             float acc = 0.0f;
-            for (std::size_t k = 0; k < inner; ++k) acc += src[k];
+            for (std::size_t k = 0; k < n; ++k) acc += src[o + k];
             dst[t] += acc;
         } else {
-            for (std::size_t k = 0; k < inner; ++k) dst[t + k] += src[k];
+            for (std::size_t k = 0; k < n; ++k) dst[t + k] += src[o + k];
         }
-        src += inner;
-        for (int a = rank - 2; a >= 0; --a) {  // odometer over the outer axes
-            if (++idx[static_cast<std::size_t>(a)] < gs[a]) break;
-            idx[static_cast<std::size_t>(a)] = 0;
-        }
-    }
+    });
 }
 
 }  // namespace detail

@@ -3,6 +3,7 @@
 // this adds conveniences only. The only header that pulls in xtensor; public headers never include it.
 #pragma once
 #include <array>
+#include <span>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmath.hpp>
@@ -32,6 +33,32 @@ struct AxisSplit {
     std::size_t outer = 1, n = 1, inner = 1;
 };
 AxisSplit split_at(const Shape& s, int axis);
+
+// Reading a tensor along another shape's axes (broadcast, or permuted): `Strides[i]` is how far one
+// step along the other shape's axis i moves in the tensor's memory (0 along a broadcast axis).
+using Strides = std::array<std::size_t, Shape::kMaxRank>;
+Strides broadcast_strides(const Shape& in, const Shape& out);           // `in` broadcast to `out`
+Strides permuted_strides(const Shape& in, std::span<const int> axes);  // out axis i is in axis axes[i]
+// Walks `out` in memory order a row (its last axis) at a time: f(o, i, n, step) for out's elements
+// o .. o + n - 1, which are the tensor's elements i, i + step, ..., i + (n - 1) step.
+template <class F>
+void for_each_row(const Shape& out, const Strides& in, F&& f) {
+    const int rank = out.rank();
+    if (rank == 0) return f(std::size_t{0}, std::size_t{0}, std::size_t{1}, std::size_t{0});
+    const std::size_t n = out[rank - 1], step = in[static_cast<std::size_t>(rank - 1)];
+    std::array<std::size_t, Shape::kMaxRank> idx{};
+    std::size_t i = 0;
+    for (std::size_t o = 0; o < out.numel(); o += n) {
+        f(o, i, n, step);
+        for (int a = rank - 2; a >= 0; --a) {  // odometer over the outer axes, the offset kept in step
+            const std::size_t u = static_cast<std::size_t>(a);
+            i += in[u];
+            if (++idx[u] < out[a]) break;
+            i -= in[u] * idx[u];
+            idx[u] = 0;
+        }
+    }
+}
 
 // Adds into `into` (shape S) the tensor `g` whose shape S broadcasts to, summing over the broadcast
 // axes: the one place where a broadcasting op's backward "un-broadcasts" its gradient.

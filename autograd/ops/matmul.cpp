@@ -37,8 +37,9 @@ void gemm(const float* a, bool ta, const float* b, bool tb, float* c, std::size_
     }
 }
 
-// The sizes of one product: `batch` independent [m,k] @ [k,n] products. `b_shared`: B is one
-// matrix used by every batch entry, which is the same as one product with batch*m rows.
+// The sizes of one product: `batch` independent [m,k] @ [k,n] products, the batch being every axis
+// before the last two. `b_shared`: B is one matrix used by every batch entry, which is the same as
+// one product with batch*m rows.
 struct Dims {
     std::size_t batch, m, k, n;
     bool b_shared;
@@ -48,12 +49,15 @@ Dims matmul_dims(const Shape& a, const Shape& b) {
     auto fail = [&](const char* why) {
         return ShapeError(fmt::format("matmul: {}: {} @ {}", why, a.str(), b.str()));
     };
-    if (a.rank() < 2 || a.rank() > 3 || b.rank() < 2 || b.rank() > 3 || (a.rank() == 2 && b.rank() == 3))
-        throw fail("expected [M,K] @ [K,N], [B,M,K] @ [B,K,N] or [B,M,K] @ [K,N]");
     const int ra = a.rank(), rb = b.rank();
+    if (ra < 2 || rb < 2 || (rb > 2 && rb != ra))
+        throw fail("expected [M,K] @ [K,N], [...,M,K] @ [...,K,N] (the same leading axes) or [...,M,K] @ [K,N]");
     if (a[ra - 1] != b[rb - 2]) throw fail("inner dimensions differ");
-    if (ra == 3 && rb == 3 && a[0] != b[0]) throw fail("batch sizes differ");
-    const std::size_t batch = ra == 3 ? a[0] : 1;
+    std::size_t batch = 1;
+    for (int i = 0; i < ra - 2; ++i) {
+        if (rb > 2 && a[i] != b[i]) throw fail("batch sizes differ");
+        batch *= a[i];
+    }
     return {batch, a[ra - 2], a[ra - 1], b[rb - 1], rb == 2};
 }
 
@@ -61,7 +65,7 @@ Dims matmul_dims(const Shape& a, const Shape& b) {
 
 Var matmul(const Var& a, const Var& b) {
     const Dims d = matmul_dims(a.shape(), b.shape());
-    Op op("matmul", {a, b}, a.shape().rank() == 3 ? Shape{d.batch, d.m, d.n} : Shape{d.m, d.n});
+    Op op("matmul", {a, b}, a.shape().with(a.shape().rank() - 1, d.n));
     const std::size_t rows = d.b_shared ? d.batch * d.m : d.m;  // one product when B is shared
     const std::size_t batches = d.b_shared ? 1 : d.batch;
     const float *A = a.value().data(), *B = b.value().data();

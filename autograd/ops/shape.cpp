@@ -38,13 +38,20 @@ Var permute(const Var& x, std::span<const int> axes) {
     Shape out_shape;
     for (int a : axes) out_shape.push_back(s[a]);
     Op op("permute", {x}, out_shape);
-    XShape perm(axes.begin(), axes.end());
-    xt::noalias(view(op.out())) = xt::transpose(view(x.value()), perm);
+    const float* in = x.value().data();
+    float* y = op.out().data();
+    for_each_row(out_shape, permuted_strides(s, axes), [&](std::size_t o, std::size_t i, std::size_t n, std::size_t step) {
+        for (std::size_t k = 0; k < n; ++k) y[o + k] = in[i + k * step];  // out axis a reads input axis axes[a]
+    });
     if (op.recording()) op.saved_ids().assign(axes.begin(), axes.end());
-    return op.finish([](Record& r) {
-        XShape inverse(r.saved_ids.size());  // output axis i came from input axis perm[i]
-        for (std::size_t i = 0; i < inverse.size(); ++i) inverse[static_cast<std::size_t>(r.saved_ids[i])] = i;
-        xt::noalias(view(r.grad_in(0))) += xt::transpose(view(r.grad_out()), inverse);
+    return op.finish([](Record& r) {  // each gradient element back where its value came from
+        std::array<int, Shape::kMaxRank> axes{};
+        std::copy(r.saved_ids.begin(), r.saved_ids.end(), axes.begin());
+        const float* g = r.grad_out().data();
+        float* dx = r.grad_in(0).data();
+        for_each_row(r.out().shape(), permuted_strides(r.input(0).shape(), {axes.data(), r.saved_ids.size()}), [&](std::size_t o, std::size_t i, std::size_t n, std::size_t step) {
+            for (std::size_t k = 0; k < n; ++k) dx[i + k * step] += g[o + k];
+        });
     });
 }
 

@@ -54,8 +54,10 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
     FloatBuffer& mask = op.saved();
     if (valid) {
         mask.resize_discard(x.numel());
-        auto m = xt::adapt(mask.data(), mask.size(), xt::no_ownership(), xshape(x.shape()));
-        xt::noalias(m) = xt::cast<float>(xt::not_equal(xt::broadcast(view(valid->value()), xshape(x.shape())), 0.0f));
+        const float* v = valid->value().data();
+        for_each_row(x.shape(), broadcast_strides(valid->shape(), x.shape()), [&](std::size_t o, std::size_t i, std::size_t n, std::size_t step) {
+            for (std::size_t k = 0; k < n; ++k) mask[o + k] = v[i + k * step] != 0.0f ? 1.0f : 0.0f;
+        });
     }
     const float* in = x.value().data();
     float* y = op.out().data();

@@ -43,13 +43,13 @@ public:
         const std::size_t G = queries_per_sentence(memory, query_state);
         const std::size_t B = memory.keys.shape()[0], h = sizes_.heads, d = sizes_.query / h, S = memory.keys.shape()[3];
         // the queries, per head: [B*G, Q] -> [B, h, G, d]
-        const Var q = reshape(permute(reshape(query.forward(query_state), {B, G, h, d}), {0, 2, 1, 3}), {B * h, G, d});
+        const Var q = permute(reshape(query.forward(query_state), {B, G, h, d}), {0, 2, 1, 3});
         const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-        Var e = reshape(matmul(q, reshape(memory.keys, {B * h, d, S})) * scale, {B, h, G, S}).label("e");  // Eq. 1
+        Var e = (matmul(q, memory.keys) * scale).label("e");  // Eq. 1: [B, h, G, d] @ [B, h, d, S]
         const Shape mask = memory.valid.shape().rank() == 3 ? Shape{B, 1, G, S} : Shape{B, 1, 1, S};
         Var alpha = softmax(e, 3, reshape(memory.valid, mask)).label("alpha");  // [B, h, G, S]
-        Var heads = matmul(reshape(alpha, {B * h, G, S}), reshape(memory.values, {B * h, S, d}));  // [B*h, G, d]
-        Var concat_heads = reshape(permute(reshape(heads, {B, h, G, d}), {0, 2, 1, 3}), {B * G, h * d});
+        Var heads = matmul(alpha, memory.values);  // [B, h, G, S] @ [B, h, S, d] -> [B, h, G, d]
+        Var concat_heads = reshape(permute(heads, {0, 2, 1, 3}), {B * G, h * d});
         return {output.forward(concat_heads), reshape(mean(alpha, 1), {B * G, S}),
                 reshape(permute(alpha, {0, 2, 1, 3}), {B * G, h, S})};
     }
