@@ -67,14 +67,15 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
         float m = kNegInf;
         for (std::size_t k = 0; k < sp.n; ++k)
             if (ok(k)) m = std::max(m, in[at(k)]);
-        float total = 0.0f;
-        for (std::size_t k = 0; k < sp.n; ++k)
-            if (ok(k) && m != kNegInf) total += std::exp(in[at(k)] - m);
-        const float log_total = std::log(total);
+        float total = 0.0f;  // each exponential once, kept in y: softmax is y / total
         for (std::size_t k = 0; k < sp.n; ++k) {  // a line with nothing valid: zero weights, never NaN
-            const float shifted = in[at(k)] - m;
-            if (!ok(k) || m == kNegInf) y[at(k)] = log_space ? kNegInf : 0.0f;
-            else y[at(k)] = log_space ? shifted - log_total : std::exp(shifted) / total;
+            y[at(k)] = ok(k) && m != kNegInf ? std::exp(in[at(k)] - m) : 0.0f;
+            total += y[at(k)];
+        }
+        const float log_total = std::log(total), inverse = total > 0.0f ? 1.0f / total : 0.0f;
+        for (std::size_t k = 0; k < sp.n; ++k) {
+            if (!log_space) y[at(k)] *= inverse;
+            else y[at(k)] = ok(k) && m != kNegInf ? in[at(k)] - m - log_total : kNegInf;
         }
     });
     op.set_attrs(Axis{axis});
