@@ -11,13 +11,10 @@ before=${1:?usage: bench/before_after.sh BEFORE_BUILD AFTER_BUILD [ROUNDS] [STEP
 after=${2:?usage: bench/before_after.sh BEFORE_BUILD AFTER_BUILD [ROUNDS] [STEPS]}
 rounds=${3:-3}
 steps=${4:-30}
-unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 for b in "$before" "$after"; do
     [ -x "$b/bench/train_step" ] || { echo "bench/before_after.sh: no $b/bench/train_step (ninja -C $b bench/train_step)" >&2; exit 1; }
 done
 kernel=$(openblas_kernel)
-field() { sed -E "s/.*\"$1\": ([0-9.]+|null).*/\1/" <<<"$2"; }
-median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 echo "OpenBLAS kernel: $kernel (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, 1 thread"
 echo "| config | mode | before ms | after ms | after / before |"
 echo "|---|---|---|---|---|"

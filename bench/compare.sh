@@ -5,15 +5,12 @@
 # message otherwise) and PyTorch (bench/pytorch_reference.py). Configurations A, B and V of issue 16;
 # training, greedy decoding and beam search of width 5. Prints a markdown table of medians over the rounds.
 #
-# The peers run with glibc's malloc told to keep freed memory (GLIBC_TUNABLES below): by default glibc
-# gives it back to the kernel each step and they page it in again, 25-33% slower; this compares against
-# them at their best. PEER_MALLOC=default runs them with glibc's defaults instead. All three run with
-# OpenBLAS as users run it: the OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE pins of development machines are
-# removed, and the kernel OpenBLAS chose is printed.
+# The peers run with glibc's malloc at its best (PEER_MALLOC=default: its defaults), all three with
+# OpenBLAS as users run it, the kernel it chose printed (bench/configs.sh).
 #   usage: bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS] [THREADS]
 set -euo pipefail
 . "$(dirname "$0")/configs.sh"
-unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+need_pytorch bench/compare.sh
 build=${1:-build}
 rounds=${2:-3}
 steps=${3:-30}
@@ -22,19 +19,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 ours="$build/bench/train_step"
 python="/usr/bin/python3 $here/pytorch_reference.py"
 libtorch="$build/bench/libtorch_reference"
-tuned="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
-[ "${PEER_MALLOC:-tuned}" = default ] && tuned=""
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    echo "bench/compare.sh needs PyTorch: apt-get install python3-torch" >&2
-    exit 1
-fi
 if [ ! -x "$libtorch" ]; then
     echo "bench/compare.sh: no $libtorch (apt-get install libtorch-dev, then rebuild): the libtorch column is skipped" >&2
     libtorch=""
 fi
-field() { sed -E "s/.*\"$1\": ([0-9.]+|null).*/\1/" <<<"$2"; }
-median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-peer() { GLIBC_TUNABLES="$tuned" "$@"; }
 
 echo "OpenBLAS kernel: $(openblas_kernel) (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, $threads thread(s)"
 echo

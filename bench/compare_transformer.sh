@@ -9,7 +9,7 @@
 #   usage: bench/compare_transformer.sh [BUILD_DIR] [ROUNDS] [STEPS] [THREADS]
 set -euo pipefail
 . "$(dirname "$0")/configs.sh"
-unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+need_pytorch bench/compare_transformer.sh
 build=${1:-build}
 rounds=${2:-3}
 steps=${3:-30}
@@ -17,13 +17,6 @@ threads=${4:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 ours="$build/bench/train_step"
 python="/usr/bin/python3 $here/pytorch_reference.py"
-tuned="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    echo "bench/compare_transformer.sh needs PyTorch: apt-get install python3-torch" >&2
-    exit 1
-fi
-field() { sed -E "s/.*\"$1\": ([0-9.]+|null).*/\1/" <<<"$2"; }
-median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 sizes="--arch transformer --model-dim 64 --ff-dim 256 --layers 2 --heads 4 --batch 32"
 
 echo "OpenBLAS kernel: $(openblas_kernel) (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, $threads thread(s)"
@@ -42,7 +35,7 @@ for name in TA TV; do
             a=$($ours $config --steps "$steps" --threads "$threads" --no-limit $flag)
             ours_ms+=("$(field median_ms "$a")")
             ours_rss+=("$(field peak_rss_mb "$a")")
-            c=$(GLIBC_TUNABLES="$tuned" $python $config --steps "$steps" --threads "$threads" $flag)
+            c=$(peer $python $config --steps "$steps" --threads "$threads" $flag)
             py_ms+=("$(field median_ms "$c")")
             py_rss+=("$(field peak_rss_mb "$c")")
         done

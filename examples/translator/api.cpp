@@ -102,10 +102,7 @@ ApiResponse Api::translate(const std::string& body) {
     } catch (const RequestError& e) {
         return {400, error_body("POST /api/translate: " + e.message)};
     }
-    const std::size_t index = request.model, beam = request.beam, n_best = request.n_best;
-    const bool heads = request.heads;
-    const std::string& text = request.text;
-    const text::Sentence words = text::split_words(text);
+    const text::Sentence words = text::split_words(request.text);
     if (words.size() > limits_.max_words)
         return {400, error_body(fmt::format("POST /api/translate: 'text' has {} words; the limit is {} (--max-words)", words.size(),
                                             limits_.max_words))};
@@ -114,9 +111,9 @@ ApiResponse Api::translate(const std::string& body) {
         return {503, error_body(fmt::format("POST /api/translate: busy ({} translating, {} waiting); try again",
                                             admission_.running(), admission_.waiting()))};
 
-    const ServedModel& served = models_[index];
+    const ServedModel& served = models_[request.model];
     const LoadedModel& m = served.loaded;
-    json out = {{"model", index}};
+    json out = {{"model", request.model}};
     if (words.empty()) {
         out.update({{"text", ""}, {"source", json::array()}, {"target", json::array()}, {"attention", json::array()},
                     {"n_best", json::array()}, {"ms", 0.0}});
@@ -126,7 +123,7 @@ ApiResponse Api::translate(const std::string& body) {
     options.packed_output = &served.packed;
     options.length_penalty = request.length_penalty;
     const text::Sentence units = m.source_units(words);
-    const std::vector<Translation> best = translate_one(m, units, beam, n_best, options);
+    const std::vector<Translation> best = translate_one(m, units, request.beam, request.n_best, options);
     const Translation& t = best[0];
     out["text"] = m.target_text(t.words);
     json n_best_list = json::array();
@@ -139,7 +136,7 @@ ApiResponse Api::translate(const std::string& body) {
             const Labelled p = labelled(m, units, t, false);
             out.update({{"source_pieces", p.cols}, {"target_pieces", p.rows}, {"attention_pieces", matrix(p.attention)}});
         }
-        if (heads && m.model->config.is_transformer()) {
+        if (request.heads && m.model->config.is_transformer()) {
             const std::vector<Translation> views = in_views(m, units, t, attention_heads(m.model->config));  // layer-major
             json layers = json::array();
             for (std::size_t l = 0, v = 0; l < m.model->config.layers; ++l) {

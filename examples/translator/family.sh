@@ -13,28 +13,17 @@ mkdir -p "$out"
 
 . "$(dirname "$0")/demo_task.sh"
 demo_task "$translator" "$out" > /dev/null
-sentence="this child paints a green tree with a small book but the man watches the river again"
 
 table="| cell | attention | parameters | steps in ${seconds} s | exact match | BLEU | chrF2 | AER |
 |---|---|---|---|---|---|---|---|"
 for variant in gru:additive gru:dot gru:general gru:scaled_dot gru:multi_head lstm:additive; do
     cell=${variant%%:*}
     attention=${variant#*:}
-    name="$cell-$attention"
-    echo "== $name: training for ${seconds}s on 2 threads"
-    rm -rf "$out/$name"
-    log=$("$translator" train --train "$out/train.tsv" --valid "$out/valid.tsv" --out "$out/$name" --cell "$cell" \
-        --attention "$attention" --epochs 1000 --time-limit "$seconds" --lr-decay linear --threads 2 2>&1 | tr '\r' '\n')
-    parameters=$(grep -o '[0-9]* parameters' <<<"$log" | head -1 | cut -d' ' -f1)
-    steps=$(grep -o 'after [0-9]* steps' <<<"$log" | tail -1 | cut -d' ' -f2)
-    scores=$("$translator" eval --checkpoint "$out/$name" --data "$out/test.tsv" --align "$out/test.align" --json --threads 2)
-    # the whole test set's figures: those before "by_length" (each length bucket has its own after it)
-    field() { sed -E "s/\"by_length\".*//; s/\"aer_best_head\": \{[^}]*\}//; s/.*\"$1\": ([0-9.]+).*/\1/" <<<"$scores"; }
-    exact=$(awk -v x="$(field exact_match)" 'BEGIN {printf "%.1f%%", 100 * x}')
+    echo "== $cell-$attention: training for ${seconds}s on 2 threads"
+    demo_train_and_score "$translator" "$out" "$cell-$attention" "$seconds" --cell "$cell" --attention "$attention" --lr-decay linear
     table+="
-| $cell | $attention | $parameters | $steps | $exact | $(field bleu) | $(field chrf) | $(field aer) |"
-    "$translator" attention --checkpoint "$out/$name" --source "$sentence" --svg "$out/$name.svg" > /dev/null
-    echo "   $exact exact match, BLEU $(field bleu), AER $(field aer)"
+| $cell | $attention | $parameters | $steps | $(exact_percent) | $(score bleu) | $(score chrf) | $(score aer) |"
+    echo "   $(exact_percent) exact match, BLEU $(score bleu), AER $(score aer)"
 done
-printf '# The attention family on the demo task\n\n%s\n\nHeatmaps of "%s": %s/*.svg\n' "$table" "$sentence" "$out" > "$out/results.md"
+printf '# The attention family on the demo task\n\n%s\n\nHeatmaps of "%s": %s/*.svg\n' "$table" "$demo_sentence" "$out" > "$out/results.md"
 cat "$out/results.md"

@@ -16,35 +16,23 @@ mkdir -p "$out"
 
 . "$(dirname "$0")/demo_task.sh"
 demo_task "$translator" "$out" > /dev/null
-sentence="this child paints a green tree with a small book but the man watches the river again"
 # The Transformer's schedule is the paper's (warmup, then 1 / sqrt(step)); RNNsearch's the demo's.
-rnnsearch="--lr-decay linear"
-transformer="--arch transformer --model-dim 64 --ff-dim 256 --layers 2 --heads 4 --lr 2e-3 --warmup 500 --lr-decay inverse-sqrt"
+rnnsearch=(--lr-decay linear)
+transformer=(--arch transformer --model-dim 64 --ff-dim 256 --layers 2 --heads 4 --lr 2e-3 --warmup 500 --lr-decay inverse-sqrt)
 
 table="| model | seconds | parameters | steps | steps/s | exact match | BLEU | AER | best head's AER |
 |---|---|---|---|---|---|---|---|---|"
 for seconds in "${times[@]}"; do
     for arch in rnnsearch transformer; do
-        name="$arch-$seconds"
-        echo "== $name: training for ${seconds}s on 2 threads"
-        rm -rf "$out/$name"
-        flags=${!arch}
-        # shellcheck disable=SC2086
-        log=$("$translator" train --train "$out/train.tsv" --valid "$out/valid.tsv" --out "$out/$name" $flags \
-            --epochs 1000 --time-limit "$seconds" --threads 2 2>&1 | tr '\r' '\n')
-        parameters=$(grep -o '[0-9]* parameters' <<<"$log" | head -1 | cut -d' ' -f1)
-        steps=$(grep -o 'after [0-9]* steps' <<<"$log" | tail -1 | cut -d' ' -f2)
-        scores=$("$translator" eval --checkpoint "$out/$name" --data "$out/test.tsv" --align "$out/test.align" --json --threads 2)
-        # the whole test set's figures: those before "by_length" (each length bucket has its own after it)
-    field() { sed -E "s/\"by_length\".*//; s/\"aer_best_head\": \{[^}]*\}//; s/.*\"$1\": ([0-9.]+).*/\1/" <<<"$scores"; }
-        exact=$(awk -v x="$(field exact_match)" 'BEGIN {printf "%.1f%%", 100 * x}')
+        echo "== $arch-$seconds: training for ${seconds}s on 2 threads"
+        flags="$arch[@]"
+        demo_train_and_score "$translator" "$out" "$arch-$seconds" "$seconds" "${!flags}"
         head_aer=$(grep -o '"aer_best_head": {[^}]*}' <<<"$scores" | sed -E 's/.*"layer": ([0-9]+), "head": ([0-9]+), "aer": ([0-9.]+).*/\3 (layer \1, head \2)/' || true)
         rate=$(awk -v s="$steps" -v t="$seconds" 'BEGIN {printf "%.1f", s / t}')
         table+="
-| $arch | $seconds | $parameters | $steps | $rate | $exact | $(field bleu) | $(field aer) | ${head_aer:--} |"
-        "$translator" attention --checkpoint "$out/$name" --source "$sentence" --svg "$out/$name.svg" > /dev/null
-        echo "   $exact exact match, BLEU $(field bleu), AER $(field aer)"
+| $arch | $seconds | $parameters | $steps | $rate | $(exact_percent) | $(score bleu) | $(score aer) | ${head_aer:--} |"
+        echo "   $(exact_percent) exact match, BLEU $(score bleu), AER $(score aer)"
     done
 done
-printf '# RNNsearch against the Transformer on the demo task\n\n%s\n\nHeatmaps of "%s": %s/*.svg\n' "$table" "$sentence" "$out" > "$out/results.md"
+printf '# RNNsearch against the Transformer on the demo task\n\n%s\n\nHeatmaps of "%s": %s/*.svg\n' "$table" "$demo_sentence" "$out" > "$out/results.md"
 cat "$out/results.md"
