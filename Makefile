@@ -74,7 +74,7 @@ test: build
 # (LIBRARY=static: libtapegrad.a, the default; shared: libtapegrad.so; both) and tapegrad.pc
 # (pkg-config). Only the library is built for it, not the tests, examples or benchmarks. The library
 # is compiled for this CPU (-march=native); configure with MESON_ARGS=-Dnative=false for a copy that
-# runs on any x86-64.
+# runs on any x86-64 (its AVX-512 matrix product chosen at run time, where the CPU has it).
 PREFIX ?= /usr/local
 LIBRARY ?= static
 install: deps check-build-dir $(BUILD)/build.ninja

@@ -416,7 +416,7 @@ int main(int argc, char** argv) {
                    static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0),
                    static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0), hw_limit,
                    hw_limit > 0 ? med / hw_limit : 0, machine.gflop_per_s, machine.gb_per_s, decode ? beam : 0,
-                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s, tg::kernels::own_gemm_compiled() && decode ? "tapegrad-avx512" : "openblas");
+                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s, tg::kernels::own_gemm_available() && decode ? "tapegrad-avx512" : "openblas");
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);

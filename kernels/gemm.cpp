@@ -34,8 +34,11 @@
 #include "kernels/profile.hpp"
 #include "kernels/threads.hpp"
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#define TAPEGRAD_OWN_GEMM 1  // compiled for AVX-512 below whatever -march says; run where the CPU has it
+#else
+#define TAPEGRAD_OWN_GEMM 0
 #endif
 
 namespace tg::kernels {
@@ -48,8 +51,13 @@ void openblas_gemm(const float* a, bool trans_a, std::size_t lda, const float* b
 }
 }  // namespace
 
-#if defined(__AVX512F__)
+#if TAPEGRAD_OWN_GEMM
 
+// Everything up to pop_options is compiled for AVX-512 (GCC's target pragma), also in a portable
+// build (-Dnative=false): own_gemm_available() asks the CPU at run time, and only then does gemm()
+// come here. Only this file's own functions take the target; the headers were included before it.
+#pragma GCC push_options
+#pragma GCC target("avx512f")
 namespace {
 
 constexpr std::size_t MR = 12, NR = kPanel;          // a tile of C: 24 registers of 16 floats (NR = 32)
@@ -217,14 +225,24 @@ void gemm_one_thread(const float* a, bool trans_a, std::size_t lda, const float*
 }
 
 }  // namespace
+#pragma GCC pop_options
 
-bool own_gemm_compiled() { return true; }
+// AVX-512 Foundation, and the operating system saving the 512-bit registers (OSXSAVE, XCR0's opmask,
+// ZMM and SSE/AVX state bits): what __builtin_cpu_supports("avx512f") checks, asked once.
+bool own_gemm_available() {
+    static const bool available = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") != 0;
+    }();
+    return available;
+}
 
 // With more than one thread, a large product is cut into as many pieces of C, each computed by one
 // thread: across its columns when op(B) is the larger operand (each thread packs only its columns of
 // it), else across its rows. Small products (the GRU's 32-row steps) are not worth waking a thread.
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb,
               float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+    if (!own_gemm_available()) return openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
     if (m == 0 || n == 0) return;
     const auto threads = static_cast<std::size_t>(num_threads());
     constexpr double kWorthSplitting = 1 << 24;  // FLOPs: ~0.1 ms of one core
@@ -247,6 +265,7 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
 // = W^T, packed once for the whole run instead of at every call. The same micro-kernel, the same
 // packing of x; threads split the panels, each streaming its share of W past the rows of x.
 void packed_product(const float* x, std::size_t m, std::size_t k, const float* panels, std::size_t n, float* y) {
+    if (!own_gemm_available()) return openblas_gemm(x, false, k, panels, true, k, y, n, m, n, k, 1.0f);  // W unpacked
     if (m == 0 || n == 0 || k == 0) return;
     const std::size_t n_panels = (n + NR - 1) / NR;
     const std::size_t threads = std::min<std::size_t>(num_threads(), std::max<std::size_t>(1, n_panels / 64));
@@ -270,9 +289,9 @@ void packed_product(const float* x, std::size_t m, std::size_t k, const float* p
     });
 }
 
-#else  // not compiled for AVX-512: OpenBLAS does every product
+#else  // not x86-64: OpenBLAS does every product
 
-bool own_gemm_compiled() { return false; }
+bool own_gemm_available() { return false; }
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
@@ -334,7 +353,7 @@ void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool tr
     log_gemm({trans_a, trans_b, m, n, k, beta});
     num_threads();  // OpenBLAS starts with a thread per core: this sets it to the library's default first
     if (m == 1 || k == 1) return thin_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
-    if (!grad_enabled() && own_gemm_compiled()) return own_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
+    if (!grad_enabled() && own_gemm_available()) return own_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
     openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
 }
 

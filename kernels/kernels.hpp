@@ -29,14 +29,15 @@ inline constexpr bool enabled = false;
 void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
           std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta);
 
-// Our register-tiled product for AVX-512 (own_gemm_compiled() false elsewhere: then OpenBLAS's), which
-// gemm() runs while gradients are off.
-bool own_gemm_compiled();
+// Our register-tiled product for AVX-512, which gemm() runs while gradients are off. Compiled into
+// every x86-64 build, native or portable, and chosen at run time: own_gemm_available() is false on a
+// CPU without AVX-512 (and off x86-64), and then own_gemm and packed_product are OpenBLAS's product.
+bool own_gemm_available();
 void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta);
 
 // Decoding's packed weights (kernels/packed_linear.cpp) are read by own_gemm's micro-kernel: W [n, k]
-// in panels of kPanel rows, each stored [k][kPanel], zero-padded, when own_gemm_compiled() (else W as
+// in panels of kPanel rows, each stored [k][kPanel], zero-padded, when own_gemm_available() (else W as
 // it is). packed_product: y [m, n] += x [m, k] W^T on that layout.
 inline constexpr std::size_t kPanel = 32;
 void packed_product(const float* x, std::size_t m, std::size_t k, const float* weight, std::size_t n, float* y);

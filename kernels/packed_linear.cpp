@@ -42,7 +42,7 @@ PackedWeight::PackedWeight(const Tensor& weight) {
     out_ = weight.shape()[0];
     in_ = weight.shape()[1];
     const float* w = weight.data();
-    if (!kernels::own_gemm_compiled()) {  // no micro-kernel to read panels: OpenBLAS reads W as it is
+    if (!kernels::own_gemm_available()) {  // no micro-kernel to read panels: OpenBLAS reads W as it is
         data_.assign(w, w + out_ * in_);
         return;
     }
