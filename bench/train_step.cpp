@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <cstdio>
 
 #include "args.hpp"
@@ -273,7 +274,9 @@ int main(int argc, char** argv) {
         TranslationModel& model = *built;
         model.set_dropout(static_cast<float>(args.number("--dropout", 0.0, 0.99)));
         model.set_label_smoothing(static_cast<float>(args.number("--label-smoothing", 0.0, 1.0)));
-        Adam opt(model.named_parameters(), {.lr = 1e-3});
+        // Training only: decoding holds no optimizer state, as `translator translate` and `eval` hold none.
+        std::optional<Adam> opt;
+        if (!decode) opt.emplace(model.named_parameters(), AdamOptions{.lr = 1e-3});
 
         std::vector<text::EncodedPair> pairs(B);  // random words, every sentence full length
         for (auto& p : pairs) {
@@ -325,13 +328,13 @@ int main(int argc, char** argv) {
             }
             const auto t0 = Clock::now();
             tape.clear();
-            opt.zero_grad();
+            opt->zero_grad();
             Var loss = model.loss(batch, &dropout_stream);
             const auto t1 = Clock::now();
             loss.backward();
             const auto t2 = Clock::now();
-            clip_grad_norm(opt.params(), 1.0f);
-            opt.step();
+            clip_grad_norm(opt->params(), 1.0f);
+            opt->step();
             forward_t.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
             backward_t.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
             update_t.push_back(ms_since(t2));
