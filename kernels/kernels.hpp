@@ -52,6 +52,8 @@ float sum_of(const float* x, std::size_t n);
 float log_sum_exp(const float* x, std::size_t n);  // max + log sum exp(x - max)
 // out[c] += g exp(x[c] - shift) - minus
 void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_t n, float minus);
+// y[c] = exp(y[c]) in place (exp(-inf) = 0), returning their sum: softmax's exponentials
+float exp_in_place(float* y, std::size_t n);
 
 // The fused ops of the layers: each the same as the composed ops its layer runs without kernels,
 // in one record, one pass forward (SIMD) and one pass backward. tests/test_kernels.cpp checks their

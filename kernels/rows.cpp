@@ -58,6 +58,19 @@ void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_
     for (; c < n; ++c) out[c] += g * std::exp(x[c] - shift) - minus;
 }
 
+float exp_in_place(float* y, std::size_t n) {
+    std::size_t c = 0;
+    Batch sv(0.0f);
+    for (; c + Batch::size <= n; c += Batch::size) {
+        const Batch e = xsimd::exp(Batch::load_unaligned(y + c));
+        e.store_unaligned(y + c);
+        sv += e;
+    }
+    float s = xsimd::hadd(sv);
+    for (; c < n; ++c) s += (y[c] = std::exp(y[c]));
+    return s;
+}
+
 }  // namespace tg::kernels
 
 namespace tg {

@@ -121,6 +121,15 @@ TEST_CASE("kernels: the SIMD rows equal plain loops, over lengths around a regis
         kernels::add_scaled_exp(x.data(), m, 0.25f, out.data(), n, 0.125f);
         for (std::size_t c = 0; c < n; ++c) want[c] += 0.25f * std::exp(x[c] - m) - 0.125f;
         for (std::size_t c = 0; c < n; ++c) CHECK(out[c] == doctest::Approx(want[c]).epsilon(1e-5));
+        std::vector<float> e(x);
+        e[n / 2] = -std::numeric_limits<float>::infinity();  // a masked position: exp gives 0
+        double total = 0.0;
+        for (std::size_t c = 0; c < n; ++c) total += std::exp(double(e[c]) - m);
+        for (float& v : e) v -= m;
+        CHECK(kernels::exp_in_place(e.data(), n) == doctest::Approx(total).epsilon(1e-5));
+        CHECK(e[n / 2] == 0.0f);
+        for (std::size_t c = 0; c < n; ++c)
+            if (c != n / 2) CHECK(e[c] == doctest::Approx(std::exp(double(x[c]) - m)).epsilon(1e-5));
         std::vector<std::pair<float, std::int32_t>> top;
         top_k(x, 3, top);
         std::vector<std::pair<float, std::int32_t>> sorted;

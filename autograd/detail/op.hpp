@@ -48,7 +48,7 @@ void for_each_row(const Shape& out, const Strides& in, F&& f) {
     const std::size_t n = out[rank - 1], step = in[static_cast<std::size_t>(rank - 1)];
     std::array<std::size_t, Shape::kMaxRank> idx{};
     std::size_t i = 0;
-    for (std::size_t o = 0; o < out.numel(); o += n) {
+    for (std::size_t o = 0, total = out.numel(); o < total; o += n) {
         f(o, i, n, step);
         for (int a = rank - 2; a >= 0; --a) {  // odometer over the outer axes, the offset kept in step
             const std::size_t u = static_cast<std::size_t>(a);

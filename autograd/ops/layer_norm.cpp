@@ -14,6 +14,22 @@
 
 namespace tg {
 
+namespace {
+// sum_k f(k) over a row of D, in eight partial sums: one running sum is a chain of D dependent
+// additions, eight independent ones the compiler runs side by side in one vector register.
+template <class F>
+double row_sum(std::size_t D, F&& f) {
+    double lane[8] = {};
+    std::size_t k = 0;
+    for (; k + 8 <= D; k += 8)
+        for (std::size_t l = 0; l < 8; ++l) lane[l] += f(k + l);
+    double s = 0.0;
+    for (; k < D; ++k) s += f(k);
+    for (double v : lane) s += v;
+    return s;
+}
+}  // namespace
+
 Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps) {
     const Shape& s = x.shape();
     const std::size_t D = s.rank() ? s[s.rank() - 1] : 0;
@@ -28,15 +44,13 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps) {
     const float *g = gamma.value().data(), *b = beta.value().data();
     for (std::size_t n = 0; n < rows; ++n) {
         const float* xr = x.value().data() + n * D;
-        double mu = 0.0, var = 0.0;
-        for (std::size_t k = 0; k < D; ++k) mu += xr[k];
-        mu /= static_cast<double>(D);
-        for (std::size_t k = 0; k < D; ++k) var += (xr[k] - mu) * (xr[k] - mu);
-        const auto r = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(D) + eps));
-        stats[2 * n] = static_cast<float>(mu);
+        const double mu = row_sum(D, [&](std::size_t k) { return double(xr[k]); }) / double(D);
+        const double var = row_sum(D, [&](std::size_t k) { return (xr[k] - mu) * (xr[k] - mu); }) / double(D);
+        const auto m = static_cast<float>(mu), r = static_cast<float>(1.0 / std::sqrt(var + eps));
+        stats[2 * n] = m;
         stats[2 * n + 1] = r;
         float* y = op.out().data() + n * D;
-        for (std::size_t k = 0; k < D; ++k) y[k] = g[k] * (xr[k] - stats[2 * n]) * r + b[k];
+        for (std::size_t k = 0; k < D; ++k) y[k] = g[k] * (xr[k] - m) * r + b[k];
     }
     return op.finish([](Record& r) {
         const std::size_t D = r.input(1).numel(), rows = r.input(0).numel() / D;
@@ -46,13 +60,9 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps) {
             const float mu = r.saved[2 * n], rstd = r.saved[2 * n + 1];
             auto x_hat = [&](std::size_t k) { return (x[k] - mu) * rstd; };
             if (r.needs_grad(0)) {
-                float mean_dx_hat = 0.0f, mean_dx_hat_x_hat = 0.0f;
-                for (std::size_t k = 0; k < D; ++k) {
-                    mean_dx_hat += dy[k] * gamma[k];
-                    mean_dx_hat_x_hat += dy[k] * gamma[k] * x_hat(k);
-                }
-                mean_dx_hat /= static_cast<float>(D);
-                mean_dx_hat_x_hat /= static_cast<float>(D);
+                const auto mean_dx_hat = static_cast<float>(row_sum(D, [&](std::size_t k) { return dy[k] * gamma[k]; }) / double(D));
+                const auto mean_dx_hat_x_hat =
+                    static_cast<float>(row_sum(D, [&](std::size_t k) { return dy[k] * gamma[k] * x_hat(k); }) / double(D));
                 float* dx = r.grad_in(0).data() + n * D;
                 for (std::size_t k = 0; k < D; ++k) dx[k] += rstd * (dy[k] * gamma[k] - mean_dx_hat - x_hat(k) * mean_dx_hat_x_hat);
             }

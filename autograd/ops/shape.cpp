@@ -19,7 +19,7 @@ Var reshape(const Var& x, const Shape& shape) {
     return op.finish([](Record& r) {  // the gradient as it is, in the input's shape
         float* g = r.grad_in(0).data();
         const float* d = r.grad_out().data();
-        for (std::size_t k = 0; k < r.grad_out().numel(); ++k) g[k] += d[k];
+        for (std::size_t k = 0, n = r.grad_out().numel(); k < n; ++k) g[k] += d[k];
     });
 }
 

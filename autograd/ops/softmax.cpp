@@ -36,6 +36,17 @@ void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_
     for (std::size_t c = 0; c < n; ++c) out[c] += g * std::exp(x[c] - shift) - minus;
 }
 
+// y[at(k)] = exp(y[at(k)]) along one line (exp(-inf) = 0), returning their sum; the SIMD kernel where
+// the line is contiguous (softmax over the last axis, as attention's).
+template <class At>
+float exp_in_place(float* y, At at, const AxisSplit& sp) {
+    if constexpr (kernels::enabled)
+        if (sp.inner == 1) return kernels::exp_in_place(y + at(0), sp.n);
+    float total = 0.0f;
+    for (std::size_t k = 0; k < sp.n; ++k) total += (y[at(k)] = std::exp(y[at(k)]));
+    return total;
+}
+
 // Calls f(at) for every line of the tensor along the split axis: at(k) is the index of its k-th element.
 template <class F>
 void for_each_line(const AxisSplit& sp, F&& f) {
@@ -67,11 +78,9 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
         float m = kNegInf;
         for (std::size_t k = 0; k < sp.n; ++k)
             if (ok(k)) m = std::max(m, in[at(k)]);
-        float total = 0.0f;  // each exponential once, kept in y: softmax is y / total
-        for (std::size_t k = 0; k < sp.n; ++k) {  // a line with nothing valid: zero weights, never NaN
-            y[at(k)] = ok(k) && m != kNegInf ? std::exp(in[at(k)] - m) : 0.0f;
-            total += y[at(k)];
-        }
+        for (std::size_t k = 0; k < sp.n; ++k)  // a line with nothing valid: zero weights, never NaN
+            y[at(k)] = ok(k) && m != kNegInf ? in[at(k)] - m : kNegInf;
+        const float total = exp_in_place(y, at, sp);  // each exponential once, kept in y: softmax is y / total
         const float log_total = std::log(total), inverse = total > 0.0f ? 1.0f / total : 0.0f;
         for (std::size_t k = 0; k < sp.n; ++k) {
             if (!log_space) y[at(k)] *= inverse;
