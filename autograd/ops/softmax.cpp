@@ -3,6 +3,7 @@
 // over padded sentences gives padding exactly zero weight (the paper's alpha_ij, Eq. 6).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -36,8 +37,17 @@ void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_
     for (std::size_t c = 0; c < n; ++c) out[c] += g * std::exp(x[c] - shift) - minus;
 }
 
-// y[at(k)] = exp(y[at(k)]) along one line (exp(-inf) = 0), returning their sum; the SIMD kernel where
-// the line is contiguous (softmax over the last axis, as attention's).
+// Along one line (at(k): the index of its k-th element), the reference loop or, where the line is
+// contiguous (softmax over the last axis, as attention's), the SIMD kernel: its largest value, and
+// y = exp(y) in place (exp(-inf) = 0) returning the sum.
+template <class At>
+float largest(const float* y, At at, const AxisSplit& sp) {
+    if constexpr (kernels::enabled)
+        if (sp.inner == 1) return kernels::max_of(y + at(0), sp.n);
+    float m = kNegInf;
+    for (std::size_t k = 0; k < sp.n; ++k) m = std::max(m, y[at(k)]);
+    return m;
+}
 template <class At>
 float exp_in_place(float* y, At at, const AxisSplit& sp) {
     if constexpr (kernels::enabled)
@@ -55,37 +65,41 @@ void for_each_line(const AxisSplit& sp, F&& f) {
 }
 
 // y = softmax or log_softmax of x along the axis, over the positions the mask keeps (0 elsewhere; -inf
-// in log space). The mask, 0/1 per element, is kept for backward.
+// in log space). Masked positions are -inf logits: exp gives them exactly 0, and backward knows them
+// by their -inf in log space (softmax's needs no mask: their y = 0 gives them no gradient).
 Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bool log_space) {
     const int axis = x.shape().axis(axis_in, name);
     if (valid && !(broadcast_shapes(valid->shape(), x.shape(), name) == x.shape()))  // before the Op: no record left behind
         throw ShapeError(fmt::format("{}: mask of shape {} does not broadcast to the input's shape {}", name,
                                      valid->shape().str(), x.shape().str()));
     Op op = valid ? Op(name, {x, *valid}, x.shape()) : Op(name, {x}, x.shape());
-    FloatBuffer& mask = op.saved();
-    if (valid) {
-        mask.resize_discard(x.numel());
-        const float* v = valid->value().data();
-        for_each_row(x.shape(), broadcast_strides(valid->shape(), x.shape()), [&](std::size_t o, std::size_t i, std::size_t n, std::size_t step) {
-            for (std::size_t k = 0; k < n; ++k) mask[o + k] = v[i + k * step] != 0.0f ? 1.0f : 0.0f;
-        });
-    }
     const float* in = x.value().data();
     float* y = op.out().data();
+    if (valid) {  // y = the logits where valid, -inf elsewhere
+        const float* v = valid->value().data();
+        for_each_row(x.shape(), broadcast_strides(valid->shape(), x.shape()), [&](std::size_t o, std::size_t i, std::size_t n, std::size_t step) {
+            for (std::size_t k = 0; k < n; ++k) y[o + k] = v[i + k * step] != 0.0f ? in[o + k] : kNegInf;
+        });
+    } else {
+        std::copy_n(in, x.numel(), y);
+    }
     const AxisSplit sp = split_at(x.shape(), axis);
     for_each_line(sp, [&](auto at) {
-        auto ok = [&](std::size_t k) { return !valid || mask[at(k)] != 0.0f; };
-        float m = kNegInf;
-        for (std::size_t k = 0; k < sp.n; ++k)
-            if (ok(k)) m = std::max(m, in[at(k)]);
-        for (std::size_t k = 0; k < sp.n; ++k)  // a line with nothing valid: zero weights, never NaN
-            y[at(k)] = ok(k) && m != kNegInf ? in[at(k)] - m : kNegInf;
-        const float total = exp_in_place(y, at, sp);  // each exponential once, kept in y: softmax is y / total
-        const float log_total = std::log(total), inverse = total > 0.0f ? 1.0f / total : 0.0f;
-        for (std::size_t k = 0; k < sp.n; ++k) {
-            if (!log_space) y[at(k)] *= inverse;
-            else y[at(k)] = ok(k) && m != kNegInf ? in[at(k)] - m - log_total : kNegInf;
+        const float m = largest(y, at, sp);  // shifted by the largest: no exponential overflows
+        if (m == kNegInf) {  // nothing valid: zero weights (log: all -inf), never NaN
+            for (std::size_t k = 0; k < sp.n; ++k) y[at(k)] = log_space ? kNegInf : 0.0f;
+            return;
         }
+        for (std::size_t k = 0; k < sp.n; ++k) y[at(k)] -= m;
+        if (log_space) {  // y - log sum exp(y)
+            float total = 0.0f;
+            for (std::size_t k = 0; k < sp.n; ++k) total += std::exp(y[at(k)]);
+            const float log_total = std::log(total);
+            for (std::size_t k = 0; k < sp.n; ++k) y[at(k)] -= log_total;
+            return;
+        }
+        const float inverse = 1.0f / exp_in_place(y, at, sp);  // each exponential once, kept in y: softmax is y / total
+        for (std::size_t k = 0; k < sp.n; ++k) y[at(k)] *= inverse;
     });
     op.set_attrs(Axis{axis});
     if (!log_space)  // dx_k = y_k (g_k - sum_j g_j y_j); masked y_k = 0 gives dx_k = 0
@@ -99,19 +113,17 @@ Var softmax_op(const char* name, const Var& x, int axis_in, const Var* valid, bo
                 for (std::size_t k = 0; k < sp.n; ++k) dx[at(k)] += y[at(k)] * (g[at(k)] - dot);
             });
         });
-    // log_softmax: dx_k = g_k - p_k sum_j g_j over valid positions, with p = exp(y); masked: 0
+    // log_softmax: dx_k = g_k - p_k sum_j g_j over the valid positions (y > -inf), with p = exp(y); masked: 0
     return op.finish([](Record& r) {
         const AxisSplit sp = split_at(r.out().shape(), r.attrs<Axis>().axis);
         const float *y = r.out().data(), *g = r.grad_out().data();
-        const float* mask = r.saved.empty() ? nullptr : r.saved.data();
         float* dx = r.grad_in(0).data();
         for_each_line(sp, [&](auto at) {
-            auto ok = [&](std::size_t k) { return (!mask || mask[at(k)] != 0.0f) && y[at(k)] != kNegInf; };
             float total = 0.0f;
             for (std::size_t k = 0; k < sp.n; ++k)
-                if (!mask || mask[at(k)] != 0.0f) total += g[at(k)];
+                if (y[at(k)] != kNegInf) total += g[at(k)];
             for (std::size_t k = 0; k < sp.n; ++k)
-                if (ok(k)) dx[at(k)] += g[at(k)] - std::exp(y[at(k)]) * total;
+                if (y[at(k)] != kNegInf) dx[at(k)] += g[at(k)] - std::exp(y[at(k)]) * total;
         });
     });
 }
