@@ -139,7 +139,12 @@ void Tensor::resize(const Shape& s) {
     data_.resize_discard(s.numel());
 }
 
-void Tensor::fill(float v) { std::fill_n(data_.data(), data_.size(), v); }
+void Tensor::fill(float v) {
+    if (v == 0.0f && !std::signbit(v))  // all bits 0: memset writes whole cache lines without reading them first
+        std::memset(data_.data(), 0, data_.size() * sizeof(float));
+    else
+        std::fill_n(data_.data(), data_.size(), v);
+}
 
 std::string Tensor::str() const {
     if (shape_.rank() == 0) return fmt::format("{:.6g}", data_.data()[0]);
