@@ -80,8 +80,11 @@ float log_sum_exp(std::span<const float> row) {
 }
 
 std::size_t argmax(std::span<const float> row) {
-    const float m = kernels::max_of(row.data(), row.size());  // then where it first occurs: usually well before the end
-    for (std::size_t c = 0; c < row.size(); ++c)
+    const float m = kernels::max_of(row.data(), row.size());  // then where it first occurs: a register at a time
+    std::size_t c = 0;
+    for (; c + kernels::Batch::size <= row.size(); c += kernels::Batch::size)
+        if (xsimd::any(kernels::Batch::load_unaligned(row.data() + c) == kernels::Batch(m))) break;
+    for (; c < row.size(); ++c)
         if (row[c] == m) return c;
     return 0;  // empty, or only NaN
 }
