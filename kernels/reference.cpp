@@ -58,8 +58,11 @@ Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {  // y = 
 
 // The decoders' row helpers (kernels/rows.hpp) in plain loops.
 float log_sum_exp(std::span<const float> row) {
+    return row.empty() ? -std::numeric_limits<float>::infinity() : log_sum_exp(row, *std::max_element(row.begin(), row.end()));
+}
+
+float log_sum_exp(std::span<const float> row, float m) {
     if (row.empty()) return -std::numeric_limits<float>::infinity();
-    const float m = *std::max_element(row.begin(), row.end());
     double z = 0.0;
     for (float x : row) z += std::exp(x - m);
     return m + static_cast<float>(std::log(z));

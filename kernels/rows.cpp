@@ -39,8 +39,8 @@ float sum_of(const float* x, std::size_t n) {
     return s;
 }
 
-float log_sum_exp(const float* x, std::size_t n) {
-    const float m = max_of(x, n);
+namespace {
+float log_sum_exp_shifted(const float* x, std::size_t n, float m) {  // m + log sum exp(x - m), m the largest
     std::size_t c = 0;
     Batch zv(0.0f);
     for (; c + Batch::size <= n; c += Batch::size) zv += xsimd::exp(Batch::load_unaligned(x + c) - Batch(m));
@@ -48,6 +48,9 @@ float log_sum_exp(const float* x, std::size_t n) {
     for (; c < n; ++c) z += std::exp(x[c] - m);
     return m + std::log(z);
 }
+}  // namespace
+
+float log_sum_exp(const float* x, std::size_t n) { return log_sum_exp_shifted(x, n, max_of(x, n)); }
 
 void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_t n, float minus) {
     std::size_t c = 0;
@@ -77,6 +80,10 @@ namespace tg {
 
 float log_sum_exp(std::span<const float> row) {
     return row.empty() ? -std::numeric_limits<float>::infinity() : kernels::log_sum_exp(row.data(), row.size());
+}
+
+float log_sum_exp(std::span<const float> row, float largest) {
+    return row.empty() ? -std::numeric_limits<float>::infinity() : kernels::log_sum_exp_shifted(row.data(), row.size(), largest);
 }
 
 std::size_t argmax(std::span<const float> row) {

@@ -14,6 +14,9 @@ namespace tg {
 // log sum_i exp(row[i]) of plain floats, shifted by the maximum (never overflows): what a
 // decoder needs to turn a row of logits into log-probabilities without recording anything.
 float log_sum_exp(std::span<const float> row);
+// The same when the row's largest value is known (a decoder's argmax or top_k has just found it): one
+// pass over the row instead of two.
+float log_sum_exp(std::span<const float> row, float largest);
 // The index of the row's largest value, the first if it occurs more than once (std::max_element's
 // answer): a greedy decoder's choice over a vocabulary of thousands. 0 for an empty row.
 std::size_t argmax(std::span<const float> row);

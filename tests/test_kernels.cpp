@@ -118,6 +118,7 @@ TEST_CASE("kernels: the SIMD rows equal plain loops, over lengths around a regis
         CHECK(kernels::max_of(x.data(), n) == m);
         CHECK(kernels::sum_of(x.data(), n) == doctest::Approx(sum).epsilon(1e-5));
         CHECK(kernels::log_sum_exp(x.data(), n) == doctest::Approx(m + std::log(z)).epsilon(1e-6));
+        CHECK(log_sum_exp(x, m) == doctest::Approx(m + std::log(z)).epsilon(1e-6));  // the largest known
         kernels::add_scaled_exp(x.data(), m, 0.25f, out.data(), n, 0.125f);
         for (std::size_t c = 0; c < n; ++c) want[c] += 0.25f * std::exp(x[c] - m) - 0.125f;
         for (std::size_t c = 0; c < n; ++c) CHECK(out[c] == doctest::Approx(want[c]).epsilon(1e-5));

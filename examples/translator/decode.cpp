@@ -171,10 +171,11 @@ TranslationModel::Encoded repeat_rows(const TranslationModel::Encoded& e, std::s
 
 // The k most likely words of one row of logits, best first, as (log-probability, word); ties go to the
 // smaller id. The k largest logits are the k most likely words: the log-probability is the logit minus
-// the row's log-sum-exp, the same for all.
-void top_k_log_probs(const float* row, std::size_t n, float log_z, std::size_t k,
-                     std::vector<std::pair<float, std::int32_t>>& out) {
+// the row's log-sum-exp, the same for all (shifted by the largest, the first of them).
+void top_k_log_probs(const float* row, std::size_t n, std::size_t k, std::vector<std::pair<float, std::int32_t>>& out) {
     top_k({row, n}, k, out);
+    if (out.empty()) return;
+    const float log_z = log_sum_exp({row, n}, out.front().first);
     for (auto& [value, word] : out) value -= log_z;
 }
 
@@ -232,7 +233,7 @@ std::vector<Translation> greedy(const TranslationModel& model, const std::vector
                 if (t.finished || i >= limit[at[p]]) continue;  // waiting to be dropped
                 const float* row = logits.data() + p * V;
                 const auto best = static_cast<std::int32_t>(argmax({row, V}));
-                t.score += row[best] - log_sum_exp({row, V});  // log-probability of the choice
+                t.score += row[best] - log_sum_exp({row, V}, row[best]);  // log-probability of the choice
                 if (st.weights.defined()) append_row(t.attention, st.weights.value().data() + p * S, S);
                 prev[p] = best;
                 if (best == Vocab::kEos && options.stop_at_eos) t.finished = true;
@@ -318,8 +319,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                 cands.clear();
                 for (std::size_t h = 0; h < s.live.size(); ++h) {
                     const float* row = logits.data() + (p * K + s.live[h].row) * V;
-                    const float log_z = log_sum_exp({row, V});
-                    top_k_log_probs(row, V, log_z, K, best_words);
+                    top_k_log_probs(row, V, K, best_words);
                     for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].t.score + log_p, h, word});
                 }
                 const std::size_t keep = std::min(K, cands.size());
