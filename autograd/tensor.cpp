@@ -140,6 +140,7 @@ void Tensor::resize(const Shape& s) {
 }
 
 void Tensor::fill(float v) {
+    if (data_.size() == 0) return;  // (an empty tensor may have no memory: memset must not see its null pointer)
     if (v == 0.0f && !std::signbit(v))  // all bits 0: memset writes whole cache lines without reading them first
         std::memset(data_.data(), 0, data_.size() * sizeof(float));
     else
