@@ -327,24 +327,14 @@ void thin_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bo
     for (std::size_t i = 0; i < m; ++i) {
         float* ci = c + i * ldc;
         if (beta == 0.0f) std::fill_n(ci, n, 0.0f);
-        constexpr std::size_t kLanes = 16;
-        if (!trans_b) {  // c[i, j : j + 16] += sum_p a[i, p] b[p, j : j + 16], the sums kept in a register
-            std::size_t j = 0;
-            for (; j + kLanes <= n; j += kLanes) {
-                float lane[kLanes] = {};
-                for (std::size_t p = 0; p < k; ++p)
-                    for (std::size_t l = 0; l < kLanes; ++l) lane[l] += A(i, p) * b[p * ldb + j + l];
-                for (std::size_t l = 0; l < kLanes; ++l) ci[j + l] += lane[l];
-            }
-            for (; j < n; ++j) {
-                float s = 0.0f;
-                for (std::size_t p = 0; p < k; ++p) s += A(i, p) * b[p * ldb + j];
-                ci[j] += s;
-            }
+        if (!trans_b) {
+            for (std::size_t p = 0; p < k; ++p)
+                for (std::size_t j = 0; j < n; ++j) ci[j] += A(i, p) * b[p * ldb + j];
             continue;
         }
         for (std::size_t j = 0; j < n; ++j) {  // c[i, j] += a[i, :] . b[j, :]
             const float* row = b + j * ldb;
+            constexpr std::size_t kLanes = 16;
             float lane[kLanes] = {};
             std::size_t p = 0;
             for (; p + kLanes <= k; p += kLanes)
