@@ -15,7 +15,13 @@
 
 namespace tg::detail {
 
-// --- xtensor views over tensor memory (no copies, no allocation for rank <= 4) ---
+// --- xtensor views over tensor memory (no copies, no allocation) ---
+// flat(t): the tensor as one line, for elementwise work where every operand has the same shape.
+// view(t): the tensor with its shape, for NumPy broadcasting between shapes. Setting up a shaped view
+// (shape and strides vectors, broadcast checks) costs several times a small op's arithmetic, so
+// assign() and add_to() below take the flat road whenever the shapes allow it.
+inline auto flat(Tensor& t) { return xt::adapt(t.data(), t.numel(), xt::no_ownership(), std::array{t.numel()}); }
+inline auto flat(const Tensor& t) { return xt::adapt(t.data(), t.numel(), xt::no_ownership(), std::array{t.numel()}); }
 using XShape = xt::svector<std::size_t, 4>;
 inline XShape xshape(const Shape& s) { return XShape(s.begin(), s.end()); }
 inline auto view(Tensor& t) { return xt::adapt(t.data(), t.numel(), xt::no_ownership(), xshape(t.shape())); }
@@ -66,18 +72,28 @@ void sum_to(const Tensor& g, Tensor& into);
 // A tensor for backward temporaries, one per thread and reused: a warmed-up step allocates nothing.
 Tensor& scratch(const Shape& s);
 
-// grad += expr, where expr has the op's output shape `out` and grad the shape of an input that was
-// broadcast to it (or the same shape: then one pass, no temporary). Used with grad_in:
-//     add_to(r.grad_in(0), view(r.grad_out()) * view(r.input(1)), r.out().shape());
-template <class E>
-void add_to(Tensor& grad, E&& expr, const Shape& out) {
-    if (grad.shape() == out) {
-        xt::noalias(view(grad)) += std::forward<E>(expr);
-        return;
+// out = f(in...), elementwise, the inputs broadcast to out's shape. f is written once over xtensor
+// expressions, `[](auto a, auto b) { return a * b; }`, and applied to flat or shaped views.
+template <class F, class... T>
+void assign(Tensor& out, F&& f, const T&... in) {
+    if (((in.shape() == out.shape()) && ...)) xt::noalias(flat(out)) = f(flat(in)...);
+    else xt::noalias(view(out)) = f(view(in)...);
+}
+
+// grad += f(in...), where f's result has the op's output shape `out` and grad the shape of an input
+// that was broadcast to it (summed back over the broadcast axes; no temporary when it was not):
+//     add_to(r.grad_in(0), r.out().shape(), [](auto g, auto b) { return g * b; }, r.grad_out(), r.input(1));
+template <class F, class... T>
+void add_to(Tensor& grad, const Shape& out, F&& f, const T&... in) {
+    if (!(grad.shape() == out)) {
+        Tensor& full = scratch(out);  // the gradient before summing over the broadcast axes
+        assign(full, f, in...);
+        sum_to(full, grad);
+    } else if (((in.shape() == out) && ...)) {
+        xt::noalias(flat(grad)) += f(flat(in)...);
+    } else {
+        xt::noalias(view(grad)) += f(view(in)...);
     }
-    Tensor& full = scratch(out);  // the gradient before summing over the broadcast axes
-    xt::noalias(view(full)) = std::forward<E>(expr);
-    sum_to(full, grad);
 }
 
 }  // namespace tg::detail

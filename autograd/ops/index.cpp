@@ -89,11 +89,11 @@ Var index_select(const Var& x, int axis, std::span<const std::int32_t> ids) {
 Var where(const Var& cond, const Var& a, const Var& b) {
     Shape s = broadcast_shapes(cond.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
     Op op("where", {cond, a, b}, s);
-    xt::noalias(view(op.out())) = xt::where(xt::not_equal(view(cond.value()), 0.0f), view(a.value()), view(b.value()));
+    assign(op.out(), [](auto c, auto x, auto y) { return xt::where(xt::not_equal(c, 0.0f), x, y); }, cond.value(), a.value(), b.value());
     return op.finish([](Record& r) {
-        auto chosen = xt::not_equal(view(r.input(0)), 0.0f);
-        if (r.needs_grad(1)) add_to(r.grad_in(1), xt::where(chosen, view(r.grad_out()), 0.0f), r.out().shape());
-        if (r.needs_grad(2)) add_to(r.grad_in(2), xt::where(chosen, 0.0f, view(r.grad_out())), r.out().shape());
+        const Shape& out = r.out().shape();
+        if (r.needs_grad(1)) add_to(r.grad_in(1), out, [](auto c, auto g) { return xt::where(xt::not_equal(c, 0.0f), g, 0.0f); }, r.input(0), r.grad_out());
+        if (r.needs_grad(2)) add_to(r.grad_in(2), out, [](auto c, auto g) { return xt::where(xt::not_equal(c, 0.0f), 0.0f, g); }, r.input(0), r.grad_out());
     });
 }
 
@@ -103,9 +103,9 @@ Var masked_fill(const Var& x, const Var& mask, float value) {
         throw ShapeError(fmt::format("masked_fill: mask of shape {} does not broadcast to the input's shape {}",
                                      mask.shape().str(), x.shape().str()));
     Op op("masked_fill", {x, mask}, x.shape());
-    xt::noalias(view(op.out())) = xt::where(xt::not_equal(view(mask.value()), 0.0f), value, view(x.value()));
+    assign(op.out(), [value](auto m, auto v) { return xt::where(xt::not_equal(m, 0.0f), value, v); }, mask.value(), x.value());
     return op.finish([](Record& r) {
-        add_to(r.grad_in(0), xt::where(xt::not_equal(view(r.input(1)), 0.0f), 0.0f, view(r.grad_out())), r.out().shape());
+        add_to(r.grad_in(0), r.out().shape(), [](auto m, auto g) { return xt::where(xt::not_equal(m, 0.0f), 0.0f, g); }, r.input(1), r.grad_out());
     });
 }
 

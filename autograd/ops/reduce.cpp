@@ -49,7 +49,7 @@ Var sum_all(const char* name, const Var& x, bool average) {
     for (float v : x.value().flat()) acc += v;
     op.out().data()[0] = static_cast<float>(acc) * scale;
     op.set_attrs(SumAttrs{-1, scale});
-    return op.finish([](Record& r) { xt::noalias(view(r.grad_in(0))) += r.grad_out().item() * r.attrs<SumAttrs>().scale; });
+    return op.finish([](Record& r) { xt::noalias(flat(r.grad_in(0))) += r.grad_out().item() * r.attrs<SumAttrs>().scale; });
 }
 
 }  // namespace
