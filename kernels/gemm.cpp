@@ -237,6 +237,9 @@ bool own_gemm_available() {
     return available;
 }
 
+// Whether a product is large enough to wake other threads for: ~0.1 ms of one core.
+bool worth_splitting(std::size_t m, std::size_t n, std::size_t k) { return 2.0 * double(m) * double(n) * double(k) >= double(1 << 24); }
+
 // With more than one thread, a large product is cut into as many pieces of C, each computed by one
 // thread: across its columns when op(B) is the larger operand (each thread packs only its columns of
 // it), else across its rows. Small products (the GRU's 32-row steps) are not worth waking a thread.
@@ -244,9 +247,13 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
               float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     if (!own_gemm_available()) return openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
     if (m == 0 || n == 0) return;
+    if (trans_b && !trans_a && ldb == k && lda == k && ldc == n)  // y = x W^T with W packed once already?
+        if (const float* panels = packed_weight_for(b, n, k)) {
+            if (beta == 0.0f) std::fill_n(c, m * n, 0.0f);
+            return packed_product(a, m, k, panels, n, c);
+        }
     const auto threads = static_cast<std::size_t>(num_threads());
-    constexpr double kWorthSplitting = 1 << 24;  // FLOPs: ~0.1 ms of one core
-    if (threads == 1 || 2.0 * double(m) * double(n) * double(k) < kWorthSplitting)
+    if (threads == 1 || !worth_splitting(m, n, k))
         return gemm_one_thread(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
     const bool by_columns = n >= m;
     const std::size_t tile = by_columns ? NR : MR, extent = by_columns ? n : m;
@@ -268,7 +275,7 @@ void packed_product(const float* x, std::size_t m, std::size_t k, const float* p
     if (!own_gemm_available()) return openblas_gemm(x, false, k, panels, true, k, y, n, m, n, k, 1.0f);  // W unpacked
     if (m == 0 || n == 0 || k == 0) return;
     const std::size_t n_panels = (n + NR - 1) / NR;
-    const std::size_t threads = std::min<std::size_t>(num_threads(), std::max<std::size_t>(1, n_panels / 64));
+    const std::size_t threads = worth_splitting(m, n, k) ? std::min<std::size_t>(num_threads(), n_panels) : 1;
     detail::parallel_for(threads, [&](std::size_t t) {
         const std::size_t q0 = n_panels * t / threads, q1 = n_panels * (t + 1) / threads;
         float* packed_x = packed_a_buffer();

@@ -10,6 +10,9 @@
 // Pack once per decode; the packed copy does not follow later changes of the weight.
 #pragma once
 #include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
 
 #include "../autograd/variable.hpp"
 
@@ -33,5 +36,33 @@ private:
 // numbers up to rounding). Records nothing; throws TapeError if gradients are enabled and x or b
 // requires one.
 Var linear(const Var& x, const PackedWeight& weight, const Var& bias = Var());
+
+// Every weight of a model packed once while it decodes. While a scope is open on this thread, a
+// product without gradients whose weight operand (W of y = x W^T: linear's) is one of `weights`
+// reads a copy packed at its first use, instead of packing W again at every call as a BLAS does: the
+// GRU's and attention's products of each decoding step, thin and many, spent a fifth of the time
+// packing. Products with anything else (the tape's values) are untouched. The weights must not
+// change while the scope is open (decoding holds the model const). Scopes nest; the innermost is read.
+// Without kernels, or without our product (no AVX-512), it does nothing.
+class PackedWeightsScope {
+public:
+    explicit PackedWeightsScope(std::span<Parameter* const> weights);
+    ~PackedWeightsScope();
+    PackedWeightsScope(const PackedWeightsScope&) = delete;
+    PackedWeightsScope& operator=(const PackedWeightsScope&) = delete;
+
+    // The packed copy of the weight at `w` ([n, k]), packed now if this is its first use; nullptr if
+    // `w` is not one of the scope's weights (kernels/gemm.cpp asks, through kernels::packed_weight_for).
+    const PackedWeight* find(const float* w, std::size_t n, std::size_t k);
+    std::size_t packed() const;  // how many of its weights have been packed so far
+
+private:
+    struct Entry {
+        const Tensor* weight;
+        std::optional<PackedWeight> packed;  // made at first use
+    };
+    std::vector<Entry> entries_;
+    PackedWeightsScope* previous_;
+};
 
 }  // namespace tg

@@ -79,4 +79,36 @@ Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {
     return op.finish([](Record&) { throw TapeError("linear (packed) has no backward"); });
 }
 
+namespace {
+thread_local PackedWeightsScope* innermost_scope = nullptr;
+}  // namespace
+
+PackedWeightsScope::PackedWeightsScope(std::span<Parameter* const> weights) : previous_(innermost_scope) {
+    entries_.reserve(weights.size());
+    for (Parameter* p : weights)
+        if (p->value().shape().rank() == 2) entries_.push_back({&p->value(), std::nullopt});
+    innermost_scope = this;
+}
+
+PackedWeightsScope::~PackedWeightsScope() { innermost_scope = previous_; }
+
+const PackedWeight* PackedWeightsScope::find(const float* w, std::size_t n, std::size_t k) {
+    for (Entry& e : entries_) {
+        if (e.weight->data() != w || !(e.weight->shape() == Shape{n, k})) continue;
+        if (!e.packed) e.packed.emplace(*e.weight);
+        return &*e.packed;
+    }
+    return nullptr;
+}
+
+std::size_t PackedWeightsScope::packed() const {
+    return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.packed.has_value(); }));
+}
+
+const float* kernels::packed_weight_for(const float* w, std::size_t n, std::size_t k) {
+    if (innermost_scope == nullptr || !kernels::own_gemm_available()) return nullptr;
+    const PackedWeight* packed = innermost_scope->find(w, n, k);
+    return packed ? packed->data() : nullptr;
+}
+
 }  // namespace tg

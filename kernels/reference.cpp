@@ -56,6 +56,11 @@ Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {  // y = 
     return op.finish([](Record&) { throw TapeError("linear (packed) has no backward"); });
 }
 
+PackedWeightsScope::PackedWeightsScope(std::span<Parameter* const>) : previous_(nullptr) {}  // nothing to pack for
+PackedWeightsScope::~PackedWeightsScope() = default;
+const PackedWeight* PackedWeightsScope::find(const float*, std::size_t, std::size_t) { return nullptr; }
+std::size_t PackedWeightsScope::packed() const { return 0; }
+
 // The decoders' row helpers (kernels/rows.hpp) in plain loops.
 float log_sum_exp(std::span<const float> row) {
     return row.empty() ? -std::numeric_limits<float>::infinity() : log_sum_exp(row, *std::max_element(row.begin(), row.end()));

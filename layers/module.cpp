@@ -28,10 +28,15 @@ NamedParameters Module::named_parameters() const {
     return out;
 }
 
-std::vector<Parameter*> Module::parameters() const {
+std::vector<Parameter*> Module::parameters() const {  // named_parameters()'s order, without making the names
     std::vector<Parameter*> out;
-    for (auto& [name, p] : named_parameters()) out.push_back(p);
+    append_parameters(out);
     return out;
+}
+
+void Module::append_parameters(std::vector<Parameter*>& out) const {
+    for (const auto& [name, p] : params_) out.push_back(p);
+    for (const auto& [prefix, child] : children_) child->append_parameters(out);
 }
 
 std::size_t Module::parameter_count() const {

@@ -55,6 +55,7 @@ protected:
 
 private:
     void add_child(std::string name, Module& child);
+    void append_parameters(std::vector<Parameter*>& out) const;
     std::vector<std::pair<std::string, Parameter*>> params_;
     std::vector<std::pair<std::string, Module*>> children_;
     bool training_ = true;

@@ -85,3 +85,43 @@ TEST_CASE("linear with a packed weight is for inference and checks its shapes") 
     CHECK_THROWS_WITH_ALL(linear(x, packed, constant(rand({3}, 4))), ShapeError, "bias [3]");
     CHECK_THROWS_WITH_ALL(PackedWeight(rand({2, 3, 4}, 5)), ShapeError, "PackedWeight", "[2, 3, 4]");
 }
+
+TEST_CASE("PackedWeightsScope: linear with one of its weights reads it packed once, with the same numbers") {
+    // Shapes that end inside a tile (37 rows; 70 columns, 2 panels and 6 columns) and a K-slice (300),
+    // and 640 rows: a product large enough for two threads to split.
+    Tape tape;
+    TapeScope on(tape);
+    Parameter w(rand({70, 300}, 31)), b(rand({70}, 32)), other(rand({70, 300}, 33));
+    const bool packs = kernels::enabled && kernels::own_gemm_available();
+    for (const int threads : {1, 2}) {
+        set_num_threads(threads);
+        CAPTURE(threads);
+        std::vector<Parameter*> weights{&w, &b};
+        PackedWeightsScope scope(weights);
+        for (const std::size_t rows : {std::size_t{37}, std::size_t{640}}) {
+            const Tensor x = rand({rows, 300}, 34 + rows);
+            NoGradGuard no_grad;
+            const Tensor y = linear(constant(x), w, b).value(), y0 = linear(constant(x), w).value();
+            CHECK(worst_relative_error(x, w.value(), &b.value(), y) < 1e-5);
+            CHECK(worst_relative_error(x, w.value(), nullptr, y0) < 1e-5);
+            CHECK(scope.packed() == (packs ? 1 : 0));  // w once, whatever the calls; b is no matrix
+            linear(constant(x), other);  // not one of the scope's: packed at the call, as without a scope
+            linear(constant(x), constant(w.value()));  // the same numbers on the tape: not the scope's weight
+            CHECK(scope.packed() == (packs ? 1 : 0));
+        }
+        Var x = constant(rand({5, 300}, 35));
+        linear(x, w, b).backward(Tensor::full({5, 70}, 1.0f));  // training: products as always, nothing packed
+        CHECK(scope.packed() == (packs ? 1 : 0));
+        for (std::size_t j = 0; j < 300; ++j) {  // dW = dy^T x: each row of W's gradient is the column sum of x
+            float want = 0.0f;
+            for (std::size_t r = 0; r < 5; ++r) want += x.value().data()[r * 300 + j];
+            CHECK(w.grad().data()[j] == doctest::Approx(want).epsilon(1e-5));
+        }
+        w.zero_grad();
+        b.zero_grad();
+    }
+    set_num_threads(1);
+    std::vector<Parameter*> weights{&w};
+    PackedWeightsScope fresh(weights);  // a new scope packs anew (the weights may have changed between)
+    CHECK(fresh.packed() == 0);
+}

@@ -193,6 +193,7 @@ std::vector<Translation> greedy(const TranslationModel& model, const std::vector
                                 const DecodeOptions& options) {
     std::size_t max_len = options.max_len;
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
+    const PackedWeightsScope packed(model.parameters());  // each weight packed once for all the steps
     const Sources batch = pad_sources(sources);
     const std::size_t B = batch.size, S = batch.len;
     // Each sentence's own length limit, never the batch's: a translation must not depend on what
@@ -260,6 +261,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     if (n_best < 1 || n_best > std::max<std::size_t>(beam, 1))
         throw Error(fmt::format("beam search: {} best of a beam of {}: n must be between 1 and the beam's width", n_best, beam));
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
+    const PackedWeightsScope packed(model.parameters());  // each weight packed once for all the steps
     const std::size_t K = std::max<std::size_t>(beam, 1), B = sources.size();
     // Each sentence is encoded once; rows b*K .. b*K+K-1 of the decoder's state hold sentence b's live
     // hypotheses, which attend to the sentence's one copy of the annotations.
