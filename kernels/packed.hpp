@@ -40,8 +40,8 @@ Var linear(const Var& x, const PackedWeight& weight, const Var& bias = Var());
 // Every weight of a model packed once while it decodes. While a scope is open on this thread, a
 // product without gradients whose weight operand (W of y = x W^T: linear's) is one of `weights`
 // reads a copy packed at its first use, instead of packing W again at every call as a BLAS does: the
-// GRU's and attention's products of each decoding step, thin and many, spent a fifth of the time
-// packing. Products with anything else (the tape's values) are untouched. The weights must not
+// products of a decoding step are thin (a few dozen rows), so packing W costs about as much as using
+// it. Products with anything else (the tape's values) are untouched. The weights must not
 // change while the scope is open (decoding holds the model const). Scopes nest; the innermost is read.
 // Without kernels, or without our product (no AVX-512), it does nothing.
 class PackedWeightsScope {
