@@ -238,7 +238,7 @@ bool own_gemm_available() {
 }
 
 // Whether a product is large enough to wake other threads for: ~0.1 ms of one core.
-bool worth_splitting(std::size_t m, std::size_t n, std::size_t k) { return 2.0 * double(m) * double(n) * double(k) >= double(1 << 24); }
+static bool worth_splitting(std::size_t m, std::size_t n, std::size_t k) { return 2.0 * double(m) * double(n) * double(k) >= double(1 << 24); }
 
 // With more than one thread, a large product is cut into as many pieces of C, each computed by one
 // thread: across its columns when op(B) is the larger operand (each thread packs only its columns of
