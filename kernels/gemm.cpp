@@ -2,13 +2,14 @@
 // (Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", 2008; BLIS's five
 // loops around a micro-kernel), in under two hundred lines.
 //
-// Why our own, and only while decoding: with OpenBLAS as users run it (no OPENBLAS_CORETYPE pin, so
-// its AVX-512 kernels on such a CPU), training's products run as fast or faster on OpenBLAS, while the
+// Why our own, and where: with OpenBLAS as users run it (no OPENBLAS_CORETYPE pin, so its AVX-512
+// kernels on such a CPU), training's large products run as fast or faster on OpenBLAS, while the
 // decoders' small products (a few rows per sentence, a new shape every step) run faster here, where no
-// per-call dispatch or thread start-up is paid (docs/performance.md has the figures and the command).
-// So gemm() below sends products made with gradients off to this kernel, and the rest to OpenBLAS.
-// The same micro-kernel reads decoding's packed output weight (packed_product, kernels/packed.hpp):
-// one register tile for every product of ours. It is checked against the reference product for every
+// per-call dispatch or thread start-up is paid, and the thin products of a recurrence (a few dozen
+// rows by the same weight at every word) run much faster on a weight packed once than on one a BLAS
+// repacks at every call (docs/performance.md has the figures and the command). So gemm() below sends
+// a thin product whose weight an open PackedWeightsScope holds to packed_product, products made with
+// gradients off to own_gemm, and the rest to OpenBLAS: one register tile for every product of ours. It is checked against the reference product for every
 // transpose, edge and block size (tests/test_kernels.cpp, tests/test_packed.cpp).
 //
 // The structure: C is computed in tiles of MR x NR = 12 x 32 floats, each held in 24 of the 32 vector
@@ -247,11 +248,6 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
               float* c, std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     if (!own_gemm_available()) return openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
     if (m == 0 || n == 0) return;
-    if (trans_b && !trans_a && ldb == k && lda == k && ldc == n)  // y = x W^T with W packed once already?
-        if (const float* panels = packed_weight_for(b, n, k)) {
-            if (beta == 0.0f) std::fill_n(c, m * n, 0.0f);
-            return packed_product(a, m, k, panels, n, c);
-        }
     const auto threads = static_cast<std::size_t>(num_threads());
     if (threads == 1 || !worth_splitting(m, n, k))
         return gemm_one_thread(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
@@ -355,11 +351,23 @@ void thin_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bo
 }
 }  // namespace
 
+// The products that read a weight packed once (PackedWeightsScope) when they can: those of at most
+// this many rows, a recurrence's step or a decoding step, where packing B at every call costs about as
+// much as the product. A product of more rows packs B at the call for little (the packing is shared by
+// all its rows), and a second copy of a large weight (a vocabulary's output layer over a whole batch)
+// would be memory for nothing.
+constexpr std::size_t kThinRows = 128;
+
 void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
           std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     log_gemm({trans_a, trans_b, m, n, k, beta});
     num_threads();  // OpenBLAS starts with a thread per core: this sets it to the library's default first
     if (m == 1 || k == 1) return thin_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
+    if (m <= kThinRows && !trans_a && lda == k && ldc == n && ldb == (trans_b ? k : n))  // B a weight packed once already?
+        if (const float* panels = packed_operand(b, trans_b, n, k)) {
+            if (beta == 0.0f) std::fill_n(c, m * n, 0.0f);
+            return packed_product(a, m, k, panels, n, c);
+        }
     if (!grad_enabled() && own_gemm_available()) return own_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
     openblas_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
 }

@@ -41,9 +41,10 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
 // it is). packed_product: y [m, n] += x [m, k] W^T on that layout.
 inline constexpr std::size_t kPanel = 32;
 void packed_product(const float* x, std::size_t m, std::size_t k, const float* weight, std::size_t n, float* y);
-// The panels of W [n, k] (the data at `w`) if an open PackedWeightsScope (kernels/packed.hpp) holds W,
-// else nullptr: own_gemm then reads them instead of packing W.
-const float* packed_weight_for(const float* w, std::size_t n, std::size_t k);
+// The panels of op(B) [k, n] if B (the data at `b`: [n, k] when trans_b, else [k, n]) is a weight an
+// open PackedWeightsScope (kernels/packed.hpp) holds, else nullptr: gemm then reads them instead of
+// packing B, as packed_product's weight.
+const float* packed_operand(const float* b, bool trans_b, std::size_t n, std::size_t k);
 
 // linear(x, PackedWeight)'s checks (x [..., in] and bias [out] fit, nothing wants a gradient) and
 // the op it starts, output [..., out] (kernels/packed_weight.cpp; built with or without kernels).

@@ -28,6 +28,8 @@ public:
     const float* data() const { return data_.data(); }
 
 private:
+    friend class PackedWeightsScope;
+    PackedWeight(const Tensor& weight, bool transpose);  // transpose: W^T packed, for products x W
     std::size_t out_ = 0, in_ = 0;
     FloatBuffer data_;  // panels of 32 output columns, zero-padded (or the weight as is, see .cpp)
 };
@@ -37,13 +39,15 @@ private:
 // requires one.
 Var linear(const Var& x, const PackedWeight& weight, const Var& bias = Var());
 
-// Every weight of a model packed once while it decodes. While a scope is open on this thread, a
-// product without gradients whose weight operand (W of y = x W^T: linear's) is one of `weights`
-// reads a copy packed at its first use, instead of packing W again at every call as a BLAS does: the
-// products of a decoding step are thin (a few dozen rows), so packing W costs about as much as using
-// it. Products with anything else (the tape's values) are untouched. The weights must not
-// change while the scope is open (decoding holds the model const). Scopes nest; the innermost is read.
-// Without kernels, or without our product (no AVX-512), it does nothing.
+// Every weight of a model packed once while it decodes or takes a training step. While a scope is
+// open on this thread, a product whose B operand is one of `weights` (W of linear's y = x W^T, of
+// its backward's dx = dy W, of matmul's x W) reads a copy of W packed at its first use in that
+// layout, instead of packing W again at every call as a BLAS does: the products of a recurrence or
+// of a decoding step are thin (a few dozen rows), so packing W costs about as much as using it.
+// Products with anything else (the tape's values, and W's own gradient dW = dy^T x) are untouched.
+// The weights must not change while the scope is open: decoding holds the model const, and a
+// training step closes its scope after backward, before the optimizer's update. Scopes nest; the
+// innermost is read. Without kernels, or without our product (no AVX-512), it does nothing.
 class PackedWeightsScope {
 public:
     explicit PackedWeightsScope(std::span<Parameter* const> weights);
@@ -51,15 +55,18 @@ public:
     PackedWeightsScope(const PackedWeightsScope&) = delete;
     PackedWeightsScope& operator=(const PackedWeightsScope&) = delete;
 
-    // The packed copy of the weight at `w` ([n, k]), packed now if this is its first use; nullptr if
-    // `w` is not one of the scope's weights (kernels/gemm.cpp asks, through kernels::packed_weight_for).
-    const PackedWeight* find(const float* w, std::size_t n, std::size_t k);
-    std::size_t packed() const;  // how many of its weights have been packed so far
+    // The packed copy of op(B) [k, n] when B, at `b`, is one of the scope's weights: B [n, k] read
+    // transposed (`trans_b`, y = x W^T) or B [k, n] read as it is; packed now if this is its first use
+    // in that layout; nullptr if `b` is not one of them (kernels/gemm.cpp asks, through
+    // kernels::packed_operand).
+    const PackedWeight* find(const float* b, bool trans_b, std::size_t n, std::size_t k);
+    std::size_t packed() const;  // how many packed copies it holds so far (a weight used both ways: 2)
 
 private:
     struct Entry {
         const Tensor* weight;
-        std::optional<PackedWeight> packed;  // made at first use
+        std::optional<PackedWeight> as_rows, as_columns;  // for x W^T and for x W, each made at first use
+        bool no_room;  // packing it ran out of memory: products read it unpacked
     };
     std::vector<Entry> entries_;
     PackedWeightsScope* previous_;

@@ -36,14 +36,21 @@ void advise_huge_pages(void* p, std::size_t bytes) {
 
 }  // namespace
 
-PackedWeight::PackedWeight(const Tensor& weight) {
+PackedWeight::PackedWeight(const Tensor& weight) : PackedWeight(weight, false) {}
+
+// W [out, in] as given, or (transpose) W^T: the weight of y = x W for W [in, out], whose element
+// (o, i) is W[i, o].
+PackedWeight::PackedWeight(const Tensor& weight, bool transpose) {
     if (weight.shape().rank() != 2)
         throw ShapeError(fmt::format("PackedWeight: weight {} is not [out, in]", weight.shape().str()));
-    out_ = weight.shape()[0];
-    in_ = weight.shape()[1];
+    out_ = weight.shape()[transpose ? 1 : 0];
+    in_ = weight.shape()[transpose ? 0 : 1];
     const float* w = weight.data();
-    if (!kernels::own_gemm_available()) {  // no micro-kernel to read panels: OpenBLAS reads W as it is
-        data_.assign(w, w + out_ * in_);
+    const std::size_t out_stride = transpose ? 1 : in_, in_stride = transpose ? out_ : 1;  // element (o, i) at w[o os + i is]
+    if (!kernels::own_gemm_available()) {  // no micro-kernel to read panels: OpenBLAS reads [out, in] as it is
+        data_.resize_discard(out_ * in_);
+        for (std::size_t o = 0; o < out_; ++o)
+            for (std::size_t i = 0; i < in_; ++i) data_[o * in_ + i] = w[o * out_stride + i * in_stride];
         return;
     }
     // Panel p holds output columns [C p, C p + C) as [in][C] (C = kernels::kPanel): its row k is
@@ -56,9 +63,9 @@ PackedWeight::PackedWeight(const Tensor& weight) {
     for (std::size_t p = 0; p < panels; ++p) {
         float* panel = data_.data() + p * C * in_;
         const std::size_t cols = std::min(C, out_ - p * C);
-        const float* rows = w + p * C * in_;
+        const float* first = w + p * C * out_stride;
         for (std::size_t k = 0; k < in_; ++k) {
-            for (std::size_t c = 0; c < cols; ++c) panel[k * C + c] = rows[c * in_ + k];
+            for (std::size_t c = 0; c < cols; ++c) panel[k * C + c] = first[c * out_stride + k * in_stride];
             for (std::size_t c = cols; c < C; ++c) panel[k * C + c] = 0.0f;
         }
     }
@@ -86,28 +93,40 @@ thread_local PackedWeightsScope* innermost_scope = nullptr;
 PackedWeightsScope::PackedWeightsScope(std::span<Parameter* const> weights) : previous_(innermost_scope) {
     entries_.reserve(weights.size());
     for (Parameter* p : weights)
-        if (p->value().shape().rank() == 2) entries_.push_back({&p->value(), std::nullopt});
+        if (p->value().shape().rank() == 2) entries_.push_back({&p->value(), std::nullopt, std::nullopt, false});
     innermost_scope = this;
 }
 
 PackedWeightsScope::~PackedWeightsScope() { innermost_scope = previous_; }
 
-const PackedWeight* PackedWeightsScope::find(const float* w, std::size_t n, std::size_t k) {
+const PackedWeight* PackedWeightsScope::find(const float* b, bool trans_b, std::size_t n, std::size_t k) {
+    const Shape shape = trans_b ? Shape{n, k} : Shape{k, n};
     for (Entry& e : entries_) {
-        if (e.weight->data() != w || !(e.weight->shape() == Shape{n, k})) continue;
-        if (!e.packed) e.packed.emplace(*e.weight);
-        return &*e.packed;
+        if (e.weight->data() != b || !(e.weight->shape() == shape)) continue;
+        if (e.no_room) return nullptr;
+        std::optional<PackedWeight>& packed = trans_b ? e.as_rows : e.as_columns;
+        if (!packed) {
+            try {
+                packed.emplace(PackedWeight(*e.weight, !trans_b));
+            } catch (const OutOfMemory&) {  // a copy only to go faster: without room for it, products read W as it is
+                e.no_room = true;
+                return nullptr;
+            }
+        }
+        return &*packed;
     }
     return nullptr;
 }
 
 std::size_t PackedWeightsScope::packed() const {
-    return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.packed.has_value(); }));
+    std::size_t n = 0;
+    for (const Entry& e : entries_) n += e.as_rows.has_value() + e.as_columns.has_value();
+    return n;
 }
 
-const float* kernels::packed_weight_for(const float* w, std::size_t n, std::size_t k) {
+const float* kernels::packed_operand(const float* b, bool trans_b, std::size_t n, std::size_t k) {
     if (innermost_scope == nullptr || !kernels::own_gemm_available()) return nullptr;
-    const PackedWeight* packed = innermost_scope->find(w, n, k);
+    const PackedWeight* packed = innermost_scope->find(b, trans_b, n, k);
     return packed ? packed->data() : nullptr;
 }
 

@@ -58,7 +58,7 @@ Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {  // y = 
 
 PackedWeightsScope::PackedWeightsScope(std::span<Parameter* const>) : previous_(nullptr) {}  // nothing to pack for
 PackedWeightsScope::~PackedWeightsScope() = default;
-const PackedWeight* PackedWeightsScope::find(const float*, std::size_t, std::size_t) { return nullptr; }
+const PackedWeight* PackedWeightsScope::find(const float*, bool, std::size_t, std::size_t) { return nullptr; }
 std::size_t PackedWeightsScope::packed() const { return 0; }
 
 // The decoders' row helpers (kernels/rows.hpp) in plain loops.

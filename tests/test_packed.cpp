@@ -86,7 +86,7 @@ TEST_CASE("linear with a packed weight is for inference and checks its shapes") 
     CHECK_THROWS_WITH_ALL(PackedWeight(rand({2, 3, 4}, 5)), ShapeError, "PackedWeight", "[2, 3, 4]");
 }
 
-TEST_CASE("PackedWeightsScope: linear with one of its weights reads it packed once, with the same numbers") {
+TEST_CASE("PackedWeightsScope: products with one of its weights read it packed once per layout, with the same numbers") {
     // Shapes that end inside a tile (37 rows; 70 columns, 2 panels and 6 columns) and a K-slice (300),
     // and 640 rows: a product large enough for two threads to split.
     Tape tape;
@@ -109,19 +109,40 @@ TEST_CASE("PackedWeightsScope: linear with one of its weights reads it packed on
             linear(constant(x), constant(w.value()));  // the same numbers on the tape: not the scope's weight
             CHECK(scope.packed() == (packs ? 1 : 0));
         }
-        Var x = constant(rand({5, 300}, 35));
-        linear(x, w, b).backward(Tensor::full({5, 70}, 1.0f));  // training: products as always, nothing packed
-        CHECK(scope.packed() == (packs ? 1 : 0));
-        for (std::size_t j = 0; j < 300; ++j) {  // dW = dy^T x: each row of W's gradient is the column sum of x
-            float want = 0.0f;
-            for (std::size_t r = 0; r < 5; ++r) want += x.value().data()[r * 300 + j];
-            CHECK(w.grad().data()[j] == doctest::Approx(want).epsilon(1e-5));
+        // A training step: the forward reads w packed as before, backward's dx = dy W reads it packed
+        // the other way (a second copy), dW = dy^T x is a product as always.
+        Parameter x(rand({5, 300}, 35));
+        linear(x, w, b).backward(Tensor::full({5, 70}, 1.0f));
+        CHECK(scope.packed() == (packs ? 2 : 0));
+        for (std::size_t j = 0; j < 300; ++j) {
+            double dw = 0.0, dx = 0.0;  // dW = dy^T x: each row the column sum of x; dx = dy W: each row the column sum of W
+            for (std::size_t r = 0; r < 5; ++r) dw += x.value().data()[r * 300 + j];
+            for (std::size_t o = 0; o < 70; ++o) dx += w.value().data()[o * 300 + j];
+            CHECK(w.grad().data()[j] == doctest::Approx(dw).epsilon(1e-5));
+            for (std::size_t r = 0; r < 5; ++r) CHECK(x.grad().data()[r * 300 + j] == doctest::Approx(dx).epsilon(1e-5));
         }
         w.zero_grad();
         b.zero_grad();
+        // x W (matmul) with W one of the weights reads the same second copy: 37 rows by W^T [300, 70]
+        std::vector<Parameter*> transposed{&x, &w};  // (x [5, 300] as a weight: y = z x, z [37, 5])
+        PackedWeightsScope inner(transposed);
+        const Tensor z = rand({37, 5}, 36);
+        const Tensor zx = matmul(constant(z), x).value();
+        CHECK(inner.packed() == (packs ? 1 : 0));
+        CHECK(scope.packed() == (packs ? 2 : 0));  // the innermost scope is the one read
+        for (std::size_t i = 0; i < 37; ++i)
+            for (std::size_t j = 0; j < 300; ++j) {
+                double want = 0.0;
+                for (std::size_t r = 0; r < 5; ++r) want += double(z.data()[i * 5 + r]) * x.value().data()[r * 300 + j];
+                CHECK(zx.data()[i * 300 + j] == doctest::Approx(want).epsilon(1e-5));
+            }
     }
     set_num_threads(1);
     std::vector<Parameter*> weights{&w};
     PackedWeightsScope fresh(weights);  // a new scope packs anew (the weights may have changed between)
+    CHECK(fresh.packed() == 0);
+    NoGradGuard no_grad;  // a product of many rows packs W at the call, as without a scope: no copy kept
+    const Tensor x = rand({640, 300}, 37);
+    CHECK(worst_relative_error(x, w.value(), nullptr, linear(constant(x), w).value()) < 1e-5);
     CHECK(fresh.packed() == 0);
 }

@@ -20,6 +20,7 @@
 #include "decode.hpp"
 #include "evaluate.hpp"
 #include "io/files.hpp"
+#include "kernels/packed.hpp"
 #include "text/metrics.hpp"
 #include "viz/plot.hpp"
 #include "optim/adam.hpp"
@@ -613,8 +614,12 @@ float train_step(Run& run, Adam& opt, const text::Batch& batch, const fs::path& 
 // <doc:train-step>
     StepScope step;  // the step's graph is released at the closing brace
     opt.zero_grad();
-    Var loss = run.model->loss(batch, &dropout_stream);
-    loss.backward();
+    Var loss;
+    {
+        PackedWeightsScope packed(run.model->parameters());  // each weight packed once for the step's products,
+        loss = run.model->loss(batch, &dropout_stream);      // and let go before the update changes them
+        loss.backward();
+    }
     const float norm = clip_grad_norm(opt.params(), state.clip > 0 ? static_cast<float>(state.clip) : 1e30f);
     const float loss_value = loss.item();
     if (!std::isfinite(loss_value) || !std::isfinite(norm))  // stop before the step spoils the parameters
