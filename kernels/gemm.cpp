@@ -351,11 +351,11 @@ void thin_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bo
 }
 }  // namespace
 
-// The products that read a weight packed once (PackedWeightsScope) when they can: those of at most
-// this many rows, a recurrence's step or a decoding step, where packing B at every call costs about as
-// much as the product. A product of more rows packs B at the call for little (the packing is shared by
-// all its rows), and a second copy of a large weight (a vocabulary's output layer over a whole batch)
-// would be memory for nothing.
+// The products that read a weight packed once (PackedWeightsScope) when they can: all of them while
+// decoding (each weight's product repeats at every step), and in a training step those of at most
+// this many rows (a recurrence's step), where packing B at every call costs about as much as the
+// product. A training product of more rows (the output layer over a whole batch, once a step) packs B
+// at the call for little, and a second copy of a large weight would be memory for nothing.
 constexpr std::size_t kThinRows = 128;
 
 void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
@@ -363,7 +363,7 @@ void gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool tr
     log_gemm({trans_a, trans_b, m, n, k, beta});
     num_threads();  // OpenBLAS starts with a thread per core: this sets it to the library's default first
     if (m == 1 || k == 1) return thin_gemm(a, trans_a, lda, b, trans_b, ldb, c, ldc, m, n, k, beta);
-    if (m <= kThinRows && !trans_a && lda == k && ldc == n && ldb == (trans_b ? k : n))  // B a weight packed once already?
+    if ((m <= kThinRows || !grad_enabled()) && !trans_a && lda == k && ldc == n && ldb == (trans_b ? k : n))  // B a weight packed once already?
         if (const float* panels = packed_operand(b, trans_b, n, k)) {
             if (beta == 0.0f) std::fill_n(c, m * n, 0.0f);
             return packed_product(a, m, k, panels, n, c);

@@ -141,8 +141,12 @@ TEST_CASE("PackedWeightsScope: products with one of its weights read it packed o
     std::vector<Parameter*> weights{&w};
     PackedWeightsScope fresh(weights);  // a new scope packs anew (the weights may have changed between)
     CHECK(fresh.packed() == 0);
-    NoGradGuard no_grad;  // a product of many rows packs W at the call, as without a scope: no copy kept
+    // Training, a product of many rows (an output layer over the whole batch) packs W at the call, as
+    // without a scope: no copy kept. Decoding packs it (its products repeat at every step).
     const Tensor x = rand({640, 300}, 37);
     CHECK(worst_relative_error(x, w.value(), nullptr, linear(constant(x), w).value()) < 1e-5);
     CHECK(fresh.packed() == 0);
+    NoGradGuard no_grad;
+    CHECK(worst_relative_error(x, w.value(), nullptr, linear(constant(x), w).value()) < 1e-5);
+    CHECK(fresh.packed() == (packs ? 1 : 0));
 }
