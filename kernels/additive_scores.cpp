@@ -7,37 +7,11 @@
 // without kernels.
 #include <fmt/format.h>
 
-#include <cmath>
-#include <xsimd/xsimd.hpp>
-
 #include "autograd/detail/op.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/simd.hpp"
 
 namespace tg::kernels {
-
-namespace {
-
-using Batch = xsimd::batch<float>;
-
-// One score: energy = tanh(q + k) over A floats, kept for backward; returns v . energy. SIMD, with
-// unaligned loads: which elements take the vector path depends on the position in the row only.
-float score_row(const float* q, const float* k, const float* v, float* energy, std::size_t A) {
-    Batch acc(0.0f);
-    std::size_t a = 0;
-    for (; a + Batch::size <= A; a += Batch::size) {
-        const Batch e = xsimd::tanh(Batch::load_unaligned(q + a) + Batch::load_unaligned(k + a));
-        e.store_unaligned(energy + a);
-        acc = xsimd::fma(e, Batch::load_unaligned(v + a), acc);
-    }
-    float score = xsimd::hadd(acc);
-    for (; a < A; ++a) {
-        energy[a] = std::tanh(q[a] + k[a]);
-        score += energy[a] * v[a];
-    }
-    return score;
-}
-
-}  // namespace
 
 // With G queries per set of keys (query [B*G, A]: beam search's G hypotheses of a sentence), query
 // row r reads the keys of sentence r / G: the keys are not repeated G times, and their gradient sums
@@ -55,9 +29,10 @@ Var additive_scores(const Var& query, const Var& keys, const Var& v) {
     energy.resize_discard(Q * S * A);
     const float *q = query.value().data(), *k = keys.value().data(), *vv = v.value().data();
     float* e = op.out().data();
+    const simd::Rows& rows = simd::rows();  // one score in SIMD (kernels/simd_rows.cpp)
     for (std::size_t r = 0; r < Q; ++r)
         for (std::size_t s = 0; s < S; ++s)
-            e[r * S + s] = score_row(q + r * A, k + (r / G * S + s) * A, vv, energy.data() + (r * S + s) * A, A);
+            e[r * S + s] = rows.score_row(q + r * A, k + (r / G * S + s) * A, vv, energy.data() + (r * S + s) * A, A);
     // With u = 1 - tanh^2 and t[r,s,a] = de[r,s] v[a] u:  dkeys[r/G] += t,  dq[r] = sum_s t,  dv = sum_{r,s} de tanh.
     return op.finish([](Record& r) {
         const std::size_t Q = r.input(0).shape()[0], S = r.input(1).shape()[1], A = r.input(1).shape()[2];
@@ -66,19 +41,11 @@ Var additive_scores(const Var& query, const Var& keys, const Var& v) {
         float* dk = r.needs_grad(1) ? r.grad_in(1).data() : nullptr;
         float* dq = r.needs_grad(0) ? r.grad_in(0).data() : nullptr;
         float* dv = r.needs_grad(2) ? r.grad_in(2).data() : nullptr;
+        const simd::Rows& rows = simd::rows();
         for (std::size_t row = 0; row < Q; ++row)
-            for (std::size_t s = 0; s < S; ++s) {
-                const float g = de[row * S + s];
-                const float* e = E + (row * S + s) * A;
-                // One loop per gradient, each computing t again: a single loop writing all three no
-                // longer vectorises.
-                if (dk)
-                    for (std::size_t a = 0; a < A; ++a) dk[(row / G * S + s) * A + a] += g * v[a] * (1.0f - e[a] * e[a]);
-                if (dq)
-                    for (std::size_t a = 0; a < A; ++a) dq[row * A + a] += g * v[a] * (1.0f - e[a] * e[a]);
-                if (dv)
-                    for (std::size_t a = 0; a < A; ++a) dv[a] += g * e[a];
-            }
+            for (std::size_t s = 0; s < S; ++s)
+                rows.score_backward_row(de[row * S + s], E + (row * S + s) * A, v, dk ? dk + (row / G * S + s) * A : nullptr,
+                                        dq ? dq + row * A : nullptr, dv, A);
     });
 }
 

@@ -1,78 +1,56 @@
-// Rows of floats with SIMD: the max, sum and log-sum-exp of cross-entropy and its gradient row (whose
-// references are the loops of autograd/ops/softmax.cpp), and the decoders' row helpers
-// (kernels/rows.hpp; their references are in kernels/reference.cpp): xsimd's exp runs a register of floats at once,
-// where the compiler cannot vectorise std::exp. Unaligned loads throughout: which elements take the
-// vector path depends on the position in the row only, never its address, so the same inputs always
-// give the same bits.
+// The row kernels of kernels/kernels.hpp and the decoders' row helpers (kernels/rows.hpp; their
+// references are the loops of autograd/ops/softmax.cpp and kernels/reference.cpp), on the SIMD
+// table this CPU runs (kernels/simd.hpp says why a table).
+#include <algorithm>
 #include <cmath>
 #include <limits>
-#include <xsimd/xsimd.hpp>
+#include <vector>
 
 #include "kernels/kernels.hpp"
 #include "kernels/rows.hpp"
+#include "kernels/simd.hpp"
 
 namespace tg::kernels {
 
-using Batch = xsimd::batch<float>;  // as many floats as the CPU's vector registers hold
-namespace {
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-}  // namespace
+namespace simd {
 
-float max_of(const float* x, std::size_t n) {
-    std::size_t c = 0;
-    Batch mv(kNegInf);
-    for (; c + Batch::size <= n; c += Batch::size) mv = xsimd::max(mv, Batch::load_unaligned(x + c));
-    alignas(64) float lanes[Batch::size];  // (Debian 12's xsimd 8 has no reduce_max)
-    mv.store_aligned(lanes);
-    float m = kNegInf;
-    for (float l : lanes) m = std::max(m, l);
-    for (; c < n; ++c) m = std::max(m, x[c]);
-    return m;
+#if TAPEGRAD_SIMD_PORTABLE  // three copies compiled (meson.build): the widest this CPU runs
+extern const Rows rows_avx512, rows_avx2, rows_sse2;
+std::span<const Rows* const> all_rows() {
+    static const std::vector<const Rows*> usable = [] {
+        __builtin_cpu_init();
+        std::vector<const Rows*> r;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))  // Skylake-X's set, as compiled
+            r.push_back(&rows_avx512);
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) r.push_back(&rows_avx2);
+        r.push_back(&rows_sse2);  // every x86-64 has SSE2
+        return r;
+    }();
+    return usable;
+}
+#else  // one copy, compiled for the CPU that builds it (or for whatever the compiler targets)
+extern const Rows rows_native;
+std::span<const Rows* const> all_rows() {
+    static const Rows* const only[] = {&rows_native};
+    return only;
+}
+#endif
+
+const Rows& rows() {
+    static const Rows& widest = *all_rows().front();
+    return widest;
 }
 
-float sum_of(const float* x, std::size_t n) {
-    std::size_t c = 0;
-    Batch sv(0.0f);
-    for (; c + Batch::size <= n; c += Batch::size) sv += Batch::load_unaligned(x + c);
-    float s = xsimd::hadd(sv);
-    for (; c < n; ++c) s += x[c];
-    return s;
-}
+}  // namespace simd
 
-namespace {
-float log_sum_exp_shifted(const float* x, std::size_t n, float m) {  // m + log sum exp(x - m), m the largest
-    std::size_t c = 0;
-    Batch zv(0.0f);
-    for (; c + Batch::size <= n; c += Batch::size) zv += xsimd::exp(Batch::load_unaligned(x + c) - Batch(m));
-    float z = xsimd::hadd(zv);
-    for (; c < n; ++c) z += std::exp(x[c] - m);
-    return m + std::log(z);
-}
-}  // namespace
-
-float log_sum_exp(const float* x, std::size_t n) { return log_sum_exp_shifted(x, n, max_of(x, n)); }
-
+float max_of(const float* x, std::size_t n) { return simd::rows().max_of(x, n); }
+float sum_of(const float* x, std::size_t n) { return simd::rows().sum_of(x, n); }
+float log_sum_exp(const float* x, std::size_t n) { return simd::rows().log_sum_exp_shifted(x, n, max_of(x, n)); }
 void add_scaled_exp(const float* x, float shift, float g, float* out, std::size_t n, float minus) {
-    std::size_t c = 0;
-    for (; c + Batch::size <= n; c += Batch::size) {
-        const Batch v = Batch(g) * xsimd::exp(Batch::load_unaligned(x + c) - Batch(shift)) - Batch(minus);
-        (Batch::load_unaligned(out + c) + v).store_unaligned(out + c);
-    }
-    for (; c < n; ++c) out[c] += g * std::exp(x[c] - shift) - minus;
+    simd::rows().add_scaled_exp(x, shift, g, out, n, minus);
 }
-
-float exp_in_place(float* y, std::size_t n) {
-    std::size_t c = 0;
-    Batch sv(0.0f);
-    for (; c + Batch::size <= n; c += Batch::size) {
-        const Batch e = xsimd::exp(Batch::load_unaligned(y + c));
-        e.store_unaligned(y + c);
-        sv += e;
-    }
-    float s = xsimd::hadd(sv);
-    for (; c < n; ++c) s += (y[c] = std::exp(y[c]));
-    return s;
-}
+float exp_in_place(float* y, std::size_t n) { return simd::rows().exp_in_place(y, n); }
 
 }  // namespace tg::kernels
 
@@ -83,17 +61,14 @@ float log_sum_exp(std::span<const float> row) {
 }
 
 float log_sum_exp(std::span<const float> row, float largest) {
-    return row.empty() ? -std::numeric_limits<float>::infinity() : kernels::log_sum_exp_shifted(row.data(), row.size(), largest);
+    return row.empty() ? -std::numeric_limits<float>::infinity()
+                       : kernels::simd::rows().log_sum_exp_shifted(row.data(), row.size(), largest);
 }
 
 std::size_t argmax(std::span<const float> row) {
     const float m = kernels::max_of(row.data(), row.size());  // then where it first occurs: a register at a time
-    std::size_t c = 0;
-    for (; c + kernels::Batch::size <= row.size(); c += kernels::Batch::size)
-        if (xsimd::any(kernels::Batch::load_unaligned(row.data() + c) == kernels::Batch(m))) break;
-    for (; c < row.size(); ++c)
-        if (row[c] == m) return c;
-    return 0;  // empty, or only NaN
+    const std::size_t at = kernels::simd::rows().find_equal(row.data(), 0, row.size(), m);
+    return at < row.size() ? at : 0;  // empty, or only NaN
 }
 
 void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<float, std::int32_t>>& out) {
@@ -112,9 +87,12 @@ void top_k(std::span<const float> row, std::size_t k, std::vector<std::pair<floa
     for (; c < row.size() && out.size() < k; ++c) offer(c);
     // Once k are held, nearly every value of a long row is below the k-th best: a whole register of
     // them is rejected by one comparison, and only a register with a candidate is looked at value by value.
-    for (; c + kernels::Batch::size <= row.size(); c += kernels::Batch::size)
-        if (xsimd::any(kernels::Batch::load_unaligned(row.data() + c) > kernels::Batch(out.back().first)))
-            for (std::size_t j = c; j < c + kernels::Batch::size; ++j) offer(j);
+    const kernels::simd::Rows& rows = kernels::simd::rows();
+    while (c + rows.width <= row.size()) {
+        c = rows.find_register_above(row.data(), c, row.size(), out.back().first);
+        if (c + rows.width > row.size()) break;
+        for (const std::size_t end = c + rows.width; c < end; ++c) offer(c);
+    }
     for (; c < row.size(); ++c) offer(c);
 }
 

@@ -6,6 +6,7 @@
 // Built only with the kernels (the reference build has none to compare).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "helpers.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/rows.hpp"
+#include "kernels/simd.hpp"
 #include "kernels/threads.hpp"
 
 using namespace tg;
@@ -138,6 +140,84 @@ TEST_CASE("kernels: the SIMD rows equal plain loops, over lengths around a regis
         std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first > b.first; });
         sorted.resize(std::min<std::size_t>(3, n));
         CHECK(top == sorted);
+    }
+}
+
+TEST_CASE("kernels: every SIMD table this CPU runs equals plain loops (a portable build has one per instruction set)") {
+    const auto tables = kernels::simd::all_rows();
+    REQUIRE(!tables.empty());
+    CHECK(&kernels::simd::rows() == tables.front());  // the widest is the one used
+    Generator gen(11);
+    for (const kernels::simd::Rows* t : tables) {
+        const std::string name = t->name;
+        CAPTURE(name);
+        MESSAGE("SIMD table " << std::string(t->name) << ", " << t->width << " floats a register");
+        for (const std::size_t n : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100}) {
+            CAPTURE(n);
+            std::vector<float> x(n), out(n, 0.5f);
+            for (float& v : x) v = gen.uniform(-30.0f, 30.0f);
+            double m = x[0], sum = 0.0, z = 0.0;
+            for (float v : x) m = std::max<double>(m, v), sum += v;
+            for (float v : x) z += std::exp(double(v) - m);
+            CHECK(t->max_of(x.data(), n) == float(m));
+            CHECK(t->sum_of(x.data(), n) == doctest::Approx(sum).epsilon(1e-5));
+            CHECK(t->log_sum_exp_shifted(x.data(), n, float(m)) == doctest::Approx(m + std::log(z)).epsilon(1e-6));
+            t->add_scaled_exp(x.data(), float(m), 0.25f, out.data(), n, 0.125f);
+            for (std::size_t c = 0; c < n; ++c) CHECK(out[c] == doctest::Approx(0.5 + 0.25 * std::exp(x[c] - m) - 0.125).epsilon(1e-5));
+            std::vector<float> e(x);
+            for (float& v : e) v -= float(m);
+            CHECK(t->exp_in_place(e.data(), n) == doctest::Approx(z).epsilon(1e-5));
+            for (std::size_t c = 0; c < n; ++c) CHECK(e[c] == doctest::Approx(std::exp(double(x[c]) - m)).epsilon(1e-5));
+            const std::size_t last = n - 1;  // find_equal: the first match at or after `from`, n if none
+            CHECK(t->find_equal(x.data(), 0, n, x[last]) == std::size_t(std::find(x.begin(), x.end(), x[last]) - x.begin()));
+            CHECK(t->find_equal(x.data(), 0, n, 1000.0f) == n);
+            // find_register_above: from 0, the first register start holding a value above the bound
+            const float bound = x[last] - 0.5f;
+            std::size_t want = 0;
+            while (want + t->width <= n && std::none_of(x.begin() + long(want), x.begin() + long(want + t->width), [&](float v) { return v > bound; }))
+                want += t->width;
+            CHECK(t->find_register_above(x.data(), 0, n, bound) == want);
+        }
+        for (const std::size_t H : {std::size_t{3}, std::size_t{21}, std::size_t{40}}) {  // tails only; registers and a tail
+            CAPTURE(H);
+            std::vector<float> gi(3 * H), gh(3 * H), h(H), d(H), saved(4 * H), h_new(H);
+            for (auto* v : {&gi, &gh, &h, &d})
+                for (float& f : *v) f = gen.uniform(-2.0f, 2.0f);
+            t->gates_row(H, gi.data(), gh.data(), h.data(), saved.data(), saved.data() + H, saved.data() + 2 * H, saved.data() + 3 * H,
+                         h_new.data());
+            std::vector<float> dgi(3 * H, 1.0f), dgh(3 * H, 1.0f), dh(H, 1.0f);  // backward adds to what is there
+            t->gates_backward_row(H, d.data(), h.data(), saved.data(), saved.data() + H, saved.data() + 2 * H, saved.data() + 3 * H,
+                                  dgi.data(), dgh.data(), dh.data());
+            for (std::size_t k = 0; k < H; ++k) {
+                const double r = 1 / (1 + std::exp(-(double(gi[k]) + gh[k]))), u = 1 / (1 + std::exp(-(double(gi[H + k]) + gh[H + k])));
+                const double n = std::tanh(double(gi[2 * H + k]) + r * gh[2 * H + k]);
+                CHECK(h_new[k] == doctest::Approx((1 - u) * n + u * h[k]).epsilon(1e-5));
+                const double da_n = d[k] * (1 - u) * (1 - n * n), da_r = da_n * gh[2 * H + k] * r * (1 - r);
+                const double da_z = d[k] * (h[k] - n) * u * (1 - u);
+                CHECK(dgi[k] == doctest::Approx(1 + da_r).epsilon(1e-5));
+                CHECK(dgi[H + k] == doctest::Approx(1 + da_z).epsilon(1e-5));
+                CHECK(dgi[2 * H + k] == doctest::Approx(1 + da_n).epsilon(1e-5));
+                CHECK(dgh[2 * H + k] == doctest::Approx(1 + da_n * r).epsilon(1e-5));
+                CHECK(dh[k] == doctest::Approx(1 + d[k] * u).epsilon(1e-5));
+            }
+        }
+        for (const std::size_t A : {std::size_t{5}, std::size_t{37}}) {
+            CAPTURE(A);
+            std::vector<float> q(A), k(A), v(A), energy(A), dk(A, 1.0f), dq(A, 1.0f), dv(A, 1.0f);
+            for (auto* w : {&q, &k, &v})
+                for (float& f : *w) f = gen.uniform(-1.0f, 1.0f);
+            double want = 0;
+            for (std::size_t a = 0; a < A; ++a) want += double(v[a]) * std::tanh(double(q[a]) + k[a]);
+            CHECK(t->score_row(q.data(), k.data(), v.data(), energy.data(), A) == doctest::Approx(want).epsilon(1e-5));
+            t->score_backward_row(0.5f, energy.data(), v.data(), dk.data(), dq.data(), dv.data(), A);
+            for (std::size_t a = 0; a < A; ++a) {
+                const double e = std::tanh(double(q[a]) + k[a]);
+                CHECK(energy[a] == doctest::Approx(e).epsilon(1e-5));
+                CHECK(dk[a] == doctest::Approx(1 + 0.5 * v[a] * (1 - e * e)).epsilon(1e-5));
+                CHECK(dq[a] == doctest::Approx(1 + 0.5 * v[a] * (1 - e * e)).epsilon(1e-5));
+                CHECK(dv[a] == doctest::Approx(1 + 0.5 * e).epsilon(1e-5));
+            }
+        }
     }
 }
 
