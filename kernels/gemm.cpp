@@ -263,6 +263,11 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
     });
 }
 
+// A weight packed whole, for packed_product: the panels pack_b makes of op(B) [k, n] with one K-slice.
+void pack_panels(const float* b, bool trans_b, std::size_t n, std::size_t k, float* out) {
+    if (n > 0 && k > 0) pack_b(b, trans_b, trans_b ? k : n, 0, k, 0, n, out);
+}
+
 // Decoding's product with a packed weight (kernels/packed_linear.cpp): y [m, n] += x [m, k] W^T, where
 // W's panel q holds its rows [NR q, NR q + NR) as [k][NR], zero-padded: the layout pack_b gives op(B)
 // = W^T, packed once for the whole run instead of at every call. The same micro-kernel, the same
@@ -302,6 +307,7 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
 void packed_product(const float* x, std::size_t m, std::size_t k, const float* weight, std::size_t n, float* y) {
     openblas_gemm(x, false, k, weight, true, k, y, n, m, n, k, 1.0f);  // (the weight stays unpacked here)
 }
+void pack_panels(const float*, bool, std::size_t, std::size_t, float*) {}  // (never called: no panels here)
 
 #endif
 

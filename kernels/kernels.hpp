@@ -41,6 +41,9 @@ void own_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, boo
 // it is). packed_product: y [m, n] += x [m, k] W^T on that layout.
 inline constexpr std::size_t kPanel = 32;
 void packed_product(const float* x, std::size_t m, std::size_t k, const float* weight, std::size_t n, float* y);
+// That layout made from op(B) [k, n]: B = W [n, k] read transposed (trans_b), or W [k, n] as it is;
+// `out` holds ceil(n / kPanel) * kPanel * k floats, 64-byte aligned. Only when own_gemm_available().
+void pack_panels(const float* b, bool trans_b, std::size_t n, std::size_t k, float* out);
 // The panels of op(B) [k, n] if B (the data at `b`: [n, k] when trans_b, else [k, n]) is a weight an
 // open PackedWeightsScope (kernels/packed.hpp) holds, else nullptr: gemm then reads them instead of
 // packing B, as packed_product's weight.

@@ -54,21 +54,13 @@ PackedWeight::PackedWeight(const Tensor& weight, bool transpose) {
         return;
     }
     // Panel p holds output columns [C p, C p + C) as [in][C] (C = kernels::kPanel): its row k is
-    // W[C p .. C p + C - 1][k], two 64-byte cache lines (the buffer is 64-byte aligned). Columns past
-    // the end are zeros.
+    // columns C p .. C p + C - 1 of the weight's row k of [in, out], two 64-byte cache lines (the
+    // buffer is 64-byte aligned). Columns past the end are zeros. The same panels as the product packs
+    // at each call (kernels/gemm.cpp's pack_b, whose 16 x 16 transposes read W's rows whole).
     constexpr std::size_t C = kernels::kPanel;
-    const std::size_t panels = (out_ + C - 1) / C;
-    data_.resize_discard(panels * C * in_);
+    data_.resize_discard((out_ + C - 1) / C * C * in_);
     advise_huge_pages(data_.data(), data_.size() * sizeof(float));
-    for (std::size_t p = 0; p < panels; ++p) {
-        float* panel = data_.data() + p * C * in_;
-        const std::size_t cols = std::min(C, out_ - p * C);
-        const float* first = w + p * C * out_stride;
-        for (std::size_t k = 0; k < in_; ++k) {
-            for (std::size_t c = 0; c < cols; ++c) panel[k * C + c] = first[c * out_stride + k * in_stride];
-            for (std::size_t c = cols; c < C; ++c) panel[k * C + c] = 0.0f;
-        }
-    }
+    kernels::pack_panels(w, !transpose, out_, in_, data_.data());
 }
 
 Var linear(const Var& x, const PackedWeight& weight, const Var& bias) {
