@@ -9,8 +9,9 @@
 // rows by the same weight at every word) run much faster on a weight packed once than on one a BLAS
 // repacks at every call (docs/performance.md has the figures and the command). So gemm() below sends
 // a thin product whose weight an open PackedWeightsScope holds to packed_product, products made with
-// gradients off to own_gemm, and the rest to OpenBLAS: one register tile for every product of ours. It is checked against the reference product for every
-// transpose, edge and block size (tests/test_kernels.cpp, tests/test_packed.cpp).
+// gradients off to own_gemm, and the rest to OpenBLAS: one register tile for every product of ours.
+// It is checked against the reference product for every transpose, edge and block size
+// (tests/test_kernels.cpp, tests/test_packed.cpp).
 //
 // The structure: C is computed in tiles of MR x NR = 12 x 32 floats, each held in 24 of the 32 vector
 // registers while the micro-kernel runs down a K-slice of KC: per k it loads 32 floats of B (two
