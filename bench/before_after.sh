@@ -15,7 +15,7 @@ for b in "$before" "$after"; do
     [ -x "$b/bench/train_step" ] || { echo "bench/before_after.sh: no $b/bench/train_step (ninja -C $b bench/train_step)" >&2; exit 1; }
 done
 kernel=$(openblas_kernel)
-echo "OpenBLAS kernel: $kernel (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, 1 thread"
+echo "OpenBLAS kernel: $kernel ($pin_note); $rounds rounds of $steps steps, 1 thread"
 echo "| config | mode | before ms | after ms | after / before |"
 echo "|---|---|---|---|---|"
 json="{\"openblas_kernel\": \"$kernel\""

@@ -6,8 +6,9 @@
 # training, greedy decoding and beam search of width 5. Prints a markdown table of medians over the rounds.
 #
 # The peers run with glibc's malloc at its best (PEER_MALLOC=default: its defaults), all three with
-# OpenBLAS as users run it, the kernel it chose printed (bench/configs.sh).
-#   usage: bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS] [THREADS]
+# OpenBLAS as users run it, the kernel it chose printed (bench/configs.sh); BENCH_PIN=Haswell pins all
+# three alike, as the development machines do (docs/performance.md's pinned table).
+#   usage: [BENCH_PIN=CORE] bench/compare.sh [BUILD_DIR] [ROUNDS] [STEPS] [THREADS]
 set -euo pipefail
 . "$(dirname "$0")/configs.sh"
 need_pytorch bench/compare.sh
@@ -24,7 +25,7 @@ if [ ! -x "$libtorch" ]; then
     libtorch=""
 fi
 
-echo "OpenBLAS kernel: $(openblas_kernel) (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, $threads thread(s)"
+echo "OpenBLAS kernel: $(openblas_kernel) ($pin_note); $rounds rounds of $steps steps, $threads thread(s)"
 echo
 echo "| config | mode | tapegrad ms | libtorch ms | PyTorch ms | fastest peer / tapegrad | tapegrad / hw limit | tapegrad RSS MB | libtorch RSS MB | PyTorch RSS MB |"
 echo "|---|---|---|---|---|---|---|---|---|---|"

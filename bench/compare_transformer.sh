@@ -19,7 +19,7 @@ ours="$build/bench/train_step"
 python="/usr/bin/python3 $here/pytorch_reference.py"
 sizes="--arch transformer --model-dim 64 --ff-dim 256 --layers 2 --heads 4 --batch 32"
 
-echo "OpenBLAS kernel: $(openblas_kernel) (no OPENBLAS_CORETYPE pin); $rounds rounds of $steps steps, $threads thread(s)"
+echo "OpenBLAS kernel: $(openblas_kernel) ($pin_note); $rounds rounds of $steps steps, $threads thread(s)"
 echo
 echo "| config | mode | tapegrad ms | PyTorch ms | PyTorch / tapegrad | tapegrad RSS MB | PyTorch RSS MB |"
 echo "|---|---|---|---|---|---|---|"

@@ -3,6 +3,14 @@
 # Every program runs with OpenBLAS as users run it: the OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE pins of
 # development machines are removed here, for this benchmark command only (tests and CI keep them).
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+# BENCH_PIN=Haswell (any OpenBLAS core name) pins every program alike instead, as the development and
+# CI machines do: the second table of docs/performance.md. `pin_note` says which way this run went.
+if [ -n "${BENCH_PIN:-}" ]; then
+    export OPENBLAS_CORETYPE="$BENCH_PIN"
+    pin_note="pinned for every program: OPENBLAS_CORETYPE=$BENCH_PIN"
+else
+    pin_note="no OPENBLAS_CORETYPE pin"
+fi
 # The peers run with glibc's malloc told to keep freed memory: by default glibc gives it back to the
 # kernel each step and they page it in again, 25-33% slower; this compares against them at their best.
 # PEER_MALLOC=default runs them with glibc's defaults instead. `peer COMMAND...` runs one so.
@@ -36,7 +44,7 @@ mode_flags() {
         beam5) echo "--decode --beam 5" ;;
     esac
 }
-# The kernels OpenBLAS chose on this machine (as users run it: call after unsetting OPENBLAS_CORETYPE).
+# The kernels OpenBLAS chose on this machine (as users run it, or as BENCH_PIN pinned it).
 openblas_kernel() {
     python3 -c "
 import ctypes

@@ -21,6 +21,7 @@
 #include <vector>
 
 extern "C" void openblas_set_num_threads(int);
+extern "C" char* openblas_get_corename(void);  // the kernels OpenBLAS chose (or was pinned to)
 
 namespace {
 
@@ -203,10 +204,11 @@ int main(int argc, char** argv) {
     std::printf("{\"framework\": \"libtorch %s\", \"mode\": \"%s\", \"batch\": %ld, \"emb\": %ld, \"hidden\": %ld, \"attn\": %ld, "
                 "\"vocab\": %ld, \"src_len\": %ld, \"tgt_len\": %ld, \"threads\": %ld, \"attention\": %s, \"steps\": %d, "
                 "\"median_ms\": %.3f, \"min_ms\": %.3f, \"tgt_tokens_per_s\": %.0f, \"peak_rss_mb\": %.1f, "
-                "\"rss_start_mb\": %.1f, \"rss_end_mb\": %.1f, \"beam\": %ld, \"malloc_tuned\": %s, \"cpu_over_wall\": %.2f}\n",
+                "\"rss_start_mb\": %.1f, \"rss_end_mb\": %.1f, \"beam\": %ld, \"malloc_tuned\": %s, \"cpu_over_wall\": %.2f, \"openblas_kernel\": \"%s\"}\n",
                 TORCH_VERSION, decode ? "decode" : "train", long(B), opt["--emb"], opt["--hidden"], opt["--attn"], long(V),
                 long(S), long(T), opt["--threads"], attention ? "true" : "false", steps, med, sorted.front(),
                 double(B * T) / (med / 1000.0), double(usage.ru_maxrss) / 1024.0, rss_start, current_rss_mb(),
-                decode ? long(beam) : 0L, std::getenv("GLIBC_TUNABLES") ? "true" : "false", cpu_s / run_s);
+                decode ? long(beam) : 0L, std::getenv("GLIBC_TUNABLES") ? "true" : "false", cpu_s / run_s,
+                openblas_get_corename());
     return 0;
 }

@@ -24,6 +24,7 @@ greedy decoding and beam search here cache them as tapegrad does, through the la
 translator's batching, for the peak memory of a real run beside `translator train` on the same file.
 """
 import argparse
+import ctypes
 import json
 import os
 import resource
@@ -328,6 +329,20 @@ def train_file(a):
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 
 
+def openblas_kernel():
+    """The kernels the OpenBLAS that torch loaded chose (or was pinned to), asked of the library itself."""
+    with open("/proc/self/maps") as f:
+        libs = sorted({line.split()[-1] for line in f if "openblas" in line and ".so" in line})
+    for lib in libs:
+        try:
+            corename = ctypes.CDLL(lib).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        corename.restype = ctypes.c_char_p
+        return corename().decode()
+    return "unknown (torch did not load OpenBLAS)"
+
+
 def current_rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE") / (1024 * 1024)
@@ -411,7 +426,7 @@ def main():
         "allocs_per_step": None, "limit_ms": None, "median_over_limit": None,
         "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(current_rss_mb(), 1),
         "vary_lengths": a.vary_lengths, "rss_mb_after_steps": rss_along, "beam": a.beam if a.decode else 0,
-        "cpu_over_wall": round(cpu_s / run_s, 2)}))
+        "cpu_over_wall": round(cpu_s / run_s, 2), "openblas_kernel": openblas_kernel()}))
 
 
 if __name__ == "__main__":

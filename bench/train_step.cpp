@@ -414,7 +414,7 @@ int main(int argc, char** argv) {
                    "\"gflop_per_step\": {:.4f}, \"forward_ms\": {:.3f}, \"forward_limit_ms\": {:.3f}, \"backward_ms\": {:.3f}, "
                    "\"backward_limit_ms\": {:.3f}, \"update_ms\": {:.3f}, \"rss_start_mb\": {:.1f}, \"rss_end_mb\": {:.1f}, "
                    "\"vary_lengths\": {}, \"rss_mb_after_steps\": {{{}}}, \"tape_peak_mb\": {:.1f}, \"tape_reserved_mb\": {:.1f}, "
-                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}, \"cpu_over_wall\": {:.2f}, \"products\": \"{}\"}}\n",
+                   "\"hw_limit_ms\": {:.3f}, \"median_over_hw_limit\": {:.2f}, \"peak_gflop_per_s\": {:.1f}, \"memory_gb_per_s\": {:.1f}, \"beam\": {}, \"pack_ms\": {:.3f}, \"cpu_over_wall\": {:.2f}, \"products\": \"{}\", \"openblas_kernel\": \"{}\"}}\n",
                    decode ? "decode" : "train", c.arch, B, c.emb, c.hidden, c.attn, V, S, T, num_threads(), c.has_attention(), steps, med,
                    *std::min_element(times.begin(), times.end()), vary ? static_cast<double>(tokens_done) / run_s : static_cast<double>(B * T) / (med / 1000.0),
                    static_cast<double>(usage.ru_maxrss) / 1024.0, allocs, limit, over_limit,
@@ -423,7 +423,8 @@ int main(int argc, char** argv) {
                    static_cast<double>(tape.arena().peak_bytes()) / (1024.0 * 1024.0),
                    static_cast<double>(tape.arena().reserved_bytes()) / (1024.0 * 1024.0), hw_limit,
                    hw_limit > 0 ? med / hw_limit : 0, machine.gflop_per_s, machine.gb_per_s, decode ? beam : 0,
-                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s, !tg::kernels::own_gemm_available() ? "openblas" : decode ? "tapegrad-avx512" : "openblas; thin products on weights packed once, tapegrad-avx512");
+                   pack_t.empty() ? 0.0 : median(pack_t), cpu_s / run_s, !tg::kernels::own_gemm_available() ? "openblas" : decode ? "tapegrad-avx512" : "openblas; thin products on weights packed once, tapegrad-avx512",
+                   openblas_get_corename());
         return 0;
     } catch (const HelpRequested& h) {
         std::fputs(h.usage.c_str(), stdout);

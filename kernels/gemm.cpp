@@ -34,6 +34,7 @@
 #include "autograd/tensor.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/profile.hpp"
+#include "kernels/simd.hpp"
 #include "kernels/threads.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -329,30 +330,29 @@ namespace tg::kernels {
 
 namespace {
 // The products with one row of C or a k of one: attention's weighted sums and their gradients, one per
-// sentence, a few thousand multiply-adds, fewer than a library call costs. Loops the compiler
-// vectorises; the dot products keep 16 separate partial sums so that it can.
+// sentence, a few thousand multiply-adds, fewer than packing for a register tile costs. Rows of C
+// built from SIMD multiply-adds along rows (kernels/simd.hpp): y += a x, or dot products.
 void thin_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
                std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+    const simd::Rows& simd = simd::rows();
     auto A = [&](std::size_t i, std::size_t p) { return trans_a ? a[p * lda + i] : a[i * lda + p]; };
     for (std::size_t i = 0; i < m; ++i) {
         float* ci = c + i * ldc;
         if (beta == 0.0f) std::fill_n(ci, n, 0.0f);
-        if (!trans_b) {
-            for (std::size_t p = 0; p < k; ++p)
-                for (std::size_t j = 0; j < n; ++j) ci[j] += A(i, p) * b[p * ldb + j];
+        if (!trans_b) {  // c[i, :] += a[i, p] b[p, :]
+            for (std::size_t p = 0; p < k; ++p) simd.axpy(A(i, p), b + p * ldb, ci, n);
             continue;
         }
-        for (std::size_t j = 0; j < n; ++j) {  // c[i, j] += a[i, :] . b[j, :]
-            const float* row = b + j * ldb;
-            constexpr std::size_t kLanes = 16;
-            float lane[kLanes] = {};
-            std::size_t p = 0;
-            for (; p + kLanes <= k; p += kLanes)
-                for (std::size_t l = 0; l < kLanes; ++l) lane[l] += A(i, p + l) * row[p + l];
-            float s = 0.0f;
-            for (; p < k; ++p) s += A(i, p) * row[p];
-            for (float v : lane) s += v;
-            ci[j] += s;
+        constexpr std::size_t kChunk = 256;  // c[i, j] += a[i, :] . b[j, :], A's row gathered when transposed
+        float row[kChunk];
+        for (std::size_t p0 = 0; p0 < k; p0 += kChunk) {
+            const std::size_t len = std::min(kChunk, k - p0);
+            const float* ai = a + i * lda + p0;
+            if (trans_a) {
+                for (std::size_t p = 0; p < len; ++p) row[p] = A(i, p0 + p);
+                ai = row;
+            }
+            for (std::size_t j = 0; j < n; ++j) ci[j] += simd.dot(ai, b + j * ldb + p0, len);
         }
     }
 }

@@ -170,12 +170,37 @@ void score_backward_row(float g, const float* e, const float* v, float* dk, floa
         for (std::size_t a = 0; a < A; ++a) dv[a] += g * e[a];
 }
 
+// ---------------------------------------------------------------- thin products
+
+void axpy(float a, const float* x, float* y, std::size_t n) {
+    std::size_t c = 0;
+    for (; c + Batch::size <= n; c += Batch::size)
+        xsimd::fma(Batch(a), Batch::load_unaligned(x + c), Batch::load_unaligned(y + c)).store_unaligned(y + c);
+    for (; c < n; ++c) y[c] += a * x[c];
+}
+
+float dot(const float* x, const float* y, std::size_t n) {
+    constexpr std::size_t W = Batch::size;
+    Batch s0(0.0f), s1(0.0f), s2(0.0f), s3(0.0f);
+    std::size_t c = 0;
+    for (; c + 4 * W <= n; c += 4 * W) {
+        s0 = xsimd::fma(Batch::load_unaligned(x + c), Batch::load_unaligned(y + c), s0);
+        s1 = xsimd::fma(Batch::load_unaligned(x + c + W), Batch::load_unaligned(y + c + W), s1);
+        s2 = xsimd::fma(Batch::load_unaligned(x + c + 2 * W), Batch::load_unaligned(y + c + 2 * W), s2);
+        s3 = xsimd::fma(Batch::load_unaligned(x + c + 3 * W), Batch::load_unaligned(y + c + 3 * W), s3);
+    }
+    for (; c + W <= n; c += W) s0 = xsimd::fma(Batch::load_unaligned(x + c), Batch::load_unaligned(y + c), s0);
+    float s = xsimd::hadd((s0 + s1) + (s2 + s3));
+    for (; c < n; ++c) s += x[c] * y[c];
+    return s;
+}
+
 }  // namespace
 
 extern const Rows TAPEGRAD_TABLE(TAPEGRAD_SIMD);
 const Rows TAPEGRAD_TABLE(TAPEGRAD_SIMD) = {
     TAPEGRAD_NAME(TAPEGRAD_SIMD), max_of, sum_of, log_sum_exp_shifted, add_scaled_exp, exp_in_place, find_equal,
-    find_register_above, Batch::size, gates_row, gates_backward_row, score_row, score_backward_row,
+    find_register_above, Batch::size, gates_row, gates_backward_row, score_row, score_backward_row, axpy, dot,
 };
 
 }  // namespace tg::kernels::simd

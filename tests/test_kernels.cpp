@@ -36,10 +36,10 @@ using Product = std::function<void(const float*, bool, std::size_t, const float*
 
 void check_product(const Product& product) {
     // Tiles are 12 x 32, K-slices 256, A blocks 144 rows, B blocks 4,096 columns; one row and a k of
-    // one take the thin path.
+    // one take the thin path (whose dot products read A's row 256 at a time).
     const std::vector<Sizes> sizes = {{1, 1, 1},   {12, 32, 5},   {13, 33, 1},    {11, 31, 257}, {150, 40, 520},
                                       {24, 64, 256}, {13, 4100, 260}, {32, 384, 128}, {5, 3, 0}, {300, 100, 300},
-                                      {1, 70, 45}, {40, 70, 1}};
+                                      {1, 70, 45}, {40, 70, 1}, {1, 20, 600}};
     Generator gen(11);
     constexpr std::size_t pad = 3;  // every leading dimension is 3 wider than its matrix
     // Two threads split a large product (13 x 4,100 by columns, 300 x 100 by rows) into pieces.
@@ -177,6 +177,14 @@ TEST_CASE("kernels: every SIMD table this CPU runs equals plain loops (a portabl
             while (want + t->width <= n && std::none_of(x.begin() + long(want), x.begin() + long(want + t->width), [&](float v) { return v > bound; }))
                 want += t->width;
             CHECK(t->find_register_above(x.data(), 0, n, bound) == want);
+            std::vector<float> y(n), axpy(n);  // the thin products' rows: y + 0.75 x, and x . y in double
+            for (float& v : y) v = gen.uniform(-2.0f, 2.0f);
+            double dot = 0.0;
+            for (std::size_t c = 0; c < n; ++c) dot += double(x[c]) * y[c];
+            axpy = y;
+            t->axpy(0.75f, x.data(), axpy.data(), n);
+            for (std::size_t c = 0; c < n; ++c) CHECK(axpy[c] == doctest::Approx(y[c] + 0.75 * x[c]).epsilon(1e-6));
+            CHECK(t->dot(x.data(), y.data(), n) == doctest::Approx(dot).epsilon(1e-5).scale(30.0 * double(n)));
         }
         for (const std::size_t H : {std::size_t{3}, std::size_t{21}, std::size_t{40}}) {  // tails only; registers and a tail
             CAPTURE(H);
