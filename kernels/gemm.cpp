@@ -65,6 +65,10 @@ namespace {
 
 constexpr std::size_t MR = 12, NR = kPanel;          // a tile of C: 24 registers of 16 floats (NR = 32)
 constexpr std::size_t KC = 256, MC = 144, NC = 4096; // blocks: an A panel in L1, A's block in L2, B's in L3
+// packed_product's rows a block, at most: its weight streams from memory once per block of rows, so
+// a beam's 160 rows go in one block of 160 (160 KB of x in L2), not in one of 144 and one of 16 that
+// streams the whole weight again for a single tile's rows.
+constexpr std::size_t MC_STREAM = 240;
 
 // One tile of R <= MR rows: c[0:R, 0:NR] = (Accumulate ? c : 0) + a_panel b_panel over kc. The packed
 // panels: a[p * MR + i] = op(A)[i, p] (rows past R unread), b[p * NR + j] = op(B)[p, j]. With `next`,
@@ -128,7 +132,7 @@ void tile(std::size_t h, std::size_t w, bool accumulate, std::size_t kc, const f
 // The packing buffers, grown once per thread and reused by every product on it.
 float* packed_a_buffer() {
     thread_local FloatBuffer buffer;
-    if (buffer.size() < MC * KC) buffer.resize_discard(MC * KC);
+    if (buffer.size() < MC_STREAM * KC) buffer.resize_discard(MC_STREAM * KC);
     return buffer.data();
 }
 
@@ -282,8 +286,10 @@ void packed_product(const float* x, std::size_t m, std::size_t k, const float* p
     detail::parallel_for(threads, [&](std::size_t t) {
         const std::size_t q0 = n_panels * t / threads, q1 = n_panels * (t + 1) / threads;
         float* packed_x = packed_a_buffer();
-        for (std::size_t ic = 0; ic < m; ic += MC) {
-            const std::size_t mc = std::min(MC, m - ic);
+        const std::size_t blocks = (m + MC_STREAM - 1) / MC_STREAM;  // as few as fit, of even sizes (whole tiles)
+        const std::size_t block = ((m + blocks - 1) / blocks + MR - 1) / MR * MR;
+        for (std::size_t ic = 0; ic < m; ic += block) {
+            const std::size_t mc = std::min(block, m - ic);
             for (std::size_t pc = 0; pc < k; pc += KC) {
                 const std::size_t kc = std::min(KC, k - pc);
                 pack_a(x, false, k, ic, mc, pc, kc, packed_x);
