@@ -15,17 +15,23 @@ data=$(mktemp)
 trap 'rm -f "$data"' EXIT
 json=$(perf record -q -o "$data" "$build/bench/train_step" --steps "$steps" --no-limit "$@" 2>/dev/null)
 median_ms=$(sed -E 's/.*"median_ms": ([0-9.]+).*/\1/' <<<"$json")
-perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null |
+# The busiest thread only, the program's own, and shares of its samples alone: OpenBLAS's idle
+# helper threads wait by calling sched_yield in a loop, samples that are no part of the step's time.
+# (With --threads 2 the helper's half of a split product is left out too: profile one thread.)
+pid=$(perf report -i "$data" --no-children --sort pid --stdio 2>/dev/null | grep -m1 -oE '[0-9]+:' | tr -d :)
+perf report -i "$data" --no-children --sort symbol --stdio --tid "$pid" --percentage relative 2>/dev/null |
     /usr/bin/python3 -c '
 import re, sys
 median_ms = float(sys.argv[1])
 # First match wins: the order matters (a slice backward is a copy, not a generic backward).
 categories = [
+    ("matrix products (ours: kernels/gemm.cpp, packing included)", r"micro_kernel|pack_a|pack_b|packed_product|gemm_one_thread|tile_of_rows|kernels::.*tile|thin_gemm|simd::.*(axpy|dot)\b"),
     ("matrix products (OpenBLAS: kernels and packing)", r"sgemm|gemm_|cblas"),
-    ("attention scores (the fused additive_scores)", r"additive_scores"),
+    ("attention scores (the fused additive_scores)", r"additive_scores|score_row|score_backward_row"),
+    ("GRU gates (the fused gru_gates)", r"gru_gates|gates_row|gates_backward_row"),
     ("copies: slice, select, concat, stack", r"memmove|memcpy|slice_impl|join|select"),
     ("zero fills of gradient buffers", r"memset|Tensor::fill"),
-    ("softmax, cross-entropy", r"softmax|cross_entropy|expf|logf"),
+    ("softmax, cross-entropy, a decoder's rows of logits", r"softmax|cross_entropy|expf|logf|log_sum_exp|add_scaled_exp|exp_in_place|max_of|sum_of|argmax|top_k|find_equal|find_register_above"),
     ("clipping and Adam", r"Adam|clip_grad_norm|Optimizer"),
     ("backward functions of the other ops", r"lambda\(tg::Record&\)|accumulate|sum_to"),
     ("elementwise forward of the other ops", r"tg::(add|sub|mul|div|neg|tanh|sigmoid|exp|log|where|rsub_scalar|add_scalar|mul_scalar|matmul|linear|embedding)\b|xt::"),
