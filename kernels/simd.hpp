@@ -5,8 +5,8 @@
 // x86-64. So a portable build compiles kernels/simd_rows.cpp three times, for AVX-512, AVX2 + FMA and
 // plain x86-64, each into a table of its own, and rows() hands out the widest this CPU runs, asked
 // once; a native build compiles it once, for its own CPU. The callers (kernels/rows.cpp,
-// gru_gates.cpp, additive_scores.cpp) are compiled once and call through the table: one indirect call
-// per row. Only raw pointers cross this header (no xtensor, no tapegrad types): the copies compiled
+// gru_gates.cpp, additive_scores.cpp, gemm.cpp's thin products) are compiled once and call through the
+// table: one indirect call per row. Only raw pointers cross this header (no xtensor, no tapegrad types): the copies compiled
 // for different instruction sets share no inline code but the standard library's and xsimd's own,
 // whose functions xsimd names after the instruction set.
 #pragma once
