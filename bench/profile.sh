@@ -31,7 +31,7 @@ categories = [
     ("GRU gates (the fused gru_gates)", r"gru_gates|gates_row|gates_backward_row"),
     ("copies: slice, select, concat, stack", r"memmove|memcpy|slice_impl|join|select"),
     ("zero fills of gradient buffers", r"memset|Tensor::fill"),
-    ("softmax, cross-entropy, a decoder's rows of logits", r"softmax|cross_entropy|expf|logf|log_sum_exp|add_scaled_exp|exp_in_place|max_of|sum_of|argmax|top_k|find_equal|find_register_above"),
+    ("softmax, cross-entropy, rows of logits in decoding", r"softmax|cross_entropy|expf|logf|log_sum_exp|add_scaled_exp|exp_in_place|max_of|sum_of|argmax|top_k|find_equal|find_register_above"),
     ("clipping and Adam", r"Adam|clip_grad_norm|Optimizer"),
     ("backward functions of the other ops", r"lambda\(tg::Record&\)|accumulate|sum_to"),
     ("elementwise forward of the other ops", r"tg::(add|sub|mul|div|neg|tanh|sigmoid|exp|log|where|rsub_scalar|add_scalar|mul_scalar|matmul|linear|embedding)\b|xt::"),

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -168,4 +169,26 @@ TEST_CASE("docs: every repository path the docs and README quote exists") {
     }
     MESSAGE(checked << " quoted paths and links checked");
     CHECK(checked > 50);
+}
+
+TEST_CASE("docs: every shell script and Python program the docs point users to parses") {
+    // The benchmark and tool scripts run nowhere in the suite (they need PyTorch, perf, minutes); a
+    // quote inside a quoted block once broke bench/profile.sh unnoticed. `bash -n` and py_compile
+    // parse without running anything.
+    const fs::path root = TG_SOURCE_ROOT;
+    int checked = 0;
+    for (const char* folder : {"bench", "tools", "examples", "tests", "fuzz", ".ci"})
+        for (const auto& e : fs::recursive_directory_iterator(root / folder)) {
+            const fs::path& p = e.path();
+            const bool shell = p.extension() == ".sh" || p == root / ".ci" / "run";
+            if (!e.is_regular_file() || !(shell || p.extension() == ".py")) continue;
+            const std::string check = shell ? "bash -n '" + p.string() + "'"
+                                            : "python3 -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' '" +
+                                                  p.string() + "'";
+            ++checked;
+            CHECK_MESSAGE(std::system((check + " 2>/dev/null").c_str()) == 0,
+                          fs::relative(p, root).string() << " does not parse (" << check << ")");
+        }
+    MESSAGE(checked << " scripts parsed");
+    CHECK(checked > 20);
 }
