@@ -264,10 +264,12 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     const PackedWeightsScope packed(model.parameters());  // each weight packed once for all the steps
     const std::size_t K = std::max<std::size_t>(beam, 1), B = sources.size();
     // Each sentence is encoded once; rows b*K .. b*K+K-1 of the decoder's state hold sentence b's live
-    // hypotheses, which attend to the sentence's one copy of the annotations.
+    // hypotheses, which attend to the sentence's one copy of the annotations. The first step has one
+    // hypothesis a sentence (<s>), so it runs on B rows, not B*K copies of them: a K-th of its work.
     const Sources batch = pad_sources(sources);
     const std::size_t S = batch.len;
-    const TranslationModel::Encoded enc = repeat_rows(model.encode(batch.ids, B, S, batch.lengths), K);
+    const TranslationModel::Encoded first = model.encode(batch.ids, B, S, batch.lengths);
+    const TranslationModel::Encoded enc = repeat_rows(first, K);
     std::optional<PackedWeight> own;
     const PackedWeight& output_weight = output_weight_for(model, options, own);  // packed once, read every step
     struct Hyp {
@@ -286,9 +288,9 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
         longest = std::max(longest, sent[b].limit);
     }
     std::vector<Tensor> state, next_state;  // rows [B*K, ...], carried from one step's scope to the next
-    copy_out(model.initial_state(enc), state);
+    copy_out(model.initial_state(first), state);
     std::vector<Var> vars;                  // the state on the tape, during a step
-    std::vector<std::int32_t> prev(B * K, Vocab::kBos);
+    std::vector<std::int32_t> prev(B, Vocab::kBos);
     struct Candidate {
         double score;
         std::size_t hyp;
@@ -307,12 +309,24 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     kept.reserve(B);
     for (std::size_t i = 0; i < longest && !at.empty(); ++i) {
         kept.clear();
+        const std::size_t R = i == 0 ? 1 : K;  // the rows of a sentence in this step's state, logits and weights
         {
             InferenceMode step_scope;  // a step's values are released at its end
-            TranslationModel::DecodeStep st = model.decode_step(decoding.enc, std::move(constants(state, vars)), prev, &output_weight);
+            TranslationModel::DecodeStep st =
+                model.decode_step(i == 0 ? first : decoding.enc, std::move(constants(state, vars)), prev, &output_weight);
             const Tensor& logits = st.logits.value();
             const std::size_t V = logits.shape()[1];
             copy_out(st.state, next_state);  // every row its own next state; a sentence's then from its parents
+            if (R != K) {  // from the second step on, K rows a sentence: each of this step's rows K times
+                std::vector<std::int32_t> rows(at.size() * K);
+                for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<std::int32_t>(r / K);
+                for (Tensor& t : next_state) {
+                    Tensor repeated;
+                    keep_row_blocks(t, rows, 1, repeated);
+                    t = std::move(repeated);
+                }
+                prev.resize(rows.size());
+            }
             for (std::size_t p = 0; p < at.size(); ++p) {
                 Sentence& s = sent[at[p]];
                 if (s.done) continue;  // waiting to be dropped
@@ -320,7 +334,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                 // then the K best of those K x K.
                 cands.clear();
                 for (std::size_t h = 0; h < s.live.size(); ++h) {
-                    const float* row = logits.data() + (p * K + s.live[h].row) * V;
+                    const float* row = logits.data() + (p * R + s.live[h].row) * V;
                     top_k_log_probs(row, V, K, best_words);
                     for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].t.score + log_p, h, word});
                 }
@@ -331,7 +345,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                 for (std::size_t c = 0; c < keep; ++c) {
                     Hyp h = s.live[cands[c].hyp];
                     h.t.score = cands[c].score;
-                    if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + (p * K + h.row) * S, S);
+                    if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + (p * R + h.row) * S, S);
                     if (cands[c].word == Vocab::kEos && options.stop_at_eos) {
                         h.t.finished = true;
                         s.finished.push_back(std::move(h));
@@ -354,7 +368,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                 for (std::size_t k = 0; k < next_state.size(); ++k) {
                     const std::size_t width = next_state[k].numel() / next_state[k].shape()[0];
                     for (std::size_t h = 0; h < parents.size(); ++h)
-                        std::copy_n(st.state[k].value().data() + (p * K + parents[h]) * width, width,
+                        std::copy_n(st.state[k].value().data() + (p * R + parents[h]) * width, width,
                                     next_state[k].data() + (p * K + h) * width);
                 }
                 for (std::size_t h = 0; h < K; ++h) prev[p * K + h] = h < s.live.size() ? s.live[h].t.words.back() : Vocab::kBos;
