@@ -1,4 +1,6 @@
 // Every op's backward against finite differences (gradcheck), broadcasting in every binary op.
+#include <optional>
+
 #include "helpers.hpp"
 #include "kernels/rows.hpp"
 
@@ -104,6 +106,27 @@ TEST_CASE("matmul: 2-D, batched 3-D and 4-D, and 3-D by a shared matrix") {
                 for (std::size_t k = 0; k < 4; ++k) s += double(a.at({n, i, k})) * b.at({n, k, j});
                 CHECK(c.at({n, i, j}) == doctest::Approx(s).epsilon(1e-5));
             }
+    active_tape().clear();
+}
+
+TEST_CASE("a product over an empty inner axis is zeros, whatever the output's memory held before") {
+    // [5, 0] @ [0, 40]: every element an empty sum. The output's memory comes from the tape's arena,
+    // here filled with 7s by a released value first, so an output left unwritten shows (linear once
+    // counted its rows as the input's size over its features: none of 5 x 0, and returned the 7s).
+    for (const bool grad : {false, true}) {
+        CAPTURE(grad);
+        std::optional<InferenceMode> inference;
+        if (!grad) inference.emplace();
+        Parameter w(Tensor({40, 0}), "w");  // (a Parameter: with grad on, the product is recorded)
+        const Tape::Mark before = active_tape().mark();
+        constant(Tensor::full({8, 64}, 7.0f));
+        active_tape().rewind(before);
+        const Var products[] = {matmul(constant(Tensor({5, 0})), constant(Tensor({0, 40}))),
+                                linear(constant(Tensor({5, 0})), w.var()),
+                                matmul(constant(Tensor({2, 3, 0})), constant(Tensor({2, 0, 4})))};
+        for (const Var& y : products)
+            for (float v : y.value().flat()) CHECK(v == 0.0f);
+    }
     active_tape().clear();
 }
 

@@ -95,7 +95,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
         (has_bias && !(bias.shape() == Shape{ws[0]})))
         throw ShapeError(fmt::format("linear: input {} and weight {}{} do not fit (expected [..., in], [out, in], [out])",
                                      xs.str(), ws.str(), has_bias ? " and bias " + bias.shape().str() : ""));
-    const std::size_t n_in = ws[1], n_out = ws[0], rows = xs.numel() / std::max<std::size_t>(n_in, 1);
+    const std::size_t n_in = ws[1], n_out = ws[0], rows = xs.without(xs.rank() - 1).numel();  // (also when n_in = 0)
     const Shape out_shape = xs.with(xs.rank() - 1, n_out);
     Op op = has_bias ? Op("linear", {x, weight, bias}, out_shape) : Op("linear", {x, weight}, out_shape);
     float* y = op.out().data();
@@ -104,7 +104,8 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     gemm(x.value().data(), false, weight.value().data(), true, y, rows, n_in, n_out, has_bias ? 1.0f : 0.0f);
     return op.finish([](Record& r) {
         const std::size_t n_in = r.input(1).shape()[1], n_out = r.input(1).shape()[0];
-        const std::size_t rows = r.input(0).numel() / std::max<std::size_t>(n_in, 1);
+        const Shape& xs = r.input(0).shape();
+        const std::size_t rows = xs.without(xs.rank() - 1).numel();
         const float *x = r.input(0).data(), *G = r.grad_out().data();
         if (r.needs_grad(0))  // dx += dy W
             gemm(G, false, r.input(1).data(), false, r.grad_in(0).data(), rows, n_out, n_in, 1.0f);
