@@ -171,10 +171,10 @@ TEST_CASE("docs: every repository path the docs and README quote exists") {
     CHECK(checked > 50);
 }
 
-TEST_CASE("docs: every shell script and Python program the docs point users to parses") {
+TEST_CASE("docs: every shell script and Python program in the repository parses") {
     // The benchmark and tool scripts run nowhere in the suite (they need PyTorch, perf, minutes); a
-    // quote inside a quoted block once broke bench/profile.sh unnoticed. `bash -n` and py_compile
-    // parse without running anything.
+    // quote inside a quoted block once broke bench/profile.sh unnoticed. `bash -n` and Python's
+    // ast.parse read them without running anything.
     const fs::path root = TG_SOURCE_ROOT;
     int checked = 0;
     for (const char* folder : {"bench", "tools", "examples", "tests", "fuzz", ".ci"})

@@ -309,24 +309,18 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     kept.reserve(B);
     for (std::size_t i = 0; i < longest && !at.empty(); ++i) {
         kept.clear();
-        const std::size_t R = i == 0 ? 1 : K;  // the rows of a sentence in this step's state, logits and weights
+        const std::size_t R = i == 0 ? 1 : K;  // the rows of a sentence in this step's logits and weights
         {
             InferenceMode step_scope;  // a step's values are released at its end
             TranslationModel::DecodeStep st =
                 model.decode_step(i == 0 ? first : decoding.enc, std::move(constants(state, vars)), prev, &output_weight);
             const Tensor& logits = st.logits.value();
             const std::size_t V = logits.shape()[1];
-            copy_out(st.state, next_state);  // every row its own next state; a sentence's then from its parents
-            if (R != K) {  // from the second step on, K rows a sentence: each of this step's rows K times
-                std::vector<std::int32_t> rows(at.size() * K);
-                for (std::size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<std::int32_t>(r / K);
-                for (Tensor& t : next_state) {
-                    Tensor repeated;
-                    keep_row_blocks(t, rows, 1, repeated);
-                    t = std::move(repeated);
-                }
-                prev.resize(rows.size());
+            if (R != K) {  // from the second step on, K rows a sentence: this step's one row each, K times
+                for (Var& v : st.state) v = repeat_rows(v, K);
+                prev.resize(at.size() * K);
             }
+            copy_out(st.state, next_state);  // every row its own next state; a sentence's then from its parents
             for (std::size_t p = 0; p < at.size(); ++p) {
                 Sentence& s = sent[at[p]];
                 if (s.done) continue;  // waiting to be dropped
@@ -368,7 +362,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                 for (std::size_t k = 0; k < next_state.size(); ++k) {
                     const std::size_t width = next_state[k].numel() / next_state[k].shape()[0];
                     for (std::size_t h = 0; h < parents.size(); ++h)
-                        std::copy_n(st.state[k].value().data() + (p * R + parents[h]) * width, width,
+                        std::copy_n(st.state[k].value().data() + (p * K + parents[h]) * width, width,
                                     next_state[k].data() + (p * K + h) * width);
                 }
                 for (std::size_t h = 0; h < K; ++h) prev[p * K + h] = h < s.live.size() ? s.live[h].t.words.back() : Vocab::kBos;
