@@ -13,6 +13,7 @@ namespace tg {
 Tensor& Record::grad_in(std::size_t i) {
     Node& n = *inputs[i];
     if (!n.has_grad) {
+        if (n.tape) n.tape->reuse_grad(n);
         n.grad.resize(n.value.shape());
         n.grad.fill(0.0f);
         n.has_grad = true;
@@ -44,9 +45,18 @@ const Tensor& Var::grad() const {
     Node& n = checked();
     if (!n.has_grad)
         throw TapeError(fmt::format("Var::grad: no gradient reached this value of shape {} (it does not "
-                                    "require grad, or backward has not run through it)",
-                                    n.value.shape().str()));
+                                    "require grad, or backward has not run through it{})",
+                                    n.value.shape().str(),
+                                    n.record >= 0 && n.requires_grad && !n.retain_grad
+                                        ? ", or it is an op's output, whose gradient backward gives back once "
+                                          "past it: call retain_grad() on it before backward to keep it"
+                                        : ""));
     return n.grad;
+}
+
+Var& Var::retain_grad() {
+    checked().retain_grad = true;
+    return *this;
 }
 
 void Var::backward() const {
@@ -122,6 +132,7 @@ Node& Tape::new_value(const Shape& shape) {
     n.grad.use_arena(&arena_);
     n.requires_grad = false;
     n.has_grad = false;
+    n.retain_grad = false;
     n.tape = this;
     n.generation = next_generation_++;
     n.index = static_cast<int>(n_nodes_++);
@@ -203,6 +214,7 @@ void Tape::run_backward(Node& root, const Tensor* seed) {
     if (seed) std::copy(seed->data(), seed->data() + seed->numel(), root.grad.data());
     else root.grad.fill(1.0f);
     root.has_grad = true;
+    spare_grads_.clear();
 
     const bool check = anomaly_mode();
     // Creation order is a topological order, so one reverse sweep visits every record after all
@@ -211,6 +223,7 @@ void Tape::run_backward(Node& root, const Tensor* seed) {
         Record& r = records_[static_cast<std::size_t>(i)];
         if (!r.output->has_grad) continue;  // not on a path to the root
         r.backward(r);
+        if (r.output != &root && !r.output->retain_grad) recycle_grad(*r.output);  // no one reads it now
         if (!check) continue;
         for (std::size_t k = 0; k < r.inputs.size(); ++k) {
             const Node* in = r.inputs[k];
@@ -223,6 +236,22 @@ void Tape::run_backward(Node& root, const Tensor* seed) {
     }
 }
 // </doc:backward>
+
+void Tape::recycle_grad(Node& n) {
+    if (spare_grads_.size() == kMaxSpareGrads) spare_grads_.erase(spare_grads_.begin());  // the coldest
+    spare_grads_.push_back(std::move(n.grad));
+    n.grad.use_arena(&arena_);
+    n.has_grad = false;
+}
+
+void Tape::reuse_grad(Node& n) {
+    for (std::size_t k = spare_grads_.size(); k-- > 0;) {  // the most recent, the likeliest in cache
+        if (spare_grads_[k].numel() != n.value.numel()) continue;
+        n.grad = std::move(spare_grads_[k]);
+        spare_grads_.erase(spare_grads_.begin() + static_cast<std::ptrdiff_t>(k));
+        return;
+    }
+}
 
 // ---------------------------------------------------------------- thread-local switches
 

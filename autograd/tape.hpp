@@ -7,7 +7,9 @@
 // Memory: every value, gradient and saved buffer of the tape lives in the tape's Arena, and clear()
 // releases it all in O(1). So a step needs the memory of that step only, whatever shapes the steps
 // before it had, and once the largest step has been seen, a step allocates nothing. mark() and
-// rewind() release just what came after a point (InferenceMode does this for a scope).
+// rewind() release just what came after a point (InferenceMode does this for a scope). Within
+// backward, an op output's gradient is finished once its record has run, and its memory goes to the
+// next gradient of its size (Var::retain_grad keeps one to read).
 #pragma once
 #include <array>
 #include <cstddef>
@@ -121,11 +123,19 @@ public:
 
 
 private:
+    friend struct Record;
     void run_backward(Node& root, const Tensor* seed);  // seed nullptr: d root / d root = 1
+    void recycle_grad(Node& n);  // n's gradient is finished with: keep its memory for the next one
+    void reuse_grad(Node& n);    // give n a finished gradient's memory of n's size, if one is kept
     void note_backward();                               // warns once if steps pile up on the tape
     Node& node_slot(std::size_t i) { return node_chunks_[i / kNodesPerChunk][i % kNodesPerChunk]; }
 
     Arena arena_;                               // values, gradients, saved buffers: reset by clear()
+    // The gradients of op outputs that backward has passed, most recent last, their memory given to
+    // the next gradient of the same size: memory still in cache, where a fresh gradient from the arena
+    // would first be zeroed from main memory, and a step's peak holds only the gradients in flight.
+    static constexpr std::size_t kMaxSpareGrads = 32;
+    std::vector<Tensor> spare_grads_;
     // Value slots, in chunks so that a Node never moves (Vars point at it) and a growing tape
     // allocates once per chunk, not once per value. Slots are reused across clear().
     static constexpr std::size_t kNodesPerChunk = 256;

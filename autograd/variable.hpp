@@ -23,6 +23,7 @@ struct Node {
     Tensor grad{Shape{0}};        // valid when has_grad
     bool requires_grad = false;   // a gradient should flow into this value
     bool has_grad = false;        // grad holds this backward pass's gradient
+    bool retain_grad = false;     // an op's output that keeps its gradient after backward (Var::retain_grad)
     Tape* tape = nullptr;         // owning tape; nullptr for a Parameter
     std::uint64_t generation = 0; // a number no other value of its tape ever had (0 for Parameters)
     int index = -1;               // position on its tape, for printing
@@ -41,8 +42,12 @@ public:
     float item() const { return checked().value.item(); }
     bool requires_grad() const { return checked().requires_grad; }
 
-    // The gradient computed by the last backward pass; throws if none reached this value.
+    // The gradient computed by the last backward pass; throws if none reached this value. Leaves
+    // (Parameters, values made by constant() or an op's caller) keep theirs; an op's output gives its
+    // gradient's memory back as soon as backward has passed it, as PyTorch does, unless
+    // retain_grad() was called on it before backward.
     const Tensor& grad() const;
+    Var& retain_grad();
 
     // Runs reverse mode from this value (a scalar) over its tape: see Tape::backward.
     void backward() const;

@@ -45,14 +45,23 @@ TEST_CASE("a value used several times receives the sum of its gradients") {
     active_tape().clear();
 }
 
-TEST_CASE("intermediate values expose their gradient after backward") {
+TEST_CASE("an op's output keeps its gradient after backward only when retain_grad() asks for it") {
     Parameter x(Tensor({2}, {0.5f, -1.0f}));
-    Var h = tanh(x);
+    const float h0 = std::tanh(0.5f);
+    {
+        Var h = tanh(x);
+        sum(h * h).backward();
+        CHECK_THROWS_WITH_AS(h.grad(), doctest::Contains("retain_grad()"), TapeError);  // given back
+        CHECK(x.grad().at({0}) == doctest::Approx(2 * h0 * (1 - h0 * h0)));          // a leaf keeps its own
+        active_tape().clear();
+    }
+    x.zero_grad();
+    Var h = tanh(x).retain_grad();
     Var y = sum(h * h);
     y.backward();
-    const float h0 = std::tanh(0.5f);
     CHECK(h.grad().at({0}) == doctest::Approx(2 * h0));
     CHECK(x.grad().at({0}) == doctest::Approx(2 * h0 * (1 - h0 * h0)));
+    CHECK(y.grad().item() == 1.0f);  // the root's seed stays readable too
     active_tape().clear();
 }
 
