@@ -45,7 +45,7 @@ public:
     struct Result {
         Var context;       // c_i      [B*G, context_size()]
         Var weights;       // alpha_i  [B*G, S]   (multi_head: the heads' mean)
-        Var head_weights;  // multi_head only: each head's  [B*G, heads, S]
+        Var head_weights;  // multi_head only: each head's  [B, heads, G, S]  (the softmax's own layout: no copy)
     };
 
     // values [B, S, K] and their mask: [B, S], the same for every query of a sentence, or [B, G, S],

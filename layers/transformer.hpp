@@ -63,7 +63,7 @@ public:
 
     struct Output {
         Var y;              // [B, T, D]
-        Var cross_weights;  // each head's weights over the source: [B*T, heads, S]
+        Var cross_weights;  // each head's weights over the source: [B, heads, T, S]
         Attention::Memory self_memory;  // the self-attention's keys and values, past positions included
     };
     // x [B, T, D]. Teacher forcing: self_mask [B, T, T] (causal_mask), past null. Decoding, one word a

@@ -81,7 +81,7 @@ TEST_CASE("TransformerDecoderLayer matches torch.nn.TransformerDecoderLayer, pos
         const Attention::Memory cross = layer.cross_attn->precompute(memory, constant(fixture(c, "valid")));
         auto out = layer.forward(x, constant(causal_mask(2, 4)), nullptr, cross);
         CHECK_CLOSE(out.y.value(), fixture(c, "y"), 1e-5f, 1e-5f);
-        CHECK(out.cross_weights.shape() == Shape{8, 2, 5});
+        CHECK(out.cross_weights.shape() == Shape{2, 2, 4, 5});  // [B, heads, T, S]
         sum(out.y * constant(fixture(c, "w"))).backward();
         CHECK_CLOSE(x.grad(), fixture(c, "grad_x"), 1e-5f, 1e-5f);
         CHECK_CLOSE(memory.grad(), fixture(c, "grad_memory"), 1e-5f, 1e-5f);

@@ -436,11 +436,11 @@ std::vector<std::vector<viz::Matrix>> forced_attention(const TranslationModel& m
         for (std::size_t v = 0; v < views.size(); ++v) {
             const AttentionView& view = views[v];
             Var chosen = f.weights;  // [B, T, S]
-            if (!view.is_default()) {  // a layer's heads [B*T, h, S]: their mean, or one
+            if (!view.is_default()) {  // a layer's heads [B, h, T, S]: their mean, or one
                 const Var& heads = f.layer_weights[view.layer < 0 ? f.layer_weights.size() - 1 : static_cast<std::size_t>(view.layer)];
                 chosen = view.head < 0 ? mean(heads, 1) : select(heads, 1, static_cast<std::size_t>(view.head));
             }
-            const Tensor& w = chosen.value();  // [B, T, S] (or [B*T, S]: the same floats)
+            const Tensor& w = chosen.value();  // [B, T, S]
             for (std::size_t k = 0; k < batch.size; ++k) {
                 const std::size_t rows = pairs[which[k]].target.size() + 1, cols = pairs[which[k]].source.size();
                 for (std::size_t t = 0; t < rows; ++t)

@@ -86,7 +86,7 @@ public:
     struct Forward {
         tg::Var logits;                     // [N, Vt], in the order of batch.decoder_target (b*T + i), padding left out
         tg::Var weights;                    // attention over the source [B, T, S] (undefined for RNNencdec)
-        std::vector<tg::Var> layer_weights; // the Transformer: each layer's cross-attention, per head [B*T, h, S]
+        std::vector<tg::Var> layer_weights; // the Transformer: each layer's cross-attention, per head [B, h, T, S]
         std::vector<std::int32_t> targets;  // the N target words
     };
     // With `dropout_stream`, in training mode, dropout.

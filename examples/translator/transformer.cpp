@@ -101,7 +101,7 @@ TranslationModel::Forward Transformer::forward(const text::Batch& batch, Generat
     for (std::size_t l = 0; l < decoder.size(); ++l) {
         TransformerDecoderLayer::Output out = decoder[l]->forward(z, causal, nullptr, enc.memories[l], dropout_stream);
         z = out.y;
-        f.layer_weights.push_back(out.cross_weights);  // [B*T, h, S]
+        f.layer_weights.push_back(out.cross_weights);  // [B, h, T, S]
     }
     if (decoder_norm) z = decoder_norm->forward(z);
     std::vector<std::int32_t> rows;  // the positions with a target word: only those reach the output layer
@@ -140,7 +140,7 @@ TranslationModel::DecodeStep Transformer::decode_step(const Encoded& enc, std::v
     DecodeStep s;
     s.state = std::move(state);
     if (decoder_norm) z = decoder_norm->forward(z);
-    s.weights = mean(cross, 1);  // the last layer's heads, averaged: [N, S]
+    s.weights = reshape(mean(cross, 1), {N, cross.shape()[3]});  // the last layer's heads, averaged: [N, S]
     s.logits = logits(reshape(z, {N, config.model_dim}), packed_output);
     return s;
 }

@@ -7,7 +7,7 @@
 //     context = [head_1 ; ... ; head_h] W_o + b_o                          [Q]
 //
 // Each head may look at other words; the weights reported are the heads' mean (what PyTorch returns by
-// default), and each head's are in Result::head_weights.
+// default), and each head's are in Result::head_weights, as the softmax left them: [B, h, G, S].
 //
 // Parameter names: query, key, value, output (.weight and .bias each): PyTorch's q_proj_weight,
 // k_proj_weight, v_proj_weight, in_proj_bias cut in three, out_proj.weight and out_proj.bias.
@@ -50,8 +50,7 @@ public:
         Var alpha = softmax(e, 3, reshape(memory.valid, mask)).label("alpha");  // [B, h, G, S]
         Var heads = matmul(alpha, memory.values);  // [B, h, G, S] @ [B, h, S, d] -> [B, h, G, d]
         Var concat_heads = reshape(permute(heads, {0, 2, 1, 3}), {B * G, h * d});
-        return {output.forward(concat_heads), reshape(mean(alpha, 1), {B * G, S}),
-                reshape(permute(alpha, {0, 2, 1, 3}), {B * G, h, S})};
+        return {output.forward(concat_heads), reshape(mean(alpha, 1), {B * G, S}), alpha};
     }
     // </doc:multi-head-forward>
 
