@@ -60,6 +60,10 @@ float exp_in_place(float* y, At at, const AxisSplit& sp) {
 // Calls f(at) for every line of the tensor along the split axis: at(k) is the index of its k-th element.
 template <class F>
 void for_each_line(const AxisSplit& sp, F&& f) {
+    if (sp.inner == 1) {  // lines along the last axis (attention's): a unit stride, which the compiler vectorises
+        for (std::size_t o = 0; o < sp.outer; ++o) f([first = o * sp.n](std::size_t k) { return first + k; });
+        return;
+    }
     for (std::size_t o = 0; o < sp.outer; ++o)
         for (std::size_t i = 0; i < sp.inner; ++i) f([first = o * sp.n * sp.inner + i, &sp](std::size_t k) { return first + k * sp.inner; });
 }
