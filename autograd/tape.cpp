@@ -13,7 +13,7 @@ namespace tg {
 Tensor& Record::grad_in(std::size_t i) {
     Node& n = *inputs[i];
     if (!n.has_grad) {
-        if (n.tape) n.tape->reuse_grad(n);
+        if (n.tape && n.grad.numel() == 0) n.tape->reuse_grad(n);  // (a buffer of its own from a sweep before: kept)
         n.grad.resize(n.value.shape());
         n.grad.fill(0.0f);
         n.has_grad = true;
@@ -100,6 +100,7 @@ Tape::Tape() = default;
 Tape::~Tape() = default;
 
 void Tape::clear() {
+    spare_grads_.clear();  // their memory goes back with the arena's
     records_at_backward_ = 0;
     first_live_ = next_generation_;  // every value so far is released: O(1), no walk over the slots
     n_nodes_ = 0;
@@ -117,6 +118,7 @@ void Tape::rewind(const Mark& m) {
         clear();
         return;
     }
+    spare_grads_.clear();
     records_at_backward_ = std::min(records_at_backward_, m.records);
     for (std::size_t i = m.values; i < n_nodes_; ++i) node_slot(i).generation = 0;  // stale Vars now throw
     n_nodes_ = m.values;
@@ -214,7 +216,6 @@ void Tape::run_backward(Node& root, const Tensor* seed) {
     if (seed) std::copy(seed->data(), seed->data() + seed->numel(), root.grad.data());
     else root.grad.fill(1.0f);
     root.has_grad = true;
-    spare_grads_.clear();
 
     const bool check = anomaly_mode();
     // Creation order is a topological order, so one reverse sweep visits every record after all
@@ -238,7 +239,6 @@ void Tape::run_backward(Node& root, const Tensor* seed) {
 // </doc:backward>
 
 void Tape::recycle_grad(Node& n) {
-    if (spare_grads_.size() == kMaxSpareGrads) spare_grads_.erase(spare_grads_.begin());  // the coldest
     spare_grads_.push_back(std::move(n.grad));
     n.grad.use_arena(&arena_);
     n.has_grad = false;

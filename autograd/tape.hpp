@@ -134,7 +134,8 @@ private:
     // The gradients of op outputs that backward has passed, most recent last, their memory given to
     // the next gradient of the same size: memory still in cache, where a fresh gradient from the arena
     // would first be zeroed from main memory, and a step's peak holds only the gradients in flight.
-    static constexpr std::size_t kMaxSpareGrads = 32;
+    // Kept until clear() or rewind() gives their memory back, so another sweep over the same records
+    // finds the last one's and allocates nothing. (Few at a time: a model's gradients share sizes.)
     std::vector<Tensor> spare_grads_;
     // Value slots, in chunks so that a Node never moves (Vars point at it) and a growing tape
     // allocates once per chunk, not once per value. Slots are reused across clear().

@@ -40,6 +40,12 @@ TEST_CASE("backward gives a finished gradient's memory to the next gradient of i
         }
         CHECK(x.grad().data()[j] == doctest::Approx(g).epsilon(1e-5));
     }
+    // Backward again over the same records (a Jacobian row by row, or micro-batches): each sweep
+    // reuses the buffers of the last one; the arena does not grow sweep after sweep.
+    y.backward();
+    const std::size_t after_two = tape.arena().peak_bytes();
+    for (int sweep = 0; sweep < 20; ++sweep) y.backward();
+    CHECK(tape.arena().peak_bytes() == after_two);
 }
 
 TEST_CASE("arena: aligned bump allocation, O(1) reset, marks, and one block once warmed up") {
