@@ -112,7 +112,7 @@ TranslationModel::Forward Transformer::forward(const text::Batch& batch, Generat
         }
     const Var flat = reshape(z, {B * T, D});
     f.logits = logits(rows.size() == B * T ? flat : index_select(flat, 0, rows), nullptr);
-    f.weights = reshape(mean(f.layer_weights.back(), 1), {B, T, batch.src_len});
+    f.weights = mean(f.layer_weights.back(), 1);  // the last layer's heads averaged: [B, h, T, S] -> [B, T, S]
     return f;
 }
 // </doc:transformer-forward>
