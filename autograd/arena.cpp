@@ -90,6 +90,13 @@ void Arena::rewind(const Mark& m) {
     in_use_ = m.in_use;
 }
 
+bool Arena::allocated_since(const Mark& m, const void* p) const {
+    const char* c = static_cast<const char*>(p);
+    for (std::size_t b = m.block; b < blocks_.size(); ++b)
+        if (c >= blocks_[b].data + (b == m.block ? m.offset : 0) && c < blocks_[b].data + blocks_[b].size) return true;
+    return false;
+}
+
 void Arena::reset() noexcept {
     if (blocks_.size() > 1) {  // the peak outgrew the first block: one block from now on
         // The peak and half as much again. A fresh block is faulted in page by page as the next

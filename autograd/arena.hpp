@@ -42,6 +42,7 @@ public:
     };
     Mark mark() const { return {current_, offset_, in_use_}; }
     void rewind(const Mark& m);
+    bool allocated_since(const Mark& m, const void* p) const;  // p was handed out after mark() returned m
 
     // Releases everything (O(1) when the step fitted in one block; else merges the blocks into one).
     void reset() noexcept;

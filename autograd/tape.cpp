@@ -119,6 +119,14 @@ void Tape::rewind(const Mark& m) {
         return;
     }
     spare_grads_.clear();
+    if (m.backwards != backwards_)  // a value from before the mark may have had its gradient made after it
+        for (std::size_t i = 0; i < m.values; ++i) {
+            Node& n = node_slot(i);
+            if (n.grad.data() && arena_.allocated_since(m.memory, n.grad.data())) {  // that memory goes back now
+                n.grad.use_arena(&arena_);
+                n.has_grad = false;
+            }
+        }
     records_at_backward_ = std::min(records_at_backward_, m.records);
     for (std::size_t i = m.values; i < n_nodes_; ++i) node_slot(i).generation = 0;  // stale Vars now throw
     n_nodes_ = m.values;
@@ -186,6 +194,7 @@ void Tape::backward(const Var& root, const Tensor& seed) {
 // shows as backward after backward over new records with nothing released in between. A few in a
 // row are legitimate (gradients of several micro-batches accumulated in one step); 64 are a loop.
 void Tape::note_backward() {
+    ++backwards_;
     if (n_records_ > records_at_backward_) {
         if (records_at_backward_ == 0) stacked_backwards_ = 0;
         ++stacked_backwards_;

@@ -87,14 +87,16 @@ public:
     void clear();
 
     // A point on the tape to come back to. rewind(m) forgets every value and record made after mark()
-    // returned m (reading one of them then throws) and gives their memory back; what came before is
-    // untouched. Marks nest, last in first out; a rewind to a mark from before a clear() clears.
+    // returned m (reading one of them then throws) and gives their memory back, as it does the
+    // gradients a backward since gave values from before (they have none then); what came before is
+    // otherwise untouched. Marks nest, last in first out; a rewind to a mark from before a clear() clears.
     struct Mark {
         std::uint64_t first_live = 0;  // tells whether the tape was cleared since
         std::size_t values = 0, records = 0;
         Arena::Mark memory;
+        std::uint64_t backwards = 0;   // tells whether a backward ran since
     };
-    Mark mark() const { return {first_live_, n_nodes_, n_records_, arena_.mark()}; }
+    Mark mark() const { return {first_live_, n_nodes_, n_records_, arena_.mark(), backwards_}; }
     void rewind(const Mark& m);
 
     // The arena's accounting: bytes in use now, the most ever in use (high-water mark), reserved.
@@ -127,7 +129,7 @@ private:
     void run_backward(Node& root, const Tensor* seed);  // seed nullptr: d root / d root = 1
     void recycle_grad(Node& n);  // n's gradient is finished with: keep its memory for the next one
     void reuse_grad(Node& n);    // give n a finished gradient's memory of n's size, if one is kept
-    void note_backward();                               // warns once if steps pile up on the tape
+    void note_backward();  // counts backward passes; warns once if steps pile up on the tape
     Node& node_slot(std::size_t i) { return node_chunks_[i / kNodesPerChunk][i % kNodesPerChunk]; }
 
     Arena arena_;                               // values, gradients, saved buffers: reset by clear()
@@ -145,6 +147,7 @@ private:
     std::vector<Record> records_;               // reused across clear(), buffers and all
     std::size_t n_records_ = 0;
     std::uint64_t next_generation_ = 1, first_live_ = 1;
+    std::uint64_t backwards_ = 0;          // backward passes so far
     std::size_t records_at_backward_ = 0;  // records on the tape at the last backward() (0: none since clear)
     std::size_t stacked_backwards_ = 0;    // backward passes over new records since the tape was last empty
     static constexpr std::size_t kStackedBackwardsWarning = 64;

@@ -122,6 +122,39 @@ TEST_CASE("Tape::rewind releases what came after the mark and nothing before it"
     CHECK(w.grad().at({0, 0}) != 0.0f);
 }
 
+TEST_CASE("a gradient a step gives a value from before its scope goes with the step's memory") {
+    // An encoder run once, then several steps each with its own StepScope and backward through it:
+    // the encoder's output `h` (its gradient kept to look at) was recorded before the scope, but its
+    // gradient is made inside, in the step's memory. When the scope ends that memory goes back; h
+    // must not keep pointing into it (the next step's values live there, and zero-filling h's
+    // gradient overwrote them).
+    Tape tape;
+    TapeScope scope(tape);
+    Parameter w(rand({64}, 1));
+    Var h = tanh(w).retain_grad();
+    const Tensor hv = h.value();
+    for (int step = 1; step <= 4; ++step) {
+        w.zero_grad();
+        {
+            StepScope step_scope;
+            Var y = h;  // each step longer than the last: its values take the memory h's gradient had
+            for (int i = 0; i < step; ++i) y = y * constant(Tensor::full(Shape{64}, 0.5f)) + 1.0f;
+            sum(y * y).backward();
+            // d/dw sum(y^2) with y = a h + b: 2 y a (1 - h^2), a = 0.5^step
+            const double a = std::pow(0.5, step);
+            for (std::size_t j = 0; j < 64; j += 7) {
+                double yj = hv.data()[j];
+                for (int i = 0; i < step; ++i) yj = yj * 0.5 + 1.0;
+                const double expected = 2.0 * yj * a * (1.0 - double(hv.data()[j]) * hv.data()[j]);
+                CHECK(w.grad().data()[j] == doctest::Approx(expected).epsilon(1e-5));
+            }
+            CHECK(h.grad().numel() == 64);  // inside the step it can be read
+        }
+        CHECK_THROWS_WITH_ALL(h.grad(), TapeError, "no gradient");  // its memory went with the step
+        CHECK(max_abs_diff(h.value(), hv) == 0.0f);
+    }
+}
+
 TEST_CASE("InferenceMode: a decoding loop that never clears runs in constant memory") {
     Tape tape;
     TapeScope scope(tape);
