@@ -25,7 +25,7 @@ import re, sys
 median_ms = float(sys.argv[1])
 # First match wins: the order matters (a slice backward is a copy, not a generic backward).
 categories = [
-    ("matrix products (ours: kernels/gemm.cpp, packing included)", r"micro_kernel|pack_a|pack_b|packed_product|gemm_one_thread|kernels::.*tile|thin_gemm|simd::.*(axpy|dot)\b"),
+    ("matrix products (ours: kernels/gemm.cpp, packing included)", r"micro_kernel|pack_a|pack_b|packed_product|gemm_one_thread|kernels::.*tile|thin_gemm|simd::.*(row_times|dot)\b"),
     ("matrix products (OpenBLAS: kernels and packing)", r"sgemm|gemm_|cblas"),
     ("attention scores (the fused additive_scores)", r"additive_scores|score_row|score_backward_row"),
     ("GRU gates (the fused gru_gates)", r"gru_gates|gates_row|gates_backward_row"),

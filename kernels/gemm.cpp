@@ -337,28 +337,26 @@ namespace tg::kernels {
 namespace {
 // The products with one row of C or a k of one: attention's weighted sums and their gradients, one per
 // sentence, a few thousand multiply-adds, fewer than packing for a register tile costs. Rows of C
-// built from SIMD multiply-adds along rows (kernels/simd.hpp): y += a x, or dot products.
+// built from SIMD rows (kernels/simd.hpp): a row of A times B, or dot products with B's rows.
 void thin_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
                std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
     const simd::Rows& simd = simd::rows();
-    auto A = [&](std::size_t i, std::size_t p) { return trans_a ? a[p * lda + i] : a[i * lda + p]; };
+    constexpr std::size_t kChunk = 256;  // A's row, 256 at a time, gathered when A is transposed
+    float row[kChunk];
     for (std::size_t i = 0; i < m; ++i) {
         float* ci = c + i * ldc;
         if (beta == 0.0f) std::fill_n(ci, n, 0.0f);
-        if (!trans_b) {  // c[i, :] += a[i, p] b[p, :]
-            for (std::size_t p = 0; p < k; ++p) simd.axpy(A(i, p), b + p * ldb, ci, n);
-            continue;
-        }
-        constexpr std::size_t kChunk = 256;  // c[i, j] += a[i, :] . b[j, :], A's row gathered when transposed
-        float row[kChunk];
         for (std::size_t p0 = 0; p0 < k; p0 += kChunk) {
             const std::size_t len = std::min(kChunk, k - p0);
             const float* ai = a + i * lda + p0;
             if (trans_a) {
-                for (std::size_t p = 0; p < len; ++p) row[p] = A(i, p0 + p);
+                for (std::size_t p = 0; p < len; ++p) row[p] = a[(p0 + p) * lda + i];
                 ai = row;
             }
-            for (std::size_t j = 0; j < n; ++j) ci[j] += simd.dot(ai, b + j * ldb + p0, len);
+            if (!trans_b)  // c[i, :] += a[i, p0:] b[p0:, :]
+                simd.row_times(ai, b + p0 * ldb, ldb, ci, n, len);
+            else  // c[i, j] += a[i, p0:] . b[j, p0:]
+                for (std::size_t j = 0; j < n; ++j) ci[j] += simd.dot(ai, b + j * ldb + p0, len);
         }
     }
 }

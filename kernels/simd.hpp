@@ -41,9 +41,10 @@ struct Rows {
     float (*score_row)(const float* q, const float* k, const float* v, float* energy, std::size_t A);
     void (*score_backward_row)(float g, const float* energy, const float* v, float* dk, float* dq, float* dv,
                                std::size_t A);
-    // The products too thin for a register tile (kernels/gemm.cpp's thin_gemm): y[c] += a x[c], and
-    // x . y (four sums kept apart, so the multiply-adds do not wait on each other).
-    void (*axpy)(float a, const float* x, float* y, std::size_t n);
+    // The products too thin for a register tile (kernels/gemm.cpp's thin_gemm): a row times a matrix,
+    // y[c] += sum_p a[p] x[p ldx + c] over k rows of x, and x . y (four sums kept apart, so the
+    // multiply-adds do not wait on each other).
+    void (*row_times)(const float* a, const float* x, std::size_t ldx, float* y, std::size_t n, std::size_t k);
     float (*dot)(const float* x, const float* y, std::size_t n);
 };
 

@@ -172,11 +172,34 @@ void score_backward_row(float g, const float* e, const float* v, float* dk, floa
 
 // ---------------------------------------------------------------- thin products
 
-void axpy(float a, const float* x, float* y, std::size_t n) {
+// y[c] += sum_p a[p] x[p ldx + c] for c < n, p < k: a row times a matrix of k rows. A stretch of y
+// stays in registers while the k rows pass (one load and one store of y, not k of each).
+void row_times(const float* a, const float* x, std::size_t ldx, float* y, std::size_t n, std::size_t k) {
+    constexpr std::size_t W = Batch::size;
     std::size_t c = 0;
-    for (; c + Batch::size <= n; c += Batch::size)
-        xsimd::fma(Batch(a), Batch::load_unaligned(x + c), Batch::load_unaligned(y + c)).store_unaligned(y + c);
-    for (; c < n; ++c) y[c] += a * x[c];
+    for (; c + 4 * W <= n; c += 4 * W) {
+        Batch y0 = Batch::load_unaligned(y + c), y1 = Batch::load_unaligned(y + c + W);
+        Batch y2 = Batch::load_unaligned(y + c + 2 * W), y3 = Batch::load_unaligned(y + c + 3 * W);
+        for (std::size_t p = 0; p < k; ++p) {
+            const Batch ap(a[p]);
+            const float* xp = x + p * ldx + c;
+            y0 = xsimd::fma(ap, Batch::load_unaligned(xp), y0);
+            y1 = xsimd::fma(ap, Batch::load_unaligned(xp + W), y1);
+            y2 = xsimd::fma(ap, Batch::load_unaligned(xp + 2 * W), y2);
+            y3 = xsimd::fma(ap, Batch::load_unaligned(xp + 3 * W), y3);
+        }
+        y0.store_unaligned(y + c), y1.store_unaligned(y + c + W), y2.store_unaligned(y + c + 2 * W), y3.store_unaligned(y + c + 3 * W);
+    }
+    for (; c + W <= n; c += W) {
+        Batch y0 = Batch::load_unaligned(y + c);
+        for (std::size_t p = 0; p < k; ++p) y0 = xsimd::fma(Batch(a[p]), Batch::load_unaligned(x + p * ldx + c), y0);
+        y0.store_unaligned(y + c);
+    }
+    for (; c < n; ++c) {
+        float s = y[c];
+        for (std::size_t p = 0; p < k; ++p) s += a[p] * x[p * ldx + c];
+        y[c] = s;
+    }
 }
 
 float dot(const float* x, const float* y, std::size_t n) {
@@ -200,7 +223,7 @@ float dot(const float* x, const float* y, std::size_t n) {
 extern const Rows TAPEGRAD_TABLE(TAPEGRAD_SIMD);
 const Rows TAPEGRAD_TABLE(TAPEGRAD_SIMD) = {
     TAPEGRAD_NAME(TAPEGRAD_SIMD), max_of, sum_of, log_sum_exp_shifted, add_scaled_exp, exp_in_place, find_equal,
-    find_register_above, Batch::size, gates_row, gates_backward_row, score_row, score_backward_row, axpy, dot,
+    find_register_above, Batch::size, gates_row, gates_backward_row, score_row, score_backward_row, row_times, dot,
 };
 
 }  // namespace tg::kernels::simd

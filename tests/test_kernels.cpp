@@ -39,7 +39,7 @@ void check_product(const Product& product) {
     // one take the thin path (whose dot products read A's row 256 at a time).
     const std::vector<Sizes> sizes = {{1, 1, 1},   {12, 32, 5},   {13, 33, 1},    {11, 31, 257}, {150, 40, 520},
                                       {24, 64, 256}, {13, 4100, 260}, {32, 384, 128}, {5, 3, 0}, {300, 100, 300},
-                                      {1, 70, 45}, {40, 70, 1}, {1, 20, 600}};
+                                      {1, 70, 45}, {40, 70, 1}, {1, 20, 600}, {1, 20, 16}, {1, 100, 7}};
     Generator gen(11);
     constexpr std::size_t pad = 3;  // every leading dimension is 3 wider than its matrix
     // Two threads split a large product (13 x 4,100 by columns, 300 x 100 by rows) into pieces.
@@ -177,13 +177,16 @@ TEST_CASE("kernels: every SIMD table this CPU runs equals plain loops (a portabl
             while (want + t->width <= n && std::none_of(x.begin() + long(want), x.begin() + long(want + t->width), [&](float v) { return v > bound; }))
                 want += t->width;
             CHECK(t->find_register_above(x.data(), 0, n, bound) == want);
-            std::vector<float> y(n), axpy(n);  // the thin products' rows: y + 0.75 x, and x . y in double
+            std::vector<float> y(n), times(n);  // the thin products' rows: y + (0.75, -0.5) [x; y], and x . y in double
             for (float& v : y) v = gen.uniform(-2.0f, 2.0f);
             double dot = 0.0;
             for (std::size_t c = 0; c < n; ++c) dot += double(x[c]) * y[c];
-            axpy = y;
-            t->axpy(0.75f, x.data(), axpy.data(), n);
-            for (std::size_t c = 0; c < n; ++c) CHECK(axpy[c] == doctest::Approx(y[c] + 0.75 * x[c]).epsilon(1e-6));
+            std::vector<float> xy(x);  // x and y as the two rows of a matrix
+            xy.insert(xy.end(), y.begin(), y.end());
+            const float a[2] = {0.75f, -0.5f};
+            times = y;
+            t->row_times(a, xy.data(), n, times.data(), n, 2);
+            for (std::size_t c = 0; c < n; ++c) CHECK(times[c] == doctest::Approx(y[c] + 0.75 * x[c] - 0.5 * y[c]).epsilon(1e-6).scale(30.0));
             CHECK(t->dot(x.data(), y.data(), n) == doctest::Approx(dot).epsilon(1e-5).scale(30.0 * double(n)));
         }
         for (const std::size_t H : {std::size_t{3}, std::size_t{21}, std::size_t{40}}) {  // tails only; registers and a tail
