@@ -47,10 +47,12 @@ const Tensor& Var::grad() const {
         throw TapeError(fmt::format("Var::grad: no gradient reached this value of shape {} (it does not "
                                     "require grad, or backward has not run through it{})",
                                     n.value.shape().str(),
-                                    n.record >= 0 && n.requires_grad && !n.retain_grad
-                                        ? ", or it is an op's output, whose gradient backward gives back once "
-                                          "past it: call retain_grad() on it before backward to keep it"
-                                        : ""));
+                                    n.record < 0 || !n.requires_grad ? ""
+                                    : n.retain_grad
+                                        ? ", or the scope (StepScope, InferenceMode) whose backward made it has "
+                                          "ended: the gradient lived in that scope's memory"
+                                        : ", or it is an op's output, whose gradient backward gives back once "
+                                          "past it: call retain_grad() on it before backward to keep it"));
     return n.grad;
 }
 

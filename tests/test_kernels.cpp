@@ -177,14 +177,14 @@ TEST_CASE("kernels: every SIMD table this CPU runs equals plain loops (a portabl
             while (want + t->width <= n && std::none_of(x.begin() + long(want), x.begin() + long(want + t->width), [&](float v) { return v > bound; }))
                 want += t->width;
             CHECK(t->find_register_above(x.data(), 0, n, bound) == want);
-            std::vector<float> y(n), times(n);  // the thin products' rows: y + (0.75, -0.5) [x; y], and x . y in double
+            std::vector<float> y(n);  // the thin products' rows: y + (0.75, -0.5) [x; y], and x . y in double
             for (float& v : y) v = gen.uniform(-2.0f, 2.0f);
             double dot = 0.0;
             for (std::size_t c = 0; c < n; ++c) dot += double(x[c]) * y[c];
             std::vector<float> xy(x);  // x and y as the two rows of a matrix
             xy.insert(xy.end(), y.begin(), y.end());
             const float a[2] = {0.75f, -0.5f};
-            times = y;
+            std::vector<float> times(y);
             t->row_times(a, xy.data(), n, times.data(), n, 2);
             for (std::size_t c = 0; c < n; ++c) CHECK(times[c] == doctest::Approx(y[c] + 0.75 * x[c] - 0.5 * y[c]).epsilon(1e-6).scale(30.0));
             CHECK(t->dot(x.data(), y.data(), n) == doctest::Approx(dot).epsilon(1e-5).scale(30.0 * double(n)));
