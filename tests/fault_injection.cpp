@@ -5,6 +5,8 @@
 //     TAPEGRAD_FAIL_SAVE_AT=N      the N-th checkpoint save fails before publishing anything
 //     TAPEGRAD_NO_EXCHANGE=1       saves publish as on a file system without an atomic exchange
 //     TAPEGRAD_SIGINT_AT_STEP=N    Ctrl-C's signal after training step N (TAPEGRAD_SIGTERM_AT_STEP: a kill's)
+//     TAPEGRAD_SIGTERM_TWICE_AT_STEP=N  a kill's signal twice at once, as GNU timeout sends it (to the
+//                                  process, then to its process group)
 //     TAPEGRAD_SIGINT_IN_SETUP=P   Ctrl-C's signal as the set-up phase named P begins
 #include <signal.h>
 #include <unistd.h>
@@ -41,6 +43,10 @@ const bool installed = [] {
     train.after_step = [](std::int64_t step) {
         if (step == number("TAPEGRAD_SIGINT_AT_STEP")) std::raise(SIGINT);
         if (step == number("TAPEGRAD_SIGTERM_AT_STEP")) std::raise(SIGTERM);
+        if (step == number("TAPEGRAD_SIGTERM_TWICE_AT_STEP")) {
+            std::raise(SIGTERM);
+            std::raise(SIGTERM);
+        }
     };
     train.setup_phase = [](const char* phase) {
         const char* at = std::getenv("TAPEGRAD_SIGINT_IN_SETUP");

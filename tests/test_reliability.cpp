@@ -146,6 +146,15 @@ TEST_CASE("SIGTERM saves like Ctrl-C and exits 143, saying so") {
     CHECK(tg::read_text(w / "m/train_state.txt").find("step 3\n") != std::string::npos);
 }
 
+TEST_CASE("a SIGTERM delivered twice at once, as GNU timeout sends it, is one request: training saves") {
+    Trained& t = trained();
+    Workdir w;
+    const Result r = run(t.train + "--epochs 5 --out " + w / "m", "", "TAPEGRAD_SIGTERM_TWICE_AT_STEP=3");
+    CHECK_RUN(r, 143, "stopped by SIGTERM", "saved");
+    CHECK(r.output.find("second signal") == std::string::npos);
+    CHECK(tg::read_text(w / "m/train_state.txt").find("step 3\n") != std::string::npos);
+}
+
 TEST_CASE("a save that fails is reported as failed, never as saved") {
     Trained& t = trained();
     Workdir w;

@@ -2,14 +2,17 @@
 // what train() reports (a live bar on a terminal, a line every few seconds otherwise, a line per
 // validation), and turns Ctrl-C and SIGTERM into a stop that saves. The training is training.cpp.
 #include <fmt/core.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "args.hpp"
@@ -31,7 +34,26 @@ namespace {
 volatile std::sig_atomic_t interrupted = 0;
 volatile std::sig_atomic_t in_setup = 1;
 char held_lock[4096] = {};  // the lock file train() holds, removed on the way out as its destructor would
-extern "C" void on_stop_signal(int sig) {
+pid_t first_sender = 0;      // who sent the first signal, and when: set by the handler before `interrupted`
+std::int64_t first_at_ns = 0;
+
+std::int64_t monotonic_ns() {  // (clock_gettime may be called in a signal handler)
+    timespec t{};
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+// The first signal again, from the process that sent it, within a second: the same request, not a
+// second one. GNU timeout (and any tool that signals a process and then its process group) delivers
+// its SIGTERM twice, microseconds apart; taken as "now", it made a timed-out training skip its save.
+// Ctrl-C comes from the terminal (the kernel: si_code > 0), so a second press always counts.
+bool repeats_first(int sig, const siginfo_t* info) {
+    return sig == interrupted && info != nullptr && info->si_code <= 0 && info->si_pid == first_sender &&
+           monotonic_ns() - first_at_ns < 1'000'000'000;
+}
+
+extern "C" void on_stop_signal(int sig, siginfo_t* info, void*) {
+    if (interrupted && !in_setup && repeats_first(sig, info)) return;
     if (interrupted || in_setup) {
         if (held_lock[0]) ::unlink(held_lock);
         static const char setup[] = "\nstopped during set-up: nothing was trained, nothing saved\n";
@@ -41,6 +63,8 @@ extern "C" void on_stop_signal(int sig) {
         if (::write(STDERR_FILENO, text, n) < 0) {}
         ::_exit(128 + sig);
     }
+    first_sender = info != nullptr ? info->si_pid : 0;
+    first_at_ns = monotonic_ns();
     interrupted = sig;
 }
 
@@ -208,8 +232,14 @@ int cmd_train(const Argv& argv) {
 
     interrupted = 0;
     in_setup = 1;
-    std::signal(SIGINT, on_stop_signal);
-    std::signal(SIGTERM, on_stop_signal);
+    struct sigaction on_stop {};
+    on_stop.sa_sigaction = on_stop_signal;
+    on_stop.sa_flags = SA_SIGINFO | SA_RESTART;  // (SA_RESTART: as std::signal installs a handler)
+    sigemptyset(&on_stop.sa_mask);
+    sigaddset(&on_stop.sa_mask, SIGINT);  // one handler at a time: the first signal's sender and time are
+    sigaddset(&on_stop.sa_mask, SIGTERM);  // written whole before another signal reads them
+    sigaction(SIGINT, &on_stop, nullptr);
+    sigaction(SIGTERM, &on_stop, nullptr);
     TrainResult r;
     try {
         r = train(o, hooks);
