@@ -95,7 +95,7 @@ public:
     float at(std::initializer_list<std::size_t> index) const;
 
     // Changes the shape and size, keeping the allocation when it is large enough (how the tape reuses
-    // memory). Contents are unspecified afterwards.
+    // memory; a heap tensor that grows takes half as much again). Contents are unspecified afterwards.
     void resize(const Shape& s);
     void fill(float v);
     // Later storage comes from `arena` (nullptr: the heap); the contents are forgotten (see Buffer).

@@ -287,7 +287,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
         sent[b].limit = options.max_len ? options.max_len : default_max_len(sources[b].size());
         longest = std::max(longest, sent[b].limit);
     }
-    std::vector<Tensor> state, next_state;  // rows [B*K, ...], carried from one step's scope to the next
+    std::vector<Tensor> state;  // rows [B*K, ...], carried from one step's scope to the next
     copy_out(model.initial_state(first), state);
     std::vector<Var> vars;                  // the state on the tape, during a step
     std::vector<std::int32_t> prev(B, Vocab::kBos);
@@ -320,10 +320,26 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                 for (Var& v : st.state) v = repeat_rows(v, K);
                 prev.resize(at.size() * K);
             }
-            copy_out(st.state, next_state);  // every row its own next state; a sentence's then from its parents
+            // The next state goes over the buffers this step's constants were copied from (still in
+            // cache, where a second set of buffers would be written cold): sentence p's row h from the
+            // parent of its new hypothesis h, and the rows no hypothesis uses (fewer than K live, or
+            // a finished sentence's) from themselves.
+            state.resize(st.state.size());
+            for (std::size_t k = 0; k < state.size(); ++k) state[k].resize(st.state[k].shape());
+            auto take_rows = [&](std::size_t p, std::span<const std::size_t> parents) {
+                for (std::size_t k = 0; k < state.size(); ++k) {
+                    const std::size_t width = state[k].numel() / state[k].shape()[0];
+                    for (std::size_t h = 0; h < K; ++h)
+                        std::copy_n(st.state[k].value().data() + (p * K + (h < parents.size() ? parents[h] : h)) * width,
+                                    width, state[k].data() + (p * K + h) * width);
+                }
+            };
             for (std::size_t p = 0; p < at.size(); ++p) {
                 Sentence& s = sent[at[p]];
-                if (s.done) continue;  // waiting to be dropped
+                if (s.done) {  // waiting to be dropped
+                    take_rows(p, {});
+                    continue;
+                }
                 // Each hypothesis's K best words first (only those can be among the K best overall),
                 // then the K best of those K x K.
                 cands.clear();
@@ -355,21 +371,15 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                     s.done = true;
                     for (Hyp& h : s.live) s.finished.push_back(std::move(h));  // cut by the length limit
                     s.live.clear();
+                    take_rows(p, {});
                     continue;
                 }
                 kept.push_back(static_cast<std::int32_t>(p));
-                // The parents' states into rows 0..n-1 of this sentence (the rest keep theirs, unused).
-                for (std::size_t k = 0; k < next_state.size(); ++k) {
-                    const std::size_t width = next_state[k].numel() / next_state[k].shape()[0];
-                    for (std::size_t h = 0; h < parents.size(); ++h)
-                        std::copy_n(st.state[k].value().data() + (p * K + parents[h]) * width, width,
-                                    next_state[k].data() + (p * K + h) * width);
-                }
+                take_rows(p, parents);
                 for (std::size_t h = 0; h < K; ++h) prev[p * K + h] = h < s.live.size() ? s.live[h].t.words.back() : Vocab::kBos;
             }
             vars = std::move(st.state);
         }
-        std::swap(state, next_state);
         decoding.keep(kept, state, prev);
     }
     std::vector<std::vector<Translation>> out(B);
