@@ -359,14 +359,9 @@ TEST_CASE("a heap tensor grown a row at a time is reallocated a logarithmic numb
 
 TEST_CASE("a warmed-up Transformer decode allocates nothing more per step for its growing cache") {
     Generator gen(8);
-    ModelConfig c;
+    ModelConfig c = small_config();  // (its vocabularies, which varying_pairs draws from)
     c.arch = "transformer";
-    c.src_vocab = 30;
-    c.tgt_vocab = 31;
-    c.model_dim = 8;
-    c.ff_dim = 12;
-    c.heads = 2;
-    c.layers = 2;
+    c.model_dim = 8, c.ff_dim = 12, c.heads = 2, c.layers = 2;
     const std::unique_ptr<TranslationModel> model = make_model(c, gen);
     const auto data = varying_pairs(8, 12, 5);
     std::vector<std::vector<std::int32_t>> sources;
