@@ -6,10 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <csignal>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -31,11 +32,16 @@ namespace {
 // the current step (or validation batch) and save; the number says which came, for the exit status
 // (128 + signal). During set-up (reading the data, learning subwords) there is nothing to save, and a
 // second signal means "now": both exit at once. Saves are atomic, so the last checkpoint stays whole.
-volatile std::sig_atomic_t interrupted = 0;
+// Atomics, not volatile flags: the handler may run on any thread (OpenBLAS's, the --serve server's),
+// two at once when two signals come together, and what one writes before `interrupted` the other
+// must see once it sees `interrupted`. (Lock-free atomics may be used in a signal handler.)
+std::atomic<int> interrupted = 0;
 volatile std::sig_atomic_t in_setup = 1;
 char held_lock[4096] = {};  // the lock file train() holds, removed on the way out as its destructor would
-pid_t first_sender = 0;      // who sent the first signal, and when: set by the handler before `interrupted`
-std::int64_t first_at_ns = 0;
+std::atomic<pid_t> first_sender = 0;  // who sent the first signal, and when: written before `interrupted`
+std::atomic<std::int64_t> first_at_ns = 0;
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<pid_t>::is_always_lock_free &&
+              std::atomic<std::int64_t>::is_always_lock_free);
 
 std::int64_t monotonic_ns() {  // (clock_gettime may be called in a signal handler)
     timespec t{};
