@@ -917,6 +917,14 @@ TEST_CASE("beam search is the search it defines: the K best of every live hypoth
                 for (std::size_t k = 0; k < expected.size(); ++k) {
                     CHECK(lists[s][k].words == expected[k].first);
                     CHECK(lists[s][k].score == doctest::Approx(expected[k].second).epsilon(1e-5));
+                    // Each hypothesis's attention is the one that chose its words: the rows of its
+                    // own path, as teacher forcing its words gives them (a row per word; here no </s>).
+                    const viz::Matrix& a = lists[s][k].attention;
+                    const viz::Matrix forced = forced_attention(*model, {{sources[s], lists[s][k].words}})[0];
+                    REQUIRE(a.rows == lists[s][k].words.size());
+                    REQUIRE(a.cols == forced.cols);
+                    for (std::size_t e = 0; e < a.rows * a.cols; ++e)
+                        CHECK(a.values[e] == doctest::Approx(forced.values[e]).epsilon(1e-4));
                 }
             }
         }

@@ -272,12 +272,23 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     const TranslationModel::Encoded enc = repeat_rows(first, K);
     std::optional<PackedWeight> own;
     const PackedWeight& output_weight = output_weight_for(model, options, own);  // packed once, read every step
+    // A hypothesis is its last step in its sentence's history, a tree of the words chosen (each node
+    // its word, the hypothesis it extended, and the attention that chose it): extending one costs a
+    // node, not a copy of its words and attention so far. The translations are read off at the end.
     struct Hyp {
-        Translation t;
-        std::size_t row = 0;  // its state's row among its sentence's K
+        double score = 0.0;
+        std::size_t row = 0;      // its state's row among its sentence's K
+        std::int32_t last = -1;   // its last node in the history (-1: <s> alone)
+        std::size_t words = 0;    // words so far (</s> not counted)
+        bool finished = false;    // ended with </s>
+    };
+    struct Node {
+        std::int32_t parent, word;
     };
     struct Sentence {
-        std::vector<Hyp> live{1}, finished;
+        std::vector<Hyp> live{1}, next, finished;
+        std::vector<Node> history;
+        std::vector<float> attention;  // the attention row of each node, S floats each (a model that attends)
         std::size_t limit = 0;
         bool done = false;
     };
@@ -303,6 +314,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     };
     std::vector<Candidate> cands;
     std::vector<std::pair<float, std::int32_t>> best_words;
+    std::vector<std::size_t> parents;  // for each new hypothesis of a sentence, its parent's state row
     DecodingBatch decoding(enc, B, K);  // finished sentences are dropped from it, their K rows each
     const std::vector<std::size_t>& at = decoding.at;
     std::vector<std::int32_t> kept;  // the positions still being decoded after a step
@@ -346,37 +358,43 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                 for (std::size_t h = 0; h < s.live.size(); ++h) {
                     const float* row = logits.data() + (p * R + s.live[h].row) * V;
                     top_k_log_probs(row, V, K, best_words);
-                    for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].t.score + log_p, h, word});
+                    for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].score + log_p, h, word});
                 }
                 const std::size_t keep = std::min(K, cands.size());
                 std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), better);
-                std::vector<Hyp> next;
-                std::vector<std::size_t> parents;  // for each new hypothesis, its parent's state row
+                s.next.clear();
+                parents.clear();
                 for (std::size_t c = 0; c < keep; ++c) {
                     Hyp h = s.live[cands[c].hyp];
-                    h.t.score = cands[c].score;
-                    if (st.weights.defined()) append_row(h.t.attention, st.weights.value().data() + (p * R + h.row) * S, S);
+                    h.score = cands[c].score;
+                    s.history.push_back({h.last, cands[c].word});
+                    h.last = static_cast<std::int32_t>(s.history.size() - 1);
+                    if (st.weights.defined()) {
+                        const float* row = st.weights.value().data() + (p * R + h.row) * S;
+                        s.attention.insert(s.attention.end(), row, row + S);
+                    }
                     if (cands[c].word == Vocab::kEos && options.stop_at_eos) {
-                        h.t.finished = true;
-                        s.finished.push_back(std::move(h));
+                        h.finished = true;
+                        s.finished.push_back(h);
                         continue;
                     }
-                    h.t.words.push_back(cands[c].word);
+                    ++h.words;
                     parents.push_back(h.row);
-                    h.row = next.size();
-                    next.push_back(std::move(h));
+                    h.row = s.next.size();
+                    s.next.push_back(h);
                 }
-                s.live = std::move(next);
+                std::swap(s.live, s.next);
                 if (s.finished.size() >= K || s.live.empty() || i + 1 >= s.limit) {
                     s.done = true;
-                    for (Hyp& h : s.live) s.finished.push_back(std::move(h));  // cut by the length limit
+                    for (Hyp& h : s.live) s.finished.push_back(h);  // cut by the length limit
                     s.live.clear();
                     take_rows(p, {});
                     continue;
                 }
                 kept.push_back(static_cast<std::int32_t>(p));
                 take_rows(p, parents);
-                for (std::size_t h = 0; h < K; ++h) prev[p * K + h] = h < s.live.size() ? s.live[h].t.words.back() : Vocab::kBos;
+                for (std::size_t h = 0; h < K; ++h)
+                    prev[p * K + h] = h < s.live.size() ? s.history[static_cast<std::size_t>(s.live[h].last)].word : Vocab::kBos;
             }
             vars = std::move(st.state);
         }
@@ -385,13 +403,27 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     std::vector<std::vector<Translation>> out(B);
     for (std::size_t b = 0; b < B; ++b) {
         Sentence& s = sent[b];  // done: its cut hypotheses are among the finished
-        for (Hyp& h : s.finished)
-            h.t.ranked = ranking_score(h.t.score, h.t.words.size() + (h.t.finished ? 1 : 0), options.length_penalty);
+        std::vector<std::pair<double, const Hyp*>> ranked;
+        for (const Hyp& h : s.finished)
+            ranked.push_back({ranking_score(h.score, h.words + (h.finished ? 1 : 0), options.length_penalty), &h});
         // best first; of equal ranks, the one that finished first (as max_element picked it)
-        std::stable_sort(s.finished.begin(), s.finished.end(), [](const Hyp& x, const Hyp& y) { return x.t.ranked > y.t.ranked; });
-        for (std::size_t k = 0; k < n_best && k < s.finished.size(); ++k) {
-            out[b].push_back(std::move(s.finished[k].t));
-            if (out[b].back().attention.rows) keep_columns(out[b].back().attention, sources[b].size());  // drop padding columns
+        std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+        for (std::size_t k = 0; k < n_best && k < ranked.size(); ++k) {
+            const Hyp& h = *ranked[k].second;
+            Translation t;  // read off the history, from the last node back to <s>
+            t.score = h.score;
+            t.ranked = ranked[k].first;
+            t.finished = h.finished;
+            std::vector<std::int32_t> nodes;
+            for (std::int32_t n = h.last; n >= 0; n = s.history[static_cast<std::size_t>(n)].parent) nodes.push_back(n);
+            std::reverse(nodes.begin(), nodes.end());
+            for (const std::int32_t n : nodes) {
+                const auto node = static_cast<std::size_t>(n);
+                if (!(h.finished && n == h.last)) t.words.push_back(s.history[node].word);  // (not the final </s>)
+                if (!s.attention.empty()) append_row(t.attention, s.attention.data() + node * S, S);
+            }
+            if (t.attention.rows) keep_columns(t.attention, sources[b].size());  // drop padding columns
+            out[b].push_back(std::move(t));
         }
     }
     return out;
