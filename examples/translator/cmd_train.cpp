@@ -59,7 +59,7 @@ bool repeats_first(int sig, const siginfo_t* info) {
 }
 
 extern "C" void on_stop_signal(int sig, siginfo_t* info, void*) {
-    if (interrupted && !in_setup && repeats_first(sig, info)) return;
+    if (!in_setup && repeats_first(sig, info)) return;
     if (interrupted || in_setup) {
         if (held_lock[0]) ::unlink(held_lock);
         static const char setup[] = "\nstopped during set-up: nothing was trained, nothing saved\n";
@@ -242,8 +242,8 @@ int cmd_train(const Argv& argv) {
     on_stop.sa_sigaction = on_stop_signal;
     on_stop.sa_flags = SA_SIGINFO | SA_RESTART;  // (SA_RESTART: as std::signal installs a handler)
     sigemptyset(&on_stop.sa_mask);
-    sigaddset(&on_stop.sa_mask, SIGINT);  // one handler at a time: the first signal's sender and time are
-    sigaddset(&on_stop.sa_mask, SIGTERM);  // written whole before another signal reads them
+    sigaddset(&on_stop.sa_mask, SIGINT);  // on the thread that runs it, the handler is not interrupted by
+    sigaddset(&on_stop.sa_mask, SIGTERM);  // the other signal (across threads the atomics above order it)
     sigaction(SIGINT, &on_stop, nullptr);
     sigaction(SIGTERM, &on_stop, nullptr);
     TrainResult r;
