@@ -1,13 +1,17 @@
 // The translation server's API without HTTP (examples/translator/api.cpp): what it answers, checked
 // against the translator's own decoding, and every kind of bad request answered with its status and a
-// one-line JSON error; the admission of requests (workers, queue, 503) on its own.
+// one-line JSON error; the queue of requests (workers, queue, 503) on its own.
 #include <nlohmann/json.hpp>
+#include <atomic>
+#include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "api.hpp"
 #include "cli_helpers.hpp"
 #include "helpers.hpp"
 #include "views.hpp"
+#include "work_queue.hpp"
 
 using namespace translator;
 using json = nlohmann::json;
@@ -96,26 +100,39 @@ TEST_CASE("API: every bad request gets its status and a one-line JSON error nami
     CHECK(api.handle("POST", "/api/translate", R"({"text": "a dog"})").status == 200);  // still answering
 }
 
-TEST_CASE("API admission: at most `workers` at once, `queue` more waiting, the rest turned away at once") {
-    Admission none_waiting(1, 0);
-    {
-        const Admission::Ticket first = none_waiting.enter();
-        CHECK(static_cast<bool>(first));
-        CHECK_FALSE(static_cast<bool>(none_waiting.enter()));  // no worker free, no queue: 503
-    }
-    CHECK(static_cast<bool>(none_waiting.enter()));  // the slot was given back
+TEST_CASE("WorkQueue: `workers` threads made once, at most `queue` more waiting, the rest turned away at once") {
+    WorkQueue none_waiting(1, 0);
+    std::mutex gate;
+    std::unique_lock hold(gate);
+    std::atomic<int> ran{0};
+    CHECK(none_waiting.submit([&] { std::lock_guard g(gate); ++ran; }));  // the worker takes it, and waits at the gate
+    while (none_waiting.running() == 0) std::this_thread::yield();
+    CHECK_FALSE(none_waiting.submit([&] { ++ran; }));  // no worker free, no queue: 503
+    hold.unlock();
+    while (none_waiting.running() != 0 || ran.load() == 0) std::this_thread::yield();
+    CHECK(ran.load() == 1);
 
-    Admission one_waiting(1, 1);
-    std::optional<Admission::Ticket> first(one_waiting.enter());
-    bool second_ran = false;
-    std::thread second([&] {
-        const Admission::Ticket t = one_waiting.enter();  // waits for the first
-        second_ran = static_cast<bool>(t);
-    });
-    while (one_waiting.waiting() == 0) std::this_thread::yield();
-    CHECK_FALSE(static_cast<bool>(one_waiting.enter()));  // a worker busy, the queue full
-    first.reset();                                         // the first is done: the second runs
-    second.join();
-    CHECK(second_ran);
-    CHECK(one_waiting.running() == 0);
+    WorkQueue one_waiting(1, 1);
+    hold.lock();
+    CHECK(one_waiting.submit([&] { std::lock_guard g(gate); ++ran; }));
+    while (one_waiting.running() == 0) std::this_thread::yield();
+    CHECK(one_waiting.submit([&] { ++ran; }));        // waits for the worker
+    CHECK_FALSE(one_waiting.submit([&] { ++ran; }));  // a worker busy, the queue full
+    CHECK(one_waiting.waiting() == 1);
+    hold.unlock();
+    while (one_waiting.waiting() != 0 || one_waiting.running() != 0) std::this_thread::yield();
+    CHECK(ran.load() == 3);
+
+    // A queue is memory, not threads: a queue of 100,000 makes no thread beyond the workers.
+    const auto threads = [] {
+        std::size_t n = 0;
+        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+        return n;
+    };
+    const std::size_t before = threads();
+    {
+        WorkQueue big(2, 100000);
+        CHECK(threads() == before + 2);
+    }
+    CHECK(threads() == before);
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_request.hpp"
+#include "http_server.hpp"
 #include "views.hpp"
 
 namespace translator {
@@ -32,43 +33,17 @@ json matrix(const viz::Matrix& m) {
 
 }  // namespace
 
-Admission::Ticket Admission::enter() {
-    std::unique_lock lock(mutex_);
-    if (running_ >= workers_ && waiting_ >= queue_) return Ticket();
-    ++waiting_;
-    slot_free_.wait(lock, [&] { return running_ < workers_; });
-    --waiting_;
-    ++running_;
-    return Ticket(this);
-}
+std::string Api::error_body(const std::string& message) { return http::error_body(message); }
 
-Admission::Ticket::~Ticket() {
-    if (!admission_) return;
-    std::lock_guard lock(admission_->mutex_);
-    --admission_->running_;
-    admission_->slot_free_.notify_one();
-}
-
-std::size_t Admission::running() const {
-    std::lock_guard lock(mutex_);
-    return running_;
-}
-
-std::size_t Admission::waiting() const {
-    std::lock_guard lock(mutex_);
-    return waiting_;
-}
-
-std::string Api::error_body(const std::string& message) { return text_of(json{{"error", message}}); }
-
-ApiResponse Api::handle(const std::string& method, const std::string& path, const std::string& body) {
+ApiResponse Api::handle(const std::string& method, const std::string& path, const std::string& body,
+                        const std::function<bool()>& cancelled) {
     if (path == "/api/models") {
         if (method != "GET") return {405, error_body(fmt::format("{} {}: use GET", method, path))};
         return models();
     }
     if (path == "/api/translate") {
         if (method != "POST") return {405, error_body(fmt::format("{} {}: use POST with a JSON body", method, path))};
-        return translate(body);
+        return translate(body, cancelled);
     }
     return {404, error_body(fmt::format("{} {}: no such path; the API is GET /api/models and POST /api/translate", method, path))};
 }
@@ -94,7 +69,7 @@ ApiResponse Api::models() const {
     return {200, text_of(json{{"models", out}})};
 }
 
-ApiResponse Api::translate(const std::string& body) {
+ApiResponse Api::translate(const std::string& body, const std::function<bool()>& cancelled) {
     const auto start = std::chrono::steady_clock::now();
     TranslateRequest request;
     try {
@@ -106,10 +81,6 @@ ApiResponse Api::translate(const std::string& body) {
     if (words.size() > limits_.max_words)
         return {400, error_body(fmt::format("POST /api/translate: 'text' has {} words; the limit is {} (--max-words)", words.size(),
                                             limits_.max_words))};
-    const Admission::Ticket ticket = admission_.enter();  // a worker, or a place in the queue, or 503
-    if (!ticket)
-        return {503, error_body(fmt::format("POST /api/translate: busy ({} translating, {} waiting); try again",
-                                            admission_.running(), admission_.waiting()))};
 
     const ServedModel& served = models_[request.model];
     const LoadedModel& m = served.loaded;
@@ -122,6 +93,7 @@ ApiResponse Api::translate(const std::string& body) {
     DecodeOptions options;
     options.packed_output = &served.packed;
     options.length_penalty = request.length_penalty;
+    options.cancelled = cancelled;
     const text::Sentence units = m.source_units(words);
     const std::vector<Translation> best = translate_one(m, units, request.beam, request.n_best, options);
     const Translation& t = best[0];

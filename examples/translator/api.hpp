@@ -10,10 +10,8 @@
 //        over words (rows: target words and </s>; columns: source words and </s>), with "heads" each
 //        layer's each head too (the Transformer), the n-best list with scores, and the time taken.
 #pragma once
-#include <atomic>
 #include <cstddef>
-#include <mutex>
-#include <condition_variable>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,8 +30,6 @@ struct ServedModel {
 struct ApiLimits {
     std::size_t max_words = 100;  // a longer source is refused (400)
     std::size_t max_beam = 16;
-    std::size_t workers = 2;      // requests decoded at once
-    std::size_t queue = 16;       // requests waiting for a worker; more: 503
 };
 
 struct ApiResponse {
@@ -41,52 +37,23 @@ struct ApiResponse {
     std::string body;  // JSON
 };
 
-// At most `workers` requests decode at once and at most `queue` more wait for one; the rest are
-// turned away at once (503), so memory and latency stay bounded under any load.
-class Admission {
-public:
-    Admission(std::size_t workers, std::size_t queue) : workers_(workers), queue_(queue) {}
-    // A worker's slot, held until the Ticket is destroyed; waits while all are busy and the queue has
-    // room; an empty Ticket (false) when the queue is full too.
-    class Ticket {
-    public:
-        Ticket() = default;
-        explicit Ticket(Admission* a) : admission_(a) {}
-        Ticket(Ticket&& o) noexcept : admission_(std::exchange(o.admission_, nullptr)) {}
-        Ticket& operator=(Ticket&&) = delete;
-        ~Ticket();
-        explicit operator bool() const { return admission_ != nullptr; }
-
-    private:
-        Admission* admission_ = nullptr;
-    };
-    Ticket enter();
-    std::size_t running() const;
-    std::size_t waiting() const;
-
-private:
-    std::size_t workers_, queue_;
-    mutable std::mutex mutex_;
-    std::condition_variable slot_free_;
-    std::size_t running_ = 0, waiting_ = 0;
-};
-
 class Api {
 public:
-    Api(std::vector<ServedModel>& models, const ApiLimits& limits)
-        : models_(models), limits_(limits), admission_(limits.workers, limits.queue) {}
-    ApiResponse handle(const std::string& method, const std::string& path, const std::string& body);
+    Api(std::vector<ServedModel>& models, const ApiLimits& limits) : models_(models), limits_(limits) {}
+    // Answers one request on the calling thread (the server calls it from its WorkQueue's workers).
+    // `cancelled`, asked between decoding steps, stops a translation no one waits for any more.
+    ApiResponse handle(const std::string& method, const std::string& path, const std::string& body,
+                       const std::function<bool()>& cancelled = {});
 
     // A JSON error body: {"error": "..."}.
     static std::string error_body(const std::string& message);
 
 private:
     ApiResponse models() const;
-    ApiResponse translate(const std::string& body);
+    ApiResponse translate(const std::string& body, const std::function<bool()>& cancelled);
 
     std::vector<ServedModel>& models_;
     ApiLimits limits_;
-    Admission admission_;
 };
 
 }  // namespace translator

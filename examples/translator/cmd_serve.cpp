@@ -1,22 +1,25 @@
-// translator serve: the attention explorer (one self-contained page) and a JSON translation API,
-// over cpp-httplib. The API itself is api.cpp; this file is HTTP: where it listens, body limits,
-// connection threads, and stopping cleanly on SIGINT or SIGTERM.
+// translator serve: the attention explorer (one self-contained page) and a JSON translation API.
+// The API itself is api.cpp and HTTP is http_server.cpp; this file wires them: the options, the
+// worker threads that translate, and stopping cleanly on SIGINT or SIGTERM.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <httplib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
-
 #include <cstring>
 #include <filesystem>
-#include <thread>
+#include <optional>
 
 #include "api.hpp"
 #include "args.hpp"
 #include "commands.hpp"
+#include "decode.hpp"
+#include "http_server.hpp"
 #include "kernels/threads.hpp"
+#include "work_queue.hpp"
 
 namespace translator {
 
@@ -29,33 +32,21 @@ const char kServePage[] =
 
 namespace {
 
-
-// httplib's connection pool, bounded: beyond `threads` busy and `pending` waiting, the listening
-// thread runs the connection itself, which stops it accepting more until one is done (the kernel's
-// backlog holds the rest): memory never grows with the number of clients.
-class BoundedQueue : public httplib::TaskQueue {
-public:
-    BoundedQueue(std::size_t threads, std::size_t pending) : pool_(threads), limit_(pending) {}
-    void enqueue(std::function<void()> fn) override {
-        if (pending_.load() >= limit_) {
-            fn();
-            return;
-        }
-        ++pending_;
-        pool_.enqueue([this, fn = std::move(fn)] {
-            --pending_;
-            fn();
-        });
-    }
-    void shutdown() override { pool_.shutdown(); }
-
-private:
-    httplib::ThreadPool pool_;
-    std::size_t limit_;
-    std::atomic<std::size_t> pending_{0};
-};
-
 int stop_pipe[2] = {-1, -1};  // SIGINT and SIGTERM write to it
+
+// Every connection is a file descriptor: the soft limit (often 1,024) is raised to the hard one so
+// that --max-connections can be reached; what stays beyond it is said.
+std::size_t raise_open_files(std::size_t wanted) {
+    rlimit r{};
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0) return wanted;
+    if (r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &r);
+        getrlimit(RLIMIT_NOFILE, &r);
+    }
+    const std::size_t spare = 64;  // the model's files, the pipes, the listening socket
+    return r.rlim_cur == RLIM_INFINITY || r.rlim_cur > wanted + spare ? wanted : static_cast<std::size_t>(r.rlim_cur) - std::min<std::size_t>(r.rlim_cur, spare);
+}
 
 }  // namespace
 
@@ -71,21 +62,32 @@ int cmd_serve(const Argv& argv_in) {
     }
     Args args("serve", "--checkpoint DIR [--checkpoint DIR2] [--host 127.0.0.1] [--port N]",
               {{"--checkpoint", "DIR", "a model to serve; given twice, both side by side", ""},
-               {"--host", "ADDRESS", "the address to listen on (127.0.0.1: this machine only; 0.0.0.0: every network)", "127.0.0.1"},
+               {"--host", "ADDRESS", "the address to listen on (127.0.0.1: this machine only; 0.0.0.0 or '::': every network)", "127.0.0.1"},
                {"--port", "N", "the port (0: any free one, printed)", "8080"},
                {"--max-words", "N", "refuse a source of more than N words (400)", "100"},
-               {"--max-body", "BYTES", "refuse a request body larger than this (413)", "65536"},
-               {"--workers", "N", "requests translated at once", "2"},
-               {"--queue", "N", "requests waiting for a worker; beyond them, 503", "16"}},
+               {"--max-body", "BYTES", "refuse a request body larger than this, however sent (413)", "65536"},
+               {"--workers", "N", "requests translated at once (a thread each)", "2"},
+               {"--queue", "N", "requests waiting for a worker (memory, not threads); beyond them, 503", "16"},
+               {"--max-connections", "N", "connections open at once; beyond them new ones are closed", "1000"},
+               {"--request-timeout", "SECONDS", "a request must arrive whole within this; an idle connection is closed after it", "10"}},
               argv);
     if (checkpoints.empty()) throw UsageError("--checkpoint: required (a model to serve)");
     if (checkpoints.size() > 2) throw UsageError(fmt::format("--checkpoint: given {} times; at most 2 models side by side", checkpoints.size()));
     const auto port = static_cast<int>(args.integer("--port", 0, 65535));
+    const std::string host = args.text("--host");
+    if (host.empty()) throw UsageError("--host: empty; give an address (127.0.0.1: this machine only; 0.0.0.0 or '::': every network)");
     ApiLimits limits;
     limits.max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 10000));
-    limits.workers = static_cast<std::size_t>(args.integer("--workers", 1, 64));
-    limits.queue = static_cast<std::size_t>(args.integer("--queue", 0, 10000));
-    const auto max_body = static_cast<std::size_t>(args.integer("--max-body", 64, 1 << 26));
+    const auto workers = static_cast<std::size_t>(args.integer("--workers", 1, 64));
+    const auto queue = static_cast<std::size_t>(args.integer("--queue", 0, 100000));
+    http::Limits http_limits;
+    http_limits.max_body = static_cast<std::size_t>(args.integer("--max-body", 64, 1 << 26));
+    http_limits.max_connections = static_cast<std::size_t>(args.integer("--max-connections", 1, 100000));
+    http_limits.request_seconds = static_cast<unsigned>(args.integer("--request-timeout", 1, 3600));
+    http_limits.max_deferred = workers + queue;
+    if (const std::size_t most = raise_open_files(http_limits.max_connections); most < http_limits.max_connections)
+        throw UsageError(fmt::format("--max-connections {}: this process may open {} files at most (ulimit -n); give at most {}",
+                                     http_limits.max_connections, most + 64, most));
     tg::set_num_threads(1);  // each worker decodes on one core; --workers of them at once
 
     std::vector<ServedModel> models;
@@ -99,7 +101,8 @@ int cmd_serve(const Argv& argv_in) {
     Api api(models, limits);
 
     // SIGINT and SIGTERM: the handler writes a byte to a pipe (all a handler may safely do, in
-    // whichever thread it runs); one thread waits on the pipe and stops the server.
+    // whichever thread it runs); this thread waits on the pipe, then stops the server. Set before
+    // any thread is made, so that a server that cannot start can still be stopped.
     if (::pipe(stop_pipe) != 0) throw tg::Error(fmt::format("serve: pipe: {}", std::strerror(errno)));
     struct sigaction on_stop {};
     on_stop.sa_handler = [](int) {
@@ -109,58 +112,51 @@ int cmd_serve(const Argv& argv_in) {
     sigemptyset(&on_stop.sa_mask);
     sigaction(SIGINT, &on_stop, nullptr);
     sigaction(SIGTERM, &on_stop, nullptr);
-
-    httplib::Server server;
-    server.new_task_queue = [&] { return new BoundedQueue(limits.workers + limits.queue + 2, 64); };
-    server.set_payload_max_length(max_body);
-    server.set_read_timeout(10, 0);
-    server.set_write_timeout(10, 0);
-    auto reply = [](httplib::Response& res, const ApiResponse& a) {
-        res.status = a.status;
-        res.set_content(a.body, "application/json");
-    };
-    server.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kServePage, "text/html; charset=utf-8"); });
-    server.Get("/api/.*", [&](const httplib::Request& req, httplib::Response& res) { reply(res, api.handle("GET", req.path, req.body)); });
-    server.Post("/api/.*", [&](const httplib::Request& req, httplib::Response& res) { reply(res, api.handle("POST", req.path, req.body)); });
-    // Whatever httplib answers itself (413 for a body over the limit, 404 for another path, 400 for
-    // a malformed request) gets a one-line JSON error too.
-    server.set_error_handler([&](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return;
-        std::string why = res.status == 413 ? fmt::format("the body is over {} bytes (--max-body)", max_body)
-                        : res.status == 404 ? "no such path; the page is GET /, the API GET /api/models and POST /api/translate"
-                                            : "a malformed request";
-        res.set_content(Api::error_body(fmt::format("{} {}: {}", req.method, req.path, why)), "application/json");
-    });
-    server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr e) {
-        std::string what = "internal error";
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-            what = x.what();
-        } catch (...) {
+    struct RestoreSignals {
+        ~RestoreSignals() {
+            std::signal(SIGINT, SIG_DFL);
+            std::signal(SIGTERM, SIG_DFL);
         }
-        res.status = 500;
-        res.set_content(Api::error_body(fmt::format("{} {}: {}", req.method, req.path, what)), "application/json");
-    });
+    } restore;
 
-    const std::string host = args.text("--host");
-    const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-    if (bound < 0) throw UsageError(fmt::format("--host {} --port {}: cannot listen there ({})", host, port, std::strerror(errno)));
-    std::thread stopper([&] {
-        char byte = 0;
-        while (::read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {}
-        server.stop();
-    });
-    fmt::print("serving {} on http://{}:{}/ ({}; Ctrl-C stops)\n", fmt::join(checkpoints, " and "), host, bound,
-               host == "127.0.0.1" || host == "localhost" ? "this machine only" : "reachable from the network");
+    // Translations run on the workers; the server's thread only reads requests and writes answers.
+    WorkQueue translators(workers, queue);
+    auto handle = [&](const http::Request& req, const std::shared_ptr<http::Deferred>& deferred) -> std::optional<http::Reply> {
+        if (req.path == "/" && req.method == "GET") return http::Reply{200, kServePage, "text/html; charset=utf-8"};
+        if (req.path.rfind("/api/", 0) != 0)
+            return http::error(404, req.where() + ": no such path; the page is GET /, the API GET /api/models and POST /api/translate");
+        if (req.path != "/api/translate" || req.method != "POST") {
+            const ApiResponse a = api.handle(req.method, req.path, req.body);  // quick: answered on the server's thread
+            return http::Reply{a.status, a.body};
+        }
+        const bool queued = translators.submit([&api, &translators, req, deferred] {
+            const auto cancelled = [&] { return translators.stopping() || deferred->client_gone(); };
+            try {
+                const ApiResponse a = api.handle(req.method, req.path, req.body, cancelled);
+                deferred->reply({a.status, a.body});
+            } catch (const DecodeCancelled&) {
+                deferred->reply(http::error(503, req.where() + ": cancelled (the client left, or the server is stopping)"));
+            } catch (const std::exception& e) {
+                deferred->reply(http::error(500, req.where() + ": " + e.what()));
+            }
+        });
+        if (!queued)
+            return http::error(503, fmt::format("{}: busy ({} translating, {} waiting; --workers {}, --queue {}); try again",
+                                                req.where(), translators.running(), translators.waiting(), workers, queue));
+        return std::nullopt;
+    };
+    std::optional<http::Server> server;
+    try {
+        server.emplace(host, port, http_limits, handle);
+    } catch (const http::ListenError& e) {
+        throw UsageError(fmt::format("--host {} --port {}: {}", host, port, e.what()));
+    }
+    fmt::print("serving {} on {} ({}; Ctrl-C stops)\n", fmt::join(checkpoints, " and "), server->url(),
+               server->loopback() ? "this machine only" : "reachable from the network");
     std::fflush(stdout);
-    const bool ok = server.listen_after_bind();
-    const char byte = 0;
-    if (::write(stop_pipe[1], &byte, 1) < 0) {}  // wakes the stopper if the server ended otherwise
-    stopper.join();
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    if (!ok) throw tg::Error(fmt::format("serve: the server on {}:{} stopped with an error", host, bound));
+    char byte = 0;
+    while (::read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {}
+    translators.stop();  // what waits is dropped, what runs sees it is cancelled
     fmt::print("stopped\n");
     return 0;
 }

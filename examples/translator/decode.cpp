@@ -221,6 +221,7 @@ std::vector<Translation> greedy(const TranslationModel& model, const std::vector
     kept.reserve(B);
     const std::vector<std::size_t>& at = decoding.at;
     for (std::size_t i = 0; i < max_len && !at.empty(); ++i) {
+        if (options.cancelled && options.cancelled()) throw DecodeCancelled();
         kept.clear();
         {
             InferenceMode step_scope;  // a step's values are released at its end: memory of one step, any length
@@ -320,6 +321,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     std::vector<std::int32_t> kept;  // the positions still being decoded after a step
     kept.reserve(B);
     for (std::size_t i = 0; i < longest && !at.empty(); ++i) {
+        if (options.cancelled && options.cancelled()) throw DecodeCancelled();
         kept.clear();
         const std::size_t R = i == 0 ? 1 : K;  // the rows of a sentence in this step's logits and weights
         {

@@ -5,6 +5,8 @@
 // left as it was.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "model.hpp"
@@ -44,6 +46,13 @@ struct DecodeOptions {
     // length penalty (Wu et al. 2016, as OpenNMT's `-length_penalty wu -alpha A`): score / lp(y),
     // lp(y) = ((5 + |y|) / 6)^A. A = 0 ranks by the plain log-probability, which favours short ones.
     double length_penalty = -1.0;
+    // Asked before each step: true stops decoding with DecodeCancelled (the server's client left, or
+    // the server is stopping).
+    std::function<bool()> cancelled;
+};
+
+struct DecodeCancelled : std::runtime_error {
+    DecodeCancelled() : std::runtime_error("decoding cancelled") {}
 };
 
 // The score beam search ranks a hypothesis by (DecodeOptions::length_penalty).
