@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """What `translator train --serve` costs training: the same training run with the page's event stream
-open (one client reading /api/events, as the page does) and without, alternated (AB, BA, ...) for
+open (one client asking /api/updates, as the page does) and without, alternated (AB, BA, ...) for
 R rounds of S seconds each, on 2 threads; prints JSON: the steps each run reached, the median ratio
 watched / unwatched, and the cost the translator measures itself (wall time of its hooks on the
 training thread, CPU time of the server's threads), which does not depend on the machine's noise.
@@ -38,11 +38,21 @@ def run(a, work, watched):
         line = p.stdout.readline()
         port = int(re.search(r"http://127.0.0.1:(\d+)/", line).group(1))
 
-        def read_events():  # what the page does: one EventSource on /api/events
+        def read_events():  # what the page does: the history once, then ask for what is new
             start = time.thread_time()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/events") as stream:
-                for raw in stream:
-                    events[0] += raw.startswith(b"data: ")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/training") as r:
+                state = json.load(r)
+            points, validations, finished = len(state["points"]), len(state["validations"]), state["finished"]
+            try:
+                while not finished:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/updates?points={points}&validations={validations}") as r:
+                        news = json.load(r)
+                    events[0] += 1
+                    points += len(news["points"])
+                    validations += len(news["validations"])
+                    finished = news["finished"]
+            except OSError:
+                pass  # training ended and its server with it
             client_cpu[0] = time.thread_time() - start
 
         client = threading.Thread(target=read_events, daemon=True)

@@ -1,4 +1,4 @@
-// The translation server's API, apart from HTTP (serve.cpp carries it over cpp-httplib): a request is
+// The translation server's API, apart from HTTP (cmd_serve.cpp carries it over http_server.cpp): a request is
 // a method, a path and a body; the answer a status and a JSON body. Bad input is answered, never
 // thrown: 400 with a one-line JSON error naming what is wrong, 404 for an unknown path, 405 for a
 // known path with the wrong method, 503 when the decoding queue is full. No request names a file.

@@ -194,8 +194,13 @@ int cmd_train(const Argv& argv) {
     std::optional<TrainingServer> watch_server;
     if (args.given("--serve")) {
         view.emplace();
-        watch_server.emplace(*view, "127.0.0.1", static_cast<int>(args.integer("--serve", 0, 65535)));
-        fmt::print("watch training at http://127.0.0.1:{}/ (this machine only)\n", watch_server->port());
+        const auto port = static_cast<int>(args.integer("--serve", 0, 65535));
+        try {
+            watch_server.emplace(*view, "127.0.0.1", port);
+        } catch (const http::ListenError& e) {
+            throw UsageError(fmt::format("--serve {}: {}", port, e.what()));
+        }
+        fmt::print("watch training at {} (this machine only)\n", watch_server->url());
         hooks.message = [&view](const std::string& text) {
             view->on_message(text);
             fmt::print("{}\n", text);

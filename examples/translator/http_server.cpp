@@ -98,8 +98,9 @@ struct Server::Impl {
     std::mutex mutex;                 // guards what follows
     std::set<Connection*> connections;
     std::set<struct Exchange*> waiting;  // deferred answers outstanding
+    std::size_t answering = 0;           // requests handed to the handler and not yet sent
     bool stopping = false;
-    std::condition_variable wake;
+    std::condition_variable wake, sent;
     std::thread reaper;
 
     void reap();  // closes connections past their deadline
@@ -227,6 +228,7 @@ MHD_Result Server::Impl::on_request(void* cls, MHD_Connection* c, const char* ur
     {
         std::lock_guard lock(self->mutex);
         x.conn->deadline = Clock::time_point::max();  // arrived whole: no deadline while it is answered
+        ++self->answering;
     }
     if (x.refused) return self->send(c, *x.refused);
     if (x.body_bytes > self->limits.max_body)
@@ -260,7 +262,8 @@ void Server::Impl::on_completed(void* cls, MHD_Connection*, void** req_cls, MHD_
     {
         std::lock_guard lock(self->mutex);
         self->waiting.erase(slot->get());
-        (*slot)->conn->deadline = Clock::now() + std::chrono::seconds(self->limits.request_seconds);  // for the next request
+        if ((*slot)->handled && --self->answering == 0) self->sent.notify_all();
+        if ((*slot)->conn) (*slot)->conn->deadline = Clock::now() + std::chrono::seconds(self->limits.request_seconds);  // for the next request
     }
     delete slot;
     *req_cls = nullptr;
@@ -375,8 +378,14 @@ Server::~Server() {
         for (Exchange* x : s.waiting) outstanding.push_back(x->shared_from_this());
     }
     s.wake.notify_all();
-    // Suspended connections must be resumed before the daemon stops; each is answered 503.
+    // Suspended connections must be resumed before the daemon stops; each is answered 503 (unless
+    // its owner answered first), and the answers get a moment to be sent before the connections close.
+    MHD_quiesce_daemon(s.daemon);
     for (auto& x : outstanding) x->reply(error(503, x->request.where() + ": the server is stopping"));
+    {
+        std::unique_lock lock(s.mutex);
+        s.sent.wait_for(lock, std::chrono::seconds(1), [&] { return s.answering == 0; });
+    }
     MHD_stop_daemon(s.daemon);
     s.reaper.join();
     ::close(s.listen_fd);

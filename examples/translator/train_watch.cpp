@@ -1,11 +1,11 @@
 #include "train_watch.hpp"
 
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <system_error>
 #include <nlohmann/json.hpp>
 
 #include "api.hpp"
@@ -64,8 +64,7 @@ void TrainingView::on_progress(const TrainProgress& p) {
     std::lock_guard lock(mutex_);
     if (last_point_ >= 0 && p.seconds - last_point_ < 1.0) return;
     last_point_ = p.seconds;
-    if (!points_.empty()) points_ += ',';
-    points_ += text_of({{"step", p.step}, {"seconds", std::round(p.seconds * 10) / 10}, {"loss", p.loss}});
+    points_.push_back(text_of({{"step", p.step}, {"seconds", std::round(p.seconds * 10) / 10}, {"loss", p.loss}}));
     ++version_;
     changed_.notify_all();
 }
@@ -90,9 +89,8 @@ void TrainingView::on_validation(const EpochReport& r, const TrainWatch& w) {
         snapshot.push_back({{"source", source}, {"target", target}, {"attention", rows}});
     }
     std::lock_guard lock(mutex_);
-    if (!validations_.empty()) validations_ += ',';
-    validations_ += text_of({{"step", r.step}, {"seconds", std::round(r.seconds * 10) / 10}, {"valid_loss", r.valid_loss},
-                             {"bleu", r.bleu}, {"chrf", r.chrf}});
+    validations_.push_back(text_of({{"step", r.step}, {"seconds", std::round(r.seconds * 10) / 10}, {"valid_loss", r.valid_loss},
+                                    {"bleu", r.bleu}, {"chrf", r.chrf}}));
     attention_ = text_of({{"step", r.step}, {"sentences", snapshot}});
     ++version_;
     changed_.notify_all();
@@ -110,11 +108,34 @@ bool TrainingView::finished() const {
     return finished_;
 }
 
+namespace {
+
+std::string joined(const std::vector<std::string>& items, std::size_t from) {
+    std::string out;
+    for (std::size_t i = from; i < items.size(); ++i) out += (i > from ? "," : "") + items[i];
+    return out;
+}
+
+}  // namespace
+
 std::string TrainingView::state_json() const {
     std::lock_guard lock(mutex_);
     return fmt::format("{{\"training\": true, \"title\": {}, \"finished\": {}, \"version\": {}, \"points\": [{}], "
                        "\"validations\": [{}], \"attention\": {}}}",
-                       text_of(title_), finished_, version_, points_, validations_, attention_);
+                       text_of(title_), finished_, version_, joined(points_, 0), joined(validations_, 0), attention_);
+}
+
+bool TrainingView::has_news(std::size_t points, std::size_t validations) const {
+    std::lock_guard lock(mutex_);
+    return finished_ || points < points_.size() || validations < validations_.size();
+}
+
+std::string TrainingView::news_json(std::size_t points, std::size_t validations) const {
+    std::lock_guard lock(mutex_);
+    return fmt::format("{{\"finished\": {}, \"version\": {}, \"points\": [{}], \"validations\": [{}], \"attention\": {}}}",
+                       finished_, version_, joined(points_, std::min(points, points_.size())),
+                       joined(validations_, std::min(validations, validations_.size())),
+                       validations < validations_.size() ? attention_ : "null");
 }
 
 std::uint64_t TrainingView::wait_newer(std::uint64_t seen, std::chrono::milliseconds timeout) {
@@ -123,53 +144,103 @@ std::uint64_t TrainingView::wait_newer(std::uint64_t seen, std::chrono::millisec
     return version_;
 }
 
-TrainingServer::TrainingServer(TrainingView& view, const std::string& host, int port) : server_(std::make_unique<httplib::Server>()) {
-    httplib::Server& s = *server_;
-    s.new_task_queue = [] { return new httplib::ThreadPool(4); };  // the page, its stream, and a spare
-    s.set_payload_max_length(4096);
-    s.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(kServePage, "text/html; charset=utf-8"); });
-    s.Get("/api/training", [&view](const httplib::Request&, httplib::Response& res) {
+struct TrainingServer::Waiting {
+    std::shared_ptr<http::Deferred> page;
+    std::size_t points, validations;
+    std::chrono::steady_clock::time_point until;
+};
+
+TrainingServer::TrainingServer(TrainingView& view, const std::string& host, int port, std::size_t pages) : view_(view) {
+    http::Limits limits;
+    limits.max_body = 4096;
+    limits.max_connections = pages + 64;
+    limits.max_deferred = pages;
+    auto handle = [this](const http::Request& req, const std::shared_ptr<http::Deferred>& page) -> std::optional<http::Reply> {
+        if (req.method == "GET" && req.path == "/") return http::Reply{200, kServePage, "text/html; charset=utf-8"};
         const double start = seconds_on(CLOCK_THREAD_CPUTIME_ID);
-        res.set_content(view.state_json(), "application/json");
-        view.add_server_cpu(seconds_on(CLOCK_THREAD_CPUTIME_ID) - start, false);
-    });
-    // Server-sent events: the whole state after each change (a second at most between loss points);
-    // a comment every 15 s keeps the connection open; the stream ends when training does.
-    s.Get("/api/events", [&view](const httplib::Request&, httplib::Response& res) {
-        auto seen = std::make_shared<std::uint64_t>(0);
-        res.set_chunked_content_provider("text/event-stream", [&view, seen](std::size_t, httplib::DataSink& sink) {
-            const std::uint64_t now = view.wait_newer(*seen, std::chrono::seconds(15));
-            if (now == *seen && !view.finished()) {
-                const std::string ping = ": waiting\n\n";
-                return sink.write(ping.data(), ping.size());
+        if (req.method == "GET" && req.path == "/api/training") {
+            http::Reply r{200, view_.state_json()};
+            view_.add_server_cpu(seconds_on(CLOCK_THREAD_CPUTIME_ID) - start, false);
+            return r;
+        }
+        if (req.method == "GET" && req.path == "/api/updates") {
+            std::size_t have[2] = {0, 0};
+            const char* names[2] = {"points", "validations"};
+            for (int k = 0; k < 2; ++k) {
+                const auto it = req.query.find(names[k]);
+                const std::string v = it == req.query.end() ? "" : it->second;
+                char* end = nullptr;
+                errno = 0;
+                have[k] = std::strtoull(v.c_str(), &end, 10);
+                if (v.empty() || *end != '\0' || errno != 0 || v[0] == '-')
+                    return http::error(400, fmt::format("{}: '{}' must be a count (how many the page has), not '{}'", req.where(),
+                                                        names[k], v.substr(0, 40)));
             }
-            *seen = now;
+            if (view_.has_news(have[0], have[1])) {
+                http::Reply r{200, view_.news_json(have[0], have[1])};
+                view_.add_server_cpu(seconds_on(CLOCK_THREAD_CPUTIME_ID) - start, true);
+                return r;
+            }
+            std::lock_guard lock(mutex_);
+            waiting_.push_back({page, have[0], have[1], std::chrono::steady_clock::now() + std::chrono::seconds(15)});
+            return std::nullopt;
+        }
+        return http::error(404, fmt::format("{}: no such path; training's page is GET /, its data GET /api/training and "
+                                            "GET /api/updates?points=P&validations=V", req.where()));
+    };
+    server_ = std::make_unique<http::Server>(host, port, limits, handle);
+    try {
+        thread_ = std::thread([this] { answer_waiting(); });
+    } catch (const std::system_error& e) {
+        server_.reset();
+        throw tg::Error(fmt::format("--serve: cannot start its thread ({})", e.what()));
+    }
+}
+
+// One thread for every waiting page: it wakes when the view changes (or every 250 ms) and answers
+// the pages that now have news, or that waited 15 s (an empty answer: the page asks again).
+void TrainingServer::answer_waiting() {
+    std::uint64_t seen = 0;
+    for (;;) {
+        seen = view_.wait_newer(seen, std::chrono::milliseconds(250));
+        std::vector<Waiting> ready;
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            const auto now = std::chrono::steady_clock::now();
+            for (std::size_t i = 0; i < waiting_.size();) {
+                const Waiting& w = waiting_[i];
+                if (view_.has_news(w.points, w.validations) || w.until <= now || w.page->client_gone()) {
+                    ready.push_back(std::move(waiting_[i]));
+                    waiting_[i] = std::move(waiting_.back());
+                    waiting_.pop_back();
+                } else {
+                    ++i;
+                }
+            }
+        }
+        for (Waiting& w : ready) {
             const double start = seconds_on(CLOCK_THREAD_CPUTIME_ID);
-            const std::string event = "data: " + view.state_json() + "\n\n";
-            const bool sent = sink.write(event.data(), event.size());
-            view.add_server_cpu(seconds_on(CLOCK_THREAD_CPUTIME_ID) - start, sent);
-            if (!sent) return false;
-            if (view.finished()) {
-                sink.done();
-                return false;
-            }
-            return true;
-        });
-    });
-    s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-        if (res.body.empty())
-            res.set_content(Api::error_body(fmt::format("{} {}: no such path; training's page is GET /, its data GET "
-                                                        "/api/training and GET /api/events", req.method, req.path)),
-                            "application/json");
-    });
-    port_ = port == 0 ? s.bind_to_any_port(host) : (s.bind_to_port(host, port) ? port : -1);
-    if (port_ < 0) throw tg::Error(fmt::format("--serve {}: cannot listen on {}:{} ({})", port, host, port, std::strerror(errno)));
-    thread_ = std::thread([&s] { s.listen_after_bind(); });
+            w.page->reply({200, view_.news_json(w.points, w.validations)});
+            view_.add_server_cpu(seconds_on(CLOCK_THREAD_CPUTIME_ID) - start, true);
+        }
+    }
 }
 
 TrainingServer::~TrainingServer() {
-    server_->stop();
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
     if (thread_.joinable()) thread_.join();
+    {  // the pages still waiting get what is new (training has finished by now: finished is true)
+        std::lock_guard lock(mutex_);
+        for (Waiting& w : waiting_) w.page->reply({200, view_.news_json(w.points, w.validations)});
+    }
+    server_.reset();
 }
+
+int TrainingServer::port() const { return server_->port(); }
+std::string TrainingServer::url() const { return server_->url(); }
 
 }  // namespace translator
