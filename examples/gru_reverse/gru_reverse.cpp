@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     }
     Adam opt(model.named_parameters(), {.lr = 3e-3});
     std::vector<std::int32_t> input, target, previous;
-    for (int step = 0; step <= 2000; ++step) {
+    for (int step = 0; step <= 3000; ++step) {
         StepScope step_scope;  // the step's values and records are released at the closing brace
         opt.zero_grad();
         make_batch(gen, 32, input, target, previous);
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
         loss.backward();
         clip_grad_norm(opt.params(), 1.0f);
         opt.step();
-        if (step % 400 == 0) fmt::print("step {:4}  loss {:.4f}\n", step, loss.item());
+        if (step % 500 == 0) fmt::print("step {:4}  loss {:.4f}\n", step, loss.item());
     }
     std::size_t right = 0;
     for (int i = 0; i < 200; ++i) {
