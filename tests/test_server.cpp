@@ -221,7 +221,7 @@ TEST_CASE("serve 4: slow clients cannot stop others, and are closed when their r
 }
 
 TEST_CASE("serve 5, 8: under more clients than workers and queue, each is answered or refused (503), none silent") {
-    Process s = serve({"--workers", "1", "--queue", "2", "--max-words", "1000"});
+    Process s = serve({"--workers", "1", "--queue", "2", "--max-words", "1000", "--max-pieces", "1000"});
     REQUIRE(s.port > 0);
     const std::size_t before = threads_of(s.pid);
     std::string words;
@@ -308,11 +308,11 @@ TEST_CASE("serve 12: only the hosts it listens as, and no request a page of anot
 }
 
 TEST_CASE("serve 14: a translation whose client left stops, and its worker serves the next") {
-    Process s = serve({"--workers", "1", "--queue", "0", "--max-words", "3000"});
+    Process s = serve({"--workers", "1", "--queue", "0", "--max-words", "1000", "--max-pieces", "1000"});
     REQUIRE(s.port > 0);
     std::string words;
-    for (int i = 0; i < 1000; ++i) words += "happy old house ";
-    const std::string long_one = post(s.port, R"({"text": ")" + words + R"(", "beam": 4})");
+    for (int i = 0; i < 333; ++i) words += "happy old house ";
+    const std::string long_one = post(s.port, R"({"text": ")" + words + R"(", "beam": 16})");
     auto t = Clock::now();
     REQUIRE(status_of(ask(s.port, long_one, 120)) == 200);
     const double whole = std::chrono::duration<double>(Clock::now() - t).count();
@@ -362,4 +362,22 @@ TEST_CASE("train --serve 9, 10: any number of pages up to the limit, each sent o
     }
     CHECK(status_of(ask(t.port, get(t.port, "/api/updates?points=x&validations=0"))) == 400);
     CHECK(t.wait() == 0);
+}
+
+TEST_CASE("serve 13, 14, 16: what a request may cost is bounded by pieces, words and bytes, refused before decoding") {
+    Process s = serve({"--max-pieces", "40"});
+    REQUIRE(s.port > 0);
+    std::string words;
+    for (int i = 0; i < 20; ++i) words += "happy old house ";  // 60 words: within --max-words (100), over 40 pieces
+    const std::string pieces = ask(s.port, post(s.port, R"({"text": ")" + words + R"("})"));
+    CHECK(status_of(pieces) == 400);
+    CHECK(pieces.find("60 pieces") != std::string::npos);
+    CHECK(pieces.find("--max-pieces") != std::string::npos);
+    const std::string long_word = ask(s.port, post(s.port, R"({"text": "happy )" + std::string(60000, 'x') + R"("})"));
+    CHECK(status_of(long_word) == 400);  // it was echoed back in a 200
+    CHECK(long_word.find("word 2 is 60000 bytes; the limit is 1000") != std::string::npos);
+    // --max-words is bounded where the documented memory bound holds.
+    Process too_many({"serve", "--checkpoint", trained().model, "--port", "0", "--max-words", "10000"});
+    CHECK(too_many.wait() == 2);
+    CHECK(too_many.first_line.find("--max-words") != std::string::npos);
 }

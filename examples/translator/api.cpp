@@ -78,9 +78,9 @@ ApiResponse Api::translate(const std::string& body, const std::function<bool()>&
         return {400, error_body("POST /api/translate: " + e.message)};
     }
     const text::Sentence words = text::split_words(request.text);
-    if (words.size() > limits_.max_words)
-        return {400, error_body(fmt::format("POST /api/translate: 'text' has {} words; the limit is {} (--max-words)", words.size(),
-                                            limits_.max_words))};
+    const SourceLimits source_limits{limits_.max_words, limits_.max_pieces};
+    if (const std::string refused = source_refusal(words, nullptr, source_limits); !refused.empty())
+        return {400, error_body("POST /api/translate: 'text': " + refused)};
 
     const ServedModel& served = models_[request.model];
     const LoadedModel& m = served.loaded;
@@ -95,6 +95,8 @@ ApiResponse Api::translate(const std::string& body, const std::function<bool()>&
     options.length_penalty = request.length_penalty;
     options.cancelled = cancelled;
     const text::Sentence units = m.source_units(words);
+    if (const std::string refused = source_refusal(words, &units, source_limits); !refused.empty())
+        return {400, error_body("POST /api/translate: 'text': " + refused)};
     const std::vector<Translation> best = translate_one(m, units, request.beam, request.n_best, options);
     const Translation& t = best[0];
     out["text"] = m.target_text(t.words);

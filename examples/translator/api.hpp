@@ -29,6 +29,7 @@ struct ServedModel {
 
 struct ApiLimits {
     std::size_t max_words = 100;  // a longer source is refused (400)
+    std::size_t max_pieces = 512; // a source the model reads as more pieces is refused (400)
     std::size_t max_beam = 16;
 };
 

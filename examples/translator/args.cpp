@@ -93,6 +93,7 @@ double Args::number(const std::string& name, double min, double max) const {
 int beam_width(const Args& args) { return static_cast<int>(args.integer("--beam", 1, 1000)); }
 
 std::size_t max_words(const Args& args) { return static_cast<std::size_t>(args.integer("--max-words", 1, 1'000'000)); }
+std::size_t max_pieces(const Args& args) { return static_cast<std::size_t>(args.integer("--max-pieces", 1, 1'000'000)); }
 
 void apply_threads(const Args& args) { tg::set_num_threads(static_cast<int>(args.integer("--threads", 1, 256))); }
 

@@ -53,8 +53,11 @@ const OptionSpec kBeamOption{"--beam", "K", "beam width (1: greedy)", "1"};
 // Decoding time and memory grow with a sentence's length (2n + 10 steps, each attending over n
 // words): a longer source is refused with an error naming its line, never a hang or gigabytes.
 const OptionSpec kMaxWordsOption{"--max-words", "N", "refuse a source sentence of more than N words", "1000"};
+// A subword model reads pieces: five words of 900 letters are thousands of them (and gigabytes).
+const OptionSpec kMaxPiecesOption{"--max-pieces", "N", "refuse a source the model reads as more than N pieces (its positions; words for a word model)", "1024"};
 int beam_width(const Args& args);     // --beam, validated
 std::size_t max_words(const Args& args);  // --max-words, validated
+std::size_t max_pieces(const Args& args);  // --max-pieces, validated
 void apply_threads(const Args& args);  // --threads, validated and applied
 
 }  // namespace translator

@@ -64,7 +64,8 @@ int cmd_serve(const Argv& argv_in) {
               {{"--checkpoint", "DIR", "a model to serve; given twice, both side by side", ""},
                {"--host", "ADDRESS", "the address to listen on (127.0.0.1: this machine only; 0.0.0.0 or '::': every network)", "127.0.0.1"},
                {"--port", "N", "the port (0: any free one, printed)", "8080"},
-               {"--max-words", "N", "refuse a source of more than N words (400)", "100"},
+               {"--max-words", "N", "refuse a source of more than N words (400; at most 1000)", "100"},
+               {"--max-pieces", "N", "refuse a source the model reads as more than N pieces (400; at most 2048): with the words, what bounds a request's memory", "512"},
                {"--max-body", "BYTES", "refuse a request body larger than this, however sent (413)", "65536"},
                {"--workers", "N", "requests translated at once (a thread each)", "2"},
                {"--queue", "N", "requests waiting for a worker (memory, not threads); beyond them, 503", "16"},
@@ -77,7 +78,8 @@ int cmd_serve(const Argv& argv_in) {
     const std::string host = args.text("--host");
     if (host.empty()) throw UsageError("--host: empty; give an address (127.0.0.1: this machine only; 0.0.0.0 or '::': every network)");
     ApiLimits limits;
-    limits.max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 10000));
+    limits.max_words = static_cast<std::size_t>(args.integer("--max-words", 1, 1000));
+    limits.max_pieces = static_cast<std::size_t>(args.integer("--max-pieces", 1, 2048));
     const auto workers = static_cast<std::size_t>(args.integer("--workers", 1, 64));
     const auto queue = static_cast<std::size_t>(args.integer("--queue", 0, 100000));
     http::Limits http_limits;

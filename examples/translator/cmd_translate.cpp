@@ -51,9 +51,10 @@ int cmd_translate(const Argv& argv) {
                kLayerOption,
                kHeadOption,
                kMaxWordsOption,
+               kMaxPiecesOption,
                kThreadsOption},
               argv);
-    const std::size_t longest = max_words(args);
+    const SourceLimits limits{max_words(args), max_pieces(args)};
     const auto beam = static_cast<std::size_t>(beam_width(args));
     const auto n_best = static_cast<std::size_t>(args.integer("--n-best", 1, 1000));
     if (n_best > beam)
@@ -80,23 +81,20 @@ int cmd_translate(const Argv& argv) {
     // or over the length limit refused, naming it), and never held beyond that limit.
     for (std::size_t n = 1; text::read_line(std::cin, line, "stdin", n); ++n) {
         const text::Sentence words = text::split_words(line);
-        if (words.empty()) {
-            fmt::print("\n");
-            continue;
-        }
-        if (words.size() > longest)
-            throw FileError(fmt::format("stdin:{}: a sentence of {} words; sentences of more than {} are refused (--max-words)",
-                                        n, words.size(), longest));
+        std::string refused = source_refusal(words, nullptr, limits);
+        if (!refused.empty()) throw FileError(fmt::format("stdin:{}: {}", n, refused));
         const text::Sentence units = m.source_units(words);
-        const std::vector<Translation> best = translate_one(m, units, beam, n_best, options);
+        if (refused = source_refusal(words, &units, limits); !refused.empty()) throw FileError(fmt::format("stdin:{}: {}", n, refused));
+        // An empty line is translated as empty, in the same format as any other (n-best: one entry).
+        const std::vector<Translation> best = words.empty() ? std::vector<Translation>(1) : translate_one(m, units, beam, n_best, options);
         const Translation& t = best[0];
         for (const Translation& h : best) {  // Moses' n-best format numbers the lines from 0
             std::string out = m.target_text(h.words);
-            if (!alignment.empty()) out += " ||| " + alignment_text(labelled(m, units, h, true), alignment == "soft");
+            if (!alignment.empty()) out += " ||| " + (words.empty() ? "" : alignment_text(labelled(m, units, h, true), alignment == "soft"));
             if (args.given("--n-best")) out = fmt::format("{} ||| {} ||| {:.6f}", n - 1, out, h.ranked);
             fmt::print("{}\n", out);
         }
-        if (show) {
+        if (show && !words.empty()) {
             const Labelled l = labelled(m, units, in_view(m, units, t, view), args.flag("--words"));
             if (!view.is_default())
                 fmt::print("layer {} of {}, {}\n", view.layer + 1, m.model->config.layers,

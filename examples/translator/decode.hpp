@@ -48,7 +48,7 @@ struct DecodeOptions {
     double length_penalty = -1.0;
     // Asked before each step: true stops decoding with DecodeCancelled (the server's client left, or
     // the server is stopping).
-    std::function<bool()> cancelled;
+    std::function<bool()> cancelled = nullptr;
 };
 
 struct DecodeCancelled : std::runtime_error {

@@ -1,5 +1,7 @@
 #include "views.hpp"
 
+#include "text/vocab.hpp"
+
 #include <fmt/core.h>
 
 #include <cstring>
@@ -7,6 +9,17 @@
 namespace translator {
 
 using namespace tg;
+
+std::string source_refusal(const text::Sentence& words, const text::Sentence* units, const SourceLimits& limits) {
+    if (words.size() > limits.max_words) return fmt::format("{} words; the limit is {} (--max-words)", words.size(), limits.max_words);
+    for (std::size_t i = 0; i < words.size(); ++i)
+        if (words[i].size() > text::Vocab::kMaxTokenBytes)
+            return fmt::format("word {} is {} bytes; the limit is {}", i + 1, words[i].size(), text::Vocab::kMaxTokenBytes);
+    if (units && units->size() > limits.max_pieces)
+        return fmt::format("{} words make {} pieces (the model's positions); the limit is {} (--max-pieces)", words.size(), units->size(),
+                           limits.max_pieces);
+    return "";
+}
 
 std::vector<Translation> translate_one(const LoadedModel& m, const text::Sentence& units, std::size_t beam, std::size_t n,
                                        const DecodeOptions& options) {

@@ -10,6 +10,18 @@
 
 namespace translator {
 
+// What a source is held to before it is decoded (translate, serve): decoding's time and memory grow
+// with the square of the positions the model reads (its pieces, or its words), which a few long words
+// can multiply: the pieces are counted, not only the words.
+struct SourceLimits {
+    std::size_t max_words = 100;
+    std::size_t max_pieces = 512;
+};
+// Empty when `words` may be decoded; else why not, naming the limit and its option ("a word of 60000
+// bytes; the limit is 1000", "1,234 pieces; the limit is 512 (--max-pieces)"). `units`, when given, are
+// the words as the model reads them (LoadedModel::source_units).
+std::string source_refusal(const tg::text::Sentence& words, const tg::text::Sentence* units, const SourceLimits& limits);
+
 // `units`: the source as the model reads it (words, or subword pieces); the n best translations,
 // best first (greedy decoding: its one). `options.packed_output`: the model's output weight packed
 // once for all the sentences of a run.
