@@ -328,11 +328,24 @@ void CheckpointLock::release_fd() {
     fd_ = -1;
 }
 
+bool CheckpointLock::held() const {
+    struct stat mine {}, now {};
+    return fd_ >= 0 && ::fstat(fd_, &mine) == 0 && ::lstat(path_.c_str(), &now) == 0 && mine.st_ino == now.st_ino &&
+           mine.st_dev == now.st_dev;
+}
+
+void CheckpointLock::check_held() const {
+    if (!held())
+        throw FileError(fmt::format("{}: removed or replaced since this process locked the folder; another writer may hold it "
+                                    "now, so nothing is saved over it", path_.string()));
+}
+
 CheckpointLock::~CheckpointLock() {
     if (fd_ < 0) return;
     // Removed while still held: a process that opened it meanwhile finds, once it holds the lock, that
-    // the name no longer leads to this file, and starts again with a new one.
-    ::unlink(path_.c_str());
+    // the name no longer leads to this file, and starts again with a new one. A DIR.lock that is no
+    // longer this lock's file is another writer's: left alone.
+    if (held()) ::unlink(path_.c_str());
     release_fd();
 }
 

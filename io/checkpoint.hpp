@@ -126,7 +126,12 @@ class CheckpointLock {
 public:
     explicit CheckpointLock(const std::filesystem::path& dir);
     static std::filesystem::path path_for(const std::filesystem::path& dir);  // DIR.lock
-    ~CheckpointLock();
+    // Whether DIR.lock is still the file this lock made: removed by hand (or by a cleanup script), or
+    // replaced, another writer may hold the folder now. check_held() throws FileError saying so;
+    // a save calls it first and never replaces a checkpoint it no longer holds.
+    bool held() const;
+    void check_held() const;
+    ~CheckpointLock();  // removes DIR.lock, if it is still this lock's
     CheckpointLock(const CheckpointLock&) = delete;
     CheckpointLock& operator=(const CheckpointLock&) = delete;
 

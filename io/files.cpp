@@ -13,8 +13,15 @@
 
 namespace tg {
 
+std::string printable(std::string_view text, std::size_t max) {
+    std::string out;
+    for (char ch : text.substr(0, max)) out += (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ? '?' : ch;
+    return text.size() > max ? out + "..." : out;
+}
+
 std::string read_text(const std::filesystem::path& path) {
-    if (std::filesystem::is_directory(path)) throw FileError(fmt::format("{}: is a directory, not a file", path.string()));
+    std::error_code dir_ec;  // (a link to itself: the open below says so)
+    if (std::filesystem::is_directory(path, dir_ec)) throw FileError(fmt::format("{}: is a directory, not a file", path.string()));
     std::ifstream in(path, std::ios::binary);
     if (!in) throw FileError(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
     // Sized once from the file's length and read into place (a stream copy grows by doubling and

@@ -19,6 +19,10 @@ struct FileError : Error {
 
 std::string read_text(const std::filesystem::path& path);
 
+// What a file (or a client) holds, fit to quote in a one-line message: control characters and
+// escape sequences shown as '?', never sent to the terminal; at most `max` bytes, then "...".
+std::string printable(std::string_view text, std::size_t max = 80);
+
 // FNV-1a, 64 bits, of `bytes` (continuing from `h`): what checkpoints and training states use to
 // tell whether a file is the one they were saved with; a fingerprint against mistakes, not forgery.
 std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h = 0xcbf29ce484222325ull);

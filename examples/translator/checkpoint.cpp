@@ -14,6 +14,9 @@ namespace {
 LoadedModel load_model_once(const fs::path& dir_in) {
     const fs::path dir = checkpoint_dir_to_read(dir_in);  // or DIR.old, left by an interrupted save
     verify_checkpoint(dir);  // vocabularies and weights saved together, unchanged since
+    if (const std::string kind = tg::checkpoint_kind(dir); !kind.empty() && kind != "model")
+        throw FileError(fmt::format("{}: holds a checkpoint of kind '{}'{}, not a model to translate with", dir.string(), printable(kind),
+                                    kind == "gradients" ? " (translator grads' output)" : ""));
     LoadedModel m;
     m.src_vocab = text::Vocab::load(dir / "src.vocab");
     m.tgt_vocab = text::Vocab::load(dir / "tgt.vocab");
@@ -47,7 +50,8 @@ LoadedModel load_model_once(const fs::path& dir_in) {
     // is read from the parameters' shapes: the sizes, attention when attention.* files are there (the
     // paper's additive attention), a deep output when deep_output.* files are.
     ModelConfig c;
-    if (fs::exists(dir / "config.txt")) {
+    std::error_code ec;
+    if (fs::exists(fs::symlink_status(dir / "config.txt", ec))) {  // (a broken or looping link too: reading it says what is wrong)
         c = ModelConfig::parse(read_text(dir / "config.txt"), (dir / "config.txt").string());
     } else {  // (round 1's checkpoints: RNNsearch)
         const Shape hh = shape_of("encoder.fwd.weight_hh");

@@ -3,6 +3,9 @@
 // checkpoints of a training, averaged, often translate better than any one of them.
 #include <fmt/core.h>
 
+#include <cmath>
+#include <vector>
+
 #include "args.hpp"
 #include "checkpoint.hpp"
 #include "commands.hpp"
@@ -32,10 +35,19 @@ int cmd_average(const Argv& argv) {
     if (inputs.size() < 2) throw UsageError(fmt::format("{} checkpoint(s) given: averaging needs two or more", inputs.size()));
     std::vector<fs::path> guarded = inputs;
     check_checkpoint_output(args.text("--out"), "--out", guarded, "model", args.flag("--force"));
+    // A training's checkpoint holds more than a model (its optimizer, state and log: what --resume
+    // needs); replacing it with an average loses them, so only with --force, as train asks.
+    if (fs::exists(tg::checkpoint_path(args.text("--out")) / "train_state.txt") && !args.flag("--force"))
+        throw UsageError(fmt::format("--out {}: holds a training's checkpoint (train_state.txt, its optimizer and log, which "
+                                     "--resume needs); an average would replace them: name a new folder, or add --force",
+                                     args.text("--out")));
 
     LoadedModel sum = load_model(inputs[0]);
     const std::string config = sum.model->config.str();
     const NamedParameters total = sum.model->named_parameters();
+    // Summed in double: the sum of finite floats can overflow a float (3.4e38 twice) where the mean does not.
+    std::vector<std::vector<double>> sums;
+    for (const auto& [name, p] : total) sums.emplace_back(p->value().flat().begin(), p->value().flat().end());
     for (std::size_t k = 1; k < inputs.size(); ++k) {
         const LoadedModel m = load_model(inputs[k]);
         // One model only: the same architecture and sizes, vocabularies and subword models.
@@ -55,12 +67,19 @@ int cmd_average(const Argv& argv) {
             const Tensor& add = params[p].second->value();
             if (params[p].first != total[p].first || !(add.shape() == into.shape()))  // (the same config: never)
                 throw differs((params[p].first + ".npy").c_str());
-            for (std::size_t i = 0; i < into.numel(); ++i) into.data()[i] += add.data()[i];
+            for (std::size_t i = 0; i < into.numel(); ++i) sums[p][i] += static_cast<double>(add.data()[i]);
         }
     }
-    const float scale = 1.0f / static_cast<float>(inputs.size());
-    for (const auto& [name, p] : total)
-        for (float& v : p->value().flat()) v *= scale;
+    for (std::size_t p = 0; p < total.size(); ++p) {
+        float* into = total[p].second->value().data();
+        for (std::size_t i = 0; i < sums[p].size(); ++i) {
+            const double mean = sums[p][i] / static_cast<double>(inputs.size());
+            into[i] = static_cast<float>(mean);
+            if (!std::isfinite(into[i]))
+                throw NumericError(fmt::format("{}[{}]: the average is {} (not a finite float); nothing was written", total[p].first, i,
+                                               mean));
+        }
+    }
     CheckpointWriter w(args.text("--out"), "model", args.flag("--force"));
     add_model(w, *sum.model, sum.src_vocab, sum.tgt_vocab, sum.src_subwords.get(), sum.tgt_subwords.get());
     w.commit();

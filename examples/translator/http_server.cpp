@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "autograd/error.hpp"
+#include "io/files.hpp"
 
 namespace translator::http {
 
@@ -75,13 +76,6 @@ std::string with_port(const std::string& host, bool ipv6, int port) {
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
-}
-
-// A printable, bounded rendering of what a client sent, for messages (never its control characters).
-std::string printable(const std::string& s, std::size_t max = 80) {
-    std::string out;
-    for (char ch : s.substr(0, max)) out += (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ? '?' : ch;
-    return s.size() > max ? out + "..." : out;
 }
 
 }  // namespace
@@ -171,13 +165,13 @@ std::optional<Reply> Server::Impl::refuse(MHD_Connection* c, const Request& req,
     const std::optional<std::string> host = header("Host");
     if (!hosts.empty() && host && !hosts.count(lower(*host)))
         return error(403, fmt::format("{}: Host '{}' is not this server; it answers as {} (a page that renamed "
-                                      "the server, DNS rebinding, is refused)", req.where(), printable(*host), *hosts.begin()));
+                                      "the server, DNS rebinding, is refused)", req.where(), tg::printable(*host), *hosts.begin()));
     if (const auto origin = header("Origin"); origin && (!host || lower(*origin) != "http://" + lower(*host)))
         return error(403, fmt::format("{}: a request from another origin ('{}'); only the server's own page may ask", req.where(),
-                                      printable(*origin)));
+                                      tg::printable(*origin)));
     if (const auto encoding = header("Content-Encoding"); encoding && lower(*encoding) != "identity")
         return error(415, fmt::format("{}: Content-Encoding '{}' is not accepted; send the body as it is", req.where(),
-                                      printable(*encoding)));
+                                      tg::printable(*encoding)));
     if (const auto length = header("Content-Length"); length && has_body) {
         errno = 0;
         char* end = nullptr;

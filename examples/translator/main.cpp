@@ -37,8 +37,9 @@ static void say_error(const std::string& text) { std::fputs((text + "\n").c_str(
 
 static int finished(const std::string& command, int status) {
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        if (status != 0) return status;  // the failure was said already (one failure, one line)
         say_error(fmt::format("translator {}: stdout: write error: {}", command, std::strerror(errno)));
-        return status == 0 ? 1 : status;
+        return 1;
     }
     return status;
 }
@@ -91,7 +92,11 @@ static int run_command(const std::string& command, const translator::Argv& args)
         say_error(fmt::format("translator {}: {}", command, e.what()));
         return 1;
     } catch (const std::bad_alloc&) {
-        say_error(fmt::format("translator {}: out of memory (smaller sizes, --batch or --max-len need less)", command));
+        // What the command can be asked for with less: training's sizes, or decoding's sentence and beam.
+        const bool decoding = command == "translate" || command == "eval" || command == "attention" || command == "serve";
+        say_error(fmt::format("translator {}: out of memory ({})", command,
+                              decoding ? "a shorter sentence, a smaller --beam, --max-words or --max-pieces need less"
+                                       : "smaller sizes, --batch or --max-len need less"));
         return 1;
     } catch (const std::exception& e) {
         say_error(fmt::format("translator {}: error: {}", command, e.what()));

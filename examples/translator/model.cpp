@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -38,13 +39,20 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
     ModelConfig c;
     std::istringstream lines(text);
     std::string line;
+    std::map<std::string, int> seen;  // each key's line
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw FileError(fmt::format("{}:1: empty: a model's configuration is its keys and values, one a line (or remove the file: "
+                                    "the sizes are then read from the weights' shapes)", where));
     for (int number = 1; std::getline(lines, line); ++number) {
         if (line.empty()) continue;
         std::istringstream fields(line);
         std::string key, value, extra;
         fields >> key >> value;
-        auto fail = [&](const std::string& why) { return FileError(fmt::format("{}:{}: {}", where, number, why)); };
+        // Whatever the file holds is quoted printable: never a control character or escape sequence.
+        auto fail = [&](const std::string& why) { return FileError(fmt::format("{}:{}: {}", where, number, printable(why, 200))); };
         if (value.empty() || (fields >> extra)) throw fail(fmt::format("'{}' is not one key and one value", line));
+        if (const auto [at, first] = seen.emplace(key, number); !first)
+            throw fail(fmt::format("'{}' given again (first on line {}): which one was meant?", key, at->second));
         auto size = [&]() -> std::size_t {
             std::size_t n = 0;
             const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), n);

@@ -58,6 +58,14 @@ void check_checkpoint_output(const fs::path& given, const char* option, const st
         if (!in.empty() && within(absolute_clean(in), abs))
             throw UsageError(fmt::format("{} {}: {} the input {}; a checkpoint saved there would delete it", option,
                                          given.string(), absolute_clean(in) == abs ? "is" : "holds", in.string()));
+    // Inside another checkpoint (a training's OUT, or OUT.step-N): that folder's next save, or keep-last
+    // pruning, replaces it as a whole, and this one with it.
+    for (fs::path up = parent_of(abs); !up.empty(); up = up.parent_path()) {
+        if (tg::is_checkpoint_dir(up))
+            throw UsageError(fmt::format("{} {}: is inside the checkpoint folder {}, which its next save (or keep-last pruning) "
+                                         "replaces as a whole; name a folder elsewhere", option, given.string(), up.string()));
+        if (up == up.root_path()) break;
+    }
     std::error_code ec;
     if (fs::exists(fs::symlink_status(dir, ec))) {
         if (!fs::is_directory(fs::status(dir, ec)))

@@ -697,6 +697,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             }
         };
         try {
+            lock.check_held();  // a lock removed by hand: another training may be saving here now
             const bool top = report.best || !top_is_ours;
             CheckpointWriter w(top ? out : out / "last", "model", o.force);
             add_everything(w, true);
