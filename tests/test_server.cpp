@@ -49,8 +49,8 @@ struct Process {
         out = fds[0];
         char c;
         while (::read(out, &c, 1) == 1 && c != '\n') first_line += c;
-        const std::size_t at = first_line.find("127.0.0.1:");
-        if (at != std::string::npos) port = std::stoi(first_line.substr(at + 10));
+        const std::size_t at = first_line.find("http://127.0.0.1:");
+        if (at != std::string::npos) port = std::stoi(first_line.substr(at + 17));
     }
     std::string rest() {  // what it printed after its first line, until it ended
         std::string s;
@@ -380,4 +380,24 @@ TEST_CASE("serve 13, 14, 16: what a request may cost is bounded by pieces, words
     Process too_many({"serve", "--checkpoint", trained().model, "--port", "0", "--max-words", "10000"});
     CHECK(too_many.wait() == 2);
     CHECK(too_many.first_line.find("--max-words") != std::string::npos);
+}
+
+TEST_CASE("serve 23: the address it says is the one it listens on, bracketed for IPv6, and loopback is this machine only") {
+    const auto says = [](const std::string& host) {
+        Process p({"serve", "--checkpoint", trained().model, "--port", "0", "--host", host});
+        const std::string line = p.first_line;
+        CHECK_MESSAGE(p.stop() == 0, line);
+        return line;
+    };
+    const std::string v6 = says("::1");
+    CHECK(v6.find("http://[::1]:") != std::string::npos);
+    CHECK(v6.find("this machine only") != std::string::npos);
+    const std::string short_form = says("127.1");
+    CHECK(short_form.find("http://127.0.0.1:") != std::string::npos);
+    CHECK(short_form.find("this machine only") != std::string::npos);
+    CHECK(says("::").find("reachable from the network") != std::string::npos);
+    CHECK(says("0.0.0.0").find("reachable from the network") != std::string::npos);
+    Process empty({"serve", "--checkpoint", trained().model, "--port", "0", "--host", ""});
+    CHECK(empty.wait() == 2);
+    CHECK(empty.first_line.find("--host: empty") != std::string::npos);
 }
