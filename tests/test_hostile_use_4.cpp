@@ -142,3 +142,22 @@ TEST_CASE("46.24, 25: a checkpoint's config.txt and kind are read with a one-lin
     CHECK(full.status == 1);
     CHECK(std::count(full.output.begin(), full.output.end(), '\n') == 1);
 }
+
+TEST_CASE("46.22: the whole run's log is where training says it is") {
+    Trained& t = trained();
+    Workdir w;
+    // --patience 1: training stops at the first validation that is not better, so the last state is
+    // not the best, and OUT/ holds a log that ends before the run did.
+    const Result r = run(t.train + "--epochs 50 --valid-every 2 --lr 0.1 --early-stopping loss --patience 1 --out " + w / "es");
+    REQUIRE(r.status == 0);
+    const fs::path whole = w.path / "es/last/log.jsonl";
+    REQUIRE(fs::exists(whole));
+    CHECK(r.output.find("the whole run's log and curves: " + w / "es" + "/last/log.jsonl") != std::string::npos);
+    const auto lines = [](const fs::path& f) {
+        const std::string text = tg::read_text(f);
+        return std::count(text.begin(), text.end(), '\n');
+    };
+    CHECK(lines(whole) == lines(w.path / "es/log.jsonl") + 1);  // one more validation: the one not better
+    const std::string log = tg::read_text(whole);
+    CHECK(log.rfind(tg::read_text(w.path / "es/log.jsonl"), 0) == 0);  // the best's log is its beginning
+}
