@@ -80,6 +80,12 @@ inline Trained& trained() {  // one for the whole suite
     return t;
 }
 
+// A copy of the suite's trained model in `w`, as `name`.
+inline std::string copy_model(const Workdir& w, const std::string& name) {
+    std::filesystem::copy(trained().model, w.path / name, std::filesystem::copy_options::recursive);
+    return w / name;
+}
+
 inline std::string listing(const std::filesystem::path& dir) {  // names and contents of every file under dir
     std::string s;
     std::vector<std::filesystem::path> files;

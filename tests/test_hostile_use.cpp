@@ -53,12 +53,6 @@ bool built_with_sanitizers() {  // ASan reserves terabytes of address space: no 
 std::string T() { return TG_TRANSLATOR; }
 
 
-// A copy of the suite's trained model in `w`, as `name`.
-std::string copy_model(const Workdir& w, const std::string& name) {
-    fs::copy(trained().model, w.path / name, fs::copy_options::recursive);
-    return w / name;
-}
-
 }  // namespace
 
 TEST_CASE("1: a DIR.lock that is not tapegrad's is never truncated, removed or followed") {

@@ -17,15 +17,6 @@
 namespace fs = std::filesystem;
 using namespace tg::test;
 
-namespace {
-
-std::string copy_model(const Workdir& w, const std::string& name) {
-    fs::copy(trained().model, w.path / name, fs::copy_options::recursive);
-    return w / name;
-}
-
-}  // namespace
-
 TEST_CASE("46.13, 16: translate counts a source's pieces and each word's bytes before decoding") {
     Trained& t = trained();
     // A word model reads words: --max-pieces bounds them as it bounds a subword model's pieces.

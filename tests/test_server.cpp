@@ -316,15 +316,23 @@ TEST_CASE("serve 14: a translation whose client left stops, and its worker serve
     auto t = Clock::now();
     REQUIRE(status_of(ask(s.port, long_one, 120)) == 200);
     const double whole = std::chrono::duration<double>(Clock::now() - t).count();
+    const auto status = [&] {  // GET /api/status: what the server is doing now
+        const std::string r = ask(s.port, get(s.port, "/api/status"));
+        return nlohmann::json::parse(r.substr(r.find("\r\n\r\n") + 4));
+    };
+    while (status()["translating"] != 0) {}  // (the worker counts itself free just after it answers)
     const int gone = connect_to(s.port);
     send_all(gone, long_one);
-    ::close(gone);  // the client leaves
     t = Clock::now();
-    int status = 0;
-    while (status != 200 && std::chrono::duration<double>(Clock::now() - t).count() < 2 * whole)
-        status = status_of(ask(s.port, post(s.port, kSentence)));  // 503 while its worker is busy
-    CHECK(status == 200);
-    CHECK(std::chrono::duration<double>(Clock::now() - t).count() < whole / 2);
+    while (status()["translating"] != 1 && std::chrono::duration<double>(Clock::now() - t).count() < 30) {}
+    REQUIRE(status()["translating"] == 1);  // its translation is under way...
+    ::close(gone);                           // ...and the client leaves
+    t = Clock::now();
+    while (status()["translating"] != 0 && std::chrono::duration<double>(Clock::now() - t).count() < 2 * whole) {}
+    const double freed = std::chrono::duration<double>(Clock::now() - t).count();
+    CHECK(status()["cancelled"] == 1);
+    CHECK(freed < whole / 2);
+    CHECK(status_of(ask(s.port, post(s.port, kSentence))) == 200);  // the worker serves the next
 }
 
 TEST_CASE("train --serve 9, 10: any number of pages up to the limit, each sent only what is new") {

@@ -86,7 +86,6 @@ int cmd_serve(const Argv& argv_in) {
     http_limits.max_body = static_cast<std::size_t>(args.integer("--max-body", 64, 1 << 26));
     http_limits.max_connections = static_cast<std::size_t>(args.integer("--max-connections", 1, 100000));
     http_limits.request_seconds = static_cast<unsigned>(args.integer("--request-timeout", 1, 3600));
-    http_limits.max_deferred = workers + queue;
     if (const std::size_t most = raise_open_files(http_limits.max_connections); most < http_limits.max_connections)
         throw UsageError(fmt::format("--max-connections {}: this process may open {} files at most (ulimit -n); give at most {}",
                                      http_limits.max_connections, most + 64, most));
@@ -123,29 +122,36 @@ int cmd_serve(const Argv& argv_in) {
 
     // Translations run on the workers; the server's thread only reads requests and writes answers.
     WorkQueue translators(workers, queue);
+    std::atomic<std::uint64_t> answered{0}, busy{0}, cancelled{0};  // for GET /api/status
     auto handle = [&](const http::Request& req, const std::shared_ptr<http::Deferred>& deferred) -> std::optional<http::Reply> {
         if (req.path == "/" && req.method == "GET") return http::Reply{200, kServePage, "text/html; charset=utf-8"};
+        if (req.path == "/api/status" && req.method == "GET")  // what the server is doing, for whoever runs it
+            return http::Reply{200, fmt::format(R"({{"translating": {}, "waiting": {}, "answered": {}, "busy": {}, "cancelled": {}}})",
+                                                translators.running(), translators.waiting(), answered.load(), busy.load(),
+                                                cancelled.load())};
         if (req.path.rfind("/api/", 0) != 0)
-            return http::error(404, req.where() + ": no such path; the page is GET /, the API GET /api/models and POST /api/translate");
+            return http::error(404, req.where() + ": no such path; the page is GET /, the API GET /api/models, POST /api/translate and GET /api/status");
         if (req.path != "/api/translate" || req.method != "POST") {
             const ApiResponse a = api.handle(req.method, req.path, req.body);  // quick: answered on the server's thread
             return http::Reply{a.status, a.body};
         }
-        const bool queued = translators.submit([&api, &translators, req, deferred] {
-            const auto cancelled = [&] { return translators.stopping() || deferred->client_gone(); };
+        const bool queued = translators.submit([&, req, deferred] {
+            const auto stop = [&] { return translators.stopping() || deferred->client_gone(); };
             try {
-                const ApiResponse a = api.handle(req.method, req.path, req.body, cancelled);
+                const ApiResponse a = api.handle(req.method, req.path, req.body, stop);
                 deferred->reply({a.status, a.body});
+                ++answered;
             } catch (const DecodeCancelled&) {
                 deferred->reply(http::error(503, req.where() + ": cancelled (the client left, or the server is stopping)"));
+                ++cancelled;
             } catch (const std::exception& e) {
                 deferred->reply(http::error(500, req.where() + ": " + e.what()));
             }
         });
-        if (!queued)
-            return http::error(503, fmt::format("{}: busy ({} translating, {} waiting; --workers {}, --queue {}); try again",
-                                                req.where(), translators.running(), translators.waiting(), workers, queue));
-        return std::nullopt;
+        if (queued) return std::nullopt;
+        ++busy;
+        return http::error(503, fmt::format("{}: busy ({} translating, {} waiting; --workers {}, --queue {}); try again",
+                                            req.where(), translators.running(), translators.waiting(), workers, queue));
     };
     std::optional<http::Server> server;
     try {

@@ -230,9 +230,6 @@ MHD_Result Server::Impl::on_request(void* cls, MHD_Connection* c, const char* ur
     {
         std::lock_guard lock(self->mutex);
         if (self->stopping) return self->send(c, error(503, x.request.where() + ": the server is stopping"));
-        if (self->waiting.size() >= self->limits.max_deferred)
-            return self->send(c, error(503, fmt::format("{}: busy ({} requests being answered); try again", x.request.where(),
-                                                        self->waiting.size())));
         self->waiting.insert(&x);
     }
     std::optional<Reply> now;

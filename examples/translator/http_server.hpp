@@ -14,8 +14,8 @@
 //                   and --host's), when it listens on loopback: a page using DNS rebinding gets 403
 //   Origin          a request a browser sends from another origin is refused (403): no web page can
 //                   make the server work for it (Jupyter's rule)
-//   deferred        at most max_deferred answers outstanding (work queued or running, long polls)
 //
+// Answers given later are bounded by whoever defers them (serve's WorkQueue, training's page limit).
 // Every refusal is a one-line JSON error {"error": "METHOD PATH: why"} with its status.
 #pragma once
 #include <cstddef>
@@ -33,7 +33,6 @@ struct Limits {
     std::size_t connection_memory = 32768;  // a connection's buffer: request line and headers (431)
     std::size_t max_connections = 1000;    // open at once
     unsigned request_seconds = 10;         // for a request to arrive whole; the same for an idle keep-alive
-    std::size_t max_deferred = 1024;       // answers outstanding at once (see Server)
 };
 
 struct Request {

@@ -154,8 +154,7 @@ TrainingServer::TrainingServer(TrainingView& view, const std::string& host, int 
     http::Limits limits;
     limits.max_body = 4096;
     limits.max_connections = pages + 64;
-    limits.max_deferred = pages;
-    auto handle = [this](const http::Request& req, const std::shared_ptr<http::Deferred>& page) -> std::optional<http::Reply> {
+    auto handle = [this, pages](const http::Request& req, const std::shared_ptr<http::Deferred>& page) -> std::optional<http::Reply> {
         if (req.method == "GET" && req.path == "/") return http::Reply{200, kServePage, "text/html; charset=utf-8"};
         const double start = seconds_on(CLOCK_THREAD_CPUTIME_ID);
         if (req.method == "GET" && req.path == "/api/training") {
@@ -182,6 +181,8 @@ TrainingServer::TrainingServer(TrainingView& view, const std::string& host, int 
                 return r;
             }
             std::lock_guard lock(mutex_);
+            if (waiting_.size() >= pages)
+                return http::error(503, fmt::format("{}: {} pages are waiting for news already; ask again later", req.where(), pages));
             waiting_.push_back({page, have[0], have[1], std::chrono::steady_clock::now() + std::chrono::seconds(15)});
             return std::nullopt;
         }
