@@ -8,6 +8,9 @@
 //     TAPEGRAD_SIGTERM_TWICE_AT_STEP=N  a kill's signal twice at once, as GNU timeout sends it (to the
 //                                  process, then to its process group)
 //     TAPEGRAD_SIGINT_IN_SETUP=P   Ctrl-C's signal as the set-up phase named P begins
+//     TAPEGRAD_REPLACE_LOCK_AT_STEP=N with TAPEGRAD_LOCK=PATH: after training step N, the lock file
+//                                  PATH is removed and another made in its place, as a cleanup script
+//                                  and a second training would
 #include <signal.h>
 #include <unistd.h>
 
@@ -43,6 +46,11 @@ const bool installed = [] {
     train.after_step = [](std::int64_t step) {
         if (step == number("TAPEGRAD_SIGINT_AT_STEP")) std::raise(SIGINT);
         if (step == number("TAPEGRAD_SIGTERM_AT_STEP")) std::raise(SIGTERM);
+        if (step == number("TAPEGRAD_REPLACE_LOCK_AT_STEP") && std::getenv("TAPEGRAD_LOCK")) {
+            const char* lock = std::getenv("TAPEGRAD_LOCK");
+            ::unlink(lock);
+            tg::write_file_atomically(lock, "tapegrad lock\npid 1\n");
+        }
         if (step == number("TAPEGRAD_SIGTERM_TWICE_AT_STEP")) {
             std::raise(SIGTERM);
             std::raise(SIGTERM);

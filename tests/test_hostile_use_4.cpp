@@ -101,7 +101,17 @@ TEST_CASE("46.19: a lock removed by hand does not let two trainings write one fo
     older.reset();                              // and ending, it leaves the second's lock alone
     CHECK(fs::exists(lock));
     CHECK(newer.held());
-    (void)t;
+
+    // A real training whose lock is removed and replaced after its first step: its next save fails
+    // rather than write over the folder, and the replacement lock stays.
+    Workdir v;
+    const std::string run_out = v / "run";
+    const std::string lock_file = tg::CheckpointLock::path_for(run_out).string();
+    const Result r = run(t.train + "--epochs 3 --out " + run_out, "",
+                         "TAPEGRAD_REPLACE_LOCK_AT_STEP=1 TAPEGRAD_LOCK=" + lock_file);
+    CHECK_RUN(r, 1, "removed or replaced", "nothing is saved over it");
+    CHECK_FALSE(fs::exists(fs::path(run_out) / "train_state.txt"));
+    CHECK(tg::read_text(lock_file) == "tapegrad lock\npid 1\n");
 }
 
 TEST_CASE("46.24, 25: a checkpoint's config.txt and kind are read with a one-line error naming file, line and key") {
