@@ -47,8 +47,13 @@ struct Process {
         }
         ::close(fds[1]);
         out = fds[0];
-        char c;
-        while (::read(out, &c, 1) == 1 && c != '\n') first_line += c;
+        char c;  // its first line, within a minute (a program that says nothing fails the test, never hangs it)
+        const auto until = Clock::now() + std::chrono::seconds(60);
+        for (pollfd p{out, POLLIN, 0}; Clock::now() < until && ::poll(&p, 1, 1000) >= 0;)
+            if (p.revents) {
+                if (::read(out, &c, 1) != 1 || c == '\n') break;
+                first_line += c;
+            }
         const std::size_t at = first_line.find("http://127.0.0.1:");
         if (at != std::string::npos) port = std::stoi(first_line.substr(at + 17));
     }
@@ -320,7 +325,9 @@ TEST_CASE("serve 14: a translation whose client left stops, and its worker serve
         const std::string r = ask(s.port, get(s.port, "/api/status"));
         return nlohmann::json::parse(r.substr(r.find("\r\n\r\n") + 4));
     };
-    while (status()["translating"] != 0) {}  // (the worker counts itself free just after it answers)
+    t = Clock::now();  // (the worker counts itself free just after it answers)
+    while (status()["translating"] != 0 && std::chrono::duration<double>(Clock::now() - t).count() < 30) {}
+    REQUIRE(status()["translating"] == 0);
     const int gone = connect_to(s.port);
     send_all(gone, long_one);
     t = Clock::now();
