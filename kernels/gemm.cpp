@@ -49,6 +49,11 @@ namespace tg::kernels {
 namespace {
 void openblas_gemm(const float* a, bool trans_a, std::size_t lda, const float* b, bool trans_b, std::size_t ldb, float* c,
                    std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+    static thread_local bool room_checked = false;  // this thread's first product maps its buffer (threads.cpp)
+    if (!room_checked) {
+        detail::check_blas_room(1);
+        room_checked = true;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m), int(n),
                 int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }

@@ -1,6 +1,7 @@
 #include "kernels/threads.hpp"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 #include <condition_variable>
 #include <cstdlib>
@@ -32,8 +33,27 @@ int& threads() {
 }
 }  // namespace
 
+namespace detail {
+// OpenBLAS (0.3.21) maps a work buffer of 128 MB (BUFFER_SIZE, 32 << 22) for each thread that
+// multiplies and keeps it; when the system refuses the map (an address-space limit, ulimit -v), it
+// tries again for ever, and the program spins instead of failing. So before OpenBLAS is asked for
+// buffers (a thread count raised; the first product), the same room is asked of the system here,
+// without touching it, and a refusal is OutOfMemory: a one-line error.
+void check_blas_room(int buffers) {
+    constexpr std::size_t kBuffer = std::size_t{128} << 20;
+    const std::size_t bytes = kBuffer * static_cast<std::size_t>(buffers);
+    void* room = ::mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (room == MAP_FAILED)
+        throw OutOfMemory(fmt::format("out of memory: OpenBLAS needs {} MB of address space for the work buffers of {} "
+                                      "thread{}, and the system refused it (an address-space limit? ulimit -v)",
+                                      bytes >> 20, buffers, buffers == 1 ? "" : "s"));
+    ::munmap(room, bytes);
+}
+}  // namespace detail
+
 void set_num_threads(int n) {
     if (n < 1) throw Error(fmt::format("set_num_threads: {} threads; need at least 1", n));
+    if (n > threads()) detail::check_blas_room(n - threads());  // OpenBLAS starts a thread, and its buffer, for each more
     threads() = n;
     openblas_set_num_threads(n);
 }

@@ -13,6 +13,10 @@ void set_num_threads(int n);
 int num_threads();
 
 namespace detail {
+// Throws OutOfMemory unless the system would map `buffers` of OpenBLAS's work buffers (threads.cpp):
+// OpenBLAS itself would spin for ever on the refusal.
+void check_blas_room(int buffers);
+
 // Runs job(0), ..., job(parts - 1) and returns when all are done: on this thread and up to
 // num_threads() - 1 helper threads, started on first use and kept (a product split in two halves
 // must not pay for starting a thread). `job` must not throw. Runs everything on this thread when

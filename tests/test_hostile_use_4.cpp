@@ -162,3 +162,22 @@ TEST_CASE("46.22: the whole run's log is where training says it is") {
     const std::string log = tg::read_text(whole);
     CHECK(log.rfind(tg::read_text(w.path / "es/log.jsonl"), 0) == 0);  // the best's log is its beginning
 }
+
+#ifndef __SANITIZE_ADDRESS__  // a sanitized program needs terabytes of address space: no ulimit -v for it
+TEST_CASE("46.15: under an address-space limit the translator answers or fails in one line, never spins") {
+    Trained& t = trained();
+    // OpenBLAS mapped a 128 MB buffer for a thread per core as it loaded, and a thread whose map was
+    // refused retried for ever: `--version` under 150 MB never ended on 2 cores.
+    const Result version = run_shell("ulimit -v 150000; timeout 60 " + std::string(TG_TRANSLATOR) + " --version 2>&1");
+    CHECK_RUN(version, 0, "translator (tapegrad)");
+    // A product whose buffer cannot be mapped is a one-line error (or, built without OpenBLAS's
+    // products, a translation): never timeout's 124.
+    const Result tight = run_shell("printf 'happy old house\\n' | (ulimit -v 150000; timeout 60 " + std::string(TG_TRANSLATOR) +
+                                   " translate --checkpoint " + t.model + ") 2>&1");
+    CHECK_MESSAGE((tight.status == 0 || tight.status == 1), tight.output);
+    if (tight.status == 1) {
+        CHECK(tight.output.find("out of memory") != std::string::npos);
+        CHECK(std::count(tight.output.begin(), tight.output.end(), '\n') == 1);
+    }
+}
+#endif

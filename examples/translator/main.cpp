@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -46,7 +48,21 @@ static int finished(const std::string& command, int status) {
 
 static int run_command(const std::string& command, const translator::Argv& args);
 
+// OpenBLAS (0.3.21) starts a thread per core as it loads, before main, and each maps a 128 MB work
+// buffer: gigabytes of address space on a many-core machine (12 GB on 96 cores) for a program that
+// multiplies on --threads of them (1 by default), and a thread whose map an address-space limit
+// refuses retries for ever. OpenBLAS reads its thread count from the environment as it loads, so
+// when none is set the translator starts itself again with OPENBLAS_NUM_THREADS=1 (--threads N
+// raises it later). Should that fail, it goes on as it is.
+static void start_with_one_blas_thread(char** argv) {
+    for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"})
+        if (std::getenv(name)) return;
+    ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    ::execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char** argv) {
+    start_with_one_blas_thread(argv);
     if (argc < 2) {
         std::fputs(kUsage, stderr);
         return 2;
