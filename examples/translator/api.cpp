@@ -33,19 +33,17 @@ json matrix(const viz::Matrix& m) {
 
 }  // namespace
 
-std::string Api::error_body(const std::string& message) { return http::error_body(message); }
-
 ApiResponse Api::handle(const std::string& method, const std::string& path, const std::string& body,
                         const std::function<bool()>& cancelled) {
     if (path == "/api/models") {
-        if (method != "GET") return {405, error_body(fmt::format("{} {}: use GET", method, path))};
+        if (method != "GET") return {405, http::error_body(fmt::format("{} {}: use GET", method, path))};
         return models();
     }
     if (path == "/api/translate") {
-        if (method != "POST") return {405, error_body(fmt::format("{} {}: use POST with a JSON body", method, path))};
+        if (method != "POST") return {405, http::error_body(fmt::format("{} {}: use POST with a JSON body", method, path))};
         return translate(body, cancelled);
     }
-    return {404, error_body(fmt::format("{} {}: no such path; the API is GET /api/models and POST /api/translate", method, path))};
+    return {404, http::error_body(fmt::format("{} {}: no such path; the API is GET /api/models and POST /api/translate", method, path))};
 }
 
 ApiResponse Api::models() const {
@@ -75,12 +73,11 @@ ApiResponse Api::translate(const std::string& body, const std::function<bool()>&
     try {
         request = parse_translate_request(body, models_.size(), limits_.max_beam);
     } catch (const RequestError& e) {
-        return {400, error_body("POST /api/translate: " + e.message)};
+        return {400, http::error_body("POST /api/translate: " + e.message)};
     }
     const text::Sentence words = text::split_words(request.text);
-    const SourceLimits source_limits{limits_.max_words, limits_.max_pieces};
-    if (const std::string refused = source_refusal(words, nullptr, source_limits); !refused.empty())
-        return {400, error_body("POST /api/translate: 'text': " + refused)};
+    const auto [units, refused] = check_source(models_[request.model].loaded, words, {limits_.max_words, limits_.max_pieces});
+    if (!refused.empty()) return {400, http::error_body("POST /api/translate: 'text': " + refused)};
 
     const ServedModel& served = models_[request.model];
     const LoadedModel& m = served.loaded;
@@ -94,9 +91,6 @@ ApiResponse Api::translate(const std::string& body, const std::function<bool()>&
     options.packed_output = &served.packed;
     options.length_penalty = request.length_penalty;
     options.cancelled = cancelled;
-    const text::Sentence units = m.source_units(words);
-    if (const std::string refused = source_refusal(words, &units, source_limits); !refused.empty())
-        return {400, error_body("POST /api/translate: 'text': " + refused)};
     const std::vector<Translation> best = translate_one(m, units, request.beam, request.n_best, options);
     const Translation& t = best[0];
     out["text"] = m.target_text(t.words);

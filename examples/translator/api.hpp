@@ -46,9 +46,6 @@ public:
     ApiResponse handle(const std::string& method, const std::string& path, const std::string& body,
                        const std::function<bool()>& cancelled = {});
 
-    // A JSON error body: {"error": "..."}.
-    static std::string error_body(const std::string& message);
-
 private:
     ApiResponse models() const;
     ApiResponse translate(const std::string& body, const std::function<bool()>& cancelled);

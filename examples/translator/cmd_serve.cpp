@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -34,18 +35,19 @@ namespace {
 
 int stop_pipe[2] = {-1, -1};  // SIGINT and SIGTERM write to it
 
-// Every connection is a file descriptor: the soft limit (often 1,024) is raised to the hard one so
-// that --max-connections can be reached; what stays beyond it is said.
-std::size_t raise_open_files(std::size_t wanted) {
+// Every connection is a file descriptor: the soft limit (often 1,024) is raised to the hard one.
+// Returns how many connections the limit then leaves room for.
+std::size_t connections_possible() {
     rlimit r{};
-    if (getrlimit(RLIMIT_NOFILE, &r) != 0) return wanted;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0) return SIZE_MAX;
     if (r.rlim_cur < r.rlim_max) {
         r.rlim_cur = r.rlim_max;
         setrlimit(RLIMIT_NOFILE, &r);
         getrlimit(RLIMIT_NOFILE, &r);
     }
-    const std::size_t spare = 64;  // the model's files, the pipes, the listening socket
-    return r.rlim_cur == RLIM_INFINITY || r.rlim_cur > wanted + spare ? wanted : static_cast<std::size_t>(r.rlim_cur) - std::min<std::size_t>(r.rlim_cur, spare);
+    const rlim_t spare = 64;  // the model's files, the pipes, the listening socket
+    if (r.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+    return r.rlim_cur > spare ? static_cast<std::size_t>(r.rlim_cur - spare) : 0;
 }
 
 }  // namespace
@@ -86,9 +88,9 @@ int cmd_serve(const Argv& argv_in) {
     http_limits.max_body = static_cast<std::size_t>(args.integer("--max-body", 64, 1 << 26));
     http_limits.max_connections = static_cast<std::size_t>(args.integer("--max-connections", 1, 100000));
     http_limits.request_seconds = static_cast<unsigned>(args.integer("--request-timeout", 1, 3600));
-    if (const std::size_t most = raise_open_files(http_limits.max_connections); most < http_limits.max_connections)
-        throw UsageError(fmt::format("--max-connections {}: this process may open {} files at most (ulimit -n); give at most {}",
-                                     http_limits.max_connections, most + 64, most));
+    if (const std::size_t most = connections_possible(); most < http_limits.max_connections)
+        throw UsageError(fmt::format("--max-connections {}: the open-file limit (ulimit -n) leaves room for {}; give at most {}",
+                                     http_limits.max_connections, most, most));
     tg::set_num_threads(1);  // each worker decodes on one core; --workers of them at once
 
     std::vector<ServedModel> models;

@@ -268,9 +268,9 @@ int cmd_train(const Argv& argv) {
     fmt::print("tape memory: {:.1f} MB at the largest step\n", r.tape_peak_mb);
     // OUT holds the best model with the log up to it; a later state that was not better is OUT/last,
     // and with it the whole run's log and curves.
-    if (std::error_code ec; std::filesystem::exists(std::filesystem::path(o.out) / "last" / "log.jsonl", ec))
+    if (std::error_code ec; std::filesystem::exists(o.out / "last" / "log.jsonl", ec))
         fmt::print("the whole run's log and curves: {}/last/log.jsonl and curves.svg ({}/'s end at the best validation)\n",
-                   std::filesystem::path(o.out).string(), std::filesystem::path(o.out).string());
+                   o.out.string(), o.out.string());
     if (view) {
         watch_server.reset();  // the last update is sent (or the client gone) before the cost is read
         const TrainingView::Cost c = view->cost();

@@ -81,10 +81,8 @@ int cmd_translate(const Argv& argv) {
     // or over the length limit refused, naming it), and never held beyond that limit.
     for (std::size_t n = 1; text::read_line(std::cin, line, "stdin", n); ++n) {
         const text::Sentence words = text::split_words(line);
-        std::string refused = source_refusal(words, nullptr, limits);
+        const auto [units, refused] = check_source(m, words, limits);
         if (!refused.empty()) throw FileError(fmt::format("stdin:{}: {}", n, refused));
-        const text::Sentence units = m.source_units(words);
-        if (refused = source_refusal(words, &units, limits); !refused.empty()) throw FileError(fmt::format("stdin:{}: {}", n, refused));
         // An empty line is translated as empty, in the same format as any other (n-best: one entry).
         const std::vector<Translation> best = words.empty() ? std::vector<Translation>(1) : translate_one(m, units, beam, n_best, options);
         const Translation& t = best[0];

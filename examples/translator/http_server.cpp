@@ -296,12 +296,11 @@ Server::Server(const std::string& host, int port, const Limits& limits, Handler 
     Impl& s = *impl_;
     s.limits = limits;
     s.handler = std::move(handler);
-    const std::string where = fmt::format("{}:{}", host.find(':') != std::string::npos ? "[" + host + "]" : host, port);
+    const std::string where = with_port(host, host.find(':') != std::string::npos, port);
     addrinfo hints{}, *found = nullptr;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (host.empty()) throw ListenError("cannot listen on '': no address given (127.0.0.1: this machine only; 0.0.0.0: every network)");
     if (const int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0)
         throw ListenError(fmt::format("cannot listen on {}: {}", where, gai_strerror(rc)));
     sockaddr_storage addr{};

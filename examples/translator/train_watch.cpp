@@ -103,11 +103,6 @@ void TrainingView::finish() {
     changed_.notify_all();
 }
 
-bool TrainingView::finished() const {
-    std::lock_guard lock(mutex_);
-    return finished_;
-}
-
 namespace {
 
 std::string joined(const std::vector<std::string>& items, std::size_t from) {

@@ -32,9 +32,8 @@ public:
     // What a page that has `points` loss points and `validations` validations lacks (GET /api/updates).
     bool has_news(std::size_t points, std::size_t validations) const;
     std::string news_json(std::size_t points, std::size_t validations) const;
-    // Waits until there is more than `seen` (or `timeout`); returns the version now (finished() tells the end).
+    // Waits until there is more than `seen`, or training has finished (or `timeout`); returns the version now.
     std::uint64_t wait_newer(std::uint64_t seen, std::chrono::milliseconds timeout);
-    bool finished() const;
 
     // What watching costs training, measured rather than argued: the time the hooks above took on the
     // training thread, and the CPU time the server's threads spent building and sending the page's data.

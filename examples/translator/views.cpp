@@ -10,15 +10,16 @@ namespace translator {
 
 using namespace tg;
 
-std::string source_refusal(const text::Sentence& words, const text::Sentence* units, const SourceLimits& limits) {
-    if (words.size() > limits.max_words) return fmt::format("{} words; the limit is {} (--max-words)", words.size(), limits.max_words);
+CheckedSource check_source(const LoadedModel& m, const text::Sentence& words, const SourceLimits& limits) {
+    if (words.size() > limits.max_words) return {{}, fmt::format("{} words; the limit is {} (--max-words)", words.size(), limits.max_words)};
     for (std::size_t i = 0; i < words.size(); ++i)
         if (words[i].size() > text::Vocab::kMaxTokenBytes)
-            return fmt::format("word {} is {} bytes; the limit is {}", i + 1, words[i].size(), text::Vocab::kMaxTokenBytes);
-    if (units && units->size() > limits.max_pieces)
-        return fmt::format("{} words make {} pieces (the model's positions); the limit is {} (--max-pieces)", words.size(), units->size(),
-                           limits.max_pieces);
-    return "";
+            return {{}, fmt::format("word {} is {} bytes; the limit is {}", i + 1, words[i].size(), text::Vocab::kMaxTokenBytes)};
+    CheckedSource checked{m.source_units(words), ""};
+    if (checked.units.size() > limits.max_pieces)
+        checked.refused = fmt::format("{} words make {} pieces (the model's positions); the limit is {} (--max-pieces)", words.size(),
+                                      checked.units.size(), limits.max_pieces);
+    return checked;
 }
 
 std::vector<Translation> translate_one(const LoadedModel& m, const text::Sentence& units, std::size_t beam, std::size_t n,

@@ -17,10 +17,15 @@ struct SourceLimits {
     std::size_t max_words = 100;
     std::size_t max_pieces = 512;
 };
-// Empty when `words` may be decoded; else why not, naming the limit and its option ("a word of 60000
-// bytes; the limit is 1000", "1,234 pieces; the limit is 512 (--max-pieces)"). `units`, when given, are
-// the words as the model reads them (LoadedModel::source_units).
-std::string source_refusal(const tg::text::Sentence& words, const tg::text::Sentence* units, const SourceLimits& limits);
+// The source as the model reads it (LoadedModel::source_units), or why it may not be decoded,
+// naming the limit and its option ("word 2 is 60000 bytes; the limit is 1000", "5 words make 4500
+// pieces (the model's positions); the limit is 512 (--max-pieces)"). Words and their bytes are
+// checked before the words are cut into pieces.
+struct CheckedSource {
+    tg::text::Sentence units;
+    std::string refused;  // empty: it may be decoded
+};
+CheckedSource check_source(const LoadedModel& m, const tg::text::Sentence& words, const SourceLimits& limits);
 
 // `units`: the source as the model reads it (words, or subword pieces); the n best translations,
 // best first (greedy decoding: its one). `options.packed_output`: the model's output weight packed
