@@ -6,7 +6,7 @@ REF_BUILD  ?= build-reference
 SHELL      := /bin/bash
 MESON_ARGS ?=
 PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxsimd-dev \
-              libopenblas-dev doctest-dev libfmt-dev libsentencepiece-dev libmicrohttpd-dev nlohmann-json3-dev
+              libopenblas-dev doctest-dev libfmt-dev libsentencepiece-dev libboost-dev nlohmann-json3-dev
 
 # Debian's OpenBLAS 0.3.21 predates Zen 4 and would pick its AVX2 kernels there; on a CPU with
 # AVX-512 its SkylakeX kernels make the matrix products ~40% faster (docs/performance.md). It must
@@ -23,7 +23,7 @@ endif
 # On a system without dpkg (not Debian), nothing is installed: the libraries are looked for with
 # pkg-config and the tools on the PATH, and what is missing is named.
 DPKG_QUERY ?= dpkg-query
-PKGCONFIG_NEEDED := xtensor xsimd openblas fmt sentencepiece libmicrohttpd nlohmann_json
+PKGCONFIG_NEEDED := xtensor xsimd openblas fmt sentencepiece nlohmann_json
 TOOLS_NEEDED := g++ pkg-config meson ninja cmake
 deps:
 	@if ! command -v $(DPKG_QUERY) >/dev/null 2>&1; then \
@@ -33,6 +33,7 @@ deps:
 	    for l in $(PKGCONFIG_NEEDED); do pkg-config --exists $$l || missing="$$missing $$l"; done; fi; \
 	  command -v pkg-config >/dev/null 2>&1 && pkg-config --exists doctest 2>/dev/null || \
 	    [ -f /usr/include/doctest/doctest.h ] || [ -f /usr/local/include/doctest/doctest.h ] || missing="$$missing doctest"; \
+	  [ -f /usr/include/boost/beast.hpp ] || [ -f /usr/local/include/boost/beast.hpp ] || missing="$$missing boost(beast)"; \
 	  if [ -n "$$missing" ]; then echo "make deps: no dpkg here, and these are missing:$$missing (install them with your system's packages)" >&2; exit 1; fi; \
 	  exit 0; \
 	fi; \

@@ -136,6 +136,20 @@ std::string receive(int fd, double seconds, bool* closed = nullptr, std::size_t 
     return got;
 }
 
+// What the server sends up to the first blank line (a response's head), within `seconds`.
+std::string receive_head(int fd, double seconds) {
+    std::string got;
+    const auto until = Clock::now() + std::chrono::duration<double>(seconds);
+    while (got.find("\r\n\r\n") == std::string::npos) {
+        const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count());
+        pollfd p{fd, POLLIN, 0};
+        char c;
+        if (left <= 0 || ::poll(&p, 1, left) <= 0 || ::recv(fd, &c, 1, 0) != 1) break;
+        got += c;
+    }
+    return got;
+}
+
 int status_of(const std::string& response) {
     return response.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(response.substr(9, 3)) : 0;
 }
@@ -193,6 +207,19 @@ TEST_CASE("serve 1, 2, 3: a body is limited however it is framed; encodings and 
     const std::string gz = ask(s.port, post(s.port, kSentence, "Content-Encoding: gzip\r\n"));
     CHECK(status_of(gz) == 415);
     CHECK(gz.find("Content-Encoding") != std::string::npos);
+    // So is a transfer coding other than chunked (the body's length could not be told).
+    const std::string te = ask(s.port, fmt::format("POST /api/translate HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n"
+                                                   "Transfer-Encoding: gzip\r\n\r\nxxxx", s.port));
+    CHECK(status_of(te) == 501);
+    CHECK(te.find("Transfer-Encoding 'gzip'") != std::string::npos);
+    // A client that asks before sending its body (curl does past 1 KB) is told to go on at once.
+    const int e = connect_to(s.port);
+    send_all(e, fmt::format("POST /api/translate HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n"
+                            "Expect: 100-continue\r\n\r\n", s.port, kSentence.size()));
+    CHECK(receive_head(e, 5) == "HTTP/1.1 100 Continue\r\n\r\n");
+    send_all(e, kSentence);
+    CHECK(status_of(receive(e, 20, nullptr, 1)) == 200);
+    ::close(e);
     // 300,000 headers (several MB) get 431 at once; so does one huge header.
     std::string many;
     for (int i = 0; i < 300000; ++i) many += fmt::format("X-{}: a\r\n", i);
@@ -295,9 +322,26 @@ TEST_CASE("serve 11: form bodies, pipelined requests and malformed lines are eac
         bool closed = false;
         const std::string r = receive(g, 5, &closed);
         ::close(g);
-        CHECK_MESSAGE(closed, bad);  // a 400 and closed, or closed: never held
-        CHECK(r.find("200 OK") == std::string::npos);
+        CHECK_MESSAGE(closed, bad);  // a 400 and closed at once: never held
+        CHECK_MESSAGE(status_of(r) == 400, bad);
+        CHECK_MESSAGE(r.find("a malformed request") != std::string::npos, r);
         CHECK(std::chrono::duration<double>(Clock::now() - t).count() < 1);
+    }
+    // A client that shuts its sending side after its requests (`nc -N`) is answered, each of them.
+    for (const int requests : {1, 2}) {
+        const int h = connect_to(s.port);
+        send_all(h, requests == 1 ? post(s.port, kSentence) : post(s.port, kSentence) + get(s.port, "/api/models"));
+        ::shutdown(h, SHUT_WR);
+        bool closed = false;
+        std::string r = receive(h, 20, &closed);
+        ::close(h);
+        const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";  // allowed before any answer
+        while (r.rfind(interim, 0) == 0) r.erase(0, interim.size());
+        CHECK(status_of(r) == 200);
+        std::size_t answers = 0;
+        for (std::size_t at = 0; (at = r.find("HTTP/1.1 200", at)) != std::string::npos; ++at) ++answers;
+        CHECK(answers == static_cast<std::size_t>(requests));
+        CHECK(closed);  // and then closed, its side being shut
     }
 }
 

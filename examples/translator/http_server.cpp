@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,10 +9,22 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -25,6 +36,10 @@
 
 namespace translator::http {
 
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 std::string error_body(const std::string& message) {
@@ -34,14 +49,11 @@ std::string error_body(const std::string& message) {
 
 Reply error(int status, const std::string& message) { return {status, error_body(message), "application/json"}; }
 
+struct Exchange;
+
 namespace {
 
-// One connection: its socket, and by when its next request must have arrived whole.
-struct Connection {
-    int fd = -1;
-    Clock::time_point deadline = Clock::time_point::max();
-    bool shut = false;
-};
+std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
 
 // What the server knows about the address it listens on.
 struct Address {
@@ -73,106 +85,365 @@ std::string with_port(const std::string& host, bool ipv6, int port) {
     return ipv6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
 }
 
+// %XX decoded (and '+' as a space in a query); a broken escape is kept as it came.
+std::string unescape(std::string_view s, bool plus_is_space) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            out += plus_is_space && s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    return out;
+}
+
+// "/api/updates?points=3&x" -> path "/api/updates", query {points: 3, x: ""}.
+void split_target(std::string_view target, Request& r) {
+    const std::size_t q = target.find('?');
+    r.path = unescape(target.substr(0, q), false);
+    if (q == std::string_view::npos) return;
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+        const std::size_t amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        const std::size_t eq = pair.find('=');
+        if (!pair.empty())
+            r.query[unescape(pair.substr(0, eq), true)] = eq == std::string_view::npos ? "" : unescape(pair.substr(eq + 1), true);
+        if (amp == std::string_view::npos) break;
+        rest = rest.substr(amp + 1);
+    }
+}
+
+// The client closed its socket: the connection was reset. A FIN alone is not enough: a client that
+// half-closes after its request (`nc -N`) sends one too, and still reads. Session::watch tells them
+// apart.
+bool peer_closed(int fd) {
+    pollfd p{fd, 0, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+class Session;
+
+// What outlives the server while a worker still holds a Deferred: the event loop and the books.
+struct Core {
+    std::mutex mutex;                       // guards what follows
+    std::map<Exchange*, std::weak_ptr<Exchange>> waiting;  // deferred answers outstanding
+    std::size_t answering = 0;              // requests handed to the handler and not yet sent
+    bool stopping = false;                  // new requests get 503
+    bool running = true;                    // the event loop still runs: answers can be posted to it
+    std::condition_variable sent;
+    std::atomic<std::size_t> open = 0;      // connections open
+    net::io_context loop{1};                // last: destroyed first, with the sessions it still holds
+};
+
 }  // namespace
+
+// One request on a connection, from its arrival to its answer: what a handler holds to answer later.
+struct Exchange : Deferred, std::enable_shared_from_this<Exchange> {
+    std::shared_ptr<Core> core;
+    Request request;
+    int fd = -1;
+
+    mutable std::mutex mutex;
+    bool answered = false;
+    std::shared_ptr<Session> session;  // kept alive until the answer is handed to it
+
+    ~Exchange() override {
+        std::lock_guard lock(core->mutex);
+        core->waiting.erase(this);
+    }
+    void reply(Reply r) override;
+    bool client_gone() const override {
+        std::lock_guard lock(mutex);
+        return !answered && peer_closed(fd);
+    }
+};
 
 struct Server::Impl {
     Limits limits;
     Handler handler;
     Address address;
     int port = 0;
-    int listen_fd = -1;
     std::set<std::string> hosts;  // the Host values accepted; empty: any (listening on every network)
-    MHD_Daemon* daemon = nullptr;
+    std::shared_ptr<Core> core = std::make_shared<Core>();
+    std::optional<tcp::acceptor> acceptor;
+    std::optional<net::steady_timer> pause;  // after an accept failed (out of files): try again shortly
+    std::thread thread;
 
-    std::mutex mutex;                 // guards what follows
-    std::set<Connection*> connections;
-    std::set<struct Exchange*> waiting;  // deferred answers outstanding
-    std::size_t answering = 0;           // requests handed to the handler and not yet sent
-    bool stopping = false;
-    std::condition_variable wake, sent;
-    std::thread reaper;
-
-    void reap();  // closes connections past their deadline
-
-    static MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
-                                 const char* upload, size_t* upload_size, void** req_cls);
-    static void on_completed(void* cls, MHD_Connection* c, void** req_cls, MHD_RequestTerminationCode);
-    static void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode code);
-    MHD_Result send(MHD_Connection* c, const Reply& r, bool close = false);
-    std::optional<Reply> refuse(MHD_Connection* c, const Request& req, bool has_body);
+    void accept();
+    std::optional<Reply> refuse(const Request& req, const bhttp::request<bhttp::string_body>& head, bool has_body) const;
 };
 
-// One request on a connection, from its headers to its answer.
-struct Exchange : Deferred, std::enable_shared_from_this<Exchange> {
-    Server::Impl* server = nullptr;
-    MHD_Connection* connection = nullptr;
-    Connection* conn = nullptr;
-    Request request;
-    std::size_t body_bytes = 0;   // as received, counting what was over the limit and dropped
-    std::optional<Reply> refused;  // before the handler: a refusal decided at the headers
-    bool handled = false;          // the handler has run
+namespace {
 
-    mutable std::mutex mutex;
-    std::optional<Reply> answer;
-    bool suspended = false;
+// One connection: reads a request, hands it to the handler, writes its answer, and again while the
+// client keeps the connection (pipelined requests wait in `buffer`, answered in order).
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(Server::Impl& server, tcp::socket socket)
+        : server_(server), core_(*server.core), stream_(std::move(socket)) {
+        fd_ = stream_.socket().native_handle();
+        ++core_.open;
+    }
+    ~Session() { --core_.open; }
 
-    void reply(Reply r) override {
-        std::lock_guard lock(mutex);
-        if (answer) return;
-        answer = std::move(r);
-        if (suspended) {
-            suspended = false;
-            MHD_resume_connection(connection);  // the server's thread then sends it (on_request)
+    void start() {
+        stream_.expires_after(std::chrono::seconds(server_.limits.request_seconds));
+        read_header();
+    }
+
+    // The answer, on the loop's thread.
+    void send(const Reply& r, bool close = false) {
+        if (probing_) {  // one write at a time: this one after watch()'s
+            pending_.emplace(r, close);
+            return;
         }
-        std::lock_guard s(server->mutex);
-        server->waiting.erase(this);
+        response_ = {};
+        response_.version(11);
+        response_.result(static_cast<unsigned>(r.status));
+        response_.set(bhttp::field::content_type, r.content_type);
+        response_.set("X-Content-Type-Options", "nosniff");
+        response_.set(bhttp::field::cache_control, "no-store");
+        response_.body() = r.body;
+        response_.prepare_payload();
+        {
+            std::lock_guard lock(core_.mutex);
+            close = close || core_.stopping;
+        }
+        close_after_ = close || !keep_alive_;
+        response_.keep_alive(!close_after_);
+        bhttp::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->written(ec); });
     }
 
-    // The client's side closed: a FIN (or a reset) is waiting on the socket.
-    bool peer_closed() const {
-        pollfd p{conn->fd, POLLRDHUP, 0};
-        return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+private:
+    void read_header() {
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(server_.limits.connection_memory));
+        parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // applied once the framing is known
+        bhttp::async_read_header(stream_, buffer_, *parser_,
+                                 [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
     }
-    bool client_gone() const override {
-        std::lock_guard lock(mutex);
-        return !answer && peer_closed();
+
+    void on_header(beast::error_code ec) {
+        if (ec) return failed(ec, "");
+        const auto& head = parser_->get();
+        request_ = {};
+        request_.method = std::string(head.method_string());
+        split_target(view(head.target()), request_);
+        keep_alive_ = head.keep_alive();
+        version_ = head.version();
+        const auto te = head.find(bhttp::field::transfer_encoding);
+        const bool has_body = parser_->chunked() || te != head.end() || parser_->content_length().value_or(0) > 0;
+        refused_ = server_.refuse(request_, head, has_body);
+        // A refusal decided at the headers goes at once, the body unread (and drained, so that the
+        // client reads the answer before the connection closes).
+        if (refused_ && has_body) return send(*refused_, true);
+        if (te != head.end() && !parser_->chunked())
+            return send(error(501, fmt::format("{}: Transfer-Encoding '{}' is not accepted; send the body as it is, or chunked",
+                                               request_.where(), tg::printable(std::string(te->value())))), true);
+        parser_->body_limit(server_.limits.max_body);
+        if (parser_->is_done()) return on_body({});
+        const auto expect = head.find(bhttp::field::expect);
+        if (expect != head.end() && lower(view(expect->value())) == "100-continue")  // curl waits a second for this
+            return net::async_write(stream_, net::buffer(kContinue, sizeof kContinue - 1),
+                                    [self = shared_from_this()](beast::error_code e, std::size_t) {
+                                        if (e) return self->stream_.close();
+                                        self->read_body();
+                                    });
+        read_body();
     }
+
+    void read_body() {
+        bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_body(ec); });
+    }
+
+    void on_body(beast::error_code ec) {
+        if (ec) return failed(ec, request_.where());
+        stream_.expires_never();  // arrived whole: no deadline while it is answered
+        request_.body = std::move(parser_->get().body());
+        bool stopping = false;
+        {
+            std::lock_guard lock(core_.mutex);
+            ++core_.answering;
+            stopping = core_.stopping;
+        }
+        counted_ = true;
+        if (stopping) return send(error(503, request_.where() + ": the server is stopping"));
+        if (refused_) return send(*refused_);
+        auto x = std::make_shared<Exchange>();
+        x->core = server_.core;
+        x->request = std::move(request_);
+        x->fd = fd_;
+        x->session = shared_from_this();
+        {
+            std::lock_guard lock(core_.mutex);
+            core_.waiting.emplace(x.get(), x);
+        }
+        std::optional<Reply> now;
+        try {
+            now = server_.handler(x->request, x);
+        } catch (const std::exception& e) {
+            now = error(500, x->request.where() + ": " + e.what());
+        }
+        if (now) return x->reply(std::move(*now));
+        watch(x);
+    }
+
+    // While a request waits for its answer, its client's FIN means either that it left (its socket
+    // closed) or that it half-closed and still reads (`nc -N`). An interim "100 Continue" (which an
+    // HTTP/1.1 client must accept before any answer) tells which: a closed socket answers it with a
+    // reset, which client_gone() then sees; a half-closed one reads it and waits for its answer.
+    void watch(const std::shared_ptr<Exchange>& x) {
+        {
+            std::lock_guard lock(x->mutex);
+            if (x->answered || version_ < 11) return;
+        }
+        stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), x = std::weak_ptr<Exchange>(x)](beast::error_code ec) {
+            const auto exchange = x.lock();
+            char c;
+            if (ec || !exchange || ::recv(self->fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0) return;  // data: pipelined
+            {
+                std::lock_guard lock(exchange->mutex);
+                if (exchange->answered) return;
+            }
+            self->probing_ = true;
+            net::async_write(self->stream_, net::buffer(kContinue, sizeof kContinue - 1), [self](beast::error_code, std::size_t) {
+                self->probing_ = false;
+                if (self->pending_) {  // the answer came while the probe was being written
+                    auto [r, close] = std::move(*self->pending_);
+                    self->pending_.reset();
+                    self->send(r, close);
+                }
+            });
+        });
+    }
+
+    // What a request that could not be read gets: nothing when the client left or its time ran out
+    // (the connection is closed), else the status its fault deserves, and the connection closed.
+    void failed(beast::error_code ec, const std::string& where) {
+        const std::string at = where.empty() ? "" : where + ": ";
+        if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+            ec == net::error::connection_reset || ec == bhttp::error::partial_message || ec == net::error::operation_aborted)
+            return stream_.close();
+        if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
+            return send(error(431, fmt::format("the request line and headers are over {} bytes", server_.limits.connection_memory)), true);
+        if (ec == bhttp::error::body_limit)
+            return send(error(413, fmt::format("{}the body is over {} bytes (--max-body)", at, server_.limits.max_body)), true);
+        if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category())
+            return send(error(400, fmt::format("{}a malformed request ({}): HTTP/1.1 is 'METHOD /path HTTP/1.1', headers, a blank line",
+                                               at, ec.message())), true);
+        stream_.close();
+    }
+
+    void written(beast::error_code ec) {
+        if (counted_) {
+            counted_ = false;
+            std::lock_guard lock(core_.mutex);
+            if (--core_.answering == 0) core_.sent.notify_all();
+        }
+        if (ec) return stream_.close();
+        beast::error_code ignored;
+        stream_.socket().cancel(ignored);  // watch()'s wait, if still pending
+        if (close_after_) return linger();
+        stream_.expires_after(std::chrono::seconds(server_.limits.request_seconds));  // for the next request
+        read_header();
+    }
+
+    // Closing with unread bytes waiting would reset the connection and could destroy the answer
+    // before the client reads it: shut our side, drop what still comes for a second, then close.
+    void linger() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(std::chrono::seconds(1));
+        buffer_.consume(buffer_.size());
+        drain();
+    }
+    void drain() {
+        buffer_.consume(buffer_.size());
+        stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) return self->stream_.close();
+            self->drain();
+        });
+    }
+
+    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+    Server::Impl& server_;
+    Core& core_;
+    beast::tcp_stream stream_;
+    int fd_ = -1;
+    beast::flat_buffer buffer_{1 << 16};  // what arrived and is not yet parsed: headers, pipelined requests
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    bhttp::response<bhttp::string_body> response_;
+    Request request_;
+    std::optional<Reply> refused_;
+    bool keep_alive_ = true, close_after_ = false;
+    bool counted_ = false;  // in core_.answering until its answer is written
+    unsigned version_ = 11;  // the request's HTTP version: 10 or 11
+    bool probing_ = false;   // watch()'s interim answer is being written
+    std::optional<std::pair<Reply, bool>> pending_;  // the answer (and close) waiting for it
 };
 
-MHD_Result Server::Impl::send(MHD_Connection* c, const Reply& r, bool close) {
-    MHD_Response* res = MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
-    if (!res) return MHD_NO;
-    MHD_add_response_header(res, "Content-Type", r.content_type.c_str());
-    MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(res, "Cache-Control", "no-store");
-    if (close) MHD_add_response_header(res, "Connection", "close");
-    const MHD_Result ok = MHD_queue_response(c, static_cast<unsigned>(r.status), res);
-    MHD_destroy_response(res);
-    return ok;
+}  // namespace
+
+void Exchange::reply(Reply r) {
+    std::shared_ptr<Session> s;
+    {
+        std::lock_guard lock(mutex);
+        if (answered) return;
+        answered = true;
+        s = std::move(session);
+    }
+    std::lock_guard lock(core->mutex);
+    core->waiting.erase(this);
+    if (core->running)  // the loop's thread writes it
+        net::post(core->loop, [s = std::move(s), r = std::move(r)] { s->send(r); });
+}
+
+void Server::Impl::accept() {
+    acceptor->async_accept([this](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted) return;
+        if (ec) {  // out of files (EMFILE) or memory: the backlog waits; try again in a moment, never spin
+            pause->expires_after(std::chrono::milliseconds(50));
+            pause->async_wait([this](beast::error_code e) { if (!e) accept(); });
+            return;
+        }
+        if (core->open >= limits.max_connections) {
+            beast::error_code ignored;
+            socket.close(ignored);  // over the limit: closed at once
+        } else {
+            std::make_shared<Session>(*this, std::move(socket))->start();
+        }
+        accept();
+    });
 }
 
 // What is refused from the headers alone, before a byte of the body is read.
-std::optional<Reply> Server::Impl::refuse(MHD_Connection* c, const Request& req, bool has_body) {
-    auto header = [&](const char* name) -> std::optional<std::string> {
-        const char* v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-        return v ? std::optional<std::string>(v) : std::nullopt;
+std::optional<Reply> Server::Impl::refuse(const Request& req, const bhttp::request<bhttp::string_body>& head, bool has_body) const {
+    auto header = [&](bhttp::field name) -> std::optional<std::string> {
+        const auto at = head.find(name);
+        return at == head.end() ? std::nullopt : std::optional<std::string>(at->value());
     };
-    const std::optional<std::string> host = header("Host");
+    const std::optional<std::string> host = header(bhttp::field::host);
     if (!hosts.empty() && host && !hosts.count(lower(*host)))
         return error(403, fmt::format("{}: Host '{}' is not this server; it answers as {} (a page that renamed "
                                       "the server, DNS rebinding, is refused)", req.where(), tg::printable(*host), *hosts.begin()));
-    if (const auto origin = header("Origin"); origin && (!host || lower(*origin) != "http://" + lower(*host)))
+    if (const auto origin = header(bhttp::field::origin); origin && (!host || lower(*origin) != "http://" + lower(*host)))
         return error(403, fmt::format("{}: a request from another origin ('{}'); only the server's own page may ask", req.where(),
                                       tg::printable(*origin)));
-    if (const auto encoding = header("Content-Encoding"); encoding && lower(*encoding) != "identity")
+    if (const auto encoding = header(bhttp::field::content_encoding); encoding && lower(*encoding) != "identity")
         return error(415, fmt::format("{}: Content-Encoding '{}' is not accepted; send the body as it is", req.where(),
                                       tg::printable(*encoding)));
-    if (const auto length = header("Content-Length"); length && has_body) {
+    if (const auto length = header(bhttp::field::content_length); length && has_body) {
         errno = 0;
         char* end = nullptr;
         const unsigned long long n = std::strtoull(length->c_str(), &end, 10);
@@ -180,116 +451,6 @@ std::optional<Reply> Server::Impl::refuse(MHD_Connection* c, const Request& req,
             return error(413, fmt::format("{}: the body is {} bytes; the limit is {} (--max-body)", req.where(), n, limits.max_body));
     }
     return std::nullopt;
-}
-
-MHD_Result Server::Impl::on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
-                                    const char* upload, size_t* upload_size, void** req_cls) {
-    auto* self = static_cast<Server::Impl*>(cls);
-    auto* slot = static_cast<std::shared_ptr<Exchange>*>(*req_cls);
-    if (!slot) {  // the headers are in: the first call
-        auto x = std::make_shared<Exchange>();
-        x->server = self;
-        x->connection = c;
-        x->conn = static_cast<Connection*>(MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT)->socket_context);
-        x->request.method = method;
-        x->request.path = url;
-        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, [](void* q, MHD_ValueKind, const char* k, const char* v) {
-            static_cast<Request*>(q)->query[k] = v ? v : "";
-            return MHD_YES;
-        }, &x->request);
-        const bool has_body = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length") ||
-                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-        x->refused = self->refuse(c, x->request, has_body);
-        *req_cls = new std::shared_ptr<Exchange>(std::move(x));
-        slot = static_cast<std::shared_ptr<Exchange>*>(*req_cls);
-        // A refusal goes at once, the body unread: the connection closes after it.
-        if ((*slot)->refused && has_body) return self->send(c, *(*slot)->refused, true);
-        return MHD_YES;
-    }
-    Exchange& x = **slot;
-    if (*upload_size != 0) {  // a piece of the body: kept while within the limit, counted and dropped past it
-        x.body_bytes += *upload_size;
-        if (x.body_bytes <= self->limits.max_body) x.request.body.append(upload, *upload_size);
-        else x.request.body.clear();
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (x.handled) {  // resumed: the deferred answer is in
-        std::lock_guard lock(x.mutex);
-        return self->send(c, *x.answer);
-    }
-    x.handled = true;
-    {
-        std::lock_guard lock(self->mutex);
-        x.conn->deadline = Clock::time_point::max();  // arrived whole: no deadline while it is answered
-        ++self->answering;
-    }
-    if (x.refused) return self->send(c, *x.refused);
-    if (x.body_bytes > self->limits.max_body)
-        return self->send(c, error(413, fmt::format("{}: the body is over {} bytes (--max-body)", x.request.where(), self->limits.max_body)));
-    {
-        std::lock_guard lock(self->mutex);
-        if (self->stopping) return self->send(c, error(503, x.request.where() + ": the server is stopping"));
-        self->waiting.insert(&x);
-    }
-    std::optional<Reply> now;
-    try {
-        now = self->handler(x.request, *slot);
-    } catch (const std::exception& e) {
-        now = error(500, x.request.where() + ": " + e.what());
-    }
-    if (now) x.reply(std::move(*now));
-    std::lock_guard lock(x.mutex);
-    if (x.answer) return self->send(c, *x.answer);
-    x.suspended = true;  // under the lock: reply() resumes it, whichever comes first
-    MHD_suspend_connection(c);
-    return MHD_YES;
-}
-
-void Server::Impl::on_completed(void* cls, MHD_Connection*, void** req_cls, MHD_RequestTerminationCode) {
-    auto* self = static_cast<Server::Impl*>(cls);
-    auto* slot = static_cast<std::shared_ptr<Exchange>*>(*req_cls);
-    if (!slot) return;
-    {
-        std::lock_guard lock(self->mutex);
-        self->waiting.erase(slot->get());
-        if ((*slot)->handled && --self->answering == 0) self->sent.notify_all();
-        if ((*slot)->conn) (*slot)->conn->deadline = Clock::now() + std::chrono::seconds(self->limits.request_seconds);  // for the next request
-    }
-    delete slot;
-    *req_cls = nullptr;
-}
-
-void Server::Impl::on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode code) {
-    auto* self = static_cast<Server::Impl*>(cls);
-    std::lock_guard lock(self->mutex);
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        auto* conn = new Connection;
-        conn->fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
-        conn->deadline = Clock::now() + std::chrono::seconds(self->limits.request_seconds);
-        self->connections.insert(conn);
-        *socket_context = conn;
-    } else if (auto* conn = static_cast<Connection*>(*socket_context)) {  // closed: MHD closes the socket after this
-        self->connections.erase(conn);
-        delete conn;
-        *socket_context = nullptr;
-    }
-}
-
-// A slow client (a header line every few seconds) is never idle long enough for an idle timeout:
-// every connection has a deadline for its next request, and past it its socket is shut down, which
-// the server's thread sees as the client leaving.
-void Server::Impl::reap() {
-    std::unique_lock lock(mutex);
-    while (!stopping) {
-        wake.wait_for(lock, std::chrono::milliseconds(250));
-        const Clock::time_point now = Clock::now();
-        for (Connection* conn : connections)
-            if (!conn->shut && conn->deadline < now) {
-                ::shutdown(conn->fd, SHUT_RDWR);
-                conn->shut = true;
-            }
-    }
 }
 
 Server::Server(const std::string& host, int port, const Limits& limits, Handler handler) : impl_(std::make_unique<Impl>()) {
@@ -311,17 +472,17 @@ Server::Server(const std::string& host, int port, const Limits& limits, Handler 
     // Our own socket, so that it is never shared: SO_REUSEADDR (a restart need not wait for old
     // connections to time out) but not SO_REUSEPORT, with which a second server would take half the
     // requests. The backlog holds a burst of clients until the server's thread accepts them.
-    s.listen_fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s.listen_fd < 0) throw tg::Error(fmt::format("cannot listen on {}: {}", where, std::strerror(errno)));
+    const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) throw tg::Error(fmt::format("cannot listen on {}: {}", where, std::strerror(errno)));
     const int one = 1;
-    setsockopt(s.listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(s.listen_fd, reinterpret_cast<const sockaddr*>(&addr), addr_len) != 0 || ::listen(s.listen_fd, 1024) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), addr_len) != 0 || ::listen(fd, 1024) != 0) {
         const int err = errno;
-        ::close(s.listen_fd);
+        ::close(fd);
         throw ListenError(fmt::format("cannot listen on {}: {}", where, err == EADDRINUSE ? "address in use" : std::strerror(err)));
     }
     socklen_t len = sizeof addr;
-    getsockname(s.listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     s.port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(addr).sin6_port : reinterpret_cast<sockaddr_in&>(addr).sin_port);
     s.address = describe(addr);
     if (!s.address.any)  // on every network the names are the user's to choose; on one address, only its own
@@ -334,51 +495,38 @@ Server::Server(const std::string& host, int port, const Limits& limits, Handler 
             }
 
     try {
-        s.reaper = std::thread([&s] { s.reap(); });
-    } catch (const std::system_error& e) {
-        ::close(s.listen_fd);
-        throw tg::Error(fmt::format("cannot start the server on {}: no thread ({})", where, e.what()));
-    }
-    s.daemon = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, nullptr, nullptr, &Impl::on_request, &s,
-                                MHD_OPTION_LISTEN_SOCKET, s.listen_fd,
-                                MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(limits.max_connections),
-                                MHD_OPTION_CONNECTION_TIMEOUT, limits.request_seconds,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, limits.connection_memory,
-                                MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed, &s,
-                                MHD_OPTION_NOTIFY_CONNECTION, &Impl::on_connection, &s,
-                                MHD_OPTION_END);
-    if (!s.daemon) {
-        {
-            std::lock_guard lock(s.mutex);
-            s.stopping = true;
-        }
-        s.wake.notify_all();
-        s.reaper.join();
-        ::close(s.listen_fd);
-        throw tg::Error(fmt::format("cannot start the server on {}: its thread or memory was refused", where));
+        s.acceptor.emplace(s.core->loop, s.address.ipv6 ? tcp::v6() : tcp::v4(), fd);
+        s.pause.emplace(s.core->loop);
+        s.accept();
+        s.thread = std::thread([&s] { s.core->loop.run(); });
+    } catch (const std::system_error& e) {  // no thread, or no epoll: both refused under a low ulimit -v
+        if (!s.acceptor) ::close(fd);
+        throw tg::Error(fmt::format("cannot start the server on {}: {}", where, e.what()));
     }
 }
 
 Server::~Server() {
     Impl& s = *impl_;
+    Core& core = *s.core;
     std::vector<std::shared_ptr<Exchange>> outstanding;
     {
-        std::lock_guard lock(s.mutex);
-        s.stopping = true;
-        for (Exchange* x : s.waiting) outstanding.push_back(x->shared_from_this());
+        std::lock_guard lock(core.mutex);
+        core.stopping = true;
+        for (const auto& [x, alive] : core.waiting)
+            if (auto kept = alive.lock()) outstanding.push_back(std::move(kept));
     }
-    s.wake.notify_all();
-    // Suspended connections must be resumed before the daemon stops; each is answered 503 (unless
-    // its owner answered first), and the answers get a moment to be sent before the connections close.
-    MHD_quiesce_daemon(s.daemon);
-    for (auto& x : outstanding) x->reply(error(503, x->request.where() + ": the server is stopping"));
+    // Each outstanding request is answered 503 (unless its owner answers first: reply() is once), and
+    // the answers get a moment to be sent before the connections close.
+    for (const auto& x : outstanding) x->reply(error(503, x->request.where() + ": the server is stopping"));
     {
-        std::unique_lock lock(s.mutex);
-        s.sent.wait_for(lock, std::chrono::seconds(1), [&] { return s.answering == 0; });
+        std::unique_lock lock(core.mutex);
+        core.sent.wait_for(lock, std::chrono::seconds(1), [&] { return core.answering == 0; });
+        core.running = false;
     }
-    MHD_stop_daemon(s.daemon);
-    s.reaper.join();
-    ::close(s.listen_fd);
+    core.loop.stop();
+    s.thread.join();
+    s.pause.reset();
+    s.acceptor.reset();
 }
 
 int Server::port() const { return impl_->port; }
@@ -389,8 +537,8 @@ std::string Server::url() const {
     return fmt::format("http://{}/", with_port(a.numeric, a.ipv6, impl_->port));
 }
 std::size_t Server::deferred() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->waiting.size();
+    std::lock_guard lock(impl_->core->mutex);
+    return impl_->core->waiting.size();
 }
 
 }  // namespace translator::http

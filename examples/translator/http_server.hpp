@@ -1,7 +1,8 @@
-// The translator's HTTP server (for `serve` and `train --serve`), over libmicrohttpd: one thread
-// watches every connection (epoll), so an idle or slow client costs a few KB of memory, never a
-// thread; work that takes time is answered later, from any thread, while its connection waits
-// (suspended: no thread held). What one client can do to everyone else is bounded here, before any
+// The translator's HTTP server (for `serve` and `train --serve`), over Boost.Beast: one thread
+// watches every connection (Asio's epoll loop), so an idle or slow client costs a few KB of memory,
+// never a thread; work that takes time is answered later, from any thread, while its connection
+// waits (no thread held). Pipelined requests are answered in order; a client that half-closes after
+// its request (`nc -N`) is answered; a request that is not HTTP gets a 400 and the connection closes. What one client can do to everyone else is bounded here, before any
 // handler sees a request:
 //
 //   connections     at most Limits::max_connections open at once; beyond them new ones are closed
@@ -57,8 +58,9 @@ class Deferred {
 public:
     virtual ~Deferred() = default;
     virtual void reply(Reply r) = 0;
-    // The client closed its connection (libmicrohttpd 0.9.75 answers no client that closes its side,
-    // not even one that half-closes after its request as `nc -N` does): work for it can stop.
+    // The client closed its connection: work for it can stop. A client that had shut its sending side
+    // when its request was in (half-closed, as `nc -N` does) waits for its answer: it is gone only when
+    // the connection is reset.
     virtual bool client_gone() const = 0;
 };
 
@@ -80,7 +82,7 @@ public:
     bool loopback() const;        // this machine only
     std::size_t deferred() const; // answers outstanding now
 
-    struct Impl;  // http_server.cpp: libmicrohttpd stays out of this header
+    struct Impl;  // http_server.cpp: Beast and Asio stay out of this header
 
 private:
     std::unique_ptr<Impl> impl_;
