@@ -469,6 +469,53 @@ TEST_CASE("training as a function: train() reports through its hooks, saves, res
     CHECK_THROWS_WITH_AS(train(wild), doctest::Contains("is not finite"), NumericError);
 }
 
+TEST_CASE("--resume keeps every setting it is not given, and says each one it is given anew") {
+    tg::test::Workdir tmp;
+    TrainOptions o;
+    o.train = o.valid = write_local_tsv(tmp.path);  // 120 pairs: 6 steps an epoch in batches of 20
+    o.out = tmp.path / "model";
+    o.emb = 8, o.hidden = 16, o.attn = 8, o.batch = 20;
+    o.epochs = 1;
+    o.valid_every = 2;
+    o.keep_last = 2;
+    o.warmup = 3;
+    std::vector<std::int64_t> validated;
+    std::vector<std::string> said;
+    TrainHooks hooks;
+    hooks.epoch_end = [&](const EpochReport& e) { validated.push_back(e.step); };
+    hooks.message = [&](const std::string& m) { said.push_back(m); };
+    train(o, hooks);
+    CHECK(validated == std::vector<std::int64_t>{2, 4, 6});
+    // Resumed with a new budget alone: validations every 2 steps and the last 2 kept, as it was given
+    // (resuming used to fall back to validating once an epoch and keeping none).
+    TrainOptions more;
+    more.train = more.valid = o.train;
+    more.out = o.out;
+    more.resume = o.out;
+    more.epochs = 2;
+    validated.clear();
+    train(more, hooks);
+    CHECK(validated == std::vector<std::int64_t>{8, 10, 12});
+    CHECK(std::filesystem::exists(tmp.path / "model.step-12"));
+    CHECK(std::filesystem::exists(tmp.path / "model.step-10"));
+    CHECK_FALSE(std::filesystem::exists(tmp.path / "model.step-8"));
+    const auto has = [&](const std::string& line) { return std::find(said.begin(), said.end(), line) != said.end(); };
+    CHECK(has("resuming with --epochs 2 (it was 1)"));
+    CHECK_FALSE(has("resuming with --valid-every 2 (it was 2)"));  // said only when it changes
+    // A setting given anew applies from here on, and is said.
+    more.epochs = 3;
+    more.valid_every = 3;
+    more.keep_last = 1;
+    validated.clear();
+    train(more, hooks);
+    CHECK(validated == std::vector<std::int64_t>{15, 18});
+    CHECK(has("resuming with --valid-every 3 (it was 2)"));
+    CHECK(has("resuming with --keep-last 1 (it was 2)"));
+    CHECK(std::filesystem::exists(tmp.path / "model.step-18"));
+    CHECK_FALSE(std::filesystem::exists(tmp.path / "model.step-15"));
+    CHECK(tg::read_text(o.out / "train_state.txt").find("\nvalid_every 3\nkeep_last 1\n") != std::string::npos);
+}
+
 TEST_CASE("--lr-decay linear and --label-smoothing: the rate falls to 0 over the epochs, resumed exactly") {
     tg::test::Workdir tmp;
     TrainOptions o;

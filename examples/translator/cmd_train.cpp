@@ -139,9 +139,9 @@ int cmd_train(const Argv& argv) {
     o.train = args.text("--train");
     o.valid = args.text("--valid");
     o.out = args.text("--out");
-    o.epochs = args.integer("--epochs", 1, 1'000'000);
-    o.time_limit = args.number("--time-limit", 0, 1e9);
     // Options not given stay unset: train() then uses its defaults, or the checkpoint's when resuming.
+    if (args.given("--epochs")) o.epochs = args.integer("--epochs", 1, 1'000'000);
+    if (args.given("--time-limit")) o.time_limit = args.number("--time-limit", 0, 1e9);
     auto size = [&](const char* option, long long min, long long max) -> std::optional<std::size_t> {
         if (!args.given(option)) return std::nullopt;
         return static_cast<std::size_t>(args.integer(option, min, max));
@@ -176,10 +176,10 @@ int cmd_train(const Argv& argv) {
     if (args.given("--dropout")) o.dropout = args.number("--dropout", 0, 0.95);
     if (args.given("--label-smoothing")) o.label_smoothing = args.number("--label-smoothing", 0, 0.95);
     if (args.given("--warmup")) o.warmup = args.integer("--warmup", 0, 1'000'000'000);
-    o.valid_every = args.integer("--valid-every", 0, 1'000'000'000);
+    if (args.given("--valid-every")) o.valid_every = args.integer("--valid-every", 0, 1'000'000'000);
     if (args.given("--early-stopping")) o.early_stopping = args.text("--early-stopping");  // checked by train()
     if (args.given("--patience")) o.patience = args.integer("--patience", 1, 1'000'000);
-    o.keep_last = static_cast<std::size_t>(args.integer("--keep-last", 0, 1000));
+    if (args.given("--keep-last")) o.keep_last = static_cast<std::size_t>(args.integer("--keep-last", 0, 1000));
     if (args.given("--resume")) o.resume = args.text("--resume");
     if (args.flag("--new-data") && !o.resume) throw UsageError("--new-data: only with --resume");
     o.allow_new_data = args.flag("--new-data");

@@ -58,13 +58,20 @@ struct TrainState {
     std::string best_by = kTrainDefaults.best_by;
     double best_score = -std::numeric_limits<double>::infinity();
     std::int64_t since_best = 0, patience = 0;
+    // The budget and the validations' spacing and keeping, as the run was given them.
+    std::int64_t epochs = kTrainDefaults.epochs;
+    double time_limit = kTrainDefaults.time_limit;
+    std::int64_t valid_every = kTrainDefaults.valid_every;
+    std::int64_t keep_last = static_cast<std::int64_t>(kTrainDefaults.keep_last);
 
     std::string str() const {
         return fmt::format("epoch {}\nbatch {}\nstep {}\nbest_valid_loss {:.17g}\nseed {}\nbatch_size {}\nmax_len {}\n"
                            "min_count {}\nlr {:.17g}\nclip {:.17g}\ndropout {:.17g}\nlabel_smoothing {:.17g}\nlr_decay {}\n"
-                           "train_data {}\nwarmup {}\nbest_by {}\nbest_score {:.17g}\nsince_best {}\npatience {}\n",
+                           "train_data {}\nwarmup {}\nbest_by {}\nbest_score {:.17g}\nsince_best {}\npatience {}\n"
+                           "epochs {}\ntime_limit {:.17g}\nvalid_every {}\nkeep_last {}\n",
                            epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip, dropout,
-                           label_smoothing, lr_decay, train_data, warmup, best_by, best_score, since_best, patience);
+                           label_smoothing, lr_decay, train_data, warmup, best_by, best_score, since_best, patience,
+                           epochs, time_limit, valid_every, keep_last);
     }
     static TrainState load(const fs::path& path) {
         std::map<std::string, std::string> kv;
@@ -103,6 +110,11 @@ struct TrainState {
             s.best_score = kv.count("best_score") ? std::stod(kv["best_score"]) : -s.best_valid_loss;
             s.since_best = kv.count("since_best") ? std::stoll(kv["since_best"]) : 0;
             s.patience = kv.count("patience") ? std::stoll(kv["patience"]) : 0;
+            // (absent from states saved before they were kept: the defaults)
+            if (kv.count("epochs")) s.epochs = std::stoll(kv["epochs"]);
+            if (kv.count("time_limit")) s.time_limit = std::stod(kv["time_limit"]);
+            if (kv.count("valid_every")) s.valid_every = std::stoll(kv["valid_every"]);
+            if (kv.count("keep_last")) s.keep_last = std::stoll(kv["keep_last"]);
             if (!known_metric(s.best_by))
                 throw FileError(fmt::format("{}: best_by '{}' is none of loss, bleu, chrf", path.string(), s.best_by));
             if (!known_lr_decay(s.lr_decay))
@@ -478,6 +490,10 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         state.warmup = o.warmup.value_or(state.warmup);
         state.best_by = o.early_stopping.value_or(state.best_by);
         state.patience = o.early_stopping ? o.patience.value_or(kTrainDefaults.patience) : 0;
+        state.epochs = o.epochs.value_or(state.epochs);
+        state.time_limit = o.time_limit.value_or(state.time_limit);
+        state.valid_every = o.valid_every.value_or(state.valid_every);
+        state.keep_last = static_cast<std::int64_t>(o.keep_last.value_or(static_cast<std::size_t>(state.keep_last)));
     }
     // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
     phase("reading the data");
@@ -600,6 +616,19 @@ void resume_optimizer(const TrainOptions& o, Run& run, Adam& opt, const std::fun
         say(fmt::format("resuming with --lr-decay {} (it was {})", *o.lr_decay, state.lr_decay));
         state.lr_decay = *o.lr_decay;
     }
+    const auto keep_last = o.keep_last ? std::optional<std::int64_t>(static_cast<std::int64_t>(*o.keep_last)) : std::nullopt;
+    for (const auto& [option, given, saved] : {std::tuple{"--epochs", o.epochs, &state.epochs}, std::tuple{"--warmup", o.warmup, &state.warmup},
+                                               std::tuple{"--valid-every", o.valid_every, &state.valid_every},
+                                               std::tuple{"--keep-last", keep_last, &state.keep_last},
+                                               std::tuple{"--patience", o.patience, &state.patience}}) {
+        if (!given) continue;
+        if (*given != *saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, *saved));
+        *saved = *given;
+    }
+    if (o.time_limit && *o.time_limit != state.time_limit) {
+        say(fmt::format("resuming with --time-limit {} (it was {})", *o.time_limit, state.time_limit));
+        state.time_limit = *o.time_limit;
+    }
     opt.set_lr(state.lr);
 }
 
@@ -640,10 +669,13 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         throw UsageError(fmt::format("--lr-decay {}: expected none, linear or inverse-sqrt", *o.lr_decay));
     if (o.early_stopping && !known_metric(*o.early_stopping))
         throw UsageError(fmt::format("--early-stopping {}: expected loss, bleu or chrf", *o.early_stopping));
-    if (o.patience && !o.early_stopping) throw UsageError("--patience: stops training with --early-stopping METRIC; give it too");
+    if (o.patience && !o.early_stopping && !o.resume)
+        throw UsageError("--patience: stops training with --early-stopping METRIC; give it too");
     if (o.patience && *o.patience < 1) throw UsageError(fmt::format("--patience {}: at least 1 validation", *o.patience));
     if (o.warmup && *o.warmup < 0) throw UsageError(fmt::format("--warmup {}: a number of steps, 0 or more", *o.warmup));
-    if (o.valid_every < 0) throw UsageError(fmt::format("--valid-every {}: a number of steps, 0 or more", o.valid_every));
+    if (o.valid_every && *o.valid_every < 0) throw UsageError(fmt::format("--valid-every {}: a number of steps, 0 or more", *o.valid_every));
+    if (o.epochs && *o.epochs < 1) throw UsageError(fmt::format("--epochs {}: at least 1", *o.epochs));
+    if (o.time_limit && !(*o.time_limit >= 0)) throw UsageError(fmt::format("--time-limit {}: seconds, 0 (no limit) or more", *o.time_limit));
     const fs::path out = o.out;
     // Every output location is checked before anything long starts, and held: a second training
     // with the same out fails now instead of overwriting this one's checkpoints.
@@ -703,11 +735,11 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             add_everything(w, true);
             w.commit();
             if (top) top_is_ours = true;
-            if (o.keep_last > 0 && v.complete) {  // this validation's model, beside out, and the last N kept
+            if (state.keep_last > 0 && v.complete) {  // this validation's model, beside out, and the last N kept
                 CheckpointWriter step(step_checkpoint(out, state.step), "model");
                 add_everything(step, false);
                 step.commit();
-                prune_step_checkpoints(out, o.keep_last);
+                prune_step_checkpoints(out, static_cast<std::size_t>(state.keep_last));
             }
         } catch (const std::exception& e) {  // said as it is: nothing was saved
             state = before;
@@ -728,8 +760,8 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     // ICLR 2020). The budget is --time-limit (this run's seconds) or --epochs (all runs' steps), whichever
     // is used up first; a resumed training thus starts its time budget again from --lr.
     auto budget_used = [&](double seconds, std::size_t steps_per_epoch) {
-        double used = static_cast<double>(state.step) / (static_cast<double>(o.epochs) * static_cast<double>(steps_per_epoch));
-        if (o.time_limit > 0) used = std::max(used, seconds / o.time_limit);
+        double used = static_cast<double>(state.step) / (static_cast<double>(state.epochs) * static_cast<double>(steps_per_epoch));
+        if (state.time_limit > 0) used = std::max(used, seconds / state.time_limit);
         return std::clamp(used, 0.0, 1.0);
     };
 
@@ -739,7 +771,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     double loss_avg = 0;
     std::size_t steps_this_run = 0;
     const char* stop_reason = nullptr;
-    while (state.epoch < o.epochs && !stop_reason) {
+    while (state.epoch < state.epochs && !stop_reason) {
         Generator order(state.seed * 1000003ull + static_cast<std::uint64_t>(state.epoch));  // the epoch's batch order
         const auto plan = text::plan_batches(run.train, static_cast<std::size_t>(state.batch_size), &order);
         for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
@@ -760,15 +792,15 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             const double now = elapsed();
             if (hooks.progress) {
                 const double per_batch = now / static_cast<double>(steps_this_run);
-                double left = per_batch * static_cast<double>((o.epochs - state.epoch) * static_cast<std::int64_t>(plan.size()) - state.batch);
-                if (o.time_limit > 0) left = std::min(left, o.time_limit - now);
+                double left = per_batch * static_cast<double>((state.epochs - state.epoch) * static_cast<std::int64_t>(plan.size()) - state.batch);
+                if (state.time_limit > 0) left = std::min(left, state.time_limit - now);
                 hooks.progress({state.epoch, state.step, static_cast<double>(state.batch) / static_cast<double>(plan.size()),
                                 loss_avg, opt.lr(), batch.target_tokens, now, left});
             }
-            if (o.time_limit > 0 && now >= o.time_limit) stop_reason = "time limit reached";
+            if (state.time_limit > 0 && now >= state.time_limit) stop_reason = "time limit reached";
             if (hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
             if (stop_reason) break;
-            if (o.valid_every > 0 && state.step % o.valid_every == 0 && static_cast<std::size_t>(state.batch) < plan.size() &&
+            if (state.valid_every > 0 && state.step % state.valid_every == 0 && static_cast<std::size_t>(state.batch) < plan.size() &&
                 validate_and_save(static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(plan.size())))
                 stop_reason = "early stopping";
             if (stop_reason) break;
@@ -780,7 +812,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         }
         // With --valid-every, validations keep their spacing (an epoch's end a few steps after one would
         // be a near copy of it among --keep-last's checkpoints); training's end is always validated.
-        const bool due = o.valid_every == 0 || state.step % o.valid_every == 0 || stop_reason || state.epoch >= o.epochs;
+        const bool due = state.valid_every == 0 || state.step % state.valid_every == 0 || stop_reason || state.epoch >= state.epochs;
         if (due && validated_at != state.step && validate_and_save(epochs_done) && !stop_reason) stop_reason = "early stopping";
         if (!stop_reason && hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
     }

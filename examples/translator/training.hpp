@@ -40,8 +40,11 @@ inline constexpr TrainDefaults kTrainDefaults{};
 struct TrainOptions {
     std::filesystem::path train, valid;  // sentence pairs (TSV)
     std::filesystem::path out;           // the checkpoint folder: new, empty, or a checkpoint
-    std::int64_t epochs = kTrainDefaults.epochs;
-    double time_limit = kTrainDefaults.time_limit;  // seconds; 0: no limit
+    // The budget: epochs (all runs') and seconds (this run's; 0: no limit). Like every setting below
+    // that may change when resuming: unset, the default for a new training and the checkpoint's when
+    // resuming; set to another value than the checkpoint's, applied from here on and said.
+    std::optional<std::int64_t> epochs;
+    std::optional<double> time_limit;
 
     // Sizes, data handling and seed. Unset: the default for a new training (ModelConfig's sizes,
     // kTrainDefaults' others), the checkpoint's when resuming; set to another value than the
@@ -75,12 +78,12 @@ struct TrainOptions {
     // metric that picks the best checkpoint ("loss", "bleu" or "chrf"; loss when unset) and stops
     // training after `patience` validations in a row without a better one. Every validation is a line
     // of log.jsonl in the checkpoint, drawn in curves.svg.
-    std::int64_t valid_every = kTrainDefaults.valid_every;
+    std::optional<std::int64_t> valid_every;
     std::optional<std::string> early_stopping;
     std::optional<std::int64_t> patience;
     // Also keep the checkpoints of the last `keep_last` validations, as OUT.step-S beside OUT (what
     // `translator average` averages); older ones this training wrote are removed. 0: none.
-    std::size_t keep_last = kTrainDefaults.keep_last;
+    std::optional<std::size_t> keep_last;
 
     std::optional<std::filesystem::path> resume;  // continue the training saved there exactly
     // Resuming with a --train file other than the one the training was saved with (its fingerprint,
