@@ -6,7 +6,7 @@ REF_BUILD  ?= build-reference
 SHELL      := /bin/bash
 MESON_ARGS ?=
 PACKAGES   := g++ pkg-config cmake meson ninja-build libxtensor-dev libxsimd-dev \
-              libopenblas-dev doctest-dev libfmt-dev libsentencepiece-dev libboost-dev nlohmann-json3-dev
+              libopenblas-dev doctest-dev libfmt-dev libsentencepiece-dev libboost-dev nlohmann-json3-dev libtomlplusplus-dev
 
 # Debian's OpenBLAS 0.3.21 predates Zen 4 and would pick its AVX2 kernels there; on a CPU with
 # AVX-512 its SkylakeX kernels make the matrix products ~40% faster (docs/performance.md). It must
@@ -23,7 +23,7 @@ endif
 # On a system without dpkg (not Debian), nothing is installed: the libraries are looked for with
 # pkg-config and the tools on the PATH, and what is missing is named.
 DPKG_QUERY ?= dpkg-query
-PKGCONFIG_NEEDED := xtensor xsimd openblas fmt sentencepiece nlohmann_json
+PKGCONFIG_NEEDED := xtensor xsimd openblas fmt sentencepiece nlohmann_json tomlplusplus
 TOOLS_NEEDED := g++ pkg-config meson ninja cmake
 deps:
 	@if ! command -v $(DPKG_QUERY) >/dev/null 2>&1; then \

@@ -2,11 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
+#include <sstream>
+#include <toml++/toml.h>
 
+#include "io/files.hpp"
 #include "kernels/threads.hpp"
 
 namespace translator {
@@ -41,8 +47,130 @@ Args::Args(std::string command, std::string synopsis, std::vector<OptionSpec> sp
         if (i + 1 >= argv.size()) throw UsageError(fmt::format("{}: missing its value {}", a, s->value));
         values_[a] = argv[++i];
     }
+    if (values_.count("--config")) read_config(values_.at("--config"));
     for (const OptionSpec& o : specs_)
         if (o.required && !values_.count(o.name)) throw UsageError(fmt::format("{}: required", o.name));
+}
+
+namespace {
+
+std::string where(const std::string& path, const toml::source_region& at) {
+    return fmt::format("{}:{}:{}", path, at.begin.line, at.begin.column);
+}
+
+// A value of the file as the text the command line would have given.
+std::optional<std::string> as_text(const toml::node& v) {
+    if (const auto* s = v.as_string()) return s->get();
+    if (const auto* i = v.as_integer()) return std::to_string(i->get());
+    if (const auto* f = v.as_floating_point()) return fmt::format("{}", f->get());
+    return std::nullopt;
+}
+
+}  // namespace
+
+void Args::read_config(const std::string& path) {
+    toml::table file;
+    try {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec)) throw UsageError(fmt::format("--config {}: {}", tg::printable(path), std::filesystem::exists(path, ec) ? "not a file" : "no such file"));
+        file = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        throw UsageError(fmt::format("{}: {}", where(tg::printable(path), e.source()), tg::printable(std::string(e.description()))));
+    }
+    auto known = [&](const std::string& section, const std::string& key) -> const OptionSpec* {
+        for (const OptionSpec& o : specs_)
+            if (!o.section.empty() && o.section == section && o.name == "--" + key) return &o;
+        return nullptr;
+    };
+    auto elsewhere = [&](const std::string& key) -> std::string {
+        for (const OptionSpec& o : specs_)
+            if (o.name == "--" + key) return o.section.empty() ? "on the command line only" : fmt::format("in [{}]", o.section);
+        return "";
+    };
+    // Sections hold settings or further sections ([model] and [model.rnnsearch]).
+    std::function<void(const toml::table&, const std::string&)> walk = [&](const toml::table& table, const std::string& section) {
+        for (const auto& [k, node] : table) {
+            const std::string key = tg::printable(std::string(k.str()));
+            const std::string at = where(path, node.source());
+            if (const auto* inner = node.as_table()) {
+                walk(*inner, section.empty() ? key : section + "." + key);
+                continue;
+            }
+            const OptionSpec* s = known(section, key);
+            if (!s) {
+                const std::string other = elsewhere(key), named_at = where(path, k.source());
+                throw UsageError(other.empty() ? fmt::format("{}: unknown setting '{}'{}", named_at, key, section.empty() ? "" : " in [" + section + "]")
+                                               : fmt::format("{}: '{}' belongs {}, not {}", named_at, key, other,
+                                                             section.empty() ? "at the top" : "in [" + section + "]"));
+            }
+            if (values_.count(s->name) && !from_file_.count(s->name)) continue;  // the command line's wins
+            if (s->value.empty()) {  // a switch: true or false
+                const auto* b = node.as_boolean();
+                if (!b) throw UsageError(fmt::format("{}: {}: expected true or false", at, key));
+                if (b->get()) values_[s->name] = "1";
+                continue;
+            }
+            const std::optional<std::string> text = as_text(node);
+            if (!text) throw UsageError(fmt::format("{}: {}: expected {} (a number or a string)", at, key, s->value));
+            values_[s->name] = *text;
+            from_file_[s->name] = fmt::format("{}: {}", at, key);
+        }
+    };
+    walk(file, "");
+}
+
+std::string Args::configuration(const std::string& base, const std::vector<std::string>& paths) const {
+    toml::table out;
+    if (!base.empty()) {
+        try {
+            out = toml::parse(base);
+        } catch (const toml::parse_error&) {  // (a damaged file of an earlier run: what is given now stands alone)
+        }
+    }
+    auto section_of = [&](const std::string& dotted) -> toml::table& {
+        toml::table* t = &out;
+        std::size_t start = 0;
+        for (;;) {
+            const std::size_t dot = dotted.find('.', start);
+            const std::string part = dotted.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+            if (!t->contains(part) || !(*t)[part].is_table()) t->insert_or_assign(part, toml::table{});
+            t = (*t)[part].as_table();
+            if (dot == std::string::npos) return *t;
+            start = dot + 1;
+        }
+    };
+    for (const OptionSpec& o : specs_) {
+        if (o.section.empty() || !values_.count(o.name)) continue;
+        const std::string key = o.name.substr(2);
+        toml::table& t = section_of(o.section);
+        const std::string& v = values_.at(o.name);
+        if (o.value.empty()) {
+            t.insert_or_assign(key, true);
+            continue;
+        }
+        if (std::find(paths.begin(), paths.end(), o.name) != paths.end()) {
+            t.insert_or_assign(key, std::filesystem::absolute(v).lexically_normal().string());
+            continue;
+        }
+        errno = 0;
+        char* end = nullptr;
+        const long long i = std::strtoll(v.c_str(), &end, 10);
+        if (!v.empty() && *end == '\0' && errno == 0) {
+            t.insert_or_assign(key, static_cast<std::int64_t>(i));
+            continue;
+        }
+        const double d = std::strtod(v.c_str(), &end);
+        if (!v.empty() && *end == '\0' && std::isfinite(d)) t.insert_or_assign(key, d);
+        else t.insert_or_assign(key, v);
+    }
+    std::ostringstream text;
+    text << out << '\n';
+    return text.str();
+}
+
+std::string Args::named(const std::string& name) const {
+    const auto it = from_file_.find(name);
+    return it == from_file_.end() ? name : it->second;
 }
 
 std::string Args::usage() const {
@@ -76,7 +204,7 @@ long long Args::integer(const std::string& name, long long min, long long max) c
     char* end = nullptr;
     const long long x = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || *end != '\0' || errno == ERANGE || x < min || x > max)
-        throw UsageError(fmt::format("{}: expected a whole number from {} to {}, got '{}'", name, min, max, v));
+        throw UsageError(fmt::format("{}: expected a whole number from {} to {}, got '{}'", named(name), min, max, v));
     return x;
 }
 
@@ -86,7 +214,7 @@ double Args::number(const std::string& name, double min, double max) const {
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
     if (v.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x) || x < min || x > max)
-        throw UsageError(fmt::format("{}: expected a number from {} to {}, got '{}'", name, min, max, v));
+        throw UsageError(fmt::format("{}: expected a number from {} to {}, got '{}'", named(name), min, max, v));
     return x;
 }
 

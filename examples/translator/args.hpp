@@ -1,6 +1,12 @@
 // A small command-line parser for the translator's subcommands: "--name value" (or "--name=value")
 // options and "--flag" switches, each with its help text. A wrong or missing argument throws UsageError with
 // a one-line message naming it; the program prints it and exits with status 2.
+//
+// The same table is a command's configuration schema: an option with a section is also a setting of
+// a TOML file (`--config FILE`, when the command has that option): `[section] name = value`, the name
+// without its dashes. Options given on the command line override the file. A value from the file
+// that is wrong is named by its file, line and column. configuration() writes the settings given
+// back as such a file.
 #pragma once
 #include <map>
 #include <stdexcept>
@@ -24,6 +30,7 @@ struct OptionSpec {
     std::string help;
     std::string fallback;   // default value ("" with required = true: must be given)
     bool required = false;
+    std::string section;    // "model.rnnsearch": its place in a configuration file; "": command line only
 };
 
 class Args {
@@ -33,6 +40,9 @@ public:
     Args(std::string command, std::string synopsis, std::vector<OptionSpec> specs, const std::vector<std::string>& argv);
 
     std::string usage() const;
+    // The settings given (command line and --config), as a configuration file --config reads, over
+    // `base` (another such file's text: what a resumed training had); `paths` are made absolute.
+    std::string configuration(const std::string& base = "", const std::vector<std::string>& paths = {}) const;
 
     bool given(const std::string& name) const { return values_.count(name) != 0; }
     bool flag(const std::string& name) const { return given(name); }
@@ -42,9 +52,12 @@ public:
 
 private:
     const OptionSpec& spec(const std::string& name) const;
+    void read_config(const std::string& path);  // the settings of a TOML file not given on the command line
+    std::string named(const std::string& name) const;  // "--hidden", or "run.toml:3:10: hidden" from a file
     std::string command_, synopsis_;
     std::vector<OptionSpec> specs_;
     std::map<std::string, std::string> values_;
+    std::map<std::string, std::string> from_file_;  // option -> "FILE:LINE:COLUMN: key", for its messages
 };
 
 // Options several subcommands share.

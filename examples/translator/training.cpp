@@ -723,6 +723,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
             add_model(w, model, run.src_vocab, run.tgt_vocab, run.src_subwords.get(), run.tgt_subwords.get());
             if (with_optimizer) save_optimizer(w, opt);
             w.add_text("train_state.txt", state.str());
+            if (!o.configuration.empty()) w.add_text("run.toml", o.configuration);
             if (!run.log.empty()) {
                 w.add_text("log.jsonl", run.log);
                 w.add_text("curves.svg", learning_curves(read_log(run.log, "log.jsonl")));

@@ -93,6 +93,9 @@ struct TrainOptions {
     // Replace what `out` holds (a trained model of another training, a checkpoint of another kind)
     // instead of refusing: a new training never replaces a trained model unless asked.
     bool force = false;
+    // The run's settings as a configuration file (`train --config` reads it), saved in every
+    // checkpoint as run.toml; empty: none is saved.
+    std::string configuration;
 };
 
 // After every step, for a progress display.

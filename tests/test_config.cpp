@@ -1,0 +1,119 @@
+// translator train's settings from one schema (examples/translator/train_settings.cpp): the
+// configuration file (`--config`), the run.toml every checkpoint holds, and the documents and help
+// that cannot disagree with the schema.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "cli_helpers.hpp"
+#include "io/files.hpp"
+#include "train_settings.hpp"
+
+using namespace tg::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+}
+
+// The files of a checkpoint, byte for byte, but the ones that name the run rather than the model.
+bool same_weights(const fs::path& a, const fs::path& b) {
+    std::size_t compared = 0;
+    for (const auto& e : fs::directory_iterator(a)) {
+        if (e.path().extension() != ".npy") continue;
+        if (tg::read_text(e.path()) != tg::read_text(b / e.path().filename())) return false;
+        ++compared;
+    }
+    return compared > 5;
+}
+
+}  // namespace
+
+TEST_CASE("train --config: a TOML file of sections; options given override it; run.toml repeats the run") {
+    Workdir w;
+    const Trained& t = trained();
+    const std::string data = t.data, train_tsv = t.w / "train.tsv", valid_tsv = t.w / "valid.tsv";
+    write(w / "run.toml", fmt::format("# a user's configuration\n[data]\ntrain = '{}'\nvalid = '{}'\n\n[model.rnnsearch]\nemb = 8\n"
+                                      "hidden = 16\nattn = 8\n\n[training]\nbatch = 16\nepochs = 1\nseed = 3\nlr = 0.002\n",
+                                      train_tsv, valid_tsv));
+    CHECK_RUN(run("train --config " + w / "run.toml" + " --out " + w / "a"), 0, "done after");
+    const std::string saved = tg::read_text(w / "a/run.toml");
+    CHECK(saved.find("hidden = 16") != std::string::npos);
+    CHECK(saved.find("lr = 0.002") != std::string::npos);
+    CHECK(saved.find(fmt::format("out = '{}'", w / "a")) != std::string::npos);  // paths made absolute
+    // The checkpoint's run.toml repeats the run: the same weights, byte for byte, from another folder.
+    CHECK_RUN(run("train --config " + w / "a/run.toml" + " --out " + w / "b", "", "", "/"), 0, "done after");
+    CHECK(same_weights(w / "a", w / "b"));
+    // Options given override the file; the checkpoint's run.toml says what was in force.
+    CHECK_RUN(run("train --config " + w / "run.toml" + " --out " + w / "c --hidden 12"), 0);
+    CHECK(tg::read_text(w / "c/config.txt").find("hidden 12\n") != std::string::npos);
+    CHECK(tg::read_text(w / "c/run.toml").find("hidden = 12") != std::string::npos);
+    // Resumed: the settings of the run before, and what is given now.
+    CHECK_RUN(run("train " + data + "--resume " + w / "a" + " --out " + w / "a --epochs 2 --valid-every 5"), 0,
+              "resuming with --epochs 2 (it was 1)", "resuming with --valid-every 5 (it was 0)");
+    const std::string resumed = tg::read_text(w / "a/run.toml");
+    CHECK(resumed.find("epochs = 2") != std::string::npos);
+    CHECK(resumed.find("valid-every = 5") != std::string::npos);
+    CHECK(resumed.find("lr = 0.002") != std::string::npos);
+    CHECK(resumed.find("resume") == std::string::npos);  // the command line's alone
+}
+
+TEST_CASE("train --config: a wrong file is one line naming its file, line and column, status 2") {
+    Workdir w;
+    const std::string rest = " --train x.tsv --valid y.tsv --out " + w / "never";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"[model.rnnsearch]\nhiden = 3\n", ":2:1: unknown setting 'hiden' in [model.rnnsearch]"},
+        {"[model]\nhidden = 3\n", ":2:1: 'hidden' belongs in [model.rnnsearch], not in [model]"},
+        {"batch = 3\n", ":1:1: 'batch' belongs in [training], not at the top"},
+        {"[model.rnnsearch]\nhidden = -3\n", ":2:10: hidden: expected a whole number from 1 to 100000, got '-3'"},
+        {"[training]\nlr = 'fast'\n", ":2:6: lr: expected a number from 0 to 10, got 'fast'"},
+        {"[model\nhidden = 3\n", ":1:7: "},
+        {"[training]\nresume = 'a'\n", ":2:1: 'resume' belongs on the command line only"},
+        {"[model.transformer]\npre-norm = 1\n", ":2:12: pre-norm: expected true or false"},
+        {"[training]\nbatch = [1, 2]\n", ":2:9: batch: expected N"},
+        {"[training]\n\"a\\u001b[31m\" = 1\n", ":2:1: unknown setting 'a?[31m'"},
+    };
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const std::string file = w / fmt::format("c{}.toml", i);
+        write(file, cases[i].first);
+        const Result r = run("train --config " + file + rest);
+        CHECK_MESSAGE(r.status == 2, r.output);
+        CHECK_MESSAGE(r.output.find(file + cases[i].second) != std::string::npos, r.output);
+        CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+        CHECK(r.output.find('\x1b') == std::string::npos);
+    }
+    const std::string absent = "--config " + w / "absent.toml" + ": no such file";
+    CHECK_RUN(run("train --config " + w / "absent.toml" + rest), 2, absent.c_str());
+    CHECK_RUN(run("train --config " + w.path.string() + rest), 2, ": not a file");
+    CHECK_FALSE(fs::exists(w / "never"));
+}
+
+TEST_CASE("train's settings: --help and docs/spec/cli.md name every one of the schema, in its section") {
+    const std::vector<translator::OptionSpec> settings = translator::train_settings();
+    const tg::test::Result help = run("train --help");
+    REQUIRE(help.status == 0);
+    const std::string cli = tg::read_text(fs::path(TG_SOURCE_ROOT) / "docs/spec/cli.md");
+    const std::size_t from = cli.find("## train:");
+    REQUIRE(from != std::string::npos);
+    const std::string section = cli.substr(from, cli.find("\n## ", from + 1) - from);
+    std::set<std::string> sections;
+    for (const translator::OptionSpec& s : settings) {
+        CHECK_MESSAGE(help.output.find("  " + s.name + " ") != std::string::npos, s.name);
+        CHECK_MESSAGE(section.find("`" + s.name) != std::string::npos, s.name << " is not in docs/spec/cli.md's train section");
+        if (!s.section.empty()) sections.insert(s.section);
+    }
+    for (const std::string& s : sections) CHECK_MESSAGE(section.find("[" + s + "]") != std::string::npos, s);
+    // and nothing in the section's synopsis that the schema does not have
+    const std::regex option("--[a-z][a-z-]+");
+    for (auto it = std::sregex_iterator(section.begin(), section.end(), option); it != std::sregex_iterator(); ++it) {
+        const std::string name = it->str();
+        const bool known = name == "--help" || std::any_of(settings.begin(), settings.end(), [&](const auto& s) { return s.name == name; });
+        CHECK_MESSAGE(known, name << " in docs/spec/cli.md's train section is not a setting");
+    }
+}
