@@ -10,8 +10,9 @@ namespace tg {
 
 // <doc:attention-kinds>
 // Each score function's file (layers/attention/*.cpp) defines its make_...; registering one is its
-// line here (and its file in meson.build).
+// declaration and its row here (and its file in meson.build).
 AttentionPtr make_additive_attention(const AttentionSizes&, Generator&);
+// </doc:attention-kinds>
 AttentionPtr make_dot_attention(const AttentionSizes&, Generator&);
 AttentionPtr make_general_attention(const AttentionSizes&, Generator&);
 AttentionPtr make_scaled_dot_attention(const AttentionSizes&, Generator&);
@@ -19,7 +20,9 @@ AttentionPtr make_multi_head_attention(const AttentionSizes&, Generator&);
 
 const std::vector<AttentionKind>& attention_kinds() {
     static const std::vector<AttentionKind> kinds = {
+// <doc:attention-kinds-table>
         {"additive", "v . tanh(W q + U k + b), Bahdanau et al. 2015 (the paper's)", make_additive_attention},
+// </doc:attention-kinds-table>
         {"dot", "q . k, Luong et al. 2015 (needs equal query and key sizes)", make_dot_attention, true},
         {"general", "q^T W k, Luong et al. 2015", make_general_attention},
         {"scaled_dot", "q . k / sqrt(K), Vaswani et al. 2017 (needs equal sizes)", make_scaled_dot_attention, true},
@@ -27,7 +30,6 @@ const std::vector<AttentionKind>& attention_kinds() {
     };
     return kinds;
 }
-// </doc:attention-kinds>
 
 const AttentionKind* find_attention_kind(const std::string& name) {
     for (const AttentionKind& k : attention_kinds())

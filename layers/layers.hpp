@@ -1,6 +1,7 @@
 // Every layer, in one include.
 #pragma once
 #include "attention.hpp"
+#include "cell_kinds.hpp"
 #include "dropout.hpp"
 #include "embedding.hpp"
 #include "gru.hpp"
@@ -9,6 +10,7 @@
 #include "linear.hpp"
 #include "lstm.hpp"
 #include "lstm_cell.hpp"
+#include "mgu_cell.hpp"
 // <doc:layer-includes>
 #include "maxout.hpp"
 // </doc:layer-includes>

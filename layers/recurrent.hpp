@@ -45,6 +45,21 @@ protected:
         }
     }
 
+    // The same, each cell made by make() (a registered cell's: layers/cell_kinds.hpp).
+    template <class Make>
+    void build_with(Direction direction, std::unique_ptr<RecurrentCell>& fwd, std::unique_ptr<RecurrentCell>& bwd, Make make) {
+        if (direction != Direction::backward) {
+            fwd = make();
+            register_module("fwd", *fwd);
+            forward_cell_ = fwd.get();
+        }
+        if (direction != Direction::forward) {
+            bwd = make();
+            register_module("bwd", *bwd);
+            backward_cell_ = bwd.get();
+        }
+    }
+
 private:
     const RecurrentCell* forward_cell_ = nullptr;
     const RecurrentCell* backward_cell_ = nullptr;

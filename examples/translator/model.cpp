@@ -73,7 +73,7 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
         else if (key == "emb") c.emb = size();
         else if (key == "hidden") c.hidden = size();
         else if (key == "cell") {
-            if (value != "gru" && value != "lstm") throw fail(fmt::format("cell '{}': gru or lstm", value));
+            if (!find_cell_kind(value)) throw fail(fmt::format("cell '{}': this translator's cells are {}", value, cell_kind_names()));
             c.cell = value;
         }
         else if (key == "encoder_hidden") c.encoder_hidden = size();
@@ -130,13 +130,11 @@ RNNSearch::RNNSearch(const ModelConfig& c, Generator& gen)
     : TranslationModel(c),
       src_embed(c.src_vocab, c.emb, gen, text::Vocab::kPad),
       tgt_embed(c.tgt_vocab, c.emb, gen, text::Vocab::kPad),
-      encoder(c.cell == "lstm" ? std::unique_ptr<Recurrent>(std::make_unique<LSTM>(c.emb, c.encoder_size(), gen, Direction::bidirectional))
-                               : std::make_unique<GRU>(c.emb, c.encoder_size(), gen, Direction::bidirectional)),
+      encoder(make_recurrent(c.cell, c.emb, c.encoder_size(), gen, Direction::bidirectional)),
       bridge(c.encoder_size(), c.hidden, gen),
       attention(c.has_attention() ? make_attention(c.attention, {c.hidden, 2 * c.encoder_size(), c.attn, c.heads}, gen)
                                   : nullptr),
-      decoder(c.cell == "lstm" ? std::unique_ptr<RecurrentCell>(std::make_unique<LSTMCell>(c.emb + context_size(), c.hidden, gen))
-                               : std::make_unique<GRUCell>(c.emb + context_size(), c.hidden, gen)),
+      decoder(make_cell(c.cell, c.emb + context_size(), c.hidden, gen)),
       deep_output(c.deep_output ? std::make_unique<Maxout>(c.hidden + context_size() + c.emb, c.deep_output, gen) : nullptr),
       output(c.deep_output ? c.deep_output : c.hidden + context_size() + c.emb, c.tgt_vocab, gen) {
     register_module("src_embed", src_embed);

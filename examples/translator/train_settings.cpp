@@ -18,6 +18,13 @@ std::string attention_help() {
     return text + "or none (RNNencdec)";
 }
 
+// "the recurrent unit of the encoder and the decoder: gru (GRU, ...), lstm (...)"
+std::string cell_help() {
+    std::string text = "the recurrent unit of the encoder and the decoder: ";
+    for (const tg::CellKind& k : tg::cell_kinds()) text += fmt::format("{}{} ({})", &k == &tg::cell_kinds().front() ? "" : ", ", k.name, k.about);
+    return text;
+}
+
 }  // namespace
 
 std::vector<OptionSpec> train_settings() {
@@ -38,7 +45,7 @@ std::vector<OptionSpec> train_settings() {
             {"--layers", "N", "transformer: encoder layers, and as many decoder layers", shown(m.layers), false, "model.transformer"},
             {"--pre-norm", "", "transformer: LayerNorm before each sublayer (the paper's: after the residual sum)", "", false, "model.transformer"},
             {"--emb", "N", "word embedding size E", shown(m.emb), false, "model.rnnsearch"},
-            {"--cell", "gru|lstm", "the recurrent unit of the encoder and the decoder", m.cell, false, "model.rnnsearch"},
+            {"--cell", "NAME", cell_help(), m.cell, false, "model.rnnsearch"},
             {"--hidden", "N", "decoder size H", shown(m.hidden), false, "model.rnnsearch"},
             {"--encoder-hidden", "N", "encoder size per direction (default: H; H / 2 for dot and scaled_dot)", "", false, "model.rnnsearch"},
             {"--attention", "KIND", attention_help(), m.attention, false, "model.rnnsearch"},

@@ -241,10 +241,10 @@ void check_model_fits(const ModelConfig& c, const TrainOptions& o) {
     const double E = static_cast<double>(c.emb), H = static_cast<double>(c.hidden), He = static_cast<double>(c.encoder_size());
     const double Vs = static_cast<double>(c.src_vocab), Vt = static_cast<double>(c.tgt_vocab);
     const double C = c.attention == "multi_head" ? H : 2 * He;  // the context's size
-    const double gates = c.cell == "lstm" ? 4 : 3;
-    auto gru = [&](double in, double h) { return gates * (h * in + h * h + 2 * h); };  // a GRU or LSTM cell
+    const double gates = static_cast<double>(find_cell_kind(c.cell)->gates);
+    auto cell = [&](double in, double h) { return gates * (h * in + h * h + 2 * h); };  // a cell of G gates
     const double features = c.deep_output ? static_cast<double>(c.deep_output) : H + C + E;
-    double n = (Vs + Vt) * E + 2 * gru(E, He) + He * H + H + gru(E + C, H) + (c.tie_embeddings ? 0 : features * Vt) + Vt;
+    double n = (Vs + Vt) * E + 2 * cell(E, He) + He * H + H + cell(E + C, H) + (c.tie_embeddings ? 0 : features * Vt) + Vt;
     if (c.deep_output) n += (H + C + E) * 2 * static_cast<double>(c.deep_output) + 2 * static_cast<double>(c.deep_output);
     // The attention's own parameters, whatever its score function: counted on one built alone (small
     // beside the rest; only built when the rest fits, so an absurd size is refused without allocating it).
@@ -576,7 +576,7 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         c.attention = o.attention.value_or(c.attention);
         c.cell = o.cell.value_or(c.cell);
         c.tie_embeddings = o.tie_embeddings;
-        if (c.cell != "gru" && c.cell != "lstm") throw UsageError(fmt::format("--cell {}: gru or lstm", c.cell));
+        if (!find_cell_kind(c.cell)) throw UsageError(fmt::format("--cell {}: the cells are {}", c.cell, cell_kind_names()));
         c.heads = o.heads.value_or(c.heads);
         c.deep_output = o.deep_output.value_or(c.deep_output);
         // dot and scaled_dot compare the decoder's state (H) with the annotations (2 x the encoder's

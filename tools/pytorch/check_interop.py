@@ -162,6 +162,7 @@ def main():
                        ("gru-scaled_dot", ["--attention", "scaled_dot"]),
                        ("gru-general-tied", ["--attention", "general", "--deep-output", 16, "--tie-embeddings"]),
                        ("rnnencdec-lstm", ["--no-attention", "--cell", "lstm"]),
+                       ("mgu", ["--cell", "mgu"]),
                        ("subwords", ["--subwords", 40])):
         ok = one_way(name, rnnsearch, small + args, translator, work)[0] and ok
     ok = one_way("transformer-subwords-pre-norm", transformer, ["--epochs", 1, "--arch", "transformer", "--model-dim", 16,

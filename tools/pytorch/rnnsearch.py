@@ -144,7 +144,28 @@ class LSTM(nn.LSTMCell):
         return torch.zeros(B, 2 * self.hidden_size)
 
 
-CELLS = {"gru": GRU, "lstm": LSTM}
+class MGU(nn.Module):
+    """The minimal gated unit (Zhou et al. 2016), as layers/mgu_cell.hpp: rows [f; n] of PyTorch's names."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        H, bound = hidden_size, hidden_size ** -0.5
+        self.hidden_size = H
+        self.weight_ih = nn.Parameter(torch.empty(2 * H, input_size).uniform_(-bound, bound))
+        self.weight_hh = nn.Parameter(torch.empty(2 * H, H).uniform_(-bound, bound))
+        self.bias_ih = nn.Parameter(torch.empty(2 * H).uniform_(-bound, bound))
+        self.bias_hh = nn.Parameter(torch.empty(2 * H).uniform_(-bound, bound))
+
+    def forward(self, x, h):
+        i_f, i_n = (x @ self.weight_ih.T + self.bias_ih).chunk(2, 1)
+        h_f, h_n = (h @ self.weight_hh.T + self.bias_hh).chunk(2, 1)
+        f = torch.sigmoid(i_f + h_f)
+        return (1 - f) * h + f * torch.tanh(i_n + f * h_n)
+
+    output, initial, zeros = GRU.output, GRU.initial, GRU.zeros
+
+
+CELLS = {"gru": GRU, "lstm": LSTM, "mgu": MGU}
 
 
 class RNNSearch(nn.Module):
@@ -152,6 +173,10 @@ class RNNSearch(nn.Module):
 
     def __init__(self, c):
         super().__init__()
+        for part, table in (("cell", CELLS), ("attention", {**ATTENTIONS, "none": None})):
+            if c[part] not in table:  # a part registered in tapegrad (layers/*_kinds) and not written here yet
+                raise SystemExit(f"the bridge has no {part} {c[part]} (it has {', '.join(table)}): "
+                                 f"add it to tools/pytorch/rnnsearch.py's {'CELLS' if part == 'cell' else 'ATTENTIONS'}")
         E, H, He, A = c["emb"], c["hidden"], c["encoder_hidden"], c["attn"]
         self.H, self.He, self.dropout_p, self.tied = H, He, 0.0, c["tie_embeddings"]
         self.src_embed = nn.Embedding(c["src_vocab"], E, padding_idx=PAD)
