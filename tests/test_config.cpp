@@ -117,3 +117,21 @@ TEST_CASE("train's settings: --help and docs/spec/cli.md name every one of the s
         CHECK_MESSAGE(known, name << " in docs/spec/cli.md's train section is not a setting");
     }
 }
+
+TEST_CASE("eval --length-penalty: scores what translate --length-penalty writes, and says it in --json") {
+    Workdir w;
+    const Trained& t = trained();
+    const std::string valid = t.w / "valid.tsv", model = t.model;
+    CHECK_RUN(run("eval --checkpoint " + model + " --data " + valid + " --beam 4 --length-penalty 0 --out-hyp " + w / "lp0.txt"), 0);
+    CHECK_RUN(run("eval --checkpoint " + model + " --data " + valid + " --beam 4 --out-hyp " + w / "per_word.txt"), 0);
+    const Result translated = run_shell("cut -f1 '" + valid + "' | " + TG_TRANSLATOR + " translate --checkpoint " + model +
+                                        " --beam 4 --length-penalty 0");
+    REQUIRE(translated.status == 0);
+    CHECK(tg::read_text(w / "lp0.txt") == translated.output);  // the translations eval scored are translate's
+    CHECK(tg::read_text(w / "lp0.txt") != tg::read_text(w / "per_word.txt"));  // A = 0 favours short ones
+    CHECK_RUN(run("eval --checkpoint " + model + " --data " + valid + " --beam 3 --length-penalty 0.6 --json"), 0,
+              "\"beam\": 3, \"length_penalty\": 0.6,");
+    CHECK_RUN(run("eval --checkpoint " + model + " --data " + valid + " --beam 3 --json"), 0, "\"length_penalty\": null");
+    CHECK_RUN(run("eval --checkpoint " + model + " --data " + valid + " --length-penalty 1"), 2,
+              "--length-penalty: ranks beam search's hypotheses; give --beam K > 1");
+}

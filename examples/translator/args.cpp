@@ -220,6 +220,12 @@ double Args::number(const std::string& name, double min, double max) const {
 
 int beam_width(const Args& args) { return static_cast<int>(args.integer("--beam", 1, 1000)); }
 
+double length_penalty(const Args& args, std::size_t beam) {
+    if (!args.given("--length-penalty")) return -1;
+    if (beam == 1) throw UsageError("--length-penalty: ranks beam search's hypotheses; give --beam K > 1");
+    return args.number("--length-penalty", 0, 10);
+}
+
 std::size_t max_words(const Args& args) { return static_cast<std::size_t>(args.integer("--max-words", 1, 1'000'000)); }
 std::size_t max_pieces(const Args& args) { return static_cast<std::size_t>(args.integer("--max-pieces", 1, 1'000'000)); }
 

@@ -68,7 +68,10 @@ const OptionSpec kBeamOption{"--beam", "K", "beam width (1: greedy)", "1"};
 const OptionSpec kMaxWordsOption{"--max-words", "N", "refuse a source sentence of more than N words", "1000"};
 // A subword model reads pieces: five words of 900 letters are thousands of them (and gigabytes).
 const OptionSpec kMaxPiecesOption{"--max-pieces", "N", "refuse a source the model reads as more than N pieces (its positions; words for a word model)", "1024"};
+// GNMT's length penalty: beam search ranks by log p / lp(y); without it, log p per word.
+const OptionSpec kLengthPenaltyOption{"--length-penalty", "A", "beam search ranks by log p / ((5 + |y|) / 6)^A (GNMT); default: log p per word", ""};
 int beam_width(const Args& args);     // --beam, validated
+double length_penalty(const Args& args, std::size_t beam);  // --length-penalty (needs --beam > 1), or -1: per word
 std::size_t max_words(const Args& args);  // --max-words, validated
 std::size_t max_pieces(const Args& args);  // --max-pieces, validated
 void apply_threads(const Args& args);  // --threads, validated and applied

@@ -37,11 +37,12 @@ std::string json(const Scores& s, bool with_aer) {
 }  // namespace
 
 int cmd_eval(const Argv& argv) {
-    Args args("eval", "--checkpoint DIR --data F.tsv [--align F.align] [--beam K] [--json] [--out-hyp F] [--out-align F]",
+    Args args("eval", "--checkpoint DIR --data F.tsv [--align F.align] [--beam K [--length-penalty A]] [--json] [--out-hyp F] [--out-align F]",
               {{"--checkpoint", "DIR", "the model to evaluate", "", true},
                {"--data", "F.tsv", "sentence pairs to translate and score", "", true},
                {"--align", "F.align", "gold alignments of --data: also report the alignment error rate", ""},
                kBeamOption,
+               kLengthPenaltyOption,
                {"--json", "", "print one JSON object instead of text", ""},
                {"--out-hyp", "F.txt", "write every translation, a line per pair of --data", ""},
                {"--out-align", "F.align", "write the alignments AER scores (forced decoding of each reference), Pharaoh 'i-j'", ""},
@@ -49,6 +50,7 @@ int cmd_eval(const Argv& argv) {
                kThreadsOption},
               argv);
     const auto beam = static_cast<std::size_t>(beam_width(args));
+    const double penalty = length_penalty(args, beam);
     apply_threads(args);
     const std::vector<fs::path> inputs = {args.text("--data"), args.text("--align"), args.text("--checkpoint"),
                                           args.text("--checkpoint") + ".old"};
@@ -82,7 +84,7 @@ int cmd_eval(const Argv& argv) {
     std::optional<AtomicFile> hyp_out, align_out;
     if (args.given("--out-hyp")) hyp_out.emplace(args.text("--out-hyp"));
     if (args.given("--out-align")) align_out.emplace(args.text("--out-align"));
-    Evaluator evaluator(m, with_aer, beam, 5, args.given("--out-align"));
+    Evaluator evaluator(m, with_aer, beam, 5, args.given("--out-align"), penalty);
     constexpr std::size_t kChunk = 2048;
     std::vector<text::SentencePair> pairs;
     std::vector<text::Alignment> gold;
@@ -139,8 +141,9 @@ int cmd_eval(const Argv& argv) {
             best = fmt::format("\"aer_best_head\": {{\"layer\": {}, \"head\": {}, \"aer\": {:.6f}}}, ", h->first.layer + 1,
                                h->first.head + 1, h->second.aer());
         fmt::print("{{{}, {}\"bleu_tokenize\": \"{}\", \"bleu_signature\": \"nrefs:1|case:mixed|eff:no|tok:{}|smooth:none\", "
-                   "\"chrf_signature\": \"{}\", \"beam\": {}, \"by_length\": [{}]}}\n",
-                   json(e.all, with_aer), best, tokenize, tokenize, text::kChrfSignature, beam, by_length);
+                   "\"chrf_signature\": \"{}\", \"beam\": {}, \"length_penalty\": {}, \"by_length\": [{}]}}\n",
+                   json(e.all, with_aer), best, tokenize, tokenize, text::kChrfSignature, beam,
+                   penalty < 0 ? std::string("null") : fmt::format("{}", penalty), by_length);
         return 0;
     }
     auto print_row = [&](const std::string& label, const Scores& s) {

@@ -44,7 +44,7 @@ int cmd_translate(const Argv& argv) {
               {{"--checkpoint", "DIR", "the model", "", true},
                kBeamOption,
                {"--n-best", "N", "print the N best translations of each line, Moses' 'line ||| translation ||| score' (N <= --beam)", "1"},
-               {"--length-penalty", "A", "beam search ranks by log p / ((5 + |y|) / 6)^A (GNMT); default: log p per word", ""},
+               kLengthPenaltyOption,
                {"--alignment", "hard|soft", "print each translation's alignment after it, 'translation ||| alignment' (Marian's)", ""},
                {"--show-attention", "", "also draw each sentence's attention matrix", ""},
                {"--words", "", "with --show-attention and a subword model: merge each word's pieces", ""},
@@ -60,10 +60,7 @@ int cmd_translate(const Argv& argv) {
     if (n_best > beam)
         throw UsageError(fmt::format("--n-best {}: at most the beam's width (--beam {})", n_best, beam));
     DecodeOptions options;
-    if (args.given("--length-penalty")) {
-        if (beam == 1) throw UsageError("--length-penalty: ranks beam search's hypotheses; give --beam K > 1");
-        options.length_penalty = args.number("--length-penalty", 0, 10);
-    }
+    options.length_penalty = length_penalty(args, beam);
     const std::string alignment = args.given("--alignment") ? args.text("--alignment") : "";
     if (!alignment.empty() && alignment != "hard" && alignment != "soft")
         throw UsageError(fmt::format("--alignment {}: hard or soft", alignment));

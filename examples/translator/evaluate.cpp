@@ -18,7 +18,7 @@ double Scores::exact_match() const {
 std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const TranslationModel& model,
                                                                     const std::vector<text::EncodedPair>& data,
                                                                     std::size_t beam, const PackedWeight& packed_output,
-                                                                    const std::function<bool()>& stop) {
+                                                                    const std::function<bool()>& stop, double length_penalty) {
     std::vector<std::vector<std::int32_t>> out(data.size());
     // Batches of at most 64 sentences of similar lengths and 16,384 padded tokens (beam search: K rows
     // a sentence, so products K times taller): memory bounded whatever the lengths.
@@ -30,7 +30,7 @@ std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const Transl
         if (stop && stop()) return std::nullopt;
         std::vector<std::vector<std::int32_t>> sources;
         for (std::size_t i : which) sources.push_back(data[i].source);
-        std::vector<Translation> t = beam > 1 ? beam_search(model, sources, beam, {.packed_output = &packed_output})
+        std::vector<Translation> t = beam > 1 ? beam_search(model, sources, beam, {.packed_output = &packed_output, .length_penalty = length_penalty})
                                               : greedy(model, sources, {.packed_output = &packed_output});
         for (std::size_t k = 0; k < which.size(); ++k) out[which[k]] = std::move(t[k].words);
     }
@@ -41,8 +41,9 @@ text::Sentence bleu_tokens(const std::string& text, bool subwords) {
     return subwords ? text::tokenize_13a(text) : text::split_words(text);
 }
 
-Evaluator::Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam, std::size_t bucket, bool want_alignments)
-    : m_(m), beam_(beam), want_alignments_(want_alignments), packed_output_(m.model->output_weight().value()) {
+Evaluator::Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam, std::size_t bucket, bool want_alignments,
+                     double length_penalty)
+    : m_(m), beam_(beam), length_penalty_(length_penalty), want_alignments_(want_alignments), packed_output_(m.model->output_weight().value()) {
     e_.bucket = bucket;
     e_.detokenized = m.subwords();
     // Alignments are between words; a subword model attends over pieces (see --words of attention).
@@ -62,7 +63,7 @@ Evaluator::Chunk Evaluator::add(const std::vector<text::SentencePair>& pairs, co
     Chunk out;
     // What the model reads and writes: words, or pieces.
     const auto data = text::encode_pairs(to_units(pairs, m_.src_subwords.get(), m_.tgt_subwords.get()), m_.src_vocab, m_.tgt_vocab);
-    const auto ids = *translate_all(*m_.model, data, beam_, packed_output_);
+    const auto ids = *translate_all(*m_.model, data, beam_, packed_output_, {}, length_penalty_);
     const bool forced = (e_.has_aer || want_alignments_) && m_.model->config.has_attention() && !m_.subwords();
     // One forced pass reads the default view (the alignments) and, for AER per head, every head.
     std::vector<AttentionView> views{AttentionView{}};

@@ -43,7 +43,9 @@ struct Evaluation {
 // so the scores are those of evaluate() on the whole file.
 class Evaluator {
 public:
-    Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam = 1, std::size_t bucket = 5, bool want_alignments = false);
+    // length_penalty: beam search's ranking (DecodeOptions::length_penalty; below 0, log p per word).
+    Evaluator(const LoadedModel& m, bool with_gold, std::size_t beam = 1, std::size_t bucket = 5, bool want_alignments = false,
+              double length_penalty = -1);
     struct Chunk {
         std::vector<std::string> hyps;                // the chunk's translations as text, in order
         std::vector<tg::text::Alignment> alignments;  // with want_alignments: the links AER scores
@@ -55,6 +57,7 @@ public:
 private:
     const LoadedModel& m_;
     std::size_t beam_;
+    double length_penalty_;
     bool want_alignments_;
     tg::PackedWeight packed_output_;  // once for every chunk
     Evaluation e_;
@@ -65,7 +68,7 @@ private:
 std::optional<std::vector<std::vector<std::int32_t>>> translate_all(const TranslationModel& model,
                                                                     const std::vector<tg::text::EncodedPair>& data,
                                                                     std::size_t beam, const tg::PackedWeight& packed_output,
-                                                                    const std::function<bool()>& stop = {});
+                                                                    const std::function<bool()>& stop = {}, double length_penalty = -1);
 
 // What BLEU compares, as eval scores it: a subword model's text (detokenized) in sacreBLEU's 13a
 // tokens, a word model's words as they are.
