@@ -135,3 +135,23 @@ TEST_CASE("eval --length-penalty: scores what translate --length-penalty writes,
     CHECK_RUN(run("eval --checkpoint " + model + " --data " + valid + " --length-penalty 1"), 2,
               "--length-penalty: ranks beam search's hypotheses; give --beam K > 1");
 }
+
+TEST_CASE("a validation's report: the learning rate in force and the first sentences' translations") {
+    Workdir w;
+    const Trained& t = trained();
+    // 300 pairs in batches of 30: the first validation after step 10, half way up a warmup of 20 steps
+    const Result r = run("train " + t.data + "--emb 8 --hidden 16 --attn 8 --batch 30 --epochs 2 --warmup 20 --show-examples 1 --out " +
+                         w / "m");
+    REQUIRE(r.status == 0);
+    CHECK(r.output.find("step     10  valid loss") != std::string::npos);
+    CHECK(r.output.find("lr 0.0005  best, saved") != std::string::npos);  // 0.001 x 10 / 20
+    const std::string first_source = tg::read_text(t.w / "valid.tsv").substr(0, tg::read_text(t.w / "valid.tsv").find('\t'));
+    std::size_t shown = 0;
+    for (std::size_t at = 0; (at = r.output.find("\n    source       " + first_source + "\n    reference    ", at)) != std::string::npos; ++at)
+        ++shown;
+    CHECK(shown == 2);  // once after each of the 2 validations
+    CHECK(r.output.find("\n    translation  ") != std::string::npos);
+    const Result none = run("train " + t.data + "--emb 8 --hidden 16 --attn 8 --epochs 1 --show-examples 0 --out " + w / "n");
+    REQUIRE(none.status == 0);
+    CHECK(none.output.find("    source ") == std::string::npos);
+}

@@ -127,9 +127,13 @@ int cmd_train(const Argv& argv) {
         last_report = window_start = p.seconds;
         window_tokens = 0;
     };
+    const auto examples = static_cast<std::size_t>(args.integer("--show-examples", 0, 3));
     hooks.epoch_end = [&](const EpochReport& e) {
         if (tty) fmt::print("\r\x1b[K");
         fmt::print("{}\n", epoch_line(e));
+        for (std::size_t i = 0; i < std::min(examples, e.examples.size()); ++i)
+            fmt::print("    source       {}\n    reference    {}\n    translation  {}\n", tg::printable(e.examples[i].source, 200),
+                       tg::printable(e.examples[i].reference, 200), tg::printable(e.examples[i].translation, 200));
         std::fflush(stdout);
     };
     hooks.stop_requested = [] { return interrupted != 0; };

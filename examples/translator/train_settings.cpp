@@ -62,6 +62,7 @@ std::vector<OptionSpec> train_settings() {
             {"--early-stopping", "loss|bleu|chrf", "keep the best by this metric, and stop after --patience validations without a better one", d.best_by, false, "training"},
             {"--patience", "K", "with --early-stopping: validations without improvement before stopping", shown(d.patience), false, "training"},
             {"--keep-last", "N", "also keep the last N validations' models, as OUT.step-S beside OUT (for translator average)", shown(d.keep_last), false, "training"},
+            {"--show-examples", "N", "after each validation, print the first N validation sentences (at most 3), their references and their translations", "2", false, "training"},
             {"--seed", "N", "random seed (initialisation and batch order)", shown(d.seed), false, "training"},
             {"--no-attention", "", "train the RNNencdec baseline: a fixed context, no attention (--attention none)", "", false, "model.rnnsearch"},
             {"--deep-output", "N", "a maxout layer of N units before the softmax, as in the paper's Appendix A (0: none)", shown(m.deep_output), false, "model.rnnsearch"},

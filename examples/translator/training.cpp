@@ -263,6 +263,7 @@ struct Validation {
     double loss = 0, accuracy = 0;
     double bleu = 0, chrf = 0;  // of greedy decoding
     double score(const std::string& metric) const { return metric == "bleu" ? bleu : metric == "chrf" ? chrf : -loss; }
+    std::vector<ValidationExample> examples;  // the first few, as Joey NMT's reports show them
 };
 
 // Teacher-forced loss and next-word accuracy over a data set, without recording. Each batch runs in
@@ -320,8 +321,8 @@ std::string epoch_line(const EpochReport& e) {
     if (!e.validated)
         return fmt::format("epoch {:>6.2f}  step {:>6}  validation stopped part way{}  ({} elapsed)", e.epochs_done, e.step,
                            e.saved ? "; training state saved" : "; NOT saved", clock_text(e.seconds));
-    return fmt::format("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%  BLEU {:.2f}  chrF2 {:.2f}{}  ({} elapsed)",
-                       e.epochs_done, e.step, e.valid_loss, 100 * e.valid_accuracy, e.bleu, e.chrf,
+    return fmt::format("epoch {:>6.2f}  step {:>6}  valid loss {:.4f}  valid accuracy {:.2f}%  BLEU {:.2f}  chrF2 {:.2f}  lr {:.3g}{}  ({} elapsed)",
+                       e.epochs_done, e.step, e.valid_loss, 100 * e.valid_accuracy, e.bleu, e.chrf, e.lr,
                        !e.saved ? (e.best ? "  best, NOT saved" : "  NOT saved") : e.best ? "  best, saved" : "",
                        clock_text(e.seconds));
 }
@@ -336,6 +337,7 @@ struct Run {
     std::shared_ptr<const Subwords> src_subwords, tgt_subwords;
     std::vector<text::EncodedPair> train, valid;
     std::vector<std::string> valid_references;  // the validation targets as text, for BLEU and chrF
+    std::vector<std::string> valid_sources;     // and their sources, for the reports' examples
     std::string log;       // log.jsonl: a line per validation, of this training and those it resumes
     fs::path resume_from;  // the folder resumed from ("" for a new training)
 };
@@ -355,6 +357,7 @@ bool score_translations(const Run& run, Validation& v, const std::function<bool(
         const std::string& ref = run.valid_references[i];
         bleu.add(bleu_tokens(hyp, subwords), bleu_tokens(ref, subwords));
         chrf.add(hyp, ref);
+        if (i < 3) v.examples.push_back({run.valid_sources[i], ref, hyp});
     }
     v.bleu = bleu.bleu();
     v.chrf = chrf.chrf();
@@ -525,7 +528,11 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
     }
     // From here on a "word" is a piece, for a subword model.
     std::vector<std::string> valid_text;  // the references as text, for BLEU and chrF
-    for (const auto& p : valid_pairs) valid_text.push_back(text::join_words(p.target));
+    std::vector<std::string> valid_source_text;
+    for (const auto& p : valid_pairs) {
+        valid_text.push_back(text::join_words(p.target));
+        valid_source_text.push_back(text::join_words(p.source));
+    }
     read_train = to_units(std::move(read_train), run.src_subwords.get(), run.tgt_subwords.get());
     valid_pairs = to_units(std::move(valid_pairs), run.src_subwords.get(), run.tgt_subwords.get());
     // Validation obeys --max-len as training does: its memory grows with the square of a pair's length.
@@ -545,6 +552,7 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         if (!too_long(valid_pairs[i])) {
             kept_valid.push_back(std::move(valid_pairs[i]));
             run.valid_references.push_back(std::move(valid_text[i]));
+            run.valid_sources.push_back(std::move(valid_source_text[i]));
         }
     valid_pairs = std::move(kept_valid);
     std::vector<text::SentencePair> train_pairs;
@@ -708,7 +716,7 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         if (v.complete) v.complete = score_translations(run, v, hooks.stop_requested);
         const double score = v.score(state.best_by);
         EpochReport report{v.complete, epochs_done, state.step, v.loss, v.accuracy, v.bleu, v.chrf,
-                           v.complete && score > state.best_score, true, elapsed()};
+                           v.complete && score > state.best_score, true, elapsed(), opt.lr(), v.examples};
         const TrainState before = state;  // put back if the save fails
         const std::string log_before = run.log;
         if (report.best) {

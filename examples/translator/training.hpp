@@ -110,6 +110,11 @@ struct TrainProgress {
     double seconds_left = 0;       // estimated, within the epoch and time limits
 };
 
+// A validation sentence, its reference and the model's greedy translation of it.
+struct ValidationExample {
+    std::string source, reference, translation;
+};
+
 // After each validation and save.
 struct EpochReport {
     bool validated = true;  // false: a stop interrupted the validation; the state was saved without it
@@ -120,9 +125,11 @@ struct EpochReport {
     bool best = false;   // better than every earlier validation (by the early-stopping metric): saved in `out` itself
     bool saved = false;  // false: the save failed, and train() throws right after
     double seconds = 0;
+    double lr = 0;  // the learning rate of the last step (after warmup and decay)
+    std::vector<ValidationExample> examples;  // the first validation pairs' translations (up to 3)
 };
 
-// "epoch   2.00  step   2518  valid loss 2.8449  valid accuracy 44.39%  BLEU 31.20  chrF2 55.10  best, saved  (4:40 elapsed)"
+// "epoch   2.00  step   2518  valid loss 2.8449  valid accuracy 44.39%  BLEU 31.20  chrF2 55.10  lr 0.001  best, saved  (4:40 elapsed)"
 std::string epoch_line(const EpochReport& e);
 std::string clock_text(double seconds);  // "4:40", "1:02:03"
 
