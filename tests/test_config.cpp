@@ -155,3 +155,22 @@ TEST_CASE("a validation's report: the learning rate in force and the first sente
     REQUIRE(none.status == 0);
     CHECK(none.output.find("    source ") == std::string::npos);
 }
+
+TEST_CASE("translator test --config: eval of the model a configuration trained, on its [data] test") {
+    Workdir w;
+    const Trained& t = trained();
+    const std::string valid = t.w / "valid.tsv";
+    write(w / "run.toml", fmt::format("[data]\ntrain = '{}'\nvalid = '{}'\ntest = '{}'\n[model.rnnsearch]\nemb = 8\nhidden = 16\n"
+                                      "[training]\nepochs = 1\nout = '{}'\n", t.w / "train.tsv", valid, valid, w / "m"));
+    REQUIRE(run("train --config " + w / "run.toml").status == 0);
+    CHECK(tg::read_text(w / "m/run.toml").find(fmt::format("test = '{}'", valid)) != std::string::npos);
+    const Result tested = run("test --config " + w / "m/run.toml" + " --beam 2 --json");
+    const Result evaluated = run("eval --checkpoint " + w / "m" + " --data " + valid + " --beam 2 --json");
+    REQUIRE(tested.status == 0);
+    CHECK(tested.output == evaluated.output);
+    CHECK(tested.output.find("\"beam\": 2") != std::string::npos);
+    write(w / "no_test.toml", fmt::format("[data]\ntrain = '{}'\nvalid = '{}'\n[training]\nout = '{}'\n", t.w / "train.tsv", valid, w / "m"));
+    CHECK_RUN(run("test --config " + w / "no_test.toml"), 2, "no test set to score; give [data] test = \"F.tsv\"");
+    CHECK_RUN(run("test --config " + w / "run.toml --data " + valid), 2, "--data: test takes the checkpoint and the data from --config");
+    CHECK_RUN(run("test"), 2, "--config: required");
+}

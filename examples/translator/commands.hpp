@@ -11,6 +11,7 @@ using Argv = std::vector<std::string>;
 int cmd_generate(const Argv& args);
 int cmd_train(const Argv& args);
 int cmd_eval(const Argv& args);
+int cmd_test(const Argv& args);
 int cmd_translate(const Argv& args);
 int cmd_attention(const Argv& args);
 int cmd_grads(const Argv& args);

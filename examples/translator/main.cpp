@@ -1,5 +1,5 @@
 // translator: the toy neural machine translator of Bahdanau, Cho & Bengio (2015) on tapegrad.
-// Subcommands: generate, train, eval, translate, attention, grads, average, serve (see --help of each).
+// Subcommands: generate, train, eval, test, translate, attention, grads, average, serve (see --help of each).
 // Exit status: 0 success, 1 a bad input file or a failure while running, 2 a bad command line.
 #include <fmt/core.h>
 
@@ -23,6 +23,7 @@ const char kUsage[] =
     "  generate   write a synthetic language pair with gold alignments (generate --list names them)\n"
     "  train      train a model, keeping the best checkpoint\n"
     "  eval       exact match, BLEU, chrF, AER and length buckets of a checkpoint on a data set\n"
+    "  test       eval of the model a training configuration trained, on its [data] test set\n"
     "  translate  translate lines from stdin (optionally drawing the attention)\n"
     "  attention  draw one sentence's alignment matrix as SVG (and CSV)\n"
     "  grads      write every parameter's gradient on a data set, for checking against another framework\n"
@@ -85,6 +86,7 @@ static int run_command(const std::string& command, const translator::Argv& args)
         if (command == "generate") return cmd_generate(args);
         if (command == "train") return cmd_train(args);
         if (command == "eval") return cmd_eval(args);
+        if (command == "test") return cmd_test(args);
         if (command == "translate") return cmd_translate(args);
         if (command == "attention") return cmd_attention(args);
         if (command == "grads") return cmd_grads(args);

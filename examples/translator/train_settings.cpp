@@ -34,6 +34,7 @@ std::vector<OptionSpec> train_settings() {
     auto shown = [](auto value) { return fmt::format("{}", value); };
     return {{"--train", "F.tsv", "training pairs", "", true, "data"},
             {"--valid", "F.tsv", "validation pairs, scored after each epoch", "", true, "data"},
+            {"--test", "F.tsv", "test pairs: what `translator test --config` scores the trained model on (training never reads them)", "", false, "data"},
             {"--out", "DIR", "checkpoint directory: the best model is kept here", "", true, "training"},
             {"--config", "FILE", "read the settings from a TOML file: [data], [model], [model.rnnsearch], [model.transformer], [training] (each option below without its dashes; options given here override it; every checkpoint holds its run's as run.toml)", ""},
             {"--epochs", "N", "stop after N epochs", shown(d.epochs), false, "training"},
@@ -136,7 +137,7 @@ TrainOptions train_options(const Args& args) {
             }
     o.configuration = "# translator train's settings for the run saved here: those given, the rest their defaults.\n"
                       "# `translator train --config run.toml --out NEW` repeats it; options given with it override.\n\n" +
-                      args.configuration(base, {"--train", "--valid", "--out"});
+                      args.configuration(base, {"--train", "--valid", "--test", "--out"});
     return o;
 }
 
