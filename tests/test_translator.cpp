@@ -6,6 +6,7 @@
 
 #include "checkpoint.hpp"
 #include "decode.hpp"
+#include "search.hpp"
 #include "cli_helpers.hpp"
 #include <cmath>
 
@@ -908,73 +909,50 @@ TEST_CASE("the Transformer: beam 1 is greedy, the n-best list starts with beam s
     CHECK(make_model(back, gen)->parameter_count() == model->parameter_count());
 }
 
-namespace {
-// Beam search from its definition alone, one sentence and one hypothesis at a time: every hypothesis
-// takes its own decoding step (a batch of one row), each of its words is a continuation scored by
-// its log-probability, and the K best continuations of all live on. A fixed length, no </s> stop.
-std::vector<std::pair<std::vector<std::int32_t>, double>> plain_beam(const TranslationModel& model,
-                                                                     const std::vector<std::int32_t>& source,
-                                                                     std::size_t K, std::size_t length) {
-    NoGradGuard no_grad;
-    const std::vector<int> lengths{static_cast<int>(source.size())};
-    const TranslationModel::Encoded enc = model.encode(source, 1, source.size(), lengths);
-    struct Hyp {
-        std::vector<std::int32_t> words;
-        double score;
-        std::vector<Var> state;
-    };
-    std::vector<Hyp> live{{{}, 0.0, model.initial_state(enc)}};
-    for (std::size_t i = 0; i < length; ++i) {
-        std::vector<Hyp> continuations;
-        for (const Hyp& h : live) {
-            const std::int32_t prev = h.words.empty() ? text::Vocab::kBos : h.words.back();
-            const TranslationModel::DecodeStep st = model.decode_step(enc, h.state, std::span(&prev, 1));
-            const Tensor log_p = log_softmax(st.logits, 1).value();
-            for (std::size_t w = 0; w < log_p.numel(); ++w) {
-                Hyp c{h.words, h.score + log_p.data()[w], st.state};
-                c.words.push_back(static_cast<std::int32_t>(w));
-                continuations.push_back(std::move(c));
-            }
-        }
-        std::stable_sort(continuations.begin(), continuations.end(), [](const Hyp& a, const Hyp& b) { return a.score > b.score; });
-        continuations.resize(std::min(K, continuations.size()));
-        live = std::move(continuations);
-    }
-    std::vector<std::pair<std::vector<std::int32_t>, double>> out;
-    for (const Hyp& h : live) out.emplace_back(h.words, h.score);
-    return out;
-}
-}  // namespace
-
-TEST_CASE("beam search is the search it defines: the K best of every live hypothesis's continuations, batched as one by one") {
+TEST_CASE("greedy and beam search are the searches search.cpp defines: batched as one hypothesis at a time") {
     // decode.cpp runs a batch of sentences at once, the first step on one row a sentence and the
-    // others on K, with finished sentences dropped; the plain search above runs each hypothesis alone.
+    // others on K, with finished sentences dropped and a history tree for the words; search.cpp runs
+    // each hypothesis alone, from the definition. The same translations, n-best lists, scores, ranks
+    // and attention, with and without </s>, for every ranking.
     const std::vector<std::vector<std::int32_t>> sources{{4, 5, 6, 3}, {7, 3}, {5, 5, 7, 6, 4, 3}};
+    auto same = [](const Translation& got, const Translation& want) {
+        CHECK(got.words == want.words);
+        CHECK(got.finished == want.finished);
+        CHECK(got.score == doctest::Approx(want.score).epsilon(1e-5));
+        CHECK(got.ranked == doctest::Approx(want.ranked).epsilon(1e-5));
+        REQUIRE(got.attention.rows == want.attention.rows);  // a row per word, and the final </s>
+        REQUIRE(got.attention.cols == want.attention.cols);
+        for (std::size_t e = 0; e < got.attention.values.size(); ++e)
+            CHECK(got.attention.values[e] == doctest::Approx(want.attention.values[e]).epsilon(1e-4));
+    };
+    std::size_t finished = 0, cut = 0;
     for (const bool transformer : {false, true}) {
         CAPTURE(transformer);
         Generator gen(12);
         const std::unique_ptr<TranslationModel> model = make_model(transformer ? transformer_config() : decoding_config(), gen);
-        for (const std::size_t K : {2, 4}) {
-            CAPTURE(K);
-            const auto lists = beam_search_n_best(*model, sources, K, K, {.max_len = 6, .stop_at_eos = false});
-            for (std::size_t s = 0; s < sources.size(); ++s) {
-                CAPTURE(s);
-                const auto expected = plain_beam(*model, sources[s], K, 6);
-                REQUIRE(lists[s].size() == expected.size());
-                for (std::size_t k = 0; k < expected.size(); ++k) {
-                    CHECK(lists[s][k].words == expected[k].first);
-                    CHECK(lists[s][k].score == doctest::Approx(expected[k].second).epsilon(1e-5));
-                    // Each hypothesis's attention is the one that chose its words: the rows of its
-                    // own path, as teacher forcing its words gives them (a row per word; here no </s>).
-                    const viz::Matrix& a = lists[s][k].attention;
-                    const viz::Matrix forced = forced_attention(*model, {{sources[s], lists[s][k].words}})[0];
-                    REQUIRE(a.rows == lists[s][k].words.size());
-                    REQUIRE(a.cols == forced.cols);
-                    for (std::size_t e = 0; e < a.rows * a.cols; ++e)
-                        CHECK(a.values[e] == doctest::Approx(forced.values[e]).epsilon(1e-4));
-                }
-            }
+        for (const DecodeOptions& options : {DecodeOptions{}, DecodeOptions{.max_len = 6, .stop_at_eos = false}}) {
+            const std::vector<Translation> greedily = greedy(*model, sources, options);
+            for (std::size_t s = 0; s < sources.size(); ++s) same(greedily[s], greedy_reference(*model, sources[s], options));
         }
+        for (const std::size_t K : {2, 4})
+            for (const double penalty : {-1.0, 0.0, 1.0})
+                for (DecodeOptions options : {DecodeOptions{}, DecodeOptions{.max_len = 6, .stop_at_eos = false}}) {
+                    CAPTURE(K);
+                    CAPTURE(penalty);
+                    options.length_penalty = penalty;
+                    const auto lists = beam_search_n_best(*model, sources, K, K, options);
+                    for (std::size_t s = 0; s < sources.size(); ++s) {
+                        CAPTURE(s);
+                        const std::vector<Translation> expected = beam_search_reference(*model, sources[s], K, K, options);
+                        REQUIRE(lists[s].size() == expected.size());
+                        for (std::size_t k = 0; k < expected.size(); ++k) {
+                            same(lists[s][k], expected[k]);
+                            (expected[k].finished ? finished : cut) += 1;
+                        }
+                    }
+                }
     }
+    CHECK(finished > 10);  // both kinds of ending were compared
+    CHECK(cut > 10);
     active_tape().clear();
 }
