@@ -27,4 +27,12 @@ double LinearWarmup::factor(std::int64_t t) const {
     return start_ + (1.0 - start_) * static_cast<double>(std::min(t, warmup_)) / static_cast<double>(warmup_);
 }
 
+double warmup_factor(std::int64_t step, std::int64_t warmup) {
+    return step < warmup ? static_cast<double>(step + 1) / static_cast<double>(warmup) : 1.0;
+}
+
+double inverse_sqrt_factor(std::int64_t step, std::int64_t warmup) {
+    return std::sqrt(static_cast<double>(std::max<std::int64_t>(warmup, 1)) / static_cast<double>(step + 1));
+}
+
 }  // namespace tg

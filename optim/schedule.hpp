@@ -49,4 +49,12 @@ private:
     double start_;
 };
 
+// The factors of the schedules a training composes itself (a budget in seconds is not a function of
+// the step alone), for the step about to be taken, counted from 0:
+//   warmup_factor        (step + 1) / warmup while step < warmup, then 1: from 0 to the full rate
+//   inverse_sqrt_factor  sqrt(max(warmup, 1) / (step + 1)): after the warmup, down as 1 / sqrt(step),
+//                        the Transformer's schedule (Vaswani et al. 2017, Eq. 3, with the peak rate given)
+double warmup_factor(std::int64_t step, std::int64_t warmup);
+double inverse_sqrt_factor(std::int64_t step, std::int64_t warmup);
+
 }  // namespace tg

@@ -30,7 +30,7 @@ struct OptionSpec {
     std::string help;
     std::string fallback;   // default value ("" with required = true: must be given)
     bool required = false;
-    std::string section;    // "model.rnnsearch": its place in a configuration file; "": command line only
+    std::string section = "";  // "model.rnnsearch": its place in a configuration file; "": command line only
 };
 
 class Args {

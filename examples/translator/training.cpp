@@ -24,6 +24,7 @@
 #include "text/metrics.hpp"
 #include "viz/plot.hpp"
 #include "optim/adam.hpp"
+#include "optim/schedule.hpp"
 #include "outputs.hpp"
 
 namespace translator {
@@ -263,7 +264,7 @@ struct Validation {
     double loss = 0, accuracy = 0;
     double bleu = 0, chrf = 0;  // of greedy decoding
     double score(const std::string& metric) const { return metric == "bleu" ? bleu : metric == "chrf" ? chrf : -loss; }
-    std::vector<ValidationExample> examples;  // the first few, as Joey NMT's reports show them
+    std::vector<ValidationExample> examples = {};  // the first few, as Joey NMT's reports show them
 };
 
 // Teacher-forced loss and next-word accuracy over a data set, without recording. Each batch runs in
@@ -456,49 +457,59 @@ bool check_outputs(const TrainOptions& o) {
 
 // Set-up: the training state (new, or the checkpoint's), the data read and cut into pieces, the
 // vocabularies and the model built (or loaded to resume).
-Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
+// Resuming: the training state, the model and its vocabularies as the checkpoint saved them, and its log.
+void resume(const TrainOptions& o, Run& run) {
+    TrainState& state = run.state;
+    const fs::path dir = checkpoint_dir_to_read(*o.resume);  // or DIR.old, left by an interrupted save
+    run.resume_from = fs::exists(dir / "last" / "train_state.txt") ? dir / "last" : dir;
+    if (!fs::exists(run.resume_from / "train_state.txt"))
+        throw FileError(fmt::format("{}: a model without its training state (train_state.txt): it can be evaluated and "
+                                    "translated with, not resumed", o.resume->string()));
+    state = TrainState::load(run.resume_from / "train_state.txt");
+    LoadedModel loaded = load_model(run.resume_from);
+    run.model = std::move(loaded.model);
+    run.src_vocab = std::move(loaded.src_vocab);
+    run.tgt_vocab = std::move(loaded.tgt_vocab);
+    run.src_subwords = loaded.src_subwords;
+    run.tgt_subwords = loaded.tgt_subwords;
+    check_resume_options(o, state, run.model->config);
+    if (fs::exists(run.resume_from / "log.jsonl")) run.log = read_text(run.resume_from / "log.jsonl");
+}
+
+// A new training: each setting as given, else its default (a fresh TrainState holds them).
+TrainState new_state(const TrainOptions& o) {
+    TrainState state;
+    if (o.seed) state.seed = *o.seed;
+    if (o.batch) state.batch_size = static_cast<std::int64_t>(*o.batch);
+    if (o.max_len) state.max_len = static_cast<std::int64_t>(*o.max_len);
+    if (o.min_count) state.min_count = static_cast<std::int64_t>(*o.min_count);
+    state.lr = o.lr.value_or(state.lr);
+    state.clip = o.clip.value_or(state.clip);
+    state.dropout = o.dropout.value_or(state.dropout);
+    state.label_smoothing = o.label_smoothing.value_or(state.label_smoothing);
+    state.lr_decay = o.lr_decay.value_or(state.lr_decay);
+    state.warmup = o.warmup.value_or(state.warmup);
+    state.best_by = o.early_stopping.value_or(state.best_by);
+    state.patience = o.early_stopping ? o.patience.value_or(kTrainDefaults.patience) : 0;
+    state.epochs = o.epochs.value_or(state.epochs);
+    state.time_limit = o.time_limit.value_or(state.time_limit);
+    state.valid_every = o.valid_every.value_or(state.valid_every);
+    state.keep_last = static_cast<std::int64_t>(o.keep_last.value_or(static_cast<std::size_t>(state.keep_last)));
+    return state;
+}
+
+// The data as the model reads it: the pairs of --train and --valid (cut into subword pieces, learnt
+// here for a new subword model), those longer than --max-len left out (said), the training file's
+// fingerprint checked against the one a resumed training was trained on.
+std::pair<std::vector<text::SentencePair>, std::vector<text::SentencePair>> read_data(const TrainOptions& o, Run& run,
+                                                                                     const TrainHooks& hooks) {
     auto say = [&](const std::string& text) {
         if (hooks.message) hooks.message(text);
     };
     auto phase = [&](const char* what) {
         if (hooks.setup_phase) hooks.setup_phase(what);
     };
-    Run run;
     TrainState& state = run.state;
-    if (o.resume) {
-        const fs::path dir = checkpoint_dir_to_read(*o.resume);  // or DIR.old, left by an interrupted save
-        run.resume_from = fs::exists(dir / "last" / "train_state.txt") ? dir / "last" : dir;
-        if (!fs::exists(run.resume_from / "train_state.txt"))
-            throw FileError(fmt::format("{}: a model without its training state (train_state.txt): it can be evaluated and "
-                                        "translated with, not resumed", o.resume->string()));
-        state = TrainState::load(run.resume_from / "train_state.txt");
-        LoadedModel loaded = load_model(run.resume_from);
-        run.model = std::move(loaded.model);
-        run.src_vocab = std::move(loaded.src_vocab);
-        run.tgt_vocab = std::move(loaded.tgt_vocab);
-        run.src_subwords = loaded.src_subwords;
-        run.tgt_subwords = loaded.tgt_subwords;
-        check_resume_options(o, state, run.model->config);
-        if (fs::exists(run.resume_from / "log.jsonl")) run.log = read_text(run.resume_from / "log.jsonl");
-    } else {  // a new training: what was given, else the defaults (a fresh TrainState holds them)
-        if (o.seed) state.seed = *o.seed;
-        if (o.batch) state.batch_size = static_cast<std::int64_t>(*o.batch);
-        if (o.max_len) state.max_len = static_cast<std::int64_t>(*o.max_len);
-        if (o.min_count) state.min_count = static_cast<std::int64_t>(*o.min_count);
-        state.lr = o.lr.value_or(state.lr);
-        state.clip = o.clip.value_or(state.clip);
-        state.dropout = o.dropout.value_or(state.dropout);
-        state.label_smoothing = o.label_smoothing.value_or(state.label_smoothing);
-        state.lr_decay = o.lr_decay.value_or(state.lr_decay);
-        state.warmup = o.warmup.value_or(state.warmup);
-        state.best_by = o.early_stopping.value_or(state.best_by);
-        state.patience = o.early_stopping ? o.patience.value_or(kTrainDefaults.patience) : 0;
-        state.epochs = o.epochs.value_or(state.epochs);
-        state.time_limit = o.time_limit.value_or(state.time_limit);
-        state.valid_every = o.valid_every.value_or(state.valid_every);
-        state.keep_last = static_cast<std::int64_t>(o.keep_last.value_or(static_cast<std::size_t>(state.keep_last)));
-    }
-    // Data: the vocabularies come from the training file (or from the checkpoint when resuming).
     phase("reading the data");
     auto parse = [&](const std::string& bytes, const fs::path& file) {
         std::size_t extra = 0;
@@ -560,47 +571,62 @@ Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
         if (!too_long(p)) train_pairs.push_back(std::move(p));
     if (train_pairs.empty())
         throw UsageError(fmt::format("--max-len: no training pair of {} is {} {} or shorter", o.train.string(), state.max_len, units));
-    phase("building the model");
-    if (!run.model) {
+    return {std::move(train_pairs), std::move(valid_pairs)};
+}
+
+// A new model's configuration: each size as given, else its default, checked before anything is built.
+ModelConfig new_model_config(const TrainOptions& o, const Run& run) {
+    ModelConfig c;  // its sizes are the defaults, unless given
+    c.src_vocab = run.src_vocab.size();
+    c.tgt_vocab = run.tgt_vocab.size();
+    c.arch = o.arch.value_or(c.arch);
+    check_arch_options(c, o);
+    c.model_dim = o.model_dim.value_or(c.model_dim);
+    c.ff_dim = o.ff_dim.value_or(c.ff_dim);
+    c.layers = o.layers.value_or(c.layers);
+    c.pre_norm = o.pre_norm;
+    c.emb = o.emb.value_or(c.emb);
+    c.hidden = o.hidden.value_or(c.hidden);
+    c.attn = o.attn.value_or(c.attn);
+    c.attention = o.attention.value_or(c.attention);
+    c.cell = o.cell.value_or(c.cell);
+    c.tie_embeddings = o.tie_embeddings;
+    if (!find_cell_kind(c.cell)) throw UsageError(fmt::format("--cell {}: the cells are {}", c.cell, cell_kind_names()));
+    c.heads = o.heads.value_or(c.heads);
+    c.deep_output = o.deep_output.value_or(c.deep_output);
+    // dot and scaled_dot compare the decoder's state (H) with the annotations (2 x the encoder's
+    // size) directly: unless told otherwise, each direction of the encoder gets H / 2, as
+    // OpenNMT's bidirectional encoders do.
+    const AttentionKind* kind = find_attention_kind(c.attention);
+    c.encoder_hidden = o.encoder_hidden.value_or(kind && kind->equal_sizes ? c.hidden / 2 : c.hidden);
+    if (!c.is_transformer()) check_attention_options(c, o);
+    if (c.is_transformer() && (c.heads == 0 || c.model_dim % c.heads != 0))
+        throw UsageError(fmt::format("--heads {}: the heads must divide --model-dim {}", c.heads, c.model_dim));
+    if (c.tie_embeddings && !c.is_transformer() && c.deep_output != c.emb)
+        throw UsageError(fmt::format("--tie-embeddings: the output layer must read as many features as the target embedding "
+                                     "has (--emb {}): add --deep-output {}", c.emb, c.emb));
+    check_model_fits(c, o);
+    return c;
+}
+
+// Set-up: the training state (new, or the checkpoint's), the data read and cut into pieces, the
+// vocabularies and the model built (or loaded to resume).
+Run set_up(const TrainOptions& o, const TrainHooks& hooks) {
+    Run run;
+    if (o.resume) resume(o, run);
+    else run.state = new_state(o);
+    auto [train_pairs, valid_pairs] = read_data(o, run, hooks);
+    if (hooks.setup_phase) hooks.setup_phase("building the model");
+    if (!run.model) {  // the vocabularies come from the training file (or from the checkpoint when resuming)
         std::vector<text::Sentence> sources, targets;
         for (const auto& p : train_pairs) {
             sources.push_back(p.source);
             targets.push_back(p.target);
         }
-        run.src_vocab = text::Vocab::build(sources, static_cast<std::size_t>(state.min_count));
-        run.tgt_vocab = text::Vocab::build(targets, static_cast<std::size_t>(state.min_count));
-        ModelConfig c;  // its sizes are the defaults, unless given
-        c.src_vocab = run.src_vocab.size();
-        c.tgt_vocab = run.tgt_vocab.size();
-        c.arch = o.arch.value_or(c.arch);
-        check_arch_options(c, o);
-        c.model_dim = o.model_dim.value_or(c.model_dim);
-        c.ff_dim = o.ff_dim.value_or(c.ff_dim);
-        c.layers = o.layers.value_or(c.layers);
-        c.pre_norm = o.pre_norm;
-        c.emb = o.emb.value_or(c.emb);
-        c.hidden = o.hidden.value_or(c.hidden);
-        c.attn = o.attn.value_or(c.attn);
-        c.attention = o.attention.value_or(c.attention);
-        c.cell = o.cell.value_or(c.cell);
-        c.tie_embeddings = o.tie_embeddings;
-        if (!find_cell_kind(c.cell)) throw UsageError(fmt::format("--cell {}: the cells are {}", c.cell, cell_kind_names()));
-        c.heads = o.heads.value_or(c.heads);
-        c.deep_output = o.deep_output.value_or(c.deep_output);
-        // dot and scaled_dot compare the decoder's state (H) with the annotations (2 x the encoder's
-        // size) directly: unless told otherwise, each direction of the encoder gets H / 2, as
-        // OpenNMT's bidirectional encoders do.
-        const AttentionKind* kind = find_attention_kind(c.attention);
-        c.encoder_hidden = o.encoder_hidden.value_or(kind && kind->equal_sizes ? c.hidden / 2 : c.hidden);
-        if (!c.is_transformer()) check_attention_options(c, o);
-        if (c.is_transformer() && (c.heads == 0 || c.model_dim % c.heads != 0))
-            throw UsageError(fmt::format("--heads {}: the heads must divide --model-dim {}", c.heads, c.model_dim));
-        if (c.tie_embeddings && !c.is_transformer() && c.deep_output != c.emb)
-            throw UsageError(fmt::format("--tie-embeddings: the output layer must read as many features as the target embedding "
-                                         "has (--emb {}): add --deep-output {}", c.emb, c.emb));
-        check_model_fits(c, o);
-        Generator init(state.seed);
-        run.model = make_model(c, init);
+        run.src_vocab = text::Vocab::build(sources, static_cast<std::size_t>(run.state.min_count));
+        run.tgt_vocab = text::Vocab::build(targets, static_cast<std::size_t>(run.state.min_count));
+        Generator init(run.state.seed);
+        run.model = make_model(new_model_config(o, run), init);
     }
     run.train = text::encode_pairs(train_pairs, run.src_vocab, run.tgt_vocab);
     run.valid = text::encode_pairs(valid_pairs, run.src_vocab, run.tgt_vocab);
@@ -666,14 +692,10 @@ float train_step(Run& run, Adam& opt, const text::Batch& batch, const fs::path& 
 // </doc:train-step>
 }
 
-}  // namespace
-
-// The loop: set-up, then epochs of steps, each epoch (and a stop) ending with validation and a save.
-TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
-    auto say = [&](const std::string& text) {
-        if (hooks.message) hooks.message(text);
-    };
-    if (o.lr_decay && !known_lr_decay(*o.lr_decay))  // (for a program's options as for the command line's)
+// Checks what can be checked of the options before anything is read: for a program's options as for
+// the command line's.
+void check_options(const TrainOptions& o) {
+    if (o.lr_decay && !known_lr_decay(*o.lr_decay))
         throw UsageError(fmt::format("--lr-decay {}: expected none, linear or inverse-sqrt", *o.lr_decay));
     if (o.early_stopping && !known_metric(*o.early_stopping))
         throw UsageError(fmt::format("--early-stopping {}: expected loss, bleu or chrf", *o.early_stopping));
@@ -684,41 +706,54 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     if (o.valid_every && *o.valid_every < 0) throw UsageError(fmt::format("--valid-every {}: a number of steps, 0 or more", *o.valid_every));
     if (o.epochs && *o.epochs < 1) throw UsageError(fmt::format("--epochs {}: at least 1", *o.epochs));
     if (o.time_limit && !(*o.time_limit >= 0)) throw UsageError(fmt::format("--time-limit {}: seconds, 0 (no limit) or more", *o.time_limit));
-    const fs::path out = o.out;
-    // Every output location is checked before anything long starts, and held: a second training
-    // with the same out fails now instead of overwriting this one's checkpoints.
-    const bool in_place = check_outputs(o);
-    CheckpointLock lock(out);
-    if (hooks.setup_phase) hooks.setup_phase("holding the lock");
-    Run run = set_up(o, hooks);
-    TrainState& state = run.state;
-    TranslationModel& model = *run.model;
-    Adam opt(model.named_parameters(), {.lr = state.lr});
-    if (!run.resume_from.empty()) resume_optimizer(o, run, opt, say);
-    say(fmt::format("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}",
-                    model.config.describe(),
-                    model.parameter_count(), run.train.size(),
-                    run.valid.size(), run.src_vocab.size(), run.tgt_vocab.size()));
+}
 
-    const auto start = Clock::now();
-    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+// How much of the run's budget is used: --time-limit (this run's seconds) or --epochs (all runs'
+// steps), whichever is used up first, from 0 to 1.
+double budget_used(const TrainState& state, double seconds, std::size_t steps_per_epoch) {
+    double used = static_cast<double>(state.step) / (static_cast<double>(state.epochs) * static_cast<double>(steps_per_epoch));
+    if (state.time_limit > 0) used = std::max(used, seconds / state.time_limit);
+    return std::clamp(used, 0.0, 1.0);
+}
 
-    // Saving: the best model goes to `out` itself (with the state, since it is also the latest);
-    // a later state that is not better goes to out/last, so the best is never overwritten by it.
-    // The first save of a training that is not resumed in place goes to `out` itself, whatever was there.
-    bool top_is_ours = in_place;
+// The learning rate of the next step. --lr-decay linear: from --lr in a straight line to 0 over the
+// budget, the schedule that does best when training is cut by a budget (Li, Yumer & Ramanan, "Budgeted
+// training", ICLR 2020; a resumed training starts its time budget again from --lr). --warmup: rising
+// from 0 over the first steps (Adam's moments are not yet estimated); --lr-decay inverse-sqrt: then
+// falling as 1 / sqrt(step), the Transformer's schedule (Vaswani et al. 2017, Eq. 3).
+double learning_rate(const TrainState& state, double budget_used) {
+    const double lr = state.lr_decay == "linear" ? state.lr * (1.0 - budget_used) : state.lr;
+    if (state.step < state.warmup) return lr * warmup_factor(state.step, state.warmup);
+    return state.lr_decay == "inverse-sqrt" ? lr * inverse_sqrt_factor(state.step, state.warmup) : lr;
+}
+
+double epochs_done(const TrainState& state, std::size_t steps_per_epoch) {
+    return static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(steps_per_epoch);
+}
+
+// Validation and saving. The best model goes to `out` itself (with the state, since it is also the
+// latest); a later state that is not better goes to out/last, so the best is never overwritten by it.
+// The first save of a training that is not resumed in place goes to `out` itself, whatever was there.
+class Checkpoints {
+public:
+    Checkpoints(const TrainOptions& o, Run& run, Adam& opt, const CheckpointLock& lock, const TrainHooks& hooks,
+                bool in_place, Clock::time_point start)
+        : o_(o), run_(run), opt_(opt), lock_(lock), hooks_(hooks), top_is_ours_(in_place), start_(start) {}
+
     std::int64_t validated_at = -1;  // the step of the last validation
-    // Validation (loss and accuracy; BLEU and chrF of greedy decoding), the best by state.best_by, and
-    // the save. Returns whether early stopping's patience ran out.
-    auto validate_and_save = [&](double epochs_done) {
+
+    // Validation (loss and accuracy; BLEU and chrF of greedy decoding), the best by state.best_by, the
+    // save and the report. Returns whether early stopping's patience ran out.
+    bool validate_and_save(double epochs_done) {
+        TrainState& state = run_.state;
         validated_at = state.step;
-        Validation v = validate(model, run.valid, hooks.stop_requested);
-        if (v.complete) v.complete = score_translations(run, v, hooks.stop_requested);
+        Validation v = validate(*run_.model, run_.valid, hooks_.stop_requested);
+        if (v.complete) v.complete = score_translations(run_, v, hooks_.stop_requested);
         const double score = v.score(state.best_by);
         EpochReport report{v.complete, epochs_done, state.step, v.loss, v.accuracy, v.bleu, v.chrf,
-                           v.complete && score > state.best_score, true, elapsed(), opt.lr(), v.examples};
+                           v.complete && score > state.best_score, true, seconds(), opt_.lr(), v.examples};
         const TrainState before = state;  // put back if the save fails
-        const std::string log_before = run.log;
+        const std::string log_before = run_.log;
         if (report.best) {
             state.best_score = score;
             state.best_valid_loss = v.loss;
@@ -726,109 +761,146 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
         } else if (v.complete) {
             ++state.since_best;
         }
-        if (v.complete) run.log += log_line(report);
-        auto add_everything = [&](CheckpointWriter& w, bool with_optimizer) {
-            add_model(w, model, run.src_vocab, run.tgt_vocab, run.src_subwords.get(), run.tgt_subwords.get());
-            if (with_optimizer) save_optimizer(w, opt);
-            w.add_text("train_state.txt", state.str());
-            if (!o.configuration.empty()) w.add_text("run.toml", o.configuration);
-            if (!run.log.empty()) {
-                w.add_text("log.jsonl", run.log);
-                w.add_text("curves.svg", learning_curves(read_log(run.log, "log.jsonl")));
-            }
-        };
+        if (v.complete) run_.log += log_line(report);
         try {
-            lock.check_held();  // a lock removed by hand: another training may be saving here now
-            const bool top = report.best || !top_is_ours;
-            CheckpointWriter w(top ? out : out / "last", "model", o.force);
-            add_everything(w, true);
-            w.commit();
-            if (top) top_is_ours = true;
-            if (state.keep_last > 0 && v.complete) {  // this validation's model, beside out, and the last N kept
-                CheckpointWriter step(step_checkpoint(out, state.step), "model");
-                add_everything(step, false);
-                step.commit();
-                prune_step_checkpoints(out, static_cast<std::size_t>(state.keep_last));
-            }
+            save(report.best, v.complete);
         } catch (const std::exception& e) {  // said as it is: nothing was saved
             state = before;
-            run.log = log_before;
+            run_.log = log_before;
             report.saved = false;
-            report.seconds = elapsed();
-            if (hooks.epoch_end) hooks.epoch_end(report);
-            throw FileError(fmt::format("the checkpoint could not be saved in {}: {}", out.string(), e.what()));
+            report.seconds = seconds();
+            if (hooks_.epoch_end) hooks_.epoch_end(report);
+            throw FileError(fmt::format("the checkpoint could not be saved in {}: {}", o_.out.string(), e.what()));
         }
-        report.seconds = elapsed();
-        if (hooks.epoch_end) hooks.epoch_end(report);
-        if (hooks.watch && v.complete) hooks.watch(report, {model, run.src_vocab, run.tgt_vocab, run.valid});
+        report.seconds = seconds();
+        if (hooks_.epoch_end) hooks_.epoch_end(report);
+        if (hooks_.watch && v.complete) hooks_.watch(report, {*run_.model, run_.src_vocab, run_.tgt_vocab, run_.valid});
         return state.patience > 0 && state.since_best >= state.patience;
-    };
+    }
 
-    // --lr-decay linear: the rate falls in a straight line from --lr to 0 over the run's budget, the
-    // schedule that does best when training is cut by a budget (Li, Yumer & Ramanan, "Budgeted training",
-    // ICLR 2020). The budget is --time-limit (this run's seconds) or --epochs (all runs' steps), whichever
-    // is used up first; a resumed training thus starts its time budget again from --lr.
-    auto budget_used = [&](double seconds, std::size_t steps_per_epoch) {
-        double used = static_cast<double>(state.step) / (static_cast<double>(state.epochs) * static_cast<double>(steps_per_epoch));
-        if (state.time_limit > 0) used = std::max(used, seconds / state.time_limit);
-        return std::clamp(used, 0.0, 1.0);
-    };
+private:
+    double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
+    void save(bool best, bool complete) {
+        lock_.check_held();  // a lock removed by hand: another training may be saving here now
+        const bool top = best || !top_is_ours_;
+        CheckpointWriter w(top ? o_.out : o_.out / "last", "model", o_.force);
+        add_everything(w, true);
+        w.commit();
+        if (top) top_is_ours_ = true;
+        if (run_.state.keep_last > 0 && complete) {  // this validation's model, beside out, and the last N kept
+            CheckpointWriter step(step_checkpoint(o_.out, run_.state.step), "model");
+            add_everything(step, false);
+            step.commit();
+            prune_step_checkpoints(o_.out, static_cast<std::size_t>(run_.state.keep_last));
+        }
+    }
+
+    void add_everything(CheckpointWriter& w, bool with_optimizer) const {
+        add_model(w, *run_.model, run_.src_vocab, run_.tgt_vocab, run_.src_subwords.get(), run_.tgt_subwords.get());
+        if (with_optimizer) save_optimizer(w, opt_);
+        w.add_text("train_state.txt", run_.state.str());
+        if (!o_.configuration.empty()) w.add_text("run.toml", o_.configuration);
+        if (!run_.log.empty()) {
+            w.add_text("log.jsonl", run_.log);
+            w.add_text("curves.svg", learning_curves(read_log(run_.log, "log.jsonl")));
+        }
+    }
+
+    const TrainOptions& o_;
+    Run& run_;
+    Adam& opt_;
+    const CheckpointLock& lock_;
+    const TrainHooks& hooks_;
+    bool top_is_ours_;
+    Clock::time_point start_;
+};
+
+// What the progress hook is told after every step: a moving average of the loss and the time left.
+class Progress {
+public:
+    Progress(const TrainHooks& hooks, Clock::time_point start) : hooks_(hooks), start_(start) {}
+
+    void after_step(const TrainState& state, std::size_t steps_per_epoch, float loss, double lr, std::size_t tokens) {
+        ++steps_;
+        loss_avg_ = steps_ == 1 ? loss : 0.95 * loss_avg_ + 0.05 * loss;
+        if (!hooks_.progress) return;
+        const double now = seconds();
+        double left = now / static_cast<double>(steps_) *
+                      static_cast<double>((state.epochs - state.epoch) * static_cast<std::int64_t>(steps_per_epoch) - state.batch);
+        if (state.time_limit > 0) left = std::min(left, state.time_limit - now);
+        hooks_.progress({state.epoch, state.step, static_cast<double>(state.batch) / static_cast<double>(steps_per_epoch), loss_avg_,
+                         lr, tokens, now, left});
+    }
+    double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+private:
+    const TrainHooks& hooks_;
+    Clock::time_point start_;
+    std::size_t steps_ = 0;  // this run's
+    double loss_avg_ = 0;
+};
+
+}  // namespace
+
+// The loop: set-up, then epochs of steps, each epoch (and a stop, and every --valid-every steps)
+// ending with validation and a save.
+TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
+    auto say = [&](const std::string& text) {
+        if (hooks.message) hooks.message(text);
+    };
+    check_options(o);
+    // Every output location is checked before anything long starts, and held: a second training
+    // with the same out fails now instead of overwriting this one's checkpoints.
+    const bool in_place = check_outputs(o);
+    CheckpointLock lock(o.out);
+    if (hooks.setup_phase) hooks.setup_phase("holding the lock");
+    Run run = set_up(o, hooks);
+    TrainState& state = run.state;
+    TranslationModel& model = *run.model;
+    Adam opt(model.named_parameters(), {.lr = state.lr});
+    if (!run.resume_from.empty()) resume_optimizer(o, run, opt, say);
+    say(fmt::format("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}", model.config.describe(),
+                    model.parameter_count(), run.train.size(), run.valid.size(), run.src_vocab.size(), run.tgt_vocab.size()));
+    const auto start = Clock::now();
+    Checkpoints checkpoints(o, run, opt, lock, hooks, in_place, start);
+    Progress progress(hooks, start);
     model.set_label_smoothing(static_cast<float>(state.label_smoothing));
     model.set_dropout(static_cast<float>(state.dropout));
     if (hooks.training_started) hooks.training_started();
-    double loss_avg = 0;
-    std::size_t steps_this_run = 0;
-    const char* stop_reason = nullptr;
-    while (state.epoch < state.epochs && !stop_reason) {
+    const char* stop = nullptr;
+    while (state.epoch < state.epochs && !stop) {
         Generator order(state.seed * 1000003ull + static_cast<std::uint64_t>(state.epoch));  // the epoch's batch order
         const auto plan = text::plan_batches(run.train, static_cast<std::size_t>(state.batch_size), &order);
-        for (auto b = static_cast<std::size_t>(state.batch); b < plan.size(); ++b) {
+        for (auto b = static_cast<std::size_t>(state.batch); b < plan.size() && !stop; ++b) {
             const text::Batch batch = text::make_batch(run.train, plan[b]);
-            double lr = state.lr;
-            if (state.lr_decay == "linear") lr *= 1.0 - budget_used(elapsed(), plan.size());
-            if (state.step < state.warmup)  // --warmup: from lr / warmup at the first step to lr
-                lr *= static_cast<double>(state.step + 1) / static_cast<double>(state.warmup);
-            else if (state.lr_decay == "inverse-sqrt")  // then down as 1 / sqrt(step): Eq. 3 of Vaswani et al.
-                lr *= std::sqrt(static_cast<double>(std::max<std::int64_t>(state.warmup, 1)) / static_cast<double>(state.step + 1));
-            opt.set_lr(lr);
-            const float loss_value = train_step(run, opt, batch, out);
+            opt.set_lr(learning_rate(state, budget_used(state, progress.seconds(), plan.size())));
+            const float loss = train_step(run, opt, batch, o.out);
             ++state.step;
             state.batch = static_cast<std::int64_t>(b) + 1;
-            ++steps_this_run;
-            loss_avg = steps_this_run == 1 ? loss_value : 0.95 * loss_avg + 0.05 * loss_value;
-
-            const double now = elapsed();
-            if (hooks.progress) {
-                const double per_batch = now / static_cast<double>(steps_this_run);
-                double left = per_batch * static_cast<double>((state.epochs - state.epoch) * static_cast<std::int64_t>(plan.size()) - state.batch);
-                if (state.time_limit > 0) left = std::min(left, state.time_limit - now);
-                hooks.progress({state.epoch, state.step, static_cast<double>(state.batch) / static_cast<double>(plan.size()),
-                                loss_avg, opt.lr(), batch.target_tokens, now, left});
-            }
-            if (state.time_limit > 0 && now >= state.time_limit) stop_reason = "time limit reached";
-            if (hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
-            if (stop_reason) break;
-            if (state.valid_every > 0 && state.step % state.valid_every == 0 && static_cast<std::size_t>(state.batch) < plan.size() &&
-                validate_and_save(static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(plan.size())))
-                stop_reason = "early stopping";
-            if (stop_reason) break;
+            progress.after_step(state, plan.size(), loss, opt.lr(), batch.target_tokens);
+            if (state.time_limit > 0 && progress.seconds() >= state.time_limit) stop = "time limit reached";
+            if (hooks.stop_requested && hooks.stop_requested()) stop = "stopped";
+            const bool mid_epoch = static_cast<std::size_t>(state.batch) < plan.size();
+            if (!stop && mid_epoch && state.valid_every > 0 && state.step % state.valid_every == 0 &&
+                checkpoints.validate_and_save(epochs_done(state, plan.size())))
+                stop = "early stopping";
         }
-        const double epochs_done = static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(plan.size());
+        const double done = epochs_done(state, plan.size());
         if (static_cast<std::size_t>(state.batch) >= plan.size()) {  // the epoch is complete
             ++state.epoch;
             state.batch = 0;
         }
         // With --valid-every, validations keep their spacing (an epoch's end a few steps after one would
         // be a near copy of it among --keep-last's checkpoints); training's end is always validated.
-        const bool due = state.valid_every == 0 || state.step % state.valid_every == 0 || stop_reason || state.epoch >= state.epochs;
-        if (due && validated_at != state.step && validate_and_save(epochs_done) && !stop_reason) stop_reason = "early stopping";
-        if (!stop_reason && hooks.stop_requested && hooks.stop_requested()) stop_reason = "stopped";
+        const bool due = state.valid_every == 0 || state.step % state.valid_every == 0 || stop || state.epoch >= state.epochs;
+        if (due && checkpoints.validated_at != state.step && checkpoints.validate_and_save(done) && !stop) stop = "early stopping";
+        if (!stop && hooks.stop_requested && hooks.stop_requested()) stop = "stopped";
     }
-    if (stop_reason && std::string(stop_reason) == "early stopping")
-        say(fmt::format("early stopping: no better {} in the last {} validations; the best is in {}", state.best_by,
-                        state.patience, out.string()));
-    return {stop_reason ? stop_reason : "done", state.step, state.best_valid_loss, elapsed(),
+    if (stop && std::string(stop) == "early stopping")
+        say(fmt::format("early stopping: no better {} in the last {} validations; the best is in {}", state.best_by, state.patience,
+                        o.out.string()));
+    return {stop ? stop : "done", state.step, state.best_valid_loss, progress.seconds(),
             static_cast<double>(active_tape().arena().peak_bytes()) / (1024.0 * 1024.0)};
 }
 
