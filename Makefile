@@ -187,15 +187,15 @@ FUZZ_DIR     ?= build-fuzz
 FUZZ_FLAGS   := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
 
 fuzz-deps:
-	@$(MAKE) --no-print-directory deps PACKAGES="clang libclang-rt-14-dev libfmt-dev nlohmann-json3-dev"
+	@$(MAKE) --no-print-directory deps PACKAGES="clang libclang-rt-14-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev"
 
 fuzz-build: fuzz-deps
 	mkdir -p $(FUZZ_DIR)
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_tsv.cpp text/corpus.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_tsv
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_vocab.cpp text/vocab.cpp text/corpus.cpp io/files.cpp -lfmt -o $(FUZZ_DIR)/fuzz_vocab
 	clang++ $(FUZZ_FLAGS) fuzz/fuzz_npy.cpp io/npy.cpp io/files.cpp autograd/tensor.cpp autograd/arena.cpp autograd/shape.cpp -lfmt -o $(FUZZ_DIR)/fuzz_npy
-	clang++ $(FUZZ_FLAGS) fuzz/fuzz_args.cpp examples/translator/args.cpp kernels/threads.cpp -lfmt -lopenblas -o $(FUZZ_DIR)/fuzz_args
-	clang++ $(FUZZ_FLAGS) fuzz/fuzz_api_request.cpp examples/translator/api_request.cpp -lfmt -o $(FUZZ_DIR)/fuzz_api
+	clang++ $(FUZZ_FLAGS) -Iexamples/translator fuzz/fuzz_args.cpp examples/translator/app/args.cpp io/files.cpp kernels/threads.cpp -lfmt -lopenblas -o $(FUZZ_DIR)/fuzz_args
+	clang++ $(FUZZ_FLAGS) fuzz/fuzz_api_request.cpp examples/translator/app/api_request.cpp -lfmt -o $(FUZZ_DIR)/fuzz_api
 
 fuzz: fuzz-build
 	@for t in tsv vocab npy args api; do \

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "examples/translator/api_request.hpp"
+#include "examples/translator/app/api_request.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string body(reinterpret_cast<const char*>(data), size);

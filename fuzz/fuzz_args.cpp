@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "examples/translator/args.hpp"
+#include "examples/translator/app/args.hpp"
 
 using translator::Args;
 

@@ -1,4 +1,4 @@
-// The translation server's API without HTTP (examples/translator/api.cpp): what it answers, checked
+// The translation server's API without HTTP (examples/translator/app/api.cpp): what it answers, checked
 // against the translator's own decoding, and every kind of bad request answered with its status and a
 // one-line JSON error; the queue of requests (workers, queue, 503) on its own.
 #include <nlohmann/json.hpp>

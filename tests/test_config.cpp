@@ -1,4 +1,4 @@
-// translator train's settings from one schema (examples/translator/train_settings.cpp): the
+// translator train's settings from one schema (examples/translator/app/train_settings.cpp): the
 // configuration file (`--config`), the run.toml every checkpoint holds, and the documents and help
 // that cannot disagree with the schema.
 #include <doctest/doctest.h>

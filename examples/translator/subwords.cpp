@@ -10,7 +10,7 @@
 
 #include <set>
 
-#include "args.hpp"
+#include "errors.hpp"
 #include "io/files.hpp"
 
 namespace translator {

@@ -12,7 +12,7 @@
 #include <map>
 #include <sstream>
 
-#include "args.hpp"
+#include "errors.hpp"
 #include "autograd/error.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/tape.hpp"
@@ -25,7 +25,7 @@
 #include "viz/plot.hpp"
 #include "optim/adam.hpp"
 #include "optim/schedule.hpp"
-#include "outputs.hpp"
+#include "app/outputs.hpp"  // the outputs checked before training starts, and --keep-last's
 
 namespace translator {
 

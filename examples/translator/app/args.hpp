@@ -13,11 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "errors.hpp"
+
 namespace translator {
 
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 // Thrown by Args when the arguments hold --help: main prints the usage and exits with status 0.
 struct HelpRequested {
