@@ -256,6 +256,113 @@ double ranking_score(double log_prob, std::size_t length, double length_penalty)
     return log_prob / std::pow((5.0 + n) / 6.0, length_penalty);  // GNMT's lp(y)
 }
 
+namespace {
+
+// Beam search's bookkeeping for one sentence. A hypothesis is its last step in the sentence's
+// history, a tree of the words chosen (each node its word, the hypothesis it extended, and the
+// attention that chose it): extending one costs a node, not a copy of its words and attention so far.
+// The translations are read off at the end.
+struct Hyp {
+    double score = 0.0;
+    std::size_t row = 0;      // its state's row among its sentence's K
+    std::int32_t last = -1;   // its last node in the history (-1: <s> alone)
+    std::size_t words = 0;    // words so far (</s> not counted)
+    bool finished = false;    // ended with </s>
+};
+struct Node {
+    std::int32_t parent, word;
+};
+struct BeamSentence {
+    std::vector<Hyp> live{1}, next, finished;
+    std::vector<Node> history;
+    std::vector<float> attention;  // the attention row of each node, S floats each (a model that attends)
+    std::size_t limit = 0;
+    bool done = false;
+};
+struct Candidate {
+    double score;
+    std::size_t hyp;
+    std::int32_t word;
+};
+
+// The order of candidates: higher score first; ties go to the earlier hypothesis, then the smaller id.
+bool better(const Candidate& a, const Candidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.hyp != b.hyp ? a.hyp < b.hyp : a.word < b.word;
+}
+
+// One step of one sentence: its live hypotheses' rows of the step's log-probabilities (logits, R rows
+// a sentence from `first_row`) and attention weights, to the K best continuations. Each hypothesis's K
+// best words first (only those can be among the K best overall), then the K best of those K x K; one
+// ending in </s> is finished. `parents` gets each new live hypothesis's parent row.
+void extend(BeamSentence& s, const Tensor& logits, const Var& weights, std::size_t first_row, std::size_t K, std::size_t S,
+            bool stop_at_eos, std::vector<std::size_t>& parents, std::vector<Candidate>& cands,
+            std::vector<std::pair<float, std::int32_t>>& best_words) {
+    const std::size_t V = logits.shape()[1];
+    cands.clear();
+    for (std::size_t h = 0; h < s.live.size(); ++h) {
+        top_k_log_probs(logits.data() + (first_row + s.live[h].row) * V, V, K, best_words);
+        for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].score + log_p, h, word});
+    }
+    const std::size_t keep = std::min(K, cands.size());
+    std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), better);
+    s.next.clear();
+    parents.clear();
+    for (std::size_t c = 0; c < keep; ++c) {
+        Hyp h = s.live[cands[c].hyp];
+        h.score = cands[c].score;
+        s.history.push_back({h.last, cands[c].word});
+        h.last = static_cast<std::int32_t>(s.history.size() - 1);
+        if (weights.defined()) {
+            const float* row = weights.value().data() + (first_row + h.row) * S;
+            s.attention.insert(s.attention.end(), row, row + S);
+        }
+        if (cands[c].word == Vocab::kEos && stop_at_eos) {
+            h.finished = true;
+            s.finished.push_back(h);
+            continue;
+        }
+        ++h.words;
+        parents.push_back(h.row);
+        h.row = s.next.size();
+        s.next.push_back(h);
+    }
+    std::swap(s.live, s.next);
+}
+
+// The n best of a finished sentence, read off its history: best first by the ranking score; of equal
+// ranks, the one that finished first. Attention columns beyond the source's length (padding) dropped.
+std::vector<Translation> read_off(const BeamSentence& s, std::size_t n_best, std::size_t S, std::size_t source_len,
+                                  double length_penalty) {
+    std::vector<std::pair<double, const Hyp*>> ranked;
+    for (const Hyp& h : s.finished) ranked.push_back({ranking_score(h.score, h.words + (h.finished ? 1 : 0), length_penalty), &h});
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+    std::vector<Translation> out;
+    for (std::size_t k = 0; k < n_best && k < ranked.size(); ++k) {
+        const Hyp& h = *ranked[k].second;
+        Translation t;  // from the last node back to <s>
+        t.score = h.score;
+        t.ranked = ranked[k].first;
+        t.finished = h.finished;
+        std::vector<std::int32_t> nodes;
+        for (std::int32_t n = h.last; n >= 0; n = s.history[static_cast<std::size_t>(n)].parent) nodes.push_back(n);
+        std::reverse(nodes.begin(), nodes.end());
+        for (const std::int32_t n : nodes) {
+            const auto node = static_cast<std::size_t>(n);
+            if (!(h.finished && n == h.last)) t.words.push_back(s.history[node].word);  // (not the final </s>)
+            if (!s.attention.empty()) append_row(t.attention, s.attention.data() + node * S, S);
+        }
+        if (t.attention.rows) keep_columns(t.attention, source_len);
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+}  // namespace
+
+// The search of search.cpp's beam_search_reference, batched: rows b*K .. b*K+K-1 of the decoder's
+// state hold sentence b's live hypotheses, which attend to the sentence's one copy of the annotations;
+// the first step has one hypothesis a sentence (<s>), so it runs on B rows, not B*K copies of them.
 std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel& model,
                                                          const std::vector<std::vector<std::int32_t>>& sources,
                                                          std::size_t beam, std::size_t n_best, const DecodeOptions& options) {
@@ -264,36 +371,12 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     InferenceMode inference;  // nothing recorded, and every value made here is released on return
     const PackedWeightsScope packed(model.parameters());  // each weight packed once for all the steps
     const std::size_t K = std::max<std::size_t>(beam, 1), B = sources.size();
-    // Each sentence is encoded once; rows b*K .. b*K+K-1 of the decoder's state hold sentence b's live
-    // hypotheses, which attend to the sentence's one copy of the annotations. The first step has one
-    // hypothesis a sentence (<s>), so it runs on B rows, not B*K copies of them: a K-th of its work.
     const Sources batch = pad_sources(sources);
     const std::size_t S = batch.len;
     const TranslationModel::Encoded first = model.encode(batch.ids, B, S, batch.lengths);
-    const TranslationModel::Encoded enc = repeat_rows(first, K);
     std::optional<PackedWeight> own;
     const PackedWeight& output_weight = output_weight_for(model, options, own);  // packed once, read every step
-    // A hypothesis is its last step in its sentence's history, a tree of the words chosen (each node
-    // its word, the hypothesis it extended, and the attention that chose it): extending one costs a
-    // node, not a copy of its words and attention so far. The translations are read off at the end.
-    struct Hyp {
-        double score = 0.0;
-        std::size_t row = 0;      // its state's row among its sentence's K
-        std::int32_t last = -1;   // its last node in the history (-1: <s> alone)
-        std::size_t words = 0;    // words so far (</s> not counted)
-        bool finished = false;    // ended with </s>
-    };
-    struct Node {
-        std::int32_t parent, word;
-    };
-    struct Sentence {
-        std::vector<Hyp> live{1}, next, finished;
-        std::vector<Node> history;
-        std::vector<float> attention;  // the attention row of each node, S floats each (a model that attends)
-        std::size_t limit = 0;
-        bool done = false;
-    };
-    std::vector<Sentence> sent(B);
+    std::vector<BeamSentence> sent(B);
     std::size_t longest = 0;
     for (std::size_t b = 0; b < B; ++b) {  // each sentence's own length limit, as in greedy()
         sent[b].limit = options.max_len ? options.max_len : default_max_len(sources[b].size());
@@ -301,22 +384,12 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
     }
     std::vector<Tensor> state;  // rows [B*K, ...], carried from one step's scope to the next
     copy_out(model.initial_state(first), state);
-    std::vector<Var> vars;                  // the state on the tape, during a step
+    std::vector<Var> vars;      // the state on the tape, during a step
     std::vector<std::int32_t> prev(B, Vocab::kBos);
-    struct Candidate {
-        double score;
-        std::size_t hyp;
-        std::int32_t word;
-    };
-    // The order of candidates: higher score first; ties go to the earlier hypothesis, then the smaller id.
-    auto better = [](const Candidate& a, const Candidate& b) {
-        if (a.score != b.score) return a.score > b.score;
-        return a.hyp != b.hyp ? a.hyp < b.hyp : a.word < b.word;
-    };
     std::vector<Candidate> cands;
     std::vector<std::pair<float, std::int32_t>> best_words;
     std::vector<std::size_t> parents;  // for each new hypothesis of a sentence, its parent's state row
-    DecodingBatch decoding(enc, B, K);  // finished sentences are dropped from it, their K rows each
+    DecodingBatch decoding(repeat_rows(first, K), B, K);  // finished sentences are dropped from it, their K rows each
     const std::vector<std::size_t>& at = decoding.at;
     std::vector<std::int32_t> kept;  // the positions still being decoded after a step
     kept.reserve(B);
@@ -328,16 +401,12 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
             InferenceMode step_scope;  // a step's values are released at its end
             TranslationModel::DecodeStep st =
                 model.decode_step(i == 0 ? first : decoding.enc, std::move(constants(state, vars)), prev, &output_weight);
-            const Tensor& logits = st.logits.value();
-            const std::size_t V = logits.shape()[1];
             if (R != K) {  // from the second step on, K rows a sentence: this step's one row each, K times
                 for (Var& v : st.state) v = repeat_rows(v, K);
                 prev.resize(at.size() * K);
             }
-            // The next state goes over the buffers this step's constants were copied from (still in
-            // cache, where a second set of buffers would be written cold): sentence p's row h from the
-            // parent of its new hypothesis h, and the rows no hypothesis uses (fewer than K live, or
-            // a finished sentence's) from themselves.
+            // The next state over the buffers the constants came from (in cache): sentence p's row h from
+            // its new hypothesis h's parent; rows no hypothesis uses (fewer than K live, done) from themselves.
             state.resize(st.state.size());
             for (std::size_t k = 0; k < state.size(); ++k) state[k].resize(st.state[k].shape());
             auto take_rows = [&](std::size_t p, std::span<const std::size_t> parents) {
@@ -349,47 +418,14 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
                 }
             };
             for (std::size_t p = 0; p < at.size(); ++p) {
-                Sentence& s = sent[at[p]];
-                if (s.done) {  // waiting to be dropped
-                    take_rows(p, {});
-                    continue;
-                }
-                // Each hypothesis's K best words first (only those can be among the K best overall),
-                // then the K best of those K x K.
-                cands.clear();
-                for (std::size_t h = 0; h < s.live.size(); ++h) {
-                    const float* row = logits.data() + (p * R + s.live[h].row) * V;
-                    top_k_log_probs(row, V, K, best_words);
-                    for (const auto& [log_p, word] : best_words) cands.push_back({s.live[h].score + log_p, h, word});
-                }
-                const std::size_t keep = std::min(K, cands.size());
-                std::partial_sort(cands.begin(), cands.begin() + static_cast<std::ptrdiff_t>(keep), cands.end(), better);
-                s.next.clear();
-                parents.clear();
-                for (std::size_t c = 0; c < keep; ++c) {
-                    Hyp h = s.live[cands[c].hyp];
-                    h.score = cands[c].score;
-                    s.history.push_back({h.last, cands[c].word});
-                    h.last = static_cast<std::int32_t>(s.history.size() - 1);
-                    if (st.weights.defined()) {
-                        const float* row = st.weights.value().data() + (p * R + h.row) * S;
-                        s.attention.insert(s.attention.end(), row, row + S);
-                    }
-                    if (cands[c].word == Vocab::kEos && options.stop_at_eos) {
-                        h.finished = true;
-                        s.finished.push_back(h);
-                        continue;
-                    }
-                    ++h.words;
-                    parents.push_back(h.row);
-                    h.row = s.next.size();
-                    s.next.push_back(h);
-                }
-                std::swap(s.live, s.next);
-                if (s.finished.size() >= K || s.live.empty() || i + 1 >= s.limit) {
+                BeamSentence& s = sent[at[p]];
+                if (!s.done) extend(s, st.logits.value(), st.weights, p * R, K, S, options.stop_at_eos, parents, cands, best_words);
+                if (!s.done && (s.finished.size() >= K || s.live.empty() || i + 1 >= s.limit)) {
                     s.done = true;
                     for (Hyp& h : s.live) s.finished.push_back(h);  // cut by the length limit
                     s.live.clear();
+                }
+                if (s.done) {  // waiting to be dropped
                     take_rows(p, {});
                     continue;
                 }
@@ -403,31 +439,7 @@ std::vector<std::vector<Translation>> beam_search_n_best(const TranslationModel&
         decoding.keep(kept, state, prev);
     }
     std::vector<std::vector<Translation>> out(B);
-    for (std::size_t b = 0; b < B; ++b) {
-        Sentence& s = sent[b];  // done: its cut hypotheses are among the finished
-        std::vector<std::pair<double, const Hyp*>> ranked;
-        for (const Hyp& h : s.finished)
-            ranked.push_back({ranking_score(h.score, h.words + (h.finished ? 1 : 0), options.length_penalty), &h});
-        // best first; of equal ranks, the one that finished first (as max_element picked it)
-        std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
-        for (std::size_t k = 0; k < n_best && k < ranked.size(); ++k) {
-            const Hyp& h = *ranked[k].second;
-            Translation t;  // read off the history, from the last node back to <s>
-            t.score = h.score;
-            t.ranked = ranked[k].first;
-            t.finished = h.finished;
-            std::vector<std::int32_t> nodes;
-            for (std::int32_t n = h.last; n >= 0; n = s.history[static_cast<std::size_t>(n)].parent) nodes.push_back(n);
-            std::reverse(nodes.begin(), nodes.end());
-            for (const std::int32_t n : nodes) {
-                const auto node = static_cast<std::size_t>(n);
-                if (!(h.finished && n == h.last)) t.words.push_back(s.history[node].word);  // (not the final </s>)
-                if (!s.attention.empty()) append_row(t.attention, s.attention.data() + node * S, S);
-            }
-            if (t.attention.rows) keep_columns(t.attention, sources[b].size());  // drop padding columns
-            out[b].push_back(std::move(t));
-        }
-    }
+    for (std::size_t b = 0; b < B; ++b) out[b] = read_off(sent[b], n_best, S, sources[b].size(), options.length_penalty);
     return out;
 }
 
