@@ -174,3 +174,24 @@ TEST_CASE("translator test --config: eval of the model a configuration trained, 
     CHECK_RUN(run("test --config " + w / "run.toml --data " + valid), 2, "--data: test takes the checkpoint and the data from --config");
     CHECK_RUN(run("test"), 2, "--config: required");
 }
+
+TEST_CASE("every command's --help and its docs/spec/cli.md table list the same options") {
+    const std::string cli = tg::read_text(fs::path(TG_SOURCE_ROOT) / "docs/spec/cli.md");
+    const std::regex help_option("\n  (--[a-z][a-z-]+)");
+    const std::regex table_option("\n\\| `(--[a-z][a-z-]+)` \\|");
+    for (const std::string command : {"generate", "train", "eval", "translate", "attention", "grads", "average", "serve"}) {
+        CAPTURE(command);
+        const Result help = run(command + " --help");
+        REQUIRE(help.status == 0);
+        std::set<std::string> in_help, in_table;
+        for (auto it = std::sregex_iterator(help.output.begin(), help.output.end(), help_option); it != std::sregex_iterator(); ++it)
+            if ((*it)[1] != "--help") in_help.insert((*it)[1]);
+        const std::size_t from = cli.find("\n## " + command + ":");
+        REQUIRE(from != std::string::npos);
+        const std::string section = cli.substr(from, cli.find("\n## ", from + 1) - from);
+        for (auto it = std::sregex_iterator(section.begin(), section.end(), table_option); it != std::sregex_iterator(); ++it)
+            in_table.insert((*it)[1]);
+        CHECK(in_help.size() >= 2);
+        CHECK(in_help == in_table);
+    }
+}
