@@ -195,3 +195,15 @@ TEST_CASE("every command's --help and its docs/spec/cli.md table list the same o
         CHECK(in_help == in_table);
     }
 }
+
+TEST_CASE("a checkpoint's run.toml resumes it: the settings it repeats are no change, a different one is refused") {
+    Workdir w;
+    const Trained& t = trained();
+    CHECK_RUN(run("train " + t.data + "--emb 8 --hidden 16 --attn 8 --epochs 1 --subwords 40 --out " + w / "s"), 0);
+    // everything run.toml says again (--subwords 40 among it) is what the training was started with
+    CHECK_RUN(run("train --config " + w / "s/run.toml" + " --resume " + w / "s" + " --epochs 2"), 0, "resuming with --epochs 2 (it was 1)");
+    CHECK_RUN(run("train --config " + w / "s/run.toml" + " --resume " + w / "s" + " --epochs 3 --subwords 50"), 2,
+              "--subwords 50: a resumed training keeps the subword model it was started with (40)");
+    CHECK_RUN(run("train --config " + w / "s/run.toml" + " --resume " + w / "s" + " --epochs 3 --hidden 32"), 2,
+              "--hidden 32: the training being resumed has --hidden 16");
+}

@@ -64,15 +64,16 @@ struct TrainState {
     double time_limit = kTrainDefaults.time_limit;
     std::int64_t valid_every = kTrainDefaults.valid_every;
     std::int64_t keep_last = static_cast<std::int64_t>(kTrainDefaults.keep_last);
+    std::int64_t subwords = -1;  // --subwords the model was started with (-1: a state saved before it was kept)
 
     std::string str() const {
         return fmt::format("epoch {}\nbatch {}\nstep {}\nbest_valid_loss {:.17g}\nseed {}\nbatch_size {}\nmax_len {}\n"
                            "min_count {}\nlr {:.17g}\nclip {:.17g}\ndropout {:.17g}\nlabel_smoothing {:.17g}\nlr_decay {}\n"
                            "train_data {}\nwarmup {}\nbest_by {}\nbest_score {:.17g}\nsince_best {}\npatience {}\n"
-                           "epochs {}\ntime_limit {:.17g}\nvalid_every {}\nkeep_last {}\n",
+                           "epochs {}\ntime_limit {:.17g}\nvalid_every {}\nkeep_last {}\nsubwords {}\n",
                            epoch, batch, step, best_valid_loss, seed, batch_size, max_len, min_count, lr, clip, dropout,
                            label_smoothing, lr_decay, train_data, warmup, best_by, best_score, since_best, patience,
-                           epochs, time_limit, valid_every, keep_last);
+                           epochs, time_limit, valid_every, keep_last, subwords);
     }
     static TrainState load(const fs::path& path) {
         std::map<std::string, std::string> kv;
@@ -116,6 +117,7 @@ struct TrainState {
             if (kv.count("time_limit")) s.time_limit = std::stod(kv["time_limit"]);
             if (kv.count("valid_every")) s.valid_every = std::stoll(kv["valid_every"]);
             if (kv.count("keep_last")) s.keep_last = std::stoll(kv["keep_last"]);
+            if (kv.count("subwords")) s.subwords = std::stoll(kv["subwords"]);
             if (!known_metric(s.best_by))
                 throw FileError(fmt::format("{}: best_by '{}' is none of loss, bleu, chrf", path.string(), s.best_by));
             if (!known_lr_decay(s.lr_decay))
@@ -163,7 +165,10 @@ void check_resume_options(const TrainOptions& o, const TrainState& state, const 
                                      *o.attention == "none" ? "--no-attention" : "--attention " + *o.attention, c.attention));
     if (o.attn && c.attention != "additive")
         throw UsageError(fmt::format("--attn: the training being resumed has attention {}, which has no size A", c.attention));
-    if (o.subwords > 0) throw UsageError("--subwords: a resumed training keeps the subword model it was started with");
+    // (the same --subwords again, as a configuration file repeats it, is no change)
+    if (o.subwords > 0 && static_cast<std::int64_t>(o.subwords) != state.subwords)
+        throw UsageError(fmt::format("--subwords {}: a resumed training keeps the subword model it was started with ({})", o.subwords,
+                                     state.subwords < 0 ? "of a size this checkpoint does not say" : state.subwords == 0 ? "none: whole words" : std::to_string(state.subwords)));
     if (o.early_stopping && *o.early_stopping != state.best_by)
         throw UsageError(fmt::format("--early-stopping {}: the training being resumed picks its best by {}; a resumed "
                                      "training keeps it", *o.early_stopping, state.best_by));
@@ -495,6 +500,7 @@ TrainState new_state(const TrainOptions& o) {
     state.time_limit = o.time_limit.value_or(state.time_limit);
     state.valid_every = o.valid_every.value_or(state.valid_every);
     state.keep_last = static_cast<std::int64_t>(o.keep_last.value_or(static_cast<std::size_t>(state.keep_last)));
+    state.subwords = static_cast<std::int64_t>(o.subwords);
     return state;
 }
 
