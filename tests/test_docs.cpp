@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <cctype>
+#include <regex>
 #include <sstream>
 
 #include "helpers.hpp"
@@ -191,4 +193,83 @@ TEST_CASE("docs: every shell script and Python program in the repository parses"
         }
     MESSAGE(checked << " scripts parsed");
     CHECK(checked > 20);
+}
+
+namespace {
+
+// The text from the definition of the class, struct, enum or namespace `name` in `text` to its end
+// (a class's "\n};" at the indentation of its head, a namespace's end of file); "" when there is none.
+std::string scope_of(const std::string& text, const std::string& name) {
+    for (const std::string kind : {"class ", "struct ", "enum class ", "namespace "}) {
+        for (std::size_t at = text.find(kind + name); at != std::string::npos; at = text.find(kind + name, at + 1)) {
+            const std::size_t after = at + kind.size() + name.size();
+            if (after < text.size() && (std::isalnum(static_cast<unsigned char>(text[after])) || text[after] == '_')) continue;
+            if (at > 0 && text[at - 1] != '\n' && text[at - 1] != ' ') continue;
+            const std::size_t line = text.rfind('\n', at) + 1;
+            const std::size_t body = text.find('{', after), semicolon = text.find(';', after);
+            if (body == std::string::npos || (semicolon != std::string::npos && semicolon < body)) continue;  // a declaration
+            if (kind == "namespace ") return text.substr(at);
+            const std::string close = "\n" + std::string(at - line, ' ') + "};";
+            const std::size_t end = text.find(close, body);
+            return text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        }
+    }
+    return "";
+}
+
+bool holds_word(const std::string& text, const std::string& word) {
+    for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+        const auto is_name = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+        if ((at == 0 || !is_name(text[at - 1])) && (at + word.size() >= text.size() || !is_name(text[at + word.size()]))) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("docs: every Type::member the docs name exists, as a member of that type") {
+    // `RNNSearch::loss` in prose named a function RNNSearch does not have (it is TranslationModel's).
+    // A name in backquotes of the form A::B::c (with or without "()") must be written in the source as
+    // it is, or c must be declared inside the definition of B inside A. Other libraries' names (std::,
+    // torch::, at::) are theirs.
+    const fs::path root = TG_SOURCE_ROOT;
+    std::vector<std::string> sources;
+    for (const char* top : {"autograd", "kernels", "layers", "optim", "io", "text", "viz", "examples", "bench"})
+        for (const auto& e : fs::recursive_directory_iterator(root / top))
+            if (e.path().extension() == ".hpp" || e.path().extension() == ".cpp") sources.push_back(tg::read_text(e.path()));
+    std::vector<fs::path> mds = {root / "README.md"};
+    for (const auto& e : fs::recursive_directory_iterator(root / "docs"))  // (history.md: the code as it was)
+        if (e.path().extension() == ".md" && e.path().filename() != "history.md") mds.push_back(e.path());
+    const std::regex qualified("`((?:[A-Za-z_][A-Za-z0-9_]*::)+[A-Za-z_~][A-Za-z0-9_]*)(?:\\(\\))?`");
+    int checked = 0;
+    for (const fs::path& md : mds) {
+        const std::string text = tg::read_text(md);
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), qualified); it != std::sregex_iterator(); ++it) {
+            const std::string name = (*it)[1];
+            if (name.rfind("std::", 0) == 0 || name.rfind("torch::", 0) == 0 || name.rfind("at::", 0) == 0) continue;
+            std::vector<std::string> parts;
+            for (std::size_t a = 0, b; a <= name.size(); a = b + 2) {
+                b = name.find("::", a);
+                if (b == std::string::npos) b = name.size();
+                parts.push_back(name.substr(a, b - a));
+            }
+            bool found = false;
+            for (const std::string& s : sources) {
+                if (s.find(name) != std::string::npos) {
+                    found = true;
+                    break;
+                }
+                std::string scope = s;
+                for (std::size_t k = 0; k + 1 < parts.size() && !scope.empty(); ++k) scope = scope_of(scope, parts[k]);
+                if (!scope.empty() && holds_word(scope, parts.back())) {
+                    found = true;
+                    break;
+                }
+            }
+            ++checked;
+            CHECK_MESSAGE(found, md.filename().string() << " names " << name << ", which the source does not define");
+        }
+    }
+    CHECK(checked > 20);
+    MESSAGE(checked << " qualified names checked");
 }
