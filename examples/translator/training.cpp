@@ -645,30 +645,24 @@ void resume_optimizer(const TrainOptions& o, Run& run, Adam& opt, const std::fun
     load_optimizer(run.resume_from, opt);
     say(fmt::format("resuming {}: after epoch {}, batch {} (step {})", run.resume_from.string(), state.epoch, state.batch,
                     state.step));
-    for (const auto& [option, given, saved] : {std::tuple{"--lr", o.lr, &state.lr}, std::tuple{"--clip", o.clip, &state.clip},
-                                               std::tuple{"--dropout", o.dropout, &state.dropout},
-                                               std::tuple{"--label-smoothing", o.label_smoothing, &state.label_smoothing}}) {
-        if (!given) continue;
-        if (*given != *saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, *saved));
-        *saved = *given;
-    }
-    if (o.lr_decay && *o.lr_decay != state.lr_decay) {
-        say(fmt::format("resuming with --lr-decay {} (it was {})", *o.lr_decay, state.lr_decay));
-        state.lr_decay = *o.lr_decay;
-    }
-    const auto keep_last = o.keep_last ? std::optional<std::int64_t>(static_cast<std::int64_t>(*o.keep_last)) : std::nullopt;
-    for (const auto& [option, given, saved] : {std::tuple{"--epochs", o.epochs, &state.epochs}, std::tuple{"--warmup", o.warmup, &state.warmup},
-                                               std::tuple{"--valid-every", o.valid_every, &state.valid_every},
-                                               std::tuple{"--keep-last", keep_last, &state.keep_last},
-                                               std::tuple{"--patience", o.patience, &state.patience}}) {
-        if (!given) continue;
-        if (*given != *saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, *saved));
-        *saved = *given;
-    }
-    if (o.time_limit && *o.time_limit != state.time_limit) {
-        say(fmt::format("resuming with --time-limit {} (it was {})", *o.time_limit, state.time_limit));
-        state.time_limit = *o.time_limit;
-    }
+    // Each setting given anew applies from here on, and is said when it differs.
+    auto change = [&](const char* option, const auto& given, auto& saved) {
+        if (!given) return;
+        if (*given != saved) say(fmt::format("resuming with {} {} (it was {})", option, *given, saved));
+        saved = *given;
+    };
+    change("--lr", o.lr, state.lr);
+    change("--clip", o.clip, state.clip);
+    change("--dropout", o.dropout, state.dropout);
+    change("--label-smoothing", o.label_smoothing, state.label_smoothing);
+    change("--lr-decay", o.lr_decay, state.lr_decay);
+    change("--epochs", o.epochs, state.epochs);
+    change("--time-limit", o.time_limit, state.time_limit);
+    change("--warmup", o.warmup, state.warmup);
+    change("--valid-every", o.valid_every, state.valid_every);
+    change("--keep-last", o.keep_last ? std::optional<std::int64_t>(static_cast<std::int64_t>(*o.keep_last)) : std::nullopt,
+           state.keep_last);
+    change("--patience", o.patience, state.patience);
     opt.set_lr(state.lr);
 }
 
