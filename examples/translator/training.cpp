@@ -731,14 +731,39 @@ double epochs_done(const TrainState& state, std::size_t steps_per_epoch) {
     return static_cast<double>(state.epoch) + static_cast<double>(state.batch) / static_cast<double>(steps_per_epoch);
 }
 
+// What the progress hook is told after every step: a moving average of the loss and the time left.
+class Progress {
+public:
+    Progress(const TrainHooks& hooks, Clock::time_point start) : hooks_(hooks), start_(start) {}
+
+    void after_step(const TrainState& state, std::size_t steps_per_epoch, float loss, double lr, std::size_t tokens) {
+        ++steps_;
+        loss_avg_ = steps_ == 1 ? loss : 0.95 * loss_avg_ + 0.05 * loss;
+        if (!hooks_.progress) return;
+        const double now = seconds();
+        double left = now / static_cast<double>(steps_) *
+                      static_cast<double>((state.epochs - state.epoch) * static_cast<std::int64_t>(steps_per_epoch) - state.batch);
+        if (state.time_limit > 0) left = std::min(left, state.time_limit - now);
+        hooks_.progress({state.epoch, state.step, static_cast<double>(state.batch) / static_cast<double>(steps_per_epoch), loss_avg_,
+                         lr, tokens, now, left});
+    }
+    double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+private:
+    const TrainHooks& hooks_;
+    Clock::time_point start_;
+    std::size_t steps_ = 0;  // this run's
+    double loss_avg_ = 0;
+};
+
 // Validation and saving. The best model goes to `out` itself (with the state, since it is also the
 // latest); a later state that is not better goes to out/last, so the best is never overwritten by it.
 // The first save of a training that is not resumed in place goes to `out` itself, whatever was there.
 class Checkpoints {
 public:
     Checkpoints(const TrainOptions& o, Run& run, Adam& opt, const CheckpointLock& lock, const TrainHooks& hooks,
-                bool in_place, Clock::time_point start)
-        : o_(o), run_(run), opt_(opt), lock_(lock), hooks_(hooks), top_is_ours_(in_place), start_(start) {}
+                bool in_place, const Progress& clock)
+        : o_(o), run_(run), opt_(opt), lock_(lock), hooks_(hooks), top_is_ours_(in_place), clock_(clock) {}
 
     std::int64_t validated_at = -1;  // the step of the last validation
 
@@ -779,7 +804,7 @@ public:
     }
 
 private:
-    double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+    double seconds() const { return clock_.seconds(); }
 
     void save(bool best, bool complete) {
         lock_.check_held();  // a lock removed by hand: another training may be saving here now
@@ -813,32 +838,7 @@ private:
     const CheckpointLock& lock_;
     const TrainHooks& hooks_;
     bool top_is_ours_;
-    Clock::time_point start_;
-};
-
-// What the progress hook is told after every step: a moving average of the loss and the time left.
-class Progress {
-public:
-    Progress(const TrainHooks& hooks, Clock::time_point start) : hooks_(hooks), start_(start) {}
-
-    void after_step(const TrainState& state, std::size_t steps_per_epoch, float loss, double lr, std::size_t tokens) {
-        ++steps_;
-        loss_avg_ = steps_ == 1 ? loss : 0.95 * loss_avg_ + 0.05 * loss;
-        if (!hooks_.progress) return;
-        const double now = seconds();
-        double left = now / static_cast<double>(steps_) *
-                      static_cast<double>((state.epochs - state.epoch) * static_cast<std::int64_t>(steps_per_epoch) - state.batch);
-        if (state.time_limit > 0) left = std::min(left, state.time_limit - now);
-        hooks_.progress({state.epoch, state.step, static_cast<double>(state.batch) / static_cast<double>(steps_per_epoch), loss_avg_,
-                         lr, tokens, now, left});
-    }
-    double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-
-private:
-    const TrainHooks& hooks_;
-    Clock::time_point start_;
-    std::size_t steps_ = 0;  // this run's
-    double loss_avg_ = 0;
+    const Progress& clock_;  // the run's seconds, for the reports
 };
 
 }  // namespace
@@ -862,9 +862,8 @@ TrainResult train(const TrainOptions& o, const TrainHooks& hooks) {
     if (!run.resume_from.empty()) resume_optimizer(o, run, opt, say);
     say(fmt::format("model: {}, {} parameters; {} training pairs, {} validation pairs; vocabularies {} / {}", model.config.describe(),
                     model.parameter_count(), run.train.size(), run.valid.size(), run.src_vocab.size(), run.tgt_vocab.size()));
-    const auto start = Clock::now();
-    Checkpoints checkpoints(o, run, opt, lock, hooks, in_place, start);
-    Progress progress(hooks, start);
+    Progress progress(hooks, Clock::now());
+    Checkpoints checkpoints(o, run, opt, lock, hooks, in_place, progress);
     model.set_label_smoothing(static_cast<float>(state.label_smoothing));
     model.set_dropout(static_cast<float>(state.dropout));
     if (hooks.training_started) hooks.training_started();

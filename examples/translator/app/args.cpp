@@ -58,6 +58,22 @@ std::string where(const std::string& path, const toml::source_region& at) {
     return fmt::format("{}:{}:{}", path, at.begin.line, at.begin.column);
 }
 
+// The text as a whole number, or a finite number; nullopt when it is not all of one.
+std::optional<long long> whole_number(const std::string& v) {
+    errno = 0;
+    char* end = nullptr;
+    const long long x = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || errno == ERANGE) return std::nullopt;
+    return x;
+}
+std::optional<double> finite_number(const std::string& v) {
+    errno = 0;
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x)) return std::nullopt;
+    return x;
+}
+
 // A value of the file as the text the command line would have given.
 std::optional<std::string> as_text(const toml::node& v) {
     if (const auto* s = v.as_string()) return s->get();
@@ -152,15 +168,8 @@ std::string Args::configuration(const std::string& base, const std::vector<std::
             t.insert_or_assign(key, std::filesystem::absolute(v).lexically_normal().string());
             continue;
         }
-        errno = 0;
-        char* end = nullptr;
-        const long long i = std::strtoll(v.c_str(), &end, 10);
-        if (!v.empty() && *end == '\0' && errno == 0) {
-            t.insert_or_assign(key, static_cast<std::int64_t>(i));
-            continue;
-        }
-        const double d = std::strtod(v.c_str(), &end);
-        if (!v.empty() && *end == '\0' && std::isfinite(d)) t.insert_or_assign(key, d);
+        if (const auto i = whole_number(v)) t.insert_or_assign(key, static_cast<std::int64_t>(*i));
+        else if (const auto d = finite_number(v)) t.insert_or_assign(key, *d);
         else t.insert_or_assign(key, v);
     }
     std::ostringstream text;
@@ -200,22 +209,18 @@ std::string Args::text(const std::string& name) const {
 
 long long Args::integer(const std::string& name, long long min, long long max) const {
     const std::string v = text(name);
-    errno = 0;
-    char* end = nullptr;
-    const long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || errno == ERANGE || x < min || x > max)
+    const std::optional<long long> x = whole_number(v);
+    if (!x || *x < min || *x > max)
         throw UsageError(fmt::format("{}: expected a whole number from {} to {}, got '{}'", named(name), min, max, v));
-    return x;
+    return *x;
 }
 
 double Args::number(const std::string& name, double min, double max) const {
     const std::string v = text(name);
-    errno = 0;
-    char* end = nullptr;
-    const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(x) || x < min || x > max)
+    const std::optional<double> x = finite_number(v);
+    if (!x || *x < min || *x > max)
         throw UsageError(fmt::format("{}: expected a number from {} to {}, got '{}'", named(name), min, max, v));
-    return x;
+    return *x;
 }
 
 int beam_width(const Args& args) { return static_cast<int>(args.integer("--beam", 1, 1000)); }

@@ -40,7 +40,6 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 
 std::string error_body(const std::string& message) {
     // Text that is not UTF-8 (a path as the client sent it) is replaced, never an exception.
