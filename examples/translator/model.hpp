@@ -23,7 +23,7 @@ struct ModelConfig {
     // --- rnnsearch ---
     std::size_t emb = 64, hidden = 128, attn = 128;
     std::size_t encoder_hidden = 0;  // each direction of the encoder; 0: `hidden`, as in the paper
-    std::string cell = "gru";            // the encoder's and decoder's unit: "gru" (the paper's) or "lstm"
+    std::string cell = "gru";            // the encoder's and decoder's unit: a cell of tg::cell_kinds(); "gru" the paper's
     std::string attention = "additive";  // a score function of tg::attention_kinds(), or "none": RNNencdec
     std::size_t heads = 4;               // multi_head attention's heads (unused by the others); the Transformer's
     std::size_t deep_output = 0;  // > 0: a maxout layer of this size before the softmax (Appendix A.2.2)

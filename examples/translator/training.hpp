@@ -52,7 +52,7 @@ struct TrainOptions {
     // does (--emb, --hidden, ...).
     std::optional<std::size_t> emb, hidden, attn, deep_output, encoder_hidden, heads;
     std::optional<std::string> attention;  // a score function (tg::attention_kinds()), or "none": RNNencdec
-    std::optional<std::string> cell;       // "gru" or "lstm"
+    std::optional<std::string> cell;       // a cell of tg::cell_kinds() (layers/cell_kinds.hpp)
     bool tie_embeddings = false;           // a new model's output weight is its target embedding (ModelConfig)
     // The architecture ("rnnsearch" or "transformer") and the Transformer's sizes (ModelConfig).
     std::optional<std::string> arch;
